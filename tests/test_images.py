@@ -1,0 +1,506 @@
+"""Tests for posture.images. Every image is made here; no binary fixtures are committed."""
+
+from __future__ import annotations
+
+import io
+import struct
+import time
+import warnings
+import zlib
+from pathlib import Path
+
+import numpy as np
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from PIL import Image, ImageOps
+
+from posture.errors import InputError
+from posture.images import DEFAULT_MAX_PIXELS, MIN_SIDE_PX, Frame, load_image
+
+PHOTOS = Path(__file__).resolve().parents[2] / "shared" / "photos"
+
+CODES = {
+    "file_not_found",
+    "file_unreadable",
+    "empty_file",
+    "file_too_large",
+    "not_an_image",
+    "corrupt_image",
+    "image_too_large",
+    "image_too_small",
+    "unsupported_image",
+}
+
+# How to store an upright image so that a viewer honouring EXIF tag t shows it upright,
+# written from the EXIF 2.3 definitions (row 0 / column 0 positions), not from the loader.
+STORE_FOR_TAG = {
+    1: None,
+    2: Image.Transpose.FLIP_LEFT_RIGHT,  # mirrored horizontally
+    3: Image.Transpose.ROTATE_180,
+    4: Image.Transpose.FLIP_TOP_BOTTOM,  # mirrored vertically
+    5: Image.Transpose.TRANSPOSE,  # mirrored about the main diagonal
+    6: Image.Transpose.ROTATE_90,  # viewer turns it 90 degrees clockwise
+    7: Image.Transpose.TRANSVERSE,  # mirrored about the anti-diagonal
+    8: Image.Transpose.ROTATE_270,  # viewer turns it 90 degrees counter-clockwise
+}
+
+
+def pattern(w: int = 96, h: int = 128) -> np.ndarray:
+    """An asymmetric, smooth RGB test image: every flip or rotation changes it."""
+    y, x = np.mgrid[0:h, 0:w]
+    rgb = np.stack([x * 255 // (w - 1), y * 255 // (h - 1), (x + 2 * y) % 256], axis=2)
+    return rgb.astype(np.uint8)
+
+
+def encode(im: Image.Image, fmt: str, **kw) -> bytes:
+    buf = io.BytesIO()
+    im.save(buf, format=fmt, **kw)
+    return buf.getvalue()
+
+
+def exif_with_orientation(tag: int) -> bytes:
+    exif = Image.Exif()
+    exif[0x0112] = tag
+    return exif.tobytes()
+
+
+def oriented_copy(upright: np.ndarray, tag: int, fmt: str) -> bytes:
+    im = Image.fromarray(upright)
+    if STORE_FOR_TAG[tag] is not None:
+        im = im.transpose(STORE_FOR_TAG[tag])
+    kw = {"quality": 95} if fmt == "JPEG" else {}
+    return encode(im, fmt, exif=exif_with_orientation(tag), **kw)
+
+
+def png_chunk(kind: bytes, payload: bytes) -> bytes:
+    return (
+        struct.pack(">I", len(payload))
+        + kind
+        + payload
+        + struct.pack(">I", zlib.crc32(kind + payload) & 0xFFFFFFFF)
+    )
+
+
+def png_declaring(width: int, height: int) -> bytes:
+    """A tiny PNG whose header declares ``width x height`` RGB pixels (a decompression bomb)."""
+    ihdr = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)
+    idat = zlib.compress(b"\x00" * 64)
+    return (
+        b"\x89PNG\r\n\x1a\n"
+        + png_chunk(b"IHDR", ihdr)
+        + png_chunk(b"IDAT", idat)
+        + png_chunk(b"IEND", b"")
+    )
+
+
+def code_of(src, **kw) -> str:
+    with pytest.raises(InputError) as info:
+        load_image(src, **kw)
+    assert info.value.exit_code == 2
+    return info.value.code
+
+
+def check_frame(frame: Frame) -> None:
+    assert isinstance(frame, Frame)
+    assert frame.rgb.dtype == np.uint8
+    assert frame.rgb.ndim == 3 and frame.rgb.shape[2] == 3
+    assert frame.rgb.flags.c_contiguous
+    assert (frame.height, frame.width) == frame.rgb.shape[:2]
+
+
+# --- formats and modes -----------------------------------------------------------------
+
+
+@pytest.mark.parametrize("fmt", ["PNG", "BMP", "TIFF", "WEBP"])
+def test_lossless_formats_round_trip_exactly(fmt):
+    rgb = pattern()
+    kw = {"lossless": True} if fmt == "WEBP" else {}
+    frame = load_image(encode(Image.fromarray(rgb), fmt, **kw))
+    check_frame(frame)
+    assert frame.format == fmt
+    assert frame.source == "<bytes>"
+    np.testing.assert_array_equal(frame.rgb, rgb)
+
+
+def test_jpeg_from_path_reports_file_name(tmp_path):
+    path = tmp_path / "side.jpg"
+    path.write_bytes(encode(Image.fromarray(pattern()), "JPEG", quality=95))
+    frame = load_image(path)
+    check_frame(frame)
+    assert frame.format == "JPEG"
+    assert frame.source == "side.jpg"
+    assert frame.exif_orientation == 1
+    assert np.abs(frame.rgb.astype(int) - pattern()).mean() < 3
+    assert load_image(str(path)).source == "side.jpg"
+
+
+def test_heif():
+    pillow_heif = pytest.importorskip("pillow_heif")
+    buf = io.BytesIO()
+    pillow_heif.from_pillow(Image.fromarray(pattern())).save(buf, quality=95)
+    frame = load_image(buf.getvalue())
+    check_frame(frame)
+    assert frame.format == "HEIF"
+    assert (frame.width, frame.height) == (96, 128)
+    assert np.abs(frame.rgb.astype(int) - pattern()).mean() < 6
+
+
+def test_heif_stored_sideways_comes_out_upright():
+    pillow_heif = pytest.importorskip("pillow_heif")
+    upright = pattern()
+    stored = Image.fromarray(upright).transpose(STORE_FOR_TAG[6])
+    buf = io.BytesIO()
+    pillow_heif.from_pillow(stored).save(buf, quality=95, exif=exif_with_orientation(6))
+    frame = load_image(buf.getvalue())
+    assert frame.exif_orientation == 6
+    assert (frame.width, frame.height) == (96, 128)
+    assert np.abs(frame.rgb.astype(int) - upright).mean() < 6
+
+
+@pytest.mark.parametrize("tag", range(1, 9))
+@pytest.mark.parametrize("fmt", ["PNG", "JPEG"])
+def test_every_exif_orientation_gives_the_upright_pixels(tag, fmt):
+    upright = pattern()
+    frame = load_image(oriented_copy(upright, tag, fmt))
+    assert frame.exif_orientation == tag
+    assert frame.rgb.shape == upright.shape
+    if fmt == "PNG":
+        np.testing.assert_array_equal(frame.rgb, upright)
+    else:
+        assert np.abs(frame.rgb.astype(int) - upright).mean() < 3
+
+
+@pytest.mark.parametrize("tag", range(1, 9))
+def test_orientation_agrees_with_pillow_exif_transpose(tag):
+    data = oriented_copy(pattern(), tag, "PNG")
+    expected = np.asarray(ImageOps.exif_transpose(Image.open(io.BytesIO(data))).convert("RGB"))
+    np.testing.assert_array_equal(load_image(data).rgb, expected)
+
+
+@pytest.mark.parametrize("bad_tag", [0, 9, 65535])
+def test_invalid_orientation_tag_is_ignored(bad_tag):
+    frame = load_image(
+        encode(Image.fromarray(pattern()), "PNG", exif=exif_with_orientation(bad_tag))
+    )
+    assert frame.exif_orientation == 1
+    np.testing.assert_array_equal(frame.rgb, pattern())
+
+
+def test_rgba_is_composited_on_white():
+    rgba = np.zeros((80, 80, 4), np.uint8)
+    rgba[..., 0] = 200
+    rgba[:, :40, 3] = 255  # left half opaque red-ish, right half fully transparent
+    rgba[:, 40:60, 3] = 128  # a half-transparent band
+    frame = load_image(encode(Image.fromarray(rgba, "RGBA"), "PNG"))
+    np.testing.assert_array_equal(frame.rgb[0, 0], [200, 0, 0])
+    np.testing.assert_array_equal(frame.rgb[0, 79], [255, 255, 255])
+    # 50 % of (200, 0, 0) over white
+    assert np.abs(frame.rgb[0, 50].astype(int) - [228, 127, 127]).max() <= 2
+
+
+def test_gray_alpha_is_composited_on_white():
+    la = Image.merge("LA", [Image.new("L", (70, 70), 10), Image.new("L", (70, 70), 0)])
+    frame = load_image(encode(la, "PNG"))
+    assert (frame.rgb == 255).all()
+
+
+def test_grayscale_becomes_three_equal_channels():
+    gray = pattern()[..., 0]
+    frame = load_image(encode(Image.fromarray(gray, "L"), "PNG"))
+    check_frame(frame)
+    for c in range(3):
+        np.testing.assert_array_equal(frame.rgb[..., c], gray)
+
+
+def test_one_bit_image():
+    im = Image.fromarray(pattern()[..., 0] > 127)
+    frame = load_image(encode(im, "PNG"))
+    assert set(np.unique(frame.rgb)) <= {0, 255}
+
+
+def test_palette_with_transparency():
+    im = Image.new("P", (64, 64), 0)
+    im.putpalette([10, 20, 30, 40, 50, 60] + [0] * 762)
+    im.paste(1, (0, 0, 32, 64))
+    data = encode(im, "PNG", transparency=0)  # index 0 (the right half) is transparent
+    frame = load_image(data)
+    np.testing.assert_array_equal(frame.rgb[5, 5], [40, 50, 60])
+    np.testing.assert_array_equal(frame.rgb[5, 60], [255, 255, 255])
+
+
+def test_palette_without_transparency():
+    im = Image.fromarray(pattern()).quantize(16)
+    frame = load_image(encode(im, "PNG"))
+    np.testing.assert_array_equal(frame.rgb, np.asarray(im.convert("RGB")))
+
+
+def test_16_bit_grayscale_keeps_brightness():
+    values = np.linspace(0, 65535, 80 * 90).reshape(90, 80).astype(np.uint16)
+    data = encode(Image.fromarray(values), "PNG")
+    frame = load_image(data)
+    expected = np.rint(values / 257.0).astype(np.uint8)
+    assert np.abs(frame.rgb[..., 1].astype(int) - expected).max() <= 1
+    assert frame.rgb[0, 0, 0] == 0 and frame.rgb[-1, -1, 0] == 255
+
+
+def test_16_bit_rgb_png():
+    # Pillow cannot write 16-bit RGB PNG, so write the chunks by hand.
+    h, w = 70, 66
+    rgb16 = (pattern(w, h).astype(np.uint16) * 257).astype(">u2")
+    raw = b"".join(b"\x00" + row.tobytes() for row in rgb16)
+    data = (
+        b"\x89PNG\r\n\x1a\n"
+        + png_chunk(b"IHDR", struct.pack(">IIBBBBB", w, h, 16, 2, 0, 0, 0))
+        + png_chunk(b"IDAT", zlib.compress(raw))
+        + png_chunk(b"IEND", b"")
+    )
+    frame = load_image(data)
+    np.testing.assert_array_equal(frame.rgb, pattern(w, h))
+
+
+def test_cmyk_jpeg_and_tiff():
+    cmyk = Image.new("CMYK", (80, 80), (0, 255, 255, 0))  # pure red in CMYK
+    for fmt in ("JPEG", "TIFF"):
+        frame = load_image(encode(cmyk, fmt))
+        assert frame.rgb[40, 40, 0] > 200 and frame.rgb[40, 40, 1:].max() < 60, fmt
+
+
+def test_animated_gif_uses_the_first_frame():
+    red = Image.new("RGB", (70, 70), (255, 0, 0))
+    blue = Image.new("RGB", (70, 70), (0, 0, 255))
+    data = encode(red, "GIF", save_all=True, append_images=[blue], duration=100, loop=0)
+    assert Image.open(io.BytesIO(data)).n_frames == 2
+    frame = load_image(data)
+    np.testing.assert_array_equal(frame.rgb[10, 10], [255, 0, 0])
+
+
+def test_animated_webp_uses_the_first_frame():
+    red = Image.new("RGB", (70, 70), (255, 0, 0))
+    blue = Image.new("RGB", (70, 70), (0, 0, 255))
+    data = encode(red, "WEBP", save_all=True, append_images=[blue], lossless=True)
+    np.testing.assert_array_equal(load_image(data).rgb[10, 10], [255, 0, 0])
+
+
+# --- arrays ----------------------------------------------------------------------------
+
+
+def test_rgb_array_is_copied_and_contiguous():
+    rgb = pattern()
+    view = rgb[:, ::-1]  # not contiguous
+    frame = load_image(view)
+    check_frame(frame)
+    assert frame.source == "<array>" and frame.format is None and frame.exif_orientation == 1
+    np.testing.assert_array_equal(frame.rgb, view)
+    assert not np.shares_memory(frame.rgb, rgb)
+
+
+@pytest.mark.parametrize("shape", [(80, 90), (80, 90, 1)])
+def test_gray_array(shape):
+    gray = np.arange(np.prod(shape), dtype=np.uint32).reshape(shape).astype(np.uint8)
+    frame = load_image(gray)
+    assert frame.rgb.shape == (80, 90, 3)
+    np.testing.assert_array_equal(frame.rgb[..., 2], gray.reshape(80, 90))
+
+
+@pytest.mark.parametrize(
+    "arr",
+    [
+        np.zeros((80, 80, 3), np.float32),
+        np.zeros((80, 80, 3), np.uint16),
+        np.zeros((80, 80, 4), np.uint8),
+        np.zeros((80, 80, 3, 1), np.uint8),
+        np.zeros((80,), np.uint8),
+    ],
+)
+def test_unsupported_arrays(arr):
+    assert code_of(arr) == "unsupported_image"
+
+
+def test_array_size_limits():
+    assert code_of(np.zeros((MIN_SIDE_PX - 1, 200, 3), np.uint8)) == "image_too_small"
+    assert code_of(np.zeros((100, 100), np.uint8), max_pixels=9999) == "image_too_large"
+    assert load_image(np.zeros((MIN_SIDE_PX, MIN_SIDE_PX, 3), np.uint8)).width == MIN_SIDE_PX
+
+
+# --- error codes -----------------------------------------------------------------------
+
+
+def test_file_not_found(tmp_path):
+    assert code_of(tmp_path / "nope.jpg") == "file_not_found"
+    assert code_of(str(tmp_path / "nope.jpg")) == "file_not_found"
+    assert code_of(tmp_path) == "file_not_found"  # a directory
+
+
+def test_empty_file(tmp_path):
+    path = tmp_path / "empty.png"
+    path.write_bytes(b"")
+    assert code_of(path) == "empty_file"
+    assert code_of(b"") == "empty_file"
+
+
+def test_file_too_large_is_refused_before_reading(tmp_path, monkeypatch):
+    data = encode(Image.fromarray(pattern()), "PNG")
+    path = tmp_path / "big.png"
+    path.write_bytes(data)
+    assert code_of(data, max_bytes=len(data) - 1) == "file_too_large"
+
+    def no_reading(*a, **k):
+        raise AssertionError("the file was opened")
+
+    monkeypatch.setattr(Path, "open", no_reading)
+    assert code_of(path, max_bytes=len(data) - 1) == "file_too_large"
+
+
+def test_file_at_the_byte_limit_is_accepted():
+    data = encode(Image.fromarray(pattern()), "PNG")
+    assert load_image(data, max_bytes=len(data)).width == 96
+
+
+@pytest.mark.parametrize(
+    "data",
+    [b"hello, world\n" * 20, b"\x00" * 1000, b"%PDF-1.4\n" + b"x" * 200, bytes(range(256))],
+)
+def test_not_an_image(data):
+    assert code_of(data) == "not_an_image"
+
+
+def test_truncated_images_are_corrupt():
+    for fmt in ("JPEG", "PNG", "WEBP"):
+        data = encode(Image.fromarray(pattern(200, 200)), fmt)
+        assert code_of(data[: len(data) // 2]) == "corrupt_image", fmt
+
+
+def test_damaged_header_is_corrupt():
+    data = bytearray(encode(Image.fromarray(pattern()), "PNG"))
+    data[12:16] = b"XXXX"  # IHDR chunk renamed
+    assert code_of(bytes(data)) == "corrupt_image"
+
+
+def test_known_but_unsupported_format():
+    data = encode(Image.fromarray(pattern()), "PPM")
+    assert code_of(data) == "unsupported_image"
+
+
+def test_unsupported_source_type():
+    assert code_of(12345) == "unsupported_image"
+
+
+def test_image_too_small():
+    assert code_of(encode(Image.new("RGB", (MIN_SIDE_PX - 1, 300)), "PNG")) == "image_too_small"
+
+
+def test_image_too_large_by_pixel_limit():
+    data = encode(Image.new("RGB", (100, 100)), "PNG")
+    assert code_of(data, max_pixels=100 * 100 - 1) == "image_too_large"
+    assert load_image(data, max_pixels=100 * 100).width == 100
+
+
+@pytest.mark.parametrize(
+    "size",
+    [
+        (8000, 8000),  # 64 MP: over our limit, under Pillow's warning threshold
+        (10_000, 10_000),  # over Pillow's warning threshold
+        (100_000, 100_000),  # over Pillow's hard DecompressionBombError threshold
+        (2**31 - 1, 2**31 - 1),
+    ],
+)
+def test_decompression_bomb_is_rejected_fast(size):
+    data = png_declaring(*size)
+    assert len(data) < 200
+    start = time.perf_counter()
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # no DecompressionBombWarning may escape
+        assert code_of(data) == "image_too_large"
+    assert time.perf_counter() - start < 1.0
+
+
+def test_bomb_rejected_even_when_our_limit_is_raised_past_pillows():
+    assert code_of(png_declaring(100_000, 100_000), max_pixels=10**12) == "image_too_large"
+
+
+def test_jpeg_declaring_huge_dimensions_is_rejected_before_decoding():
+    data = bytearray(encode(Image.new("RGB", (80, 80)), "JPEG"))
+    sof = data.find(b"\xff\xc0")
+    assert sof > 0
+    # SOF0: marker, length(2), precision(1), height(2), width(2)
+    data[sof + 5 : sof + 9] = struct.pack(">HH", 60000, 60000)
+    start = time.perf_counter()
+    assert code_of(bytes(data)) == "image_too_large"
+    assert time.perf_counter() - start < 1.0
+
+
+def test_default_limits_are_sane():
+    assert 48_000_000 <= DEFAULT_MAX_PIXELS < Image.MAX_IMAGE_PIXELS
+
+
+def test_errors_carry_a_message():
+    with pytest.raises(InputError) as info:
+        load_image(b"not an image at all")
+    assert info.value.to_dict()["code"] == "not_an_image"
+    assert info.value.message
+
+
+# --- real photos -----------------------------------------------------------------------
+
+
+@pytest.mark.skipif(not PHOTOS.is_dir(), reason=f"{PHOTOS} is absent")
+def test_real_photos_load():
+    photos = sorted(PHOTOS.glob("real_*.jpg"))
+    assert photos
+    for path in photos:
+        frame = load_image(path)
+        check_frame(frame)
+        assert frame.height > frame.width  # all are portrait side views
+
+
+# --- fuzzing ---------------------------------------------------------------------------
+
+
+def _seeds() -> list[bytes]:
+    base = Image.fromarray(pattern(72, 72))
+    return [
+        encode(base, "PNG"),
+        encode(base, "JPEG", quality=80, exif=exif_with_orientation(6)),
+        encode(base, "WEBP"),
+        encode(base, "GIF"),
+        encode(base, "BMP"),
+        encode(base, "TIFF"),
+    ]
+
+
+SEEDS = _seeds()
+
+
+@st.composite
+def mutated_image(draw) -> bytes:
+    data = bytearray(draw(st.sampled_from(SEEDS)))
+    for _ in range(draw(st.integers(1, 8))):
+        op = draw(st.sampled_from(["flip", "truncate", "insert", "delete"]))
+        pos = draw(st.integers(0, max(len(data) - 1, 0)))
+        if op == "flip" and data:
+            data[pos] = draw(st.integers(0, 255))
+        elif op == "truncate":
+            del data[pos:]
+        elif op == "insert":
+            data[pos:pos] = draw(st.binary(min_size=1, max_size=16))
+        elif op == "delete":
+            del data[pos : pos + draw(st.integers(1, 16))]
+    return bytes(data)
+
+
+@settings(
+    max_examples=200,
+    deadline=2000,
+    suppress_health_check=[HealthCheck.too_slow],
+)
+@given(st.one_of(st.binary(max_size=2048), mutated_image()))
+def test_fuzz_gives_a_frame_or_an_input_error(data):
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        try:
+            frame = load_image(data)
+        except InputError as exc:
+            assert exc.code in CODES
+            return
+    check_frame(frame)
