@@ -1,0 +1,165 @@
+"""The whole flow in one place: image → pose → sagittal → metrics → severity.
+
+``Analyzer`` holds one pose landmarker (load once, reuse, close); ``analyze`` is the
+one-shot convenience. The result is an :class:`Assessment`: everything the presentation
+layer (overlay, JSON, app, report, store) needs, and nothing it must recompute.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from typing import Literal
+
+import numpy as np
+
+from .classify import Severity, classify_tilt
+from .config import thresholds
+from .errors import NoPersonError
+from .estimator import EstimatorModel, load_estimator
+from .horizon import LEVEL, Roll, estimate_roll
+from .images import Frame, load_image
+from .metrics import Measurements, measure
+from .pose import Pose, PoseEstimator, PoseResult
+from .sagittal import SideView, analyse_side
+
+RollMode = Literal["auto", "none"] | Roll
+
+RETAKE_GUIDANCE = (
+    "Stand side-on to the camera, arms relaxed by your sides, looking straight ahead.",
+    "The whole body, head to feet, must be in the picture; only you in it.",
+    "Camera at hip height, level, 2–3 m away; fitted clothes so the outline of the lower "
+    "back and buttocks shows.",
+)
+
+
+@dataclass(frozen=True)
+class Assessment:
+    """The outcome of analysing one image.
+
+    ``abstained`` is True when the tool declines to give pelvic tilt (bad view, no fitted
+    estimator, interval too wide to grade); ``reasons`` and ``guidance`` say why and what
+    to do. ``severity`` is None whenever it abstains.
+    """
+
+    frame_size: tuple[int, int]  # (width, height) px
+    pose: Pose
+    side: SideView
+    measurements: Measurements
+    severity: Severity | None
+    abstained: bool
+    reasons: tuple[str, ...] = ()
+    guidance: tuple[str, ...] = ()
+    model_variant: str = ""
+    estimator_meta: dict = field(default_factory=dict, repr=False)
+
+    @property
+    def facing(self) -> str:
+        return self.side.facing
+
+
+def assess(result: PoseResult, model: EstimatorModel | None, roll: Roll = LEVEL,
+           *, coverage: float | None = None, model_variant: str = "") -> Assessment:
+    """Sagittal geometry, metrics and severity for an already-detected :class:`PoseResult`.
+
+    Raises
+    ------
+    NoPersonError
+        When no person was detected.
+    """
+    side = analyse_side(result, roll)
+    if side is None:
+        raise NoPersonError(
+            "No person was found in the image. " + RETAKE_GUIDANCE[1], code="no_person"
+        )
+    est = thresholds()["estimate"]
+    coverage = coverage or est["interval_coverage"]
+    reasons = list(side.view.reasons)
+    guidance = list(side.view.guidance)
+    meas = measure(side, model, coverage)
+    severity = None
+    if model is None:
+        reasons.append("estimator_unavailable: estimator not available in this build")
+    elif side.view.ok:
+        lo, hi = meas.pelvic_tilt.interval
+        if hi - lo > est["max_interval_width_deg"]:
+            reasons.append("interval_too_wide: the estimate is too uncertain to grade")
+            guidance.append(RETAKE_GUIDANCE[2])
+        else:
+            # the interval is symmetric at 90%: half-width / 1.645 is one normal SD
+            sigma = (hi - lo) / 2.0 / 1.6449
+            severity = classify_tilt(meas.pelvic_tilt.value, sigma)
+    abstained = bool(reasons)
+    if abstained:
+        meas = _withhold_learned(meas)
+        severity = None
+        if not guidance:
+            guidance = list(RETAKE_GUIDANCE)
+    return Assessment(
+        (result.width, result.height), result.primary, side, meas, severity, abstained,
+        tuple(reasons), tuple(guidance), model_variant, model.meta if model else {},
+    )
+
+
+def _withhold_learned(m: Measurements) -> Measurements:
+    from dataclasses import replace
+
+    blank = dict(value=None, interval=None, coverage=None)
+    return replace(m, pelvic_tilt=replace(m.pelvic_tilt, **blank),
+                   lumbar_lordosis=replace(m.lumbar_lordosis, **blank))
+
+
+class Analyzer:
+    """Analyse photos or stream frames with one loaded pose model.
+
+    Use as a context manager so the native landmarker is closed::
+
+        with Analyzer() as a:
+            assessment = a.analyze("side.jpg")
+    """
+
+    def __init__(self, model: str | os.PathLike | None = None, *,
+                 mode: Literal["image", "video"] = "image", roll: RollMode = "auto"):
+        self.estimator = PoseEstimator(model, mode=mode)
+        self.tilt_model = load_estimator()
+        self.roll_mode = roll
+
+    def __enter__(self) -> Analyzer:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+    def close(self) -> None:
+        self.estimator.close()
+
+    def _roll(self, rgb: np.ndarray, result: PoseResult) -> Roll:
+        if isinstance(self.roll_mode, Roll):
+            return self.roll_mode
+        if self.roll_mode == "none" or result.primary is None:
+            return LEVEL
+        return estimate_roll(rgb, result.primary.mask)
+
+    def detect(self, frame: Frame) -> PoseResult:
+        return self.estimator.detect(frame)
+
+    def analyze(self, src: str | os.PathLike | bytes | np.ndarray | Frame) -> Assessment:
+        """Analyse one photo (path, bytes, RGB array or :class:`Frame`)."""
+        frame = src if isinstance(src, Frame) else load_image(src)
+        result = self.estimator.detect(frame)
+        return assess(result, self.tilt_model, self._roll(frame.rgb, result),
+                      model_variant=self.estimator.bundle.variant)
+
+    def analyze_video_frame(self, rgb: np.ndarray, timestamp_ms: int) -> Assessment | None:
+        """Analyse one frame of a stream; None when nobody is in it."""
+        result = self.estimator.detect_video(rgb, timestamp_ms)
+        if result.primary is None:
+            return None
+        return assess(result, self.tilt_model, self._roll(rgb, result),
+                      model_variant=self.estimator.bundle.variant)
+
+
+def analyze(src, model: str | os.PathLike | None = None, roll: RollMode = "auto") -> Assessment:
+    """Analyse one photo with a freshly loaded model (use :class:`Analyzer` for many)."""
+    with Analyzer(model, roll=roll) as a:
+        return a.analyze(src)

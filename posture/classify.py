@@ -1,0 +1,100 @@
+"""Step 5 of the flow: metrics → severity band.
+
+The bands live in ``posture/data/bands.yaml`` with their rationale; they are this tool's
+heuristic, not clinical categories. Each band's probability treats the estimate as normal
+with the spread implied by its interval, so an estimate near a boundary honestly reads as
+"mild or moderate" rather than a confident single band.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from functools import cache
+
+from .config import load_data_file
+from .errors import DataFileError
+
+BAND_IDS = ("posterior", "neutral", "mild", "moderate", "severe")
+
+
+@dataclass(frozen=True)
+class Band:
+    id: str
+    label: str
+    lower_deg: float  # -inf for the first band
+    upper_deg: float  # +inf for the last band
+    rationale: str
+
+
+@dataclass(frozen=True)
+class Severity:
+    """Band of a pelvic tilt estimate and the probability of each band."""
+
+    band: str
+    label: str
+    probabilities: dict[str, float]
+
+
+@cache
+def bands() -> tuple[Band, ...]:
+    """The validated bands from ``bands.yaml``, lowest first."""
+    data = load_data_file("bands.yaml")
+    raw = data.get("bands")
+    if not isinstance(raw, list) or not raw:
+        raise DataFileError("bands.yaml: 'bands' must be a non-empty list")
+    out, lower = [], -math.inf
+    for i, b in enumerate(raw):
+        if not isinstance(b, dict) or "id" not in b:
+            raise DataFileError(f"bands.yaml: band {i} needs an 'id'")
+        upper = b.get("upper_deg")
+        last = i == len(raw) - 1
+        if last and upper is not None:
+            raise DataFileError("bands.yaml: the last band must have upper_deg: null")
+        if not last and not isinstance(upper, int | float):
+            raise DataFileError(f"bands.yaml: band {b['id']} needs a numeric upper_deg")
+        upper = math.inf if upper is None else float(upper)
+        if upper <= lower:
+            raise DataFileError(f"bands.yaml: band {b['id']} is not above the previous band")
+        out.append(Band(str(b["id"]), str(b.get("label", b["id"])), lower, upper,
+                        str(b.get("rationale", ""))))
+        lower = upper
+    if tuple(b.id for b in out) != BAND_IDS:
+        raise DataFileError(f"bands.yaml: band ids must be {BAND_IDS} in that order")
+    return tuple(out)
+
+
+def bands_disclaimer() -> str:
+    return str(load_data_file("bands.yaml").get("disclaimer", ""))
+
+
+def band_of(tilt_deg: float) -> Band:
+    """The band a pelvic tilt value (degrees, + = anterior) falls in."""
+    for b in bands():
+        if tilt_deg < b.upper_deg:
+            return b
+    return bands()[-1]
+
+
+def _phi(x: float) -> float:
+    return 0.5 * (1.0 + math.erf(x / math.sqrt(2.0)))
+
+
+def classify_tilt(tilt_deg: float, sigma_deg: float) -> Severity:
+    """Band and band probabilities of a pelvic tilt estimate.
+
+    Parameters
+    ----------
+    tilt_deg : float
+        Point estimate, degrees, positive = anterior.
+    sigma_deg : float
+        Standard deviation of the estimate's error, degrees (> 0).
+    """
+    sigma = max(float(sigma_deg), 1e-6)
+    probs = {}
+    for b in bands():
+        hi = 1.0 if b.upper_deg == math.inf else _phi((b.upper_deg - tilt_deg) / sigma)
+        lo = 0.0 if b.lower_deg == -math.inf else _phi((b.lower_deg - tilt_deg) / sigma)
+        probs[b.id] = round(max(0.0, hi - lo), 4)
+    band = band_of(tilt_deg)
+    return Severity(band.id, band.label, probs)

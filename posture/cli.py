@@ -1,0 +1,200 @@
+"""The ``posture`` command line.
+
+Exit codes: 0 success (an abstention is a successful answer), 2 unreadable or invalid
+input, 3 no usable person or view, 4 no pose model, 5 a broken data file, 1 anything else.
+No traceback reaches the user: unexpected errors print one line and exit 1.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+from .errors import PostureError
+
+
+def _print_json(d: dict) -> None:
+    print(json.dumps(d, ensure_ascii=False))
+
+
+def _parse_vertical(text: str):
+    from .horizon import roll_from_vertical
+
+    try:
+        x0, y0, x1, y1 = (float(v) for v in text.split(","))
+        return roll_from_vertical((x0, y0), (x1, y1))
+    except ValueError as exc:
+        raise PostureError(f"--vertical: {exc}; expected X0,Y0,X1,Y1 in pixels",
+                           code="bad_argument") from exc
+
+
+def _roll_arg(args):
+    from .horizon import Roll
+
+    if args.vertical:
+        return _parse_vertical(args.vertical)
+    if args.roll is not None:
+        return Roll(float(args.roll), "declared")
+    return "none" if args.no_roll else "auto"
+
+
+def _human_summary(d: dict) -> str:
+    lines = [f"{d.get('source') or 'image'}: facing {d['facing']}"]
+    if d["abstained"]:
+        lines.append("Pelvic tilt: not measured (abstained)")
+        lines += [f"  - {r}" for r in d["abstain_reasons"]]
+        lines += [f"  > {g}" for g in d.get("retake_guidance", [])]
+    else:
+        lo, hi = d["pelvic_tilt_interval_deg"]
+        cov = round(100 * (d.get("interval_coverage") or 0.9))
+        lines.append(
+            f"Pelvic tilt: {d['pelvic_tilt_deg']:+.1f}° (positive = anterior; {cov}% interval "
+            f"{lo:+.1f}° to {hi:+.1f}°) → {d['severity_label']}"
+        )
+        if d.get("lumbar_lordosis_deg") is not None:
+            lines.append(f"Lumbar lordosis (surface): {d['lumbar_lordosis_deg']:.1f}°")
+        lines.append(f"  {d['severity_disclaimer']}")
+    if d.get("head_neck_angle_deg") is not None:
+        flag = " (forward head)" if d.get("forward_head") else ""
+        lines.append(f"Ear–shoulder angle: {d['head_neck_angle_deg']:.1f}°{flag}")
+    if d.get("knee_angle_deg") is not None:
+        flag = " (hyperextended)" if d.get("knee_hyperextension") else ""
+        lines.append(f"Knee: {d['knee_angle_deg']:+.1f}° (+ = hyperextension){flag}")
+    if d.get("roll_source") != "none":
+        lines.append(f"Camera roll corrected: {d['roll_deg']:+.1f}° ({d['roll_source']})")
+    return "\n".join(lines)
+
+
+def cmd_analyze(args) -> int:
+    from .analysis import Analyzer
+    from .images import load_image
+    from .present.contract import assessment_to_dict, error_to_dict, exit_code_for
+
+    source = str(args.photo)
+    try:
+        roll = _roll_arg(args)
+        frame = load_image(args.photo)
+        with Analyzer(args.model, roll=roll) as analyzer:
+            assessment = analyzer.analyze(frame)
+        d = assessment_to_dict(assessment, source=source)
+        if args.annotate:
+            from .present.overlay import draw_overlay, save_image
+
+            save_image(draw_overlay(frame.rgb, assessment), args.annotate)
+    except PostureError as err:
+        d = error_to_dict(err, source=source)
+    if args.plan and d.get("ok"):
+        d["plan"] = _plan_dict(d, args.thomas)
+    if args.json:
+        _print_json(d)
+    else:
+        print(_human_summary(d) if "facing" in d and d["facing"] else
+              f"error [{d['error']['code']}]: {d['error']['message']}")
+        if args.plan and "plan" in d:
+            print()
+            print(_plan_text(d, args.thomas))
+    return exit_code_for(d)
+
+
+def _plan_dict(result: dict, thomas):
+    from .plan import PlanInput, make_plan, plan_to_dict
+
+    return plan_to_dict(make_plan(PlanInput.from_result(result), thomas_test=thomas))
+
+
+def _plan_text(result: dict, thomas) -> str:
+    from .plan import PlanInput, format_plan_text, make_plan
+
+    return format_plan_text(make_plan(PlanInput.from_result(result), thomas_test=thomas))
+
+
+def cmd_plan(args) -> int:
+    try:
+        result = json.loads(Path(args.result).read_text(encoding="utf-8"))
+    except (OSError, ValueError) as exc:
+        raise PostureError(f"cannot read {args.result} as analysis JSON: {exc}",
+                           code="bad_result_json") from exc
+    if not isinstance(result, dict):
+        raise PostureError(f"{args.result} does not hold a JSON object", code="bad_result_json")
+    if args.json:
+        _print_json(_plan_dict(result, args.thomas))
+    else:
+        print(_plan_text(result, args.thomas))
+    return 0
+
+
+def cmd_models(args) -> int:
+    from . import models
+
+    if args.action == "list":
+        for row in models.list_models():
+            print(row if isinstance(row, str) else _model_row(row))
+        return 0
+    bundle = models.fetch_model(args.variant, force=args.force)
+    print(f"{bundle.variant}: {bundle.path} ({bundle.source})")
+    return 0
+
+
+def _model_row(row) -> str:
+    if hasattr(row, "__dataclass_fields__"):
+        return "  ".join(f"{k}={getattr(row, k)}" for k in row.__dataclass_fields__)
+    return str(row)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(
+        prog="posture",
+        description="Pelvic tilt and lumbar lordosis from a side-view photo.",
+    )
+    sub = p.add_subparsers(dest="command", required=True)
+
+    a = sub.add_parser("analyze", help="analyse one side-view photo")
+    a.add_argument("photo", help="JPEG, PNG, WebP or HEIC photo of a person standing side-on")
+    a.add_argument("--json", action="store_true", help="print the JSON contract")
+    a.add_argument("--annotate", metavar="OUT.png", help="write the annotated image here")
+    a.add_argument("--model", default=None,
+                   help="pose model: a .task path or lite|full|heavy (default: full)")
+    a.add_argument("--plan", action="store_true", help="add the matching exercise plan")
+    a.add_argument("--thomas", choices=["yes", "no", "unsure"], default=None,
+                   help="modified Thomas test result (hip flexors tight?) for the plan")
+    g = a.add_mutually_exclusive_group()
+    g.add_argument("--vertical", metavar="X0,Y0,X1,Y1",
+                   help="two pixels on a line that is truly vertical (declares camera roll)")
+    g.add_argument("--roll", type=float, metavar="DEG",
+                   help="declare camera roll in degrees (+ = verticals appear clockwise)")
+    g.add_argument("--no-roll", action="store_true", help="assume a level camera")
+    a.set_defaults(func=cmd_analyze)
+
+    pl = sub.add_parser("plan", help="exercise plan for an analysis JSON")
+    pl.add_argument("result", help="a file written by `posture analyze --json`")
+    pl.add_argument("--thomas", choices=["yes", "no", "unsure"], default=None)
+    pl.add_argument("--json", action="store_true")
+    pl.set_defaults(func=cmd_plan)
+
+    m = sub.add_parser("models", help="list or fetch pose models")
+    m.add_argument("action", choices=["list", "fetch"])
+    m.add_argument("variant", nargs="?", default="full", choices=["lite", "full", "heavy"])
+    m.add_argument("--force", action="store_true", help="fetch again even when cached")
+    m.set_defaults(func=cmd_models)
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        return int(args.func(args) or 0)
+    except PostureError as err:
+        print(f"error [{err.code}]: {err.message}", file=sys.stderr)
+        return err.exit_code
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return 130
+    except Exception as exc:  # the last line of defence: one line, no traceback
+        print(f"error [internal]: {type(exc).__name__}: {exc}", file=sys.stderr)
+        return 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,62 @@
+"""Data files that experts may revise: loaded once, validated at load.
+
+The files live in ``posture/data/`` and cite their sources. Nothing here is code policy:
+change a threshold in the YAML, not in Python.
+"""
+
+from __future__ import annotations
+
+from functools import cache
+from importlib import resources
+from typing import Any
+
+import yaml
+
+from .errors import DataFileError
+
+
+def load_data_file(name: str) -> dict[str, Any]:
+    """Parse ``posture/data/<name>`` (YAML or JSON) into a dict."""
+    try:
+        text = resources.files("posture.data").joinpath(name).read_text(encoding="utf-8")
+    except FileNotFoundError as exc:
+        raise DataFileError(f"data file {name} is missing from the package") from exc
+    try:
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        raise DataFileError(f"data file {name} is not valid YAML: {exc}") from exc
+    if not isinstance(data, dict):
+        raise DataFileError(f"data file {name} must hold a mapping at the top level")
+    return data
+
+
+def _require_numbers(section: dict, keys: list[str], where: str) -> dict[str, float]:
+    out = {}
+    for k in keys:
+        v = section.get(k)
+        if not isinstance(v, int | float) or isinstance(v, bool):
+            raise DataFileError(f"{where}: '{k}' must be a number, got {v!r}")
+        out[k] = float(v)
+    return out
+
+
+@cache
+def thresholds() -> dict[str, dict[str, float]]:
+    data = load_data_file("thresholds.yaml")
+    spec = {
+        "view": ["max_frontal_ratio", "min_facing_confidence", "edge_margin",
+                 "min_visibility", "other_person_size_ratio"],
+        "estimate": ["interval_coverage", "max_interval_width_deg"],
+        "head": ["forward_head_below_deg"],
+        "knee": ["hyperextension_above_deg"],
+    }
+    out = {}
+    for section, keys in spec.items():
+        if not isinstance(data.get(section), dict):
+            raise DataFileError(f"thresholds.yaml: section '{section}' is missing")
+        out[section] = _require_numbers(data[section], keys, f"thresholds.yaml:{section}")
+    return out
+
+
+def view_thresholds() -> dict[str, float]:
+    return thresholds()["view"]

@@ -1,0 +1,130 @@
+"""Camera roll: where the true vertical is in the image.
+
+Pelvic tilt is measured against the horizontal, so a camera held 3° off level adds 3° of
+error. We look for long straight edges in the background (door frames, wall corners, the
+floor–wall junction, tiles) that are within a few degrees of vertical or horizontal and take
+their length-weighted median deviation as the roll. The person is masked out first because
+limbs are long straight edges that are not vertical.
+
+Sign convention: ``roll_deg`` > 0 means true-vertical lines appear rotated clockwise on the
+screen (the camera was rolled counter-clockwise). Undo it by rotating points
+counter-clockwise by ``roll_deg`` (see :func:`up_vector`).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+#: Only edges this close to vertical/horizontal are evidence of roll, degrees.
+MAX_DEVIATION_DEG = 8.0
+#: Below this much total edge length (as a fraction of the image diagonal) we do not guess.
+MIN_EVIDENCE = 1.5
+
+
+@dataclass(frozen=True)
+class Roll:
+    """Camera roll and where it came from.
+
+    Attributes
+    ----------
+    deg : float
+        Roll in degrees (sign convention in the module docstring).
+    source : str
+        "estimated" (background edges), "declared" (the user gave a vertical reference) or
+        "none" (no evidence: assumed level).
+    evidence : float
+        Total length of the edges used, as a multiple of the image diagonal.
+    spread_deg : float
+        Weighted median absolute deviation of the edge angles: an uncertainty, degrees.
+    """
+
+    deg: float
+    source: str
+    evidence: float = 0.0
+    spread_deg: float = 0.0
+
+
+LEVEL = Roll(0.0, "none")
+
+
+def up_vector(roll_deg: float) -> np.ndarray:
+    """Unit vector of the true "up" direction in image coordinates (x right, y down)."""
+    r = np.radians(roll_deg)
+    return np.array([np.sin(r), -np.cos(r)])
+
+
+def roll_from_vertical(p0: tuple[float, float], p1: tuple[float, float]) -> Roll:
+    """Roll from a user-declared vertical reference through two image points (pixels)."""
+    dx, dy = p1[0] - p0[0], p1[1] - p0[1]
+    if dx == 0 and dy == 0:
+        raise ValueError("the vertical reference needs two different points")
+    if dy > 0:  # point "up" (y decreasing)
+        dx, dy = -dx, -dy
+    deg = float(np.degrees(np.arctan2(dx, -dy)))
+    if abs(deg) > 45:
+        raise ValueError(f"the vertical reference is {deg:.0f}° from vertical; expected < 45°")
+    return Roll(deg, "declared")
+
+
+def _weighted_median(values: np.ndarray, weights: np.ndarray) -> float:
+    order = np.argsort(values)
+    cw = np.cumsum(weights[order])
+    return float(values[order][np.searchsorted(cw, cw[-1] / 2.0)])
+
+
+def estimate_roll(rgb: np.ndarray, person_mask: np.ndarray | None = None) -> Roll:
+    """Estimate camera roll from straight background edges.
+
+    Parameters
+    ----------
+    rgb : (H, W, 3) uint8 array
+    person_mask : (H, W) array or None
+        Pixels > 0.5 are the person and are ignored.
+
+    Returns
+    -------
+    Roll
+        ``source == "none"`` with 0° when the background has too little evidence.
+    """
+    import cv2
+
+    h, w = rgb.shape[:2]
+    scale = 640.0 / max(h, w)  # the edges we want are long; full resolution adds nothing
+    if scale < 1.0:
+        small = cv2.resize(rgb, (round(w * scale), round(h * scale)), interpolation=cv2.INTER_AREA)
+    else:
+        small, scale = rgb, 1.0
+    sh, sw = small.shape[:2]
+    gray = cv2.cvtColor(small, cv2.COLOR_RGB2GRAY)
+    edges = cv2.Canny(cv2.GaussianBlur(gray, (5, 5), 0), 50, 150)
+    if person_mask is not None:
+        m = cv2.resize((person_mask > 0.5).astype(np.uint8), (sw, sh), interpolation=cv2.INTER_NEAREST)
+        m = cv2.dilate(m, np.ones((15, 15), np.uint8))
+        edges[m > 0] = 0
+    diag = float(np.hypot(sh, sw))
+    lines = cv2.HoughLinesP(
+        edges, 1, np.pi / 360, threshold=40, minLineLength=int(0.12 * diag), maxLineGap=4
+    )
+    if lines is None:
+        return LEVEL
+    seg = lines[:, 0, :].astype(np.float64)
+    dx, dy = seg[:, 2] - seg[:, 0], seg[:, 3] - seg[:, 1]
+    length = np.hypot(dx, dy)
+    # Angle of each segment folded to (-45°, 45°] around its nearest axis; positive means
+    # rotated clockwise on screen for both vertical and horizontal lines.
+    ang = np.degrees(np.arctan2(dy, dx))  # y down: clockwise on screen is positive
+    dev = (ang + 45.0) % 90.0 - 45.0
+    keep = np.abs(dev) <= MAX_DEVIATION_DEG
+    # Near-exact image-border artefacts (dev == 0 at the frame edge) are fine to keep: a
+    # level camera should report ~0°.
+    if not keep.any():
+        return LEVEL
+    dev, length = dev[keep], length[keep]
+    evidence = float(length.sum() / diag)
+    if evidence < MIN_EVIDENCE:
+        return Roll(0.0, "none", evidence)
+    med = _weighted_median(dev, length)
+    spread = _weighted_median(np.abs(dev - med), length)
+    return Roll(med, "estimated", evidence, spread)

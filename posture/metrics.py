@@ -1,0 +1,152 @@
+"""Step 4: sagittal geometry → measurements.
+
+Each measurement carries its value, unit, sign convention and (where it is an estimate) an
+interval. Pelvic tilt and lumbar lordosis come from the learned estimator
+(:mod:`posture.estimator`); the others are plain geometry on the key points in the body
+frame (``u`` forward, ``v`` up, units of stature; see :mod:`posture.sagittal`).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from .estimator import EstimatorModel
+from .sagittal import SideView
+
+
+@dataclass(frozen=True)
+class Measurement:
+    """One number the tool shows.
+
+    Attributes
+    ----------
+    value : float or None
+        None when the tool abstains.
+    interval : (low, high) or None
+        An interval around ``value`` at ``coverage`` (0.9 = 90%), same unit.
+    unit : str
+        "deg" or "stature" (a fraction of the person's height).
+    convention : str
+        What positive means.
+    """
+
+    name: str
+    value: float | None
+    unit: str
+    convention: str
+    interval: tuple[float, float] | None = None
+    coverage: float | None = None
+    method: str = ""
+
+
+# -- pure geometry on body-frame points (u forward, v up) -------------------------------
+
+def line_angle_from_horizontal(p_from: np.ndarray, p_to: np.ndarray) -> float:
+    """Angle (degrees) of the line ``p_from → p_to`` above the forward horizontal.
+
+    90° is straight up; < 90° leans forward, > 90° leans back.
+    """
+    d = np.asarray(p_to, float) - np.asarray(p_from, float)
+    return float(np.degrees(np.arctan2(d[1], d[0])))
+
+
+def head_neck_angle(ear: np.ndarray, shoulder: np.ndarray) -> float:
+    """Ear–shoulder line vs the horizontal, degrees (a craniovertebral-angle proxy).
+
+    Smaller = head further forward. The true CVA uses C7, which MediaPipe does not locate;
+    its shoulder point is the joint, in front of C7, so this proxy reads higher than a CVA.
+    """
+    return line_angle_from_horizontal(shoulder, ear)
+
+
+def trunk_lean(hip: np.ndarray, shoulder: np.ndarray) -> float:
+    """Hip→shoulder line vs the vertical, degrees; positive = leaning forward."""
+    d = np.asarray(shoulder, float) - np.asarray(hip, float)
+    return float(np.degrees(np.arctan2(d[0], d[1])))
+
+
+def knee_angle(hip: np.ndarray, knee: np.ndarray, ankle: np.ndarray) -> float:
+    """Deviation of the knee from a straight leg, degrees; positive = hyperextension.
+
+    Positive when the knee lies behind the hip–ankle line (recurvatum), negative when it
+    is bent forward (flexion).
+    """
+    thigh = np.asarray(knee, float) - np.asarray(hip, float)
+    shank = np.asarray(ankle, float) - np.asarray(knee, float)
+    a_thigh = np.arctan2(thigh[0], -thigh[1])  # angle from straight down, + = forward
+    a_shank = np.arctan2(shank[0], -shank[1])
+    # knee behind the line: the thigh runs backwards and the shank forwards
+    return float(np.degrees(a_shank - a_thigh))
+
+
+def plumb_offsets(points: dict[str, np.ndarray]) -> dict[str, float]:
+    """Forward offset of ear, shoulder, hip and knee from the ankle, fraction of stature."""
+    ank = points["ankle"][0]
+    return {k: float(points[k][0] - ank) for k in ("ear", "shoulder", "hip", "knee")}
+
+
+# -- assembling ---------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class Measurements:
+    pelvic_tilt: Measurement
+    lumbar_lordosis: Measurement
+    head_neck_angle: Measurement
+    trunk_lean: Measurement
+    knee_angle: Measurement
+    plumb: dict[str, float]
+
+    def all(self) -> tuple[Measurement, ...]:
+        return (self.pelvic_tilt, self.lumbar_lordosis, self.head_neck_angle,
+                self.trunk_lean, self.knee_angle)
+
+
+TILT_CONVENTION = (
+    "angle between the horizontal and the PSIS→ASIS line in the sagittal plane; "
+    "positive = anterior tilt (ASIS lower than PSIS)"
+)
+LORDOSIS_CONVENTION = (
+    "angle between the tangents of the posterior midline skin at the S2 level (mid-PSIS "
+    "height) and at the L1 level (0.11 × stature above it); positive = lordotic. A surface "
+    "angle, not a radiographic Cobb angle"
+)
+
+
+def _with_error(name, value, unit, conv, err, coverage, method) -> Measurement:
+    iv = None if err is None else (round(value - err, 2), round(value + err, 2))
+    return Measurement(name, round(value, 2), unit, conv, iv, coverage if err else None, method)
+
+
+def measure(side: SideView, model: EstimatorModel | None, coverage: float = 0.9) -> Measurements:
+    """All measurements of one side view.
+
+    Without a fitted ``model`` the learned metrics are None (never a made-up number).
+    """
+    pts = side.points
+    typical = model.typical_error if model else {}
+    if model is not None:
+        pred = model.predict(side)
+        hw = model.interval_halfwidth
+        tilt = _with_error("pelvic_tilt", pred["pelvic_tilt_deg"], "deg", TILT_CONVENTION,
+                           hw["pelvic_tilt_deg"], coverage, "learned regression on outline")
+        lord = _with_error("lumbar_lordosis", pred["lumbar_lordosis_deg"], "deg",
+                           LORDOSIS_CONVENTION, hw.get("lumbar_lordosis_deg"), coverage,
+                           "learned regression on outline")
+    else:
+        tilt = Measurement("pelvic_tilt", None, "deg", TILT_CONVENTION)
+        lord = Measurement("lumbar_lordosis", None, "deg", LORDOSIS_CONVENTION)
+    head = _with_error(
+        "head_neck_angle", head_neck_angle(pts["ear_near"], pts["shoulder_near"]), "deg",
+        "ear–shoulder line vs horizontal; smaller = head further forward (CVA proxy)",
+        typical.get("head_neck_angle_deg"), coverage, "landmarks")
+    lean = _with_error(
+        "trunk_lean", trunk_lean(pts["hip"], pts["shoulder"]), "deg",
+        "hip→shoulder line vs vertical; positive = leaning forward",
+        typical.get("trunk_lean_deg"), coverage, "landmarks")
+    knee = _with_error(
+        "knee_angle", knee_angle(pts["hip_near"], pts["knee_near"], pts["ankle_near"]), "deg",
+        "deviation from a straight leg; positive = hyperextension, negative = flexion",
+        typical.get("knee_angle_deg"), coverage, "landmarks")
+    return Measurements(tilt, lord, head, lean, knee, plumb_offsets(pts))

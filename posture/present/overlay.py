@@ -1,0 +1,103 @@
+"""Drawing the findings on the photo. Reads an Assessment; never re-runs anything."""
+
+from __future__ import annotations
+
+import os
+
+import cv2
+import numpy as np
+
+from ..analysis import Assessment
+from ..pose import LM
+
+# BGR-free: we draw on RGB arrays, so colours are (R, G, B).
+SKELETON_COLOUR = (255, 255, 255)
+NEAR_COLOUR = (0, 200, 255)
+CONTOUR_COLOUR = (80, 220, 120)
+PLUMB_COLOUR = (255, 210, 0)
+PELVIS_COLOUR = (255, 70, 70)
+
+_BONES = [
+    (LM.LEFT_EAR, LM.LEFT_SHOULDER), (LM.RIGHT_EAR, LM.RIGHT_SHOULDER),
+    (LM.LEFT_SHOULDER, LM.LEFT_HIP), (LM.RIGHT_SHOULDER, LM.RIGHT_HIP),
+    (LM.LEFT_SHOULDER, LM.LEFT_ELBOW), (LM.LEFT_ELBOW, LM.LEFT_WRIST),
+    (LM.RIGHT_SHOULDER, LM.RIGHT_ELBOW), (LM.RIGHT_ELBOW, LM.RIGHT_WRIST),
+    (LM.LEFT_HIP, LM.LEFT_KNEE), (LM.LEFT_KNEE, LM.LEFT_ANKLE),
+    (LM.RIGHT_HIP, LM.RIGHT_KNEE), (LM.RIGHT_KNEE, LM.RIGHT_ANKLE),
+    (LM.LEFT_ANKLE, LM.LEFT_HEEL), (LM.LEFT_HEEL, LM.LEFT_FOOT_INDEX),
+    (LM.RIGHT_ANKLE, LM.RIGHT_HEEL), (LM.RIGHT_HEEL, LM.RIGHT_FOOT_INDEX),
+]
+#: Mean ASIS–PSIS distance as a fraction of stature (15.5 cm depth at 1.83 m stature, the
+#: ground-truth note's placement); only sets the drawn line's length.
+PELVIS_LENGTH = 0.155 / 1.83
+
+
+def _pt(p) -> tuple[int, int]:
+    return int(round(float(p[0]))), int(round(float(p[1])))
+
+
+def pelvis_line_px(a: Assessment) -> tuple[np.ndarray, np.ndarray] | None:
+    """PSIS and ASIS ends (pixels) of the drawn pelvis line, or None when abstaining.
+
+    The line passes through the hip midpoint raised by 4% of stature (about the height of
+    the ASIS–PSIS midpoint above the hip joints, ground-truth note) at the estimated tilt.
+    """
+    tilt = a.measurements.pelvic_tilt.value
+    if tilt is None:
+        return None
+    f = a.side.frame
+    centre = a.side.points["hip"] + np.array([0.0, 0.04])
+    r = np.radians(tilt)
+    half = 0.5 * PELVIS_LENGTH * np.array([np.cos(r), -np.sin(r)])  # ASIS forward and lower
+    return f.to_image(centre - half), f.to_image(centre + half)
+
+
+def draw_overlay(rgb: np.ndarray, a: Assessment, *, contour: bool = True) -> np.ndarray:
+    """A copy of ``rgb`` with landmarks, outline, plumb line and pelvis line drawn on."""
+    img = np.ascontiguousarray(rgb.copy())
+    h, w = img.shape[:2]
+    th = max(1, round(max(h, w) / 400))
+    if contour and a.pose.mask is not None:
+        m = (a.pose.mask > 0.5).astype(np.uint8)
+        cs, _ = cv2.findContours(m, cv2.RETR_EXTERNAL, cv2.CHAIN_APPROX_SIMPLE)
+        if cs:
+            cv2.drawContours(img, [max(cs, key=cv2.contourArea)], -1, CONTOUR_COLOUR, th,
+                             cv2.LINE_AA)
+    xy = a.pose.xy
+    for i, j in _BONES:
+        cv2.line(img, _pt(xy[i]), _pt(xy[j]), SKELETON_COLOUR, th, cv2.LINE_AA)
+    for k in ("ear_near", "shoulder_near", "hip_near", "knee_near", "ankle_near"):
+        cv2.circle(img, _pt(a.side.points_px[k]), 2 * th + 1, NEAR_COLOUR, -1, cv2.LINE_AA)
+    f = a.side.frame
+    top, bottom = f.to_image(np.array([0.0, 1.0])), f.to_image(np.array([0.0, 0.0]))
+    cv2.line(img, _pt(bottom), _pt(top), PLUMB_COLOUR, th, cv2.LINE_AA)
+    ends = pelvis_line_px(a)
+    if ends is not None:
+        cv2.line(img, _pt(ends[0]), _pt(ends[1]), PELVIS_COLOUR, 2 * th, cv2.LINE_AA)
+        cv2.circle(img, _pt(ends[1]), 3 * th, PELVIS_COLOUR, -1, cv2.LINE_AA)
+    _label(img, a, th)
+    return img
+
+
+def _label(img: np.ndarray, a: Assessment, th: int) -> None:
+    m = a.measurements.pelvic_tilt
+    if m.value is None:
+        text = "pelvic tilt: not measured (see reasons)"
+    else:
+        text = f"pelvic tilt {m.value:+.1f} deg [{m.interval[0]:+.0f}, {m.interval[1]:+.0f}]"
+        if a.severity:
+            text += f" {a.severity.band}"
+    scale = max(0.5, img.shape[1] / 1100)
+    (tw, tht), base = cv2.getTextSize(text, cv2.FONT_HERSHEY_SIMPLEX, scale, th)
+    cv2.rectangle(img, (0, 0), (tw + 16, tht + base + 16), (0, 0, 0), -1)
+    cv2.putText(img, text, (8, tht + 8), cv2.FONT_HERSHEY_SIMPLEX, scale, (255, 255, 255), th,
+                cv2.LINE_AA)
+
+
+def save_image(rgb: np.ndarray, path: str | os.PathLike) -> None:
+    """Write an RGB image (PNG or JPEG by extension); the user asked for this file."""
+    ok = cv2.imwrite(str(path), cv2.cvtColor(rgb, cv2.COLOR_RGB2BGR))
+    if not ok:
+        from ..errors import PostureError
+
+        raise PostureError(f"could not write {path}", code="write_failed")

@@ -1,0 +1,275 @@
+"""Step 3 of the flow: pose → sagittal geometry.
+
+From one :class:`~posture.pose.PoseResult` this module decides which way the person faces,
+whether the view is usable (side-on, whole body, one prominent person), and describes the
+body in a *body frame*: origin at the ankles, ``u`` pointing the way the person faces,
+``v`` pointing up along the true vertical (camera roll removed), both in units of body
+height. Every metric is then written once, for a person facing "+u".
+
+The silhouette comes from the segmentation mask: for a set of heights between the knees
+and the shoulders we keep the front-most (anterior) and back-most (posterior) edge.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Literal
+
+import numpy as np
+
+from .config import view_thresholds
+from .horizon import LEVEL, Roll, up_vector
+from .pose import LM, Pose, PoseResult
+
+Facing = Literal["left", "right"]
+
+# Paired landmarks whose midpoint we use; MediaPipe's far-side guesses are noisy, and the
+# midpoint halves the left/right disagreement.
+_PAIRS = {
+    "ear": (LM.LEFT_EAR, LM.RIGHT_EAR),
+    "shoulder": (LM.LEFT_SHOULDER, LM.RIGHT_SHOULDER),
+    "elbow": (LM.LEFT_ELBOW, LM.RIGHT_ELBOW),
+    "wrist": (LM.LEFT_WRIST, LM.RIGHT_WRIST),
+    "hip": (LM.LEFT_HIP, LM.RIGHT_HIP),
+    "knee": (LM.LEFT_KNEE, LM.RIGHT_KNEE),
+    "ankle": (LM.LEFT_ANKLE, LM.RIGHT_ANKLE),
+    "heel": (LM.LEFT_HEEL, LM.RIGHT_HEEL),
+    "toe": (LM.LEFT_FOOT_INDEX, LM.RIGHT_FOOT_INDEX),
+}
+#: Ear above the ankles by this fraction of stature (anthropometric average, ~0.87·H from
+#: ankle height ~0.04·H to tragus ~0.91·H); used to turn ear–ankle distance into stature.
+EAR_ANKLE_FRACTION = 0.87
+
+
+@dataclass(frozen=True)
+class BodyFrame:
+    """Image pixels ↔ body frame (u forward, v up, units of stature).
+
+    Attributes
+    ----------
+    origin : (2,) array
+        Ankle midpoint in pixels.
+    forward, up : (2,) arrays
+        Unit vectors, in pixels, of the body's forward and up directions.
+    stature_px : float
+        Estimated standing height in pixels.
+    """
+
+    origin: np.ndarray
+    forward: np.ndarray
+    up: np.ndarray
+    stature_px: float
+
+    def to_body(self, xy: np.ndarray) -> np.ndarray:
+        d = np.asarray(xy, dtype=np.float64) - self.origin
+        return np.stack([d @ self.forward, d @ self.up], axis=-1) / self.stature_px
+
+    def to_image(self, uv: np.ndarray) -> np.ndarray:
+        uv = np.asarray(uv, dtype=np.float64) * self.stature_px
+        return self.origin + uv[..., :1] * self.forward + uv[..., 1:2] * self.up
+
+
+@dataclass(frozen=True)
+class ViewCheck:
+    """Is this view good enough to measure? ``ok`` is False with reasons when not."""
+
+    ok: bool
+    side_on_score: float
+    frontal_ratio: float
+    whole_body: bool
+    other_people: int
+    reasons: tuple[str, ...] = ()
+    guidance: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class Silhouette:
+    """Anterior and posterior edges of the person's mask, in the body frame.
+
+    Attributes
+    ----------
+    v : (K,) array
+        Heights (stature units above the ankles) at which the edges were read.
+    anterior, posterior : (K,) arrays
+        ``u`` of the front-most and back-most mask pixel at each height; NaN where the row
+        has no mask.
+    """
+
+    v: np.ndarray
+    anterior: np.ndarray
+    posterior: np.ndarray
+
+
+@dataclass(frozen=True)
+class SideView:
+    """The sagittal description of one person in one image."""
+
+    facing: Facing
+    facing_confidence: float
+    near_side: Facing
+    view: ViewCheck
+    roll: Roll
+    frame: BodyFrame
+    points: dict[str, np.ndarray] = field(repr=False)  # body-frame (u, v) per key point
+    points_px: dict[str, np.ndarray] = field(repr=False)  # image pixels per key point
+    silhouette: Silhouette | None = None
+
+
+def facing_direction(pose: Pose) -> tuple[Facing, float]:
+    """Which way the person faces in the image, and how sure we are (0–1).
+
+    Three cues vote with their visibility as weight: nose ahead of the ears, toes ahead of
+    the heels, and knees ahead of the ankles is *not* used (knees can hyperextend).
+    """
+    xy, vis = pose.xy, pose.visibility
+    votes = []
+    ear_x = np.average(xy[[LM.LEFT_EAR, LM.RIGHT_EAR], 0], weights=vis[[7, 8]] + 1e-3)
+    size = max(pose.height_px, 1.0)
+    votes.append(((xy[LM.NOSE, 0] - ear_x) / (0.02 * size), vis[LM.NOSE]))
+    for heel, toe in ((LM.LEFT_HEEL, LM.LEFT_FOOT_INDEX), (LM.RIGHT_HEEL, LM.RIGHT_FOOT_INDEX)):
+        w = min(vis[heel], vis[toe])
+        votes.append(((xy[toe, 0] - xy[heel, 0]) / (0.03 * size), w))
+    score = sum(np.tanh(v) * w for v, w in votes) / (sum(w for _, w in votes) + 1e-6)
+    return ("right" if score > 0 else "left"), float(min(1.0, abs(score)))
+
+
+def _midpoints(pose: Pose) -> dict[str, np.ndarray]:
+    return {k: pose.xy[[a, b]].mean(axis=0) for k, (a, b) in _PAIRS.items()}
+
+
+def body_frame(pose: Pose, facing: Facing, roll: Roll = LEVEL) -> BodyFrame:
+    """The body frame of ``pose`` (see :class:`BodyFrame`)."""
+    mids = _midpoints(pose)
+    up = up_vector(roll.deg)
+    # forward is perpendicular to up; the person faces +x (right) or -x (left) on screen.
+    fwd = np.array([-up[1], up[0]]) if facing == "right" else np.array([up[1], -up[0]])
+    ear_ankle = float((mids["ear"] - mids["ankle"]) @ up)
+    stature = max(ear_ankle, 1.0) / EAR_ANKLE_FRACTION
+    return BodyFrame(mids["ankle"], fwd, up, stature)
+
+
+def check_view(pose: Pose, result: PoseResult, facing_conf: float) -> ViewCheck:
+    """Gate: side-on, whole body in frame, one prominent person.
+
+    The side-on score compares the left–right spread of shoulders and hips on screen
+    with the torso length: near 0 in profile, near 1 facing the camera.
+    """
+    t = view_thresholds()
+    xy, vis = pose.xy, pose.visibility
+    mids = _midpoints(pose)
+    torso = float(np.linalg.norm(mids["shoulder"] - mids["hip"])) + 1e-6
+    spread = (
+        abs(xy[LM.LEFT_SHOULDER, 0] - xy[LM.RIGHT_SHOULDER, 0])
+        + abs(xy[LM.LEFT_HIP, 0] - xy[LM.RIGHT_HIP, 0])
+    ) / 2.0
+    frontal = float(spread / torso)
+    side_on = float(np.clip(1.0 - frontal / t["max_frontal_ratio"], 0.0, 1.0))
+
+    reasons, guidance = [], []
+    if frontal > t["max_frontal_ratio"]:
+        reasons.append("not_side_on: the body is turned towards or away from the camera")
+        guidance.append("Turn 90° so the camera sees you exactly from the side.")
+    elif facing_conf < t["min_facing_confidence"]:
+        reasons.append("facing_unclear: cannot tell which way the person faces")
+        guidance.append("Stand side-on with your face and feet in profile.")
+
+    w, h = result.width, result.height
+    margin = t["edge_margin"] * max(w, h)
+    needed = {
+        "head": [LM.NOSE, LM.LEFT_EAR, LM.RIGHT_EAR],
+        "hips": [LM.LEFT_HIP, LM.RIGHT_HIP],
+        "feet": [LM.LEFT_ANKLE, LM.RIGHT_ANKLE, LM.LEFT_HEEL, LM.RIGHT_HEEL],
+    }
+    missing = []
+    for part, idx in needed.items():
+        p = xy[idx]
+        inside = (
+            (p[:, 0] >= -margin) & (p[:, 0] <= w + margin)
+            & (p[:, 1] >= -margin) & (p[:, 1] <= h + margin)
+        )
+        seen = vis[idx].max() >= t["min_visibility"]
+        if not (inside.all() and seen):
+            missing.append(part)
+    whole = not missing
+    if not whole:
+        reasons.append("body_cut_off: not visible: " + ", ".join(missing))
+        guidance.append("Step back so your whole body, head to feet, is in the picture.")
+
+    # A second person counts only when comparable in size: a small figure far in the
+    # background does not block the analysis.
+    others = sum(
+        1 for p in result.poses[1:] if p.height_px >= t["other_person_size_ratio"] * pose.height_px
+    )
+    if others:
+        reasons.append(f"several_people: {others + 1} people of similar size in the picture")
+        guidance.append("Make sure you are the only person in the picture.")
+    if pose.mask is None:
+        reasons.append("no_mask: the pose model gave no segmentation mask")
+    return ViewCheck(not reasons, side_on, frontal, whole, others, tuple(reasons), tuple(guidance))
+
+
+def silhouette(mask: np.ndarray, frame: BodyFrame, v_lo: float, v_hi: float,
+               n: int = 48) -> Silhouette | None:
+    """Front and back edges of the person's mask between heights ``v_lo`` and ``v_hi``.
+
+    Rows are sampled along the body's true vertical (roll removed): at each height we walk
+    along the forward axis and keep the extreme mask pixels of the connected region that
+    contains the body axis.
+    """
+    import cv2
+
+    binary = (mask > 0.5).astype(np.uint8)
+    if not binary.any():
+        return None
+    # keep the component under the hips: other blobs (a chair, a second person) are not us
+    hip_px = frame.to_image(np.array([0.0, 0.5]))
+    n_lab, labels = cv2.connectedComponents(binary, connectivity=8)
+    hx = int(np.clip(hip_px[0], 0, mask.shape[1] - 1))
+    hy = int(np.clip(hip_px[1], 0, mask.shape[0] - 1))
+    lab = labels[hy, hx]
+    if lab == 0:  # the axis point missed the mask: fall back to the largest component
+        counts = np.bincount(labels.ravel())
+        counts[0] = 0
+        lab = int(counts.argmax())
+    body = labels == lab
+
+    v = np.linspace(v_lo, v_hi, n)
+    u = np.linspace(-0.45, 0.45, 361)  # ±0.45 stature around the ankle axis
+    uu, vv = np.meshgrid(u, v)
+    pts = frame.to_image(np.stack([uu, vv], axis=-1))  # (n, 361, 2) pixels
+    xi = np.round(pts[..., 0]).astype(int)
+    yi = np.round(pts[..., 1]).astype(int)
+    inside = (xi >= 0) & (xi < mask.shape[1]) & (yi >= 0) & (yi < mask.shape[0])
+    hit = np.zeros_like(inside)
+    hit[inside] = body[yi[inside], xi[inside]]
+    any_hit = hit.any(axis=1)
+    first = hit.argmax(axis=1)
+    last = hit.shape[1] - 1 - hit[:, ::-1].argmax(axis=1)
+    post = np.where(any_hit, u[first], np.nan)
+    ant = np.where(any_hit, u[last], np.nan)
+    return Silhouette(v, ant, post)
+
+
+def analyse_side(result: PoseResult, roll: Roll = LEVEL) -> SideView | None:
+    """Describe the primary person of ``result`` in the sagittal plane.
+
+    Returns None when no person was detected.
+    """
+    pose = result.primary
+    if pose is None:
+        return None
+    facing, conf = facing_direction(pose)
+    frame = body_frame(pose, facing, roll)
+    view = check_view(pose, result, conf)
+    mids = _midpoints(pose)
+    near = facing  # facing left on screen shows the left side to the camera (and v.v.)
+    points_px = dict(mids)
+    for side, idx in (("near", 0), ("far", 1)):
+        chosen = idx if near == "left" else 1 - idx
+        for k, pair in _PAIRS.items():
+            points_px[f"{k}_{side}"] = pose.xy[pair[chosen]]
+    points = {k: frame.to_body(p) for k, p in points_px.items()}
+    sil = None
+    if pose.mask is not None:
+        sil = silhouette(pose.mask, frame, 0.25, 0.85)
+    return SideView(facing, conf, near, view, roll, frame, points, points_px, sil)
