@@ -1,0 +1,148 @@
+"""Unit tests of the pure geometry on hand-made landmarks (no model needed)."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+
+from posture.classify import band_of, bands, classify_tilt
+from posture.horizon import Roll, estimate_roll, roll_from_vertical, up_vector
+from posture.metrics import head_neck_angle, knee_angle, plumb_offsets, trunk_lean
+from posture.pose import LM, N_LANDMARKS, Pose, PoseResult
+from posture.sagittal import analyse_side, body_frame, facing_direction
+
+# A person ~1000 px tall facing right on screen (u = +x), feet at y = 1100.
+_PROFILE_RIGHT = {
+    LM.NOSE: (520, 170), LM.LEFT_EAR: (480, 180), LM.RIGHT_EAR: (482, 181),
+    LM.LEFT_SHOULDER: (470, 330), LM.RIGHT_SHOULDER: (474, 332),
+    LM.LEFT_ELBOW: (472, 500), LM.RIGHT_ELBOW: (476, 502),
+    LM.LEFT_WRIST: (480, 640), LM.RIGHT_WRIST: (484, 642),
+    LM.LEFT_HIP: (480, 620), LM.RIGHT_HIP: (484, 622),
+    LM.LEFT_KNEE: (490, 860), LM.RIGHT_KNEE: (492, 862),
+    LM.LEFT_ANKLE: (480, 1080), LM.RIGHT_ANKLE: (482, 1082),
+    LM.LEFT_HEEL: (460, 1095), LM.RIGHT_HEEL: (462, 1096),
+    LM.LEFT_FOOT_INDEX: (540, 1100), LM.RIGHT_FOOT_INDEX: (542, 1100),
+}
+
+
+def make_pose(points: dict, *, width=1000, mirror=False, mask=True) -> Pose:
+    xy = np.full((N_LANDMARKS, 2), 500.0)
+    for k, v in points.items():
+        xy[int(k)] = v
+    if mirror:
+        xy[:, 0] = width - 1 - xy[:, 0]
+    m = None
+    if mask:
+        m = np.zeros((1200, width), np.float32)
+        m[150:1100, 440:560] = 1.0
+        if mirror:
+            m = m[:, ::-1].copy()
+    vis = np.ones(N_LANDMARKS)
+    return Pose(xy, np.zeros(N_LANDMARKS), vis, vis, None, m)
+
+
+def test_facing_right_and_mirrored_left():
+    pose = make_pose(_PROFILE_RIGHT)
+    assert facing_direction(pose)[0] == "right"
+    assert facing_direction(make_pose(_PROFILE_RIGHT, mirror=True))[0] == "left"
+
+
+def test_body_frame_round_trip_and_orientation():
+    pose = make_pose(_PROFILE_RIGHT)
+    f = body_frame(pose, "right", Roll(3.0, "declared"))
+    pts = np.array([[100.0, 200.0], [650.0, 900.0]])
+    assert np.allclose(f.to_image(f.to_body(pts)), pts)
+    # the ears are above the ankles: v > 0.8 of stature
+    ear = f.to_body(pose.xy[LM.LEFT_EAR])
+    assert 0.8 < ear[1] < 0.95
+
+
+def test_side_view_is_mirror_invariant():
+    a = analyse_side(PoseResult((make_pose(_PROFILE_RIGHT),), 1000, 1200))
+    b = analyse_side(PoseResult((make_pose(_PROFILE_RIGHT, mirror=True),), 1000, 1200))
+    assert a.facing == "right" and b.facing == "left"
+    for k in ("ear", "shoulder", "hip", "knee", "toe"):
+        assert np.allclose(a.points[k], b.points[k], atol=1e-9), k
+    assert np.allclose(a.silhouette.anterior, b.silhouette.anterior, atol=0.003, equal_nan=True)
+
+
+def test_view_gate_flags_frontal_view_and_second_person():
+    frontal = dict(_PROFILE_RIGHT)
+    frontal[LM.LEFT_SHOULDER], frontal[LM.RIGHT_SHOULDER] = (380, 330), (580, 330)
+    frontal[LM.LEFT_HIP], frontal[LM.RIGHT_HIP] = (420, 620), (540, 620)
+    side = analyse_side(PoseResult((make_pose(frontal),), 1000, 1200))
+    assert not side.view.ok
+    assert any(r.startswith("not_side_on") for r in side.view.reasons)
+
+    big, small = make_pose(_PROFILE_RIGHT), make_pose(_PROFILE_RIGHT)
+    ok = analyse_side(PoseResult((big,), 1000, 1200))
+    assert ok.view.ok, ok.view.reasons
+    two = analyse_side(PoseResult((big, small), 1000, 1200))
+    assert any(r.startswith("several_people") for r in two.view.reasons)
+    # a person a third of the size far behind does not count
+    tiny_pts = {k: (v[0] * 0.3 + 50, v[1] * 0.3) for k, v in _PROFILE_RIGHT.items()}
+    tiny = analyse_side(PoseResult((big, make_pose(tiny_pts)), 1000, 1200))
+    assert tiny.view.ok, tiny.view.reasons
+
+
+def test_view_gate_flags_cut_off_feet():
+    pose = make_pose(_PROFILE_RIGHT)
+    side = analyse_side(PoseResult((pose,), 1000, 900))  # image ends above the ankles
+    assert any(r.startswith("body_cut_off") and "feet" in r for r in side.view.reasons)
+
+
+def test_secondary_angles_signs():
+    assert head_neck_angle(np.array([0.0, 0.9]), np.array([0.0, 0.8])) == pytest.approx(90)
+    assert head_neck_angle(np.array([0.1, 0.9]), np.array([0.0, 0.8])) == pytest.approx(45)
+    assert trunk_lean(np.array([0, 0.5]), np.array([0.05, 0.8])) > 0  # forward lean
+    hip, ankle = np.array([0.0, 0.5]), np.array([0.0, 0.04])
+    assert knee_angle(hip, np.array([-0.02, 0.28]), ankle) > 0  # knee behind: hyperextension
+    assert knee_angle(hip, np.array([0.03, 0.28]), ankle) < 0  # knee bent forward
+    assert knee_angle(hip, np.array([0.0, 0.28]), ankle) == pytest.approx(0)
+    offs = plumb_offsets({k: np.array([0.02, 0.5]) for k in ("ear", "shoulder", "hip", "knee")}
+                         | {"ankle": np.array([0.0, 0.0])})
+    assert offs["ear"] == pytest.approx(0.02)
+
+
+def test_roll_conventions():
+    # a vertical line whose top leans 3° to the right on screen is a +3° roll
+    top = (100 + 100 * math.sin(math.radians(3)), 100 - 100 * math.cos(math.radians(3)))
+    assert roll_from_vertical((100, 100), top).deg == pytest.approx(3.0)
+    assert roll_from_vertical(top, (100, 100)).deg == pytest.approx(3.0)
+    assert np.allclose(up_vector(0.0), [0, -1])
+    with pytest.raises(ValueError):
+        roll_from_vertical((0, 0), (100, 0))
+
+
+@pytest.mark.parametrize("roll_deg", [-3.0, 0.0, 2.0])
+def test_estimate_roll_from_synthetic_lines(roll_deg):
+    import cv2
+
+    img = np.full((800, 600, 3), 200, np.uint8)
+    c, s = math.cos(math.radians(roll_deg)), math.sin(math.radians(roll_deg))
+    for x in (80, 160, 440, 520):  # door-frame-like verticals rotated clockwise by roll
+        p0 = (x - 350 * s + 300 * 0, 400 + 350 * c)
+        p1 = (x + 350 * s, 400 - 350 * c)
+        cv2.line(img, (int(p0[0]), int(p0[1])), (int(p1[0]), int(p1[1])), (30, 30, 30), 3)
+    r = estimate_roll(img)
+    assert r.source == "estimated"
+    assert r.deg == pytest.approx(roll_deg, abs=0.6)
+
+
+def test_blank_background_gives_no_roll():
+    assert estimate_roll(np.full((400, 300, 3), 128, np.uint8)).source == "none"
+
+
+def test_bands_and_probabilities():
+    assert [b.id for b in bands()] == ["posterior", "neutral", "mild", "moderate", "severe"]
+    assert band_of(-1).id == "posterior" and band_of(0).id == "neutral"
+    assert band_of(15).id == "mild" and band_of(24.9).id == "moderate" and band_of(40).id == "severe"
+    sev = classify_tilt(17.5, 1.0)
+    assert sev.band == "mild"
+    assert sum(sev.probabilities.values()) == pytest.approx(1.0, abs=1e-3)
+    assert sev.probabilities["mild"] > 0.9
+    near_edge = classify_tilt(20.0, 2.0)
+    assert near_edge.probabilities["mild"] == pytest.approx(near_edge.probabilities["moderate"],
+                                                           abs=0.02)
