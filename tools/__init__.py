@@ -1,0 +1,1 @@
+"""Development tools for posture (not needed by users of the app)."""
