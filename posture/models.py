@@ -663,6 +663,7 @@ def _install(tmp: Path, dest: Path, variant: str, source: str, prov: dict) -> Mo
     # Provenance first, then the bundle: a run killed in between leaves the old bundle with a
     # record whose sha256 does not match it, which readers ignore (never a half bundle).
     _write_text_atomic(provenance_path(dest), json.dumps(prov, indent=2, sort_keys=True) + "\n")
+    os.chmod(tmp, 0o644)  # mkstemp makes 0600; a model is not a secret
     os.replace(tmp, dest)
     return ModelBundle(dest, variant, source, digest, prov)
 
@@ -727,6 +728,7 @@ def _write_text_atomic(path: Path, text: str) -> None:
     try:
         with os.fdopen(fd, "w", encoding="utf-8") as fh:
             fh.write(text)
+        os.chmod(name, 0o644)
         os.replace(name, path)
     except BaseException:
         _remove_quietly(Path(name))
