@@ -11,7 +11,10 @@ makes mediapipe print "Exception ignored in PoseLandmarker.__del__" at exit.
 
 from __future__ import annotations
 
+import contextlib
 import os
+import sys
+import threading
 from dataclasses import dataclass
 from enum import IntEnum
 from typing import Literal
@@ -19,6 +22,7 @@ from typing import Literal
 import numpy as np
 
 from .images import Frame
+
 
 #: MediaPipe BlazePose landmark indices used by this project.
 class LM(IntEnum):
@@ -44,6 +48,36 @@ class LM(IntEnum):
 
 
 N_LANDMARKS = 33
+
+_stderr_lock = threading.Lock()
+
+
+@contextlib.contextmanager
+def quiet_native_stderr():
+    """Silence what MediaPipe's C++ core prints to file descriptor 2 (dozens of INFO and
+    WARNING lines per model load that mean nothing to a user).
+
+    Set ``POSTURE_NATIVE_LOGS=1`` to see them when debugging.
+    """
+    if os.environ.get("POSTURE_NATIVE_LOGS") == "1":
+        yield
+        return
+    with _stderr_lock:
+        try:
+            sys.stderr.flush()
+            saved = os.dup(2)
+        except (OSError, ValueError):  # no real fd 2 (some embedded interpreters)
+            yield
+            return
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        try:
+            os.dup2(devnull, 2)
+            yield
+        finally:
+            os.dup2(saved, 2)
+            os.close(saved)
+            os.close(devnull)
+
 
 
 @dataclass(frozen=True)
@@ -119,7 +153,8 @@ def _to_pose(landmarks, world, mask, width: int, height: int) -> Pose:
         world_arr = np.array([(w.x, w.y, w.z) for w in world], dtype=np.float64)
     mask_arr = None
     if mask is not None:
-        mask_arr = np.asarray(mask.numpy_view(), dtype=np.float32).reshape(height, width)
+        # copy: numpy_view() points into memory MediaPipe frees with the result
+        mask_arr = np.array(mask.numpy_view(), dtype=np.float32, copy=True).reshape(height, width)
     return Pose(xy, z, arr[:, 3], arr[:, 4], world_arr, mask_arr)
 
 
@@ -178,7 +213,8 @@ class PoseEstimator:
             min_tracking_confidence=0.5,
             output_segmentation_masks=segmentation,
         )
-        self._landmarker = vision.PoseLandmarker.create_from_options(options)
+        with quiet_native_stderr():
+            self._landmarker = vision.PoseLandmarker.create_from_options(options)
         self._last_ts = -1
 
     def __enter__(self) -> PoseEstimator:
@@ -188,8 +224,9 @@ class PoseEstimator:
         self.close()
 
     def close(self) -> None:
-        if self._landmarker is not None:
-            self._landmarker.close()
+        if getattr(self, "_landmarker", None) is not None:
+            with quiet_native_stderr():
+                self._landmarker.close()
             self._landmarker = None
 
     def __del__(self):  # a safety net; closing explicitly is the rule
@@ -209,7 +246,8 @@ class PoseEstimator:
         rgb = frame.rgb if isinstance(frame, Frame) else frame
         if self.mode != "image":
             raise RuntimeError("this estimator was opened in video mode; use detect_video")
-        result = self._landmarker.detect(self._mp_image(rgb))
+        with quiet_native_stderr():
+            result = self._landmarker.detect(self._mp_image(rgb))
         return poses_from_result(result, rgb.shape[1], rgb.shape[0])
 
     def detect_video(self, frame: Frame | np.ndarray, timestamp_ms: int) -> PoseResult:
@@ -219,5 +257,6 @@ class PoseEstimator:
             raise RuntimeError("this estimator was opened in image mode; use detect")
         ts = max(int(timestamp_ms), self._last_ts + 1)  # MediaPipe rejects repeats
         self._last_ts = ts
-        result = self._landmarker.detect_for_video(self._mp_image(rgb), ts)
+        with quiet_native_stderr():
+            result = self._landmarker.detect_for_video(self._mp_image(rgb), ts)
         return poses_from_result(result, rgb.shape[1], rgb.shape[0])

@@ -1,0 +1,267 @@
+"""Fit the pelvic tilt / lumbar lordosis estimator on synthetic renders.
+
+Two steps, both reproducible:
+
+1. ``extract``: run the real pipeline (pose → roll → sagittal → features) over a folder of
+   renders from ``tools.synth`` and cache features, targets and view checks in an ``.npz``.
+2. ``fit``: fit candidate regressions on a training set, pick one by cross-validation,
+   calibrate a split-conformal interval on a separate calibration set, and write
+   ``posture/data/estimator.json`` with its provenance.
+
+Usage::
+
+    python -m tools.train_estimator extract data/synth-train data/features-train.npz
+    python -m tools.train_estimator extract data/synth-calib data/features-calib.npz
+    python -m tools.train_estimator fit data/features-train.npz data/features-calib.npz
+
+scikit-learn is needed here only (``requirements-dev.txt``); the shipped model is plain
+arrays evaluated with NumPy.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import json
+import math
+import sys
+from pathlib import Path
+
+import numpy as np
+
+from posture.estimator import FEATURE_VERSION, Regressor, feature_names, features
+from posture.metrics import head_neck_angle, knee_angle, trunk_lean
+
+TARGETS = ("pelvic_tilt_deg", "lumbar_lordosis_deg")
+SECONDARY = ("head_neck_angle_deg", "trunk_lean_deg", "knee_angle_deg")
+OUT_MODEL = Path(__file__).resolve().parents[1] / "posture" / "data" / "estimator.json"
+
+
+# -- reading the generator's labels ----------------------------------------------------------
+
+def label_targets(label: dict) -> dict[str, float]:
+    """The regression targets of one render label (see tools/synth/labels.py)."""
+    return {
+        "pelvic_tilt_deg": float(label["pelvic_tilt"]["deg"]),
+        "lumbar_lordosis_deg": float(label["lumbar_lordosis"]["surface_deg"]),
+    }
+
+
+def label_secondary(label: dict, side) -> dict[str, float]:
+    """Ground-truth secondary metrics from the labelled 2D joint centres, in the same body
+    frame (roll taken from the label) as the pipeline's own values."""
+    j = label["joints_2d"]
+    near = "left" if label["facing"] == "left" else "right"
+    from posture.horizon import Roll
+    from posture.sagittal import BodyFrame
+
+    roll = Roll(float(label["camera"]["roll_deg"]), "declared")
+    up = np.array([math.sin(math.radians(roll.deg)), -math.cos(math.radians(roll.deg))])
+    fwd = np.array([-up[1], up[0]]) if label["facing"] == "right" else np.array([up[1], -up[0]])
+    f = BodyFrame(np.asarray(side.frame.origin), fwd, up, side.frame.stature_px)
+
+    def p(name):
+        return f.to_body(np.asarray(j[f"{name}_{near}"], float))
+
+    def mid(name):
+        return f.to_body((np.asarray(j[f"{name}_left"], float)
+                          + np.asarray(j[f"{name}_right"], float)) / 2)
+
+    return {
+        "head_neck_angle_deg": head_neck_angle(p("ear"), p("shoulder")),
+        "trunk_lean_deg": trunk_lean(mid("hip"), mid("shoulder")),
+        "knee_angle_deg": knee_angle(p("hip"), p("knee"), p("ankle")),
+    }
+
+
+def _pipeline_secondary(side) -> dict[str, float]:
+    pts = side.points
+    return {
+        "head_neck_angle_deg": head_neck_angle(pts["ear_near"], pts["shoulder_near"]),
+        "trunk_lean_deg": trunk_lean(pts["hip"], pts["shoulder"]),
+        "knee_angle_deg": knee_angle(pts["hip_near"], pts["knee_near"], pts["ankle_near"]),
+    }
+
+
+# -- step 1: features ----------------------------------------------------------------------
+
+def extract(render_dir: Path, out: Path, model: str | None = None, roll_mode: str = "auto",
+            limit: int | None = None) -> None:
+    """Run the pipeline over every render in ``render_dir`` and save an ``.npz``."""
+    from tqdm import tqdm
+
+    from posture.analysis import Analyzer
+    from posture.images import load_image
+    from posture.sagittal import analyse_side
+
+    ids = sorted(p.stem for p in render_dir.glob("*.json") if not p.stem.endswith("_mask"))
+    if limit:
+        ids = ids[:limit]
+    rows_x, rows_y, rows_meta = [], [], []
+    with Analyzer(model, roll=roll_mode) as an:
+        for rid in tqdm(ids, desc=f"features {render_dir.name}", unit="img"):
+            label = json.loads((render_dir / f"{rid}.json").read_text())
+            frame = load_image(render_dir / f"{rid}.jpg")
+            result = an.detect(frame)
+            meta = {"id": rid, "detected": result.primary is not None}
+            x = np.full(len(feature_names()), np.nan)
+            sec_pred = dict.fromkeys(SECONDARY, np.nan)
+            sec_true = dict.fromkeys(SECONDARY, np.nan)
+            if result.primary is not None:
+                side = analyse_side(result, an._roll(frame.rgb, result))
+                x = features(side)
+                meta.update(view_ok=side.view.ok, reasons=list(side.view.reasons),
+                            facing_ok=side.facing == label["facing"],
+                            roll_est=side.roll.deg, roll_true=label["camera"]["roll_deg"])
+                sec_pred = _pipeline_secondary(side)
+                try:
+                    sec_true = label_secondary(label, side)
+                except KeyError:
+                    pass
+            t = label_targets(label)
+            rows_x.append(x)
+            rows_y.append([t[k] for k in TARGETS])
+            meta["secondary_pred"] = sec_pred
+            meta["secondary_true"] = sec_true
+            rows_meta.append(meta)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    np.savez_compressed(out, X=np.array(rows_x), y=np.array(rows_y),
+                        meta=np.array([json.dumps(m) for m in rows_meta]),
+                        source=str(render_dir), feature_version=FEATURE_VERSION)
+    print(f"wrote {out}: {len(ids)} renders")
+
+
+def load_features(path: Path):
+    z = np.load(path, allow_pickle=False)
+    meta = [json.loads(s) for s in z["meta"]]
+    return z["X"], z["y"], meta
+
+
+def usable(meta: list[dict]) -> np.ndarray:
+    """Renders on which the pipeline would measure (detected, view gate passed)."""
+    return np.array([bool(m.get("detected") and m.get("view_ok")) for m in meta])
+
+
+# -- step 2: fitting ----------------------------------------------------------------------
+
+def _mlp_to_regressor(pipe, impute, y_mean, y_scale) -> Regressor:
+    scaler, mlp = pipe.named_steps["scale"], pipe.named_steps["mlp"]
+    layers = tuple((np.asarray(w), np.asarray(b)) for w, b in
+                   zip(mlp.coefs_, mlp.intercepts_, strict=True))
+    return Regressor(TARGETS, impute, scaler.mean_, scaler.scale_, layers, y_mean, y_scale)
+
+
+def _ridge_to_regressor(pipe, impute, y_mean, y_scale) -> Regressor:
+    scaler, ridge = pipe.named_steps["scale"], pipe.named_steps["ridge"]
+    w = np.atleast_2d(ridge.coef_).T
+    return Regressor(TARGETS, impute, scaler.mean_, scaler.scale_,
+                     ((w, np.atleast_1d(ridge.intercept_)),), y_mean, y_scale)
+
+
+def candidates(seed: int):
+    from sklearn.linear_model import Ridge
+    from sklearn.neural_network import MLPRegressor
+    from sklearn.pipeline import Pipeline
+    from sklearn.preprocessing import StandardScaler
+
+    yield "ridge", Pipeline([("scale", StandardScaler()), ("ridge", Ridge(alpha=3.0))]), \
+        _ridge_to_regressor
+    for hidden, alpha in (((64,), 1e-2), ((128, 64), 1e-2), ((64, 32), 3e-2)):
+        mlp = MLPRegressor(hidden_layer_sizes=hidden, alpha=alpha, max_iter=3000,
+                           early_stopping=True, validation_fraction=0.15,
+                           n_iter_no_change=40, random_state=seed, learning_rate_init=1e-3)
+        yield f"mlp{hidden}a{alpha}", Pipeline([("scale", StandardScaler()), ("mlp", mlp)]), \
+            _mlp_to_regressor
+
+
+def conformal_halfwidth(residuals: np.ndarray, coverage: float) -> float:
+    """Split-conformal half-width: the ⌈(n+1)·coverage⌉-th smallest |residual|."""
+    r = np.sort(np.abs(residuals))
+    k = min(len(r) - 1, math.ceil((len(r) + 1) * coverage) - 1)
+    return float(r[k])
+
+
+def fit(train: Path, calib: Path, out: Path = OUT_MODEL, seed: int = 0,
+        coverage: float = 0.9) -> dict:
+    from sklearn.model_selection import KFold, cross_val_predict
+
+    Xtr, ytr, mtr = load_features(train)
+    Xca, yca, mca = load_features(calib)
+    ktr, kca = usable(mtr), usable(mca)
+    Xtr, ytr, Xca, yca = Xtr[ktr], ytr[ktr], Xca[kca], yca[kca]
+    impute = np.nanmedian(Xtr, axis=0)
+    impute = np.where(np.isnan(impute), 0.0, impute)
+    fill = lambda X: np.where(np.isnan(X), impute, X)  # noqa: E731
+    y_mean, y_scale = ytr.mean(axis=0), ytr.std(axis=0)
+    yz = (ytr - y_mean) / y_scale
+
+    scores = {}
+    best = None
+    for name, pipe, export in candidates(seed):
+        pred = cross_val_predict(pipe, fill(Xtr), yz, cv=KFold(5, shuffle=True,
+                                                               random_state=seed))
+        mae = float(np.mean(np.abs(pred[:, 0] * y_scale[0] + y_mean[0] - ytr[:, 0])))
+        scores[name] = round(mae, 3)
+        print(f"  {name}: CV MAE pelvic tilt {mae:.2f}°", file=sys.stderr)
+        if best is None or mae < best[0]:
+            best = (mae, name, pipe, export)
+    _, name, pipe, export = best
+    pipe.fit(fill(Xtr), yz)
+    reg = export(pipe, impute, y_mean, y_scale)
+    pred_ca = reg.predict(Xca)
+    # the exported NumPy model must reproduce scikit-learn's predictions
+    sk = pipe.predict(fill(Xca)) * y_scale + y_mean
+    assert np.allclose(sk, pred_ca, atol=1e-6), "export mismatch"
+    halfwidth = {t: conformal_halfwidth(pred_ca[:, i] - yca[:, i], coverage)
+                 for i, t in enumerate(TARGETS)}
+    typical = {}
+    for k in SECONDARY:
+        err = np.array([m["secondary_pred"][k] - m["secondary_true"][k]
+                        for m, ok in zip(mca, kca, strict=True) if ok])
+        err = err[np.isfinite(err)]
+        if len(err) > 20:
+            typical[k] = conformal_halfwidth(err, coverage)
+    meta = {
+        "version": dt.date.today().isoformat() + "-" + name,
+        "model": name,
+        "feature_version": FEATURE_VERSION,
+        "train_source": str(np.load(train)["source"]),
+        "calib_source": str(np.load(calib)["source"]),
+        "n_train": int(len(ytr)), "n_calib": int(len(yca)),
+        "cv_mae_deg": scores,
+        "calib_mae_deg": {t: round(float(np.mean(np.abs(pred_ca[:, i] - yca[:, i]))), 3)
+                          for i, t in enumerate(TARGETS)},
+        "coverage": coverage,
+        "seed": seed,
+    }
+    doc = {"feature_version": FEATURE_VERSION, "regressor": reg.to_dict(),
+           "interval_halfwidth": halfwidth, "typical_error": typical, "meta": meta}
+    out.write_text(json.dumps(doc, separators=(",", ":")))
+    print(json.dumps(meta | {"interval_halfwidth": halfwidth, "typical_error": typical},
+                     indent=1))
+    return doc
+
+
+def main(argv=None) -> int:
+    p = argparse.ArgumentParser(prog="python -m tools.train_estimator")
+    sub = p.add_subparsers(dest="cmd", required=True)
+    e = sub.add_parser("extract")
+    e.add_argument("renders", type=Path)
+    e.add_argument("out", type=Path)
+    e.add_argument("--model", default=None)
+    e.add_argument("--limit", type=int)
+    f = sub.add_parser("fit")
+    f.add_argument("train", type=Path)
+    f.add_argument("calib", type=Path)
+    f.add_argument("--out", type=Path, default=OUT_MODEL)
+    f.add_argument("--seed", type=int, default=0)
+    a = p.parse_args(argv)
+    if a.cmd == "extract":
+        extract(a.renders, a.out, a.model, limit=a.limit)
+    else:
+        fit(a.train, a.calib, a.out, a.seed)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
