@@ -101,6 +101,60 @@ def assess(result: PoseResult, model: EstimatorModel | None, roll: Roll = LEVEL,
     )
 
 
+#: Key points a clinician may move, by name, for the near side of the body.
+CORRECTABLE = ("ear", "shoulder", "hip", "knee", "ankle", "asis", "psis")
+
+
+def reassess(a: Assessment, corrections: dict[str, tuple[float, float]],
+             model: EstimatorModel | None = None) -> Assessment:
+    """Recompute an assessment after a clinician moved key points (image pixels).
+
+    ``corrections`` maps names from :data:`CORRECTABLE` to new ``(x, y)`` positions. Moving
+    ear/shoulder/hip/knee/ankle moves that landmark on the near side (and its far-side
+    twin by the same offset, so the midpoints follow). Placing both ``asis`` and ``psis``
+    replaces the learned pelvic tilt with the angle of the placed line (roll removed).
+    """
+    from dataclasses import replace
+
+    from .metrics import TILT_CONVENTION, Measurement
+    from .pose import PoseResult
+    from .sagittal import _PAIRS
+
+    unknown = set(corrections) - set(CORRECTABLE)
+    if unknown:
+        raise ValueError(f"cannot correct {sorted(unknown)}; correctable: {CORRECTABLE}")
+    for name, p in corrections.items():
+        if len(p) != 2 or not all(np.isfinite(float(v)) for v in p):
+            raise ValueError(f"correction for {name} must be two finite numbers, got {p!r}")
+    updates = {}
+    near = 0 if a.side.near_side == "left" else 1
+    for name in ("ear", "shoulder", "hip", "knee", "ankle"):
+        if name in corrections:
+            pair = _PAIRS[name]
+            delta = np.asarray(corrections[name], float) - a.pose.xy[pair[near]]
+            for idx in pair:
+                updates[int(idx)] = tuple(a.pose.xy[idx] + delta)
+    pose = a.pose.with_points(updates)
+    result = PoseResult((pose,), *a.frame_size)
+    model = model if model is not None else load_estimator()
+    new = assess(result, model, a.side.roll, model_variant=a.model_variant)
+    if "asis" in corrections and "psis" in corrections:
+        asis = new.side.frame.to_body(np.asarray(corrections["asis"], float))
+        psis = new.side.frame.to_body(np.asarray(corrections["psis"], float))
+        du, dv = asis - psis
+        if du <= 0:
+            raise ValueError("the ASIS must be in front of the PSIS (in the facing direction)")
+        tilt = float(np.degrees(np.arctan2(-dv, du)))  # ASIS lower = positive
+        m = Measurement("pelvic_tilt", round(tilt, 2), "deg", TILT_CONVENTION, None, None,
+                        "clinician-placed ASIS and PSIS (uncertainty not estimated)")
+        sev = classify_tilt(tilt, 1e-6) if new.side.view.ok else None
+        new = replace(new, measurements=replace(new.measurements, pelvic_tilt=m),
+                      severity=sev, abstained=not new.side.view.ok,
+                      reasons=tuple(r for r in new.reasons if not r.startswith(
+                          ("estimator_unavailable", "interval_too_wide"))))
+    return new
+
+
 def _withhold_learned(m: Measurements) -> Measurements:
     from dataclasses import replace
 
