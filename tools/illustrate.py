@@ -464,7 +464,6 @@ def ex_half_kneeling() -> list[Panel]:
                 arc(hip + [-0.02, 0.0], 0.13, 200, 250),
                 line(hip + [0.08, -0.13], hip + [0.2, -0.13]),
                 _label(hip + [-0.22, 0.08], "tuck"),
-                _label(hip + [0.25, -0.06], "forward"),
             ],
         )
     ]
