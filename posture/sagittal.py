@@ -190,6 +190,26 @@ def check_view(pose: Pose, result: PoseResult, facing_conf: float) -> ViewCheck:
         seen = vis[idx].max() >= t["min_visibility"]
         if not (inside.all() and seen):
             missing.append(part)
+    # MediaPipe can squeeze a whole skeleton into half a body, with high visibility. The
+    # proportions give it away: in a side view hip→knee→ankle is about 1.6 × the
+    # shoulder–hip distance (thigh 0.245, shank 0.246, trunk ~0.30 of stature).
+    legs = np.mean([
+        np.linalg.norm(xy[h] - xy[k]) + np.linalg.norm(xy[k] - xy[a])
+        for h, k, a in ((LM.LEFT_HIP, LM.LEFT_KNEE, LM.LEFT_ANKLE),
+                        (LM.RIGHT_HIP, LM.RIGHT_KNEE, LM.RIGHT_ANKLE))
+    ])
+    leg_ratio = float(legs / torso)
+    if not t["min_leg_torso_ratio"] <= leg_ratio <= t["max_leg_torso_ratio"]:
+        missing.append("legs")
+    # ...but its silhouette does not: legs in profile are about half as wide as the hips,
+    # while a "knee" placed on a cropped torso sits in a row as wide as the hips.
+    if pose.mask is not None:
+        m = pose.mask
+        y_knee = int(np.clip(xy[[LM.LEFT_KNEE, LM.RIGHT_KNEE], 1].mean(), 0, h - 1))
+        y_hip = int(np.clip(xy[[LM.LEFT_HIP, LM.RIGHT_HIP], 1].mean(), 0, h - 1))
+        knee_w, hip_w = (m[y_knee] > 0.5).sum(), (m[y_hip] > 0.5).sum()
+        if hip_w and knee_w / hip_w > t["max_knee_hip_width_ratio"] and "legs" not in missing:
+            missing.append("legs (the outline at knee height is as wide as the hips)")
     whole = not missing
     if not whole:
         reasons.append("body_cut_off: not visible: " + ", ".join(missing))

@@ -36,7 +36,8 @@ def make_pose(points: dict, *, width=1000, mirror=False, mask=True) -> Pose:
     m = None
     if mask:
         m = np.zeros((1200, width), np.float32)
-        m[150:1100, 440:560] = 1.0
+        m[150:700, 440:560] = 1.0  # head and trunk
+        m[700:1100, 470:530] = 1.0  # legs in profile: about half as wide
         if mirror:
             m = m[:, ::-1].copy()
     vis = np.ones(N_LANDMARKS)
