@@ -1,0 +1,446 @@
+"""The clinic store: patients and their saved assessments, in SQLite or PostgreSQL.
+
+Where the data lives
+--------------------
+``POSTURE_DB`` (a file path or an SQLAlchemy URL such as
+``postgresql+psycopg://user@host/clinic``) or, by default, ``posture.db`` in the user data
+directory (``platformdirs.user_data_dir("posture")``).
+
+SQLite is opened in WAL mode with a busy timeout, and every write transaction starts with
+``BEGIN IMMEDIATE``: two processes saving at once queue for the lock instead of failing
+with "database is locked" when a read snapshot would have to be upgraded.
+
+Nothing is written unless a caller invokes a ``save``/``add``/``delete`` method.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy import event
+from sqlalchemy.pool import StaticPool
+
+from .records import SEXES, THOMAS_ANSWERS, AssessmentRecord, Patient, StoreError
+from .schema import SCHEMA_VERSION, build_tables, current_version, migrate
+
+ENV_VAR = "POSTURE_DB"
+#: Largest photo stored (bytes): a phone JPEG is 2–8 MB; more is a mistake, not a photo.
+MAX_PHOTO_BYTES = 25 * 1024 * 1024
+_T = build_tables(sa.MetaData())
+PATIENTS, ASSESSMENTS = _T["patients"], _T["assessments"]
+
+
+def default_location() -> str:
+    """``$POSTURE_DB`` if set, else the SQLite file in the user data directory."""
+    env = os.environ.get(ENV_VAR, "").strip()
+    if env:
+        return env
+    import platformdirs
+
+    return str(Path(platformdirs.user_data_dir("posture")) / "posture.db")
+
+
+def to_url(location: str | os.PathLike) -> sa.URL:
+    """An SQLAlchemy URL for a path (SQLite file; parent folders created) or a URL."""
+    s = os.fspath(location)
+    if "://" in s:
+        return sa.make_url(s)
+    p = Path(s).expanduser().resolve()
+    p.parent.mkdir(parents=True, exist_ok=True)
+    return sa.URL.create("sqlite", database=str(p))
+
+
+def _install_sqlite_pragmas(engine: sa.Engine, *, file_backed: bool) -> None:
+    @event.listens_for(engine, "connect")
+    def _connect(dbapi_conn, _record):
+        # the driver must not open transactions itself: _begin below chooses the kind
+        dbapi_conn.isolation_level = None
+        cur = dbapi_conn.cursor()
+        cur.execute("PRAGMA busy_timeout = 30000")  # ms; waits for a writer instead of failing
+        if file_backed:
+            cur.execute("PRAGMA journal_mode = WAL")  # readers never block the writer
+        cur.execute("PRAGMA foreign_keys = ON")
+        cur.close()
+
+    @event.listens_for(engine, "begin")
+    def _begin(conn):
+        write = conn.get_execution_options().get("posture_write", False)
+        conn.exec_driver_sql("BEGIN IMMEDIATE" if write else "BEGIN")
+
+
+def make_engine(location: str | os.PathLike | None = None) -> sa.Engine:
+    """An engine for ``location`` (default :func:`default_location`), SQLite tuned."""
+    url = to_url(location if location is not None else default_location())
+    if url.get_backend_name() != "sqlite":
+        return sa.create_engine(url, pool_pre_ping=True)
+    memory = url.database in (None, "", ":memory:")
+    engine = sa.create_engine(
+        url,
+        connect_args={"check_same_thread": False, "timeout": 30},
+        **({"poolclass": StaticPool} if memory else {}),
+    )
+    _install_sqlite_pragmas(engine, file_backed=not memory)
+    return engine
+
+
+def _utc(dt: datetime | None) -> datetime:
+    if dt is None:
+        return datetime.now(UTC)
+    return dt.replace(tzinfo=UTC) if dt.tzinfo is None else dt.astimezone(UTC)
+
+
+def _from_db_time(dt: datetime) -> datetime:
+    # SQLite keeps no offset: we only ever store UTC, so a naive value is UTC
+    return dt.replace(tzinfo=UTC) if dt.tzinfo is None else dt.astimezone(UTC)
+
+
+def _plain_json(obj: Any) -> Any:
+    if hasattr(obj, "item"):  # numpy scalars
+        return obj.item()
+    if hasattr(obj, "tolist"):
+        return obj.tolist()
+    raise TypeError(f"not JSON-serialisable: {type(obj).__name__}")
+
+
+def _dump(obj: Any, what: str) -> str:
+    try:
+        return json.dumps(obj, ensure_ascii=False, allow_nan=False, default=_plain_json)
+    except (TypeError, ValueError) as exc:
+        raise StoreError(f"{what} is not valid JSON: {exc}", code="invalid_record") from exc
+
+
+def _num(v: Any) -> float | None:
+    if v is None or isinstance(v, bool):
+        return None
+    try:
+        f = float(v)
+    except (TypeError, ValueError):
+        return None
+    return f if math.isfinite(f) else None
+
+
+def _check_corrections(corr: Mapping[str, Any] | None) -> dict[str, list[float]]:
+    from ..analysis import CORRECTABLE
+
+    out: dict[str, list[float]] = {}
+    for name, p in (corr or {}).items():
+        if name not in CORRECTABLE:
+            raise StoreError(f"cannot record a correction of {name!r}; correctable: "
+                             f"{', '.join(CORRECTABLE)}", code="invalid_record")
+        xy = [_num(v) for v in p] if isinstance(p, list | tuple) else []
+        if len(xy) != 2 or None in xy:
+            raise StoreError(f"correction of {name} must be two finite pixel coordinates",
+                             code="invalid_record")
+        out[name] = xy
+    return out
+
+
+def _check_patient_fields(name, birth_year, sex) -> None:
+    if name is not None and (not isinstance(name, str) or len(name) > 200):
+        raise StoreError("name must be text of at most 200 characters", code="invalid_record")
+    if birth_year is not None:
+        this_year = datetime.now(UTC).year
+        if isinstance(birth_year, bool) or not isinstance(birth_year, int) or not (
+                1900 <= birth_year <= this_year):
+            raise StoreError(f"birth year must be a year between 1900 and {this_year}",
+                             code="invalid_record")
+    if sex is not None and sex not in SEXES:
+        raise StoreError(f"sex must be one of {', '.join(SEXES)} or empty",
+                         code="invalid_record")
+
+
+def new_pseudonym() -> str:
+    """A fresh random pseudonym such as ``P-7KQ2MX`` (no personal information in it)."""
+    import secrets
+
+    alphabet = "23456789ABCDEFGHJKLMNPQRSTUVWXYZ"  # no 0/O, 1/I: read aloud safely
+    return "P-" + "".join(secrets.choice(alphabet) for _ in range(6))
+
+
+def encode_jpeg(rgb, quality: int = 90) -> bytes:
+    """JPEG bytes of an RGB uint8 array (for saving a consented photo)."""
+    import cv2
+
+    ok, buf = cv2.imencode(".jpg", cv2.cvtColor(rgb, cv2.COLOR_RGB2BGR),
+                           [cv2.IMWRITE_JPEG_QUALITY, int(quality)])
+    if not ok:
+        raise StoreError("could not encode the photo as JPEG", code="invalid_record")
+    return buf.tobytes()
+
+
+class Store:
+    """Patients and assessments in one database.
+
+    Parameters
+    ----------
+    location
+        File path or SQLAlchemy URL; default :func:`default_location`.
+
+    Opening migrates an older schema to :data:`SCHEMA_VERSION` and refuses a newer one
+    (``schema_too_new``). Use as a context manager, or call :meth:`close`.
+    """
+
+    def __init__(self, location: str | os.PathLike | None = None):
+        self.engine = make_engine(location)
+        try:
+            with self._write() as conn:
+                if conn.dialect.name == "postgresql":
+                    # first open by two processes at once: one migrates, the other waits
+                    conn.execute(sa.text("SELECT pg_advisory_xact_lock(724871)"))
+                found = current_version(conn)
+                if found > SCHEMA_VERSION:
+                    raise StoreError(
+                        f"the database has schema version {found}; this version of posture "
+                        f"reads up to {SCHEMA_VERSION}. Upgrade posture.", code="schema_too_new")
+                self.migrated_from, self.schema_version = migrate(conn)
+        except sa.exc.OperationalError as exc:
+            self.engine.dispose()
+            raise StoreError(f"cannot open the database: {exc.orig}",
+                             code="database_unavailable") from exc
+        except BaseException:
+            self.engine.dispose()
+            raise
+
+    # -- plumbing ---------------------------------------------------------------------
+
+    def __enter__(self) -> Store:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+    def close(self) -> None:
+        self.engine.dispose()
+
+    @property
+    def url(self) -> str:
+        """Where the data lives (password hidden)."""
+        return self.engine.url.render_as_string(hide_password=True)
+
+    @contextmanager
+    def _write(self) -> Iterator[sa.Connection]:
+        with self.engine.connect() as conn:
+            conn.execution_options(posture_write=True)
+            with conn.begin():
+                yield conn
+
+    @contextmanager
+    def _read(self) -> Iterator[sa.Connection]:
+        with self.engine.connect() as conn, conn.begin():
+            yield conn
+
+    # -- patients ---------------------------------------------------------------------
+
+    def add_patient(self, pseudonym: str | None = None, *, name: str | None = None,
+                    birth_year: int | None = None, sex: str | None = None) -> Patient:
+        """Create a patient; a random pseudonym is made when none is given.
+
+        Raises ``duplicate_patient`` when the pseudonym is taken, ``invalid_record`` for
+        bad fields.
+        """
+        pseudonym = (pseudonym or new_pseudonym()).strip()
+        if not 1 <= len(pseudonym) <= 64:
+            raise StoreError("pseudonym must be 1–64 characters", code="invalid_record")
+        name = (name or "").strip() or None
+        _check_patient_fields(name, birth_year, sex)
+        row = dict(pseudonym=pseudonym, name=name, birth_year=birth_year, sex=sex,
+                   created_at=datetime.now(UTC))
+        try:
+            with self._write() as conn:
+                pid = conn.execute(sa.insert(PATIENTS).values(**row)).inserted_primary_key[0]
+        except sa.exc.IntegrityError as exc:
+            raise StoreError(f"a patient with pseudonym {pseudonym!r} already exists",
+                             code="duplicate_patient") from exc
+        return Patient(id=int(pid), **row)
+
+    def get_patient(self, patient_id: int) -> Patient:
+        with self._read() as conn:
+            row = conn.execute(sa.select(PATIENTS).where(PATIENTS.c.id == patient_id)).first()
+        if row is None:
+            raise StoreError(f"no patient with id {patient_id}", code="patient_not_found")
+        return _patient(row)
+
+    def find_patient(self, pseudonym: str) -> Patient:
+        """The patient with this pseudonym (``patient_not_found`` otherwise)."""
+        with self._read() as conn:
+            row = conn.execute(
+                sa.select(PATIENTS).where(PATIENTS.c.pseudonym == pseudonym.strip())).first()
+        if row is None:
+            raise StoreError(f"no patient with pseudonym {pseudonym!r}",
+                             code="patient_not_found")
+        return _patient(row)
+
+    def list_patients(self) -> list[Patient]:
+        """All patients, by pseudonym."""
+        with self._read() as conn:
+            rows = conn.execute(sa.select(PATIENTS).order_by(PATIENTS.c.pseudonym)).all()
+        return [_patient(r) for r in rows]
+
+    def delete_patient(self, patient_id: int) -> None:
+        """Erase a patient and all their assessments and photos."""
+        with self._write() as conn:
+            conn.execute(sa.delete(ASSESSMENTS).where(ASSESSMENTS.c.patient_id == patient_id))
+            n = conn.execute(sa.delete(PATIENTS).where(PATIENTS.c.id == patient_id)).rowcount
+        if not n:
+            raise StoreError(f"no patient with id {patient_id}", code="patient_not_found")
+
+    # -- assessments --------------------------------------------------------------------
+
+    def save_assessment(
+        self,
+        patient_id: int,
+        result: Mapping[str, Any],
+        *,
+        taken_at: datetime | None = None,
+        photo_jpeg: bytes | None = None,
+        photo_consent: bool = False,
+        corrections: Mapping[str, tuple[float, float]] | None = None,
+        thomas_test: str | None = None,
+        notes: str = "",
+    ) -> AssessmentRecord:
+        """Save one assessment of a patient.
+
+        Parameters
+        ----------
+        result
+            The JSON contract of the analysis (:func:`posture.present.contract.
+            assessment_to_dict`), after any landmark corrections.
+        taken_at
+            When the photo was taken (default now); stored in UTC.
+        photo_jpeg, photo_consent
+            The photo is stored only when ``photo_consent`` is True; passing a photo
+            without consent raises ``photo_without_consent`` rather than dropping it
+            silently.
+        corrections
+            Points the clinician moved, name → (x, y) pixels (names from
+            ``posture.analysis.CORRECTABLE``).
+        thomas_test
+            ``"yes"``, ``"no"``, ``"unsure"`` or None.
+        """
+        if not isinstance(result, Mapping) or "ok" not in result:
+            raise StoreError("result must be an analysis contract dict",
+                             code="invalid_record")
+        if photo_jpeg is not None:
+            if not photo_consent:
+                raise StoreError("a photo is stored only with the patient's consent",
+                                 code="photo_without_consent")
+            if not isinstance(photo_jpeg, bytes | bytearray) or not photo_jpeg.startswith(
+                    b"\xff\xd8\xff"):
+                raise StoreError("the photo must be JPEG bytes", code="photo_not_jpeg")
+            if len(photo_jpeg) > MAX_PHOTO_BYTES:
+                raise StoreError("the photo is larger than 25 MB", code="invalid_record")
+        if thomas_test not in (*THOMAS_ANSWERS, None):
+            raise StoreError(f"thomas_test must be one of {THOMAS_ANSWERS} or None",
+                             code="invalid_record")
+        if not isinstance(notes, str):
+            raise StoreError("notes must be text", code="invalid_record")
+        corr = _check_corrections(corrections)
+        text = _dump(dict(result), "result")
+        result = json.loads(text)  # what we return is exactly what a reader will get
+        iv = result.get("pelvic_tilt_interval_deg") or (None, None)
+        model = result.get("model") or {}
+        row = dict(
+            patient_id=patient_id, taken_at=_utc(taken_at), created_at=datetime.now(UTC),
+            photo_consent=bool(photo_consent),
+            photo_jpeg=bytes(photo_jpeg) if photo_jpeg is not None else None,
+            result_json=text,
+            landmarks_json=_dump(result.get("landmarks_px"), "landmarks"),
+            pelvic_tilt_deg=_num(result.get("pelvic_tilt_deg")),
+            pelvic_tilt_lo_deg=_num(iv[0]), pelvic_tilt_hi_deg=_num(iv[1]),
+            lumbar_lordosis_deg=_num(result.get("lumbar_lordosis_deg")),
+            head_neck_angle_deg=_num(result.get("head_neck_angle_deg")),
+            trunk_lean_deg=_num(result.get("trunk_lean_deg")),
+            knee_angle_deg=_num(result.get("knee_angle_deg")),
+            severity=result.get("severity"), abstained=bool(result.get("abstained", True)),
+            pose_model=model.get("pose_variant") or None,
+            estimator_version=_str_or_none(model.get("estimator_version")),
+            notes=notes, thomas_test=thomas_test,
+            corrections_json=_dump(corr, "corrections") if corr else None,
+        )
+        with self._write() as conn:
+            if conn.execute(sa.select(PATIENTS.c.id).where(
+                    PATIENTS.c.id == patient_id)).first() is None:
+                raise StoreError(f"no patient with id {patient_id}", code="patient_not_found")
+            aid = conn.execute(sa.insert(ASSESSMENTS).values(**row)).inserted_primary_key[0]
+        return self.get_assessment(int(aid))
+
+    def get_assessment(self, assessment_id: int) -> AssessmentRecord:
+        with self._read() as conn:
+            row = conn.execute(_select_records().where(
+                ASSESSMENTS.c.id == assessment_id)).first()
+        if row is None:
+            raise StoreError(f"no assessment with id {assessment_id}",
+                             code="assessment_not_found")
+        return _record(row)
+
+    def list_assessments(self, patient_id: int) -> list[AssessmentRecord]:
+        """A patient's assessments, oldest first (``patient_not_found`` if no such patient)."""
+        self.get_patient(patient_id)
+        with self._read() as conn:
+            rows = conn.execute(_select_records().where(
+                ASSESSMENTS.c.patient_id == patient_id).order_by(
+                ASSESSMENTS.c.taken_at, ASSESSMENTS.c.id)).all()
+        return [_record(r) for r in rows]
+
+    def photo(self, assessment_id: int) -> bytes | None:
+        """The consented JPEG of an assessment, or None when none was stored."""
+        with self._read() as conn:
+            row = conn.execute(sa.select(ASSESSMENTS.c.photo_jpeg).where(
+                ASSESSMENTS.c.id == assessment_id)).first()
+        if row is None:
+            raise StoreError(f"no assessment with id {assessment_id}",
+                             code="assessment_not_found")
+        return None if row[0] is None else bytes(row[0])
+
+    def delete_assessment(self, assessment_id: int) -> None:
+        with self._write() as conn:
+            n = conn.execute(sa.delete(ASSESSMENTS).where(
+                ASSESSMENTS.c.id == assessment_id)).rowcount
+        if not n:
+            raise StoreError(f"no assessment with id {assessment_id}",
+                             code="assessment_not_found")
+
+
+def _str_or_none(v: Any) -> str | None:
+    return None if v is None else str(v)
+
+
+def _patient(row) -> Patient:
+    m = row._mapping
+    return Patient(id=int(m["id"]), pseudonym=m["pseudonym"], name=m["name"],
+                   birth_year=m["birth_year"], sex=m["sex"],
+                   created_at=_from_db_time(m["created_at"]))
+
+
+def _select_records() -> sa.Select:
+    # every column but the photo: listing a history must not pull megabytes of JPEG
+    c = ASSESSMENTS.c
+    cols = [col for col in ASSESSMENTS.c if col.name != "photo_jpeg"]
+    return sa.select(*cols, c.photo_jpeg.is_not(None).label("has_photo"))
+
+
+def _record(row) -> AssessmentRecord:
+    m = row._mapping
+    corr = json.loads(m["corrections_json"]) if m["corrections_json"] else {}
+    return AssessmentRecord(
+        id=int(m["id"]), patient_id=int(m["patient_id"]),
+        taken_at=_from_db_time(m["taken_at"]), created_at=_from_db_time(m["created_at"]),
+        result=json.loads(m["result_json"]),
+        corrections={k: (float(v[0]), float(v[1])) for k, v in corr.items()},
+        thomas_test=m["thomas_test"], notes=m["notes"] or "",
+        pose_model=m["pose_model"], estimator_version=m["estimator_version"],
+        photo_consent=bool(m["photo_consent"]), has_photo=bool(m["has_photo"]),
+    )
+
+
+def open_store(location: str | os.PathLike | None = None) -> Store:
+    """Open (creating or migrating) the store at ``location`` or the default place."""
+    return Store(location)

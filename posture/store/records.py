@@ -1,0 +1,127 @@
+"""Typed records of the clinic store and its errors.
+
+Records are frozen: a saved assessment is a fact about the past. Change one by saving a
+new assessment (or deleting), never by mutating a record in memory.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from ..errors import PostureError
+
+#: Allowed values of :attr:`Patient.sex` (None = not recorded).
+SEXES = ("female", "male", "other")
+#: Allowed answers to the modified Thomas test (None = not asked).
+THOMAS_ANSWERS = ("yes", "no", "unsure")
+
+
+class StoreError(PostureError):
+    """A store operation failed. Stable codes:
+
+    ``patient_not_found``, ``assessment_not_found``, ``duplicate_patient``,
+    ``invalid_record``, ``photo_without_consent``, ``photo_not_jpeg``,
+    ``schema_too_new``, ``database_unavailable``.
+    """
+
+    code = "store_error"
+    exit_code = 1
+
+
+@dataclass(frozen=True)
+class Patient:
+    """A patient, identified by a pseudonym; the real name is optional.
+
+    Attributes
+    ----------
+    id
+        Database key.
+    pseudonym
+        The clinic's pseudonymous identifier (unique, 1–64 characters).
+    name
+        Optional real name (personal data: leave None where a pseudonym suffices).
+    birth_year
+        Four-digit year or None.
+    sex
+        One of :data:`SEXES` or None.
+    created_at
+        When the record was created (UTC).
+    """
+
+    id: int
+    pseudonym: str
+    name: str | None
+    birth_year: int | None
+    sex: str | None
+    created_at: datetime
+
+    @property
+    def label(self) -> str:
+        """Pseudonym, plus the name when one is recorded (plain text, not markup)."""
+        return f"{self.pseudonym} ({self.name})" if self.name else self.pseudonym
+
+
+@dataclass(frozen=True)
+class AssessmentRecord:
+    """One saved assessment.
+
+    Attributes
+    ----------
+    id, patient_id
+        Database keys.
+    taken_at
+        When the photo was taken or the assessment made (UTC).
+    created_at
+        When it was saved (UTC).
+    result
+        The full JSON contract of the analysis (``posture analyze --json``), including every
+        metric with its interval, the landmarks used (after corrections) and model versions.
+    corrections
+        Key points the clinician moved, name → (x, y) image pixels (empty when none).
+    thomas_test
+        ``"yes"``, ``"no"``, ``"unsure"`` or None (not asked).
+    notes
+        Free text by the clinician (plain text; escape before rendering as markup).
+    pose_model, estimator_version
+        Which pose model variant and pelvic-tilt estimator produced the numbers.
+    photo_consent, has_photo
+        The photo is stored only with consent; fetch it with ``Store.photo(id)``.
+    """
+
+    id: int
+    patient_id: int
+    taken_at: datetime
+    created_at: datetime
+    result: dict[str, Any] = field(repr=False)
+    corrections: dict[str, tuple[float, float]]
+    thomas_test: str | None
+    notes: str
+    pose_model: str | None
+    estimator_version: str | None
+    photo_consent: bool
+    has_photo: bool
+
+    @property
+    def pelvic_tilt_deg(self) -> float | None:
+        """Pelvic tilt, degrees, positive = anterior (None when abstained)."""
+        return self.result.get("pelvic_tilt_deg")
+
+    @property
+    def pelvic_tilt_interval_deg(self) -> tuple[float, float] | None:
+        iv = self.result.get("pelvic_tilt_interval_deg")
+        return None if iv is None else (float(iv[0]), float(iv[1]))
+
+    @property
+    def severity(self) -> str | None:
+        return self.result.get("severity")
+
+    @property
+    def abstained(self) -> bool:
+        return bool(self.result.get("abstained", True))
+
+    @property
+    def landmarks_px(self) -> list | None:
+        """The 33 pose landmarks used, ``[x, y, visibility]`` in image pixels."""
+        return self.result.get("landmarks_px")

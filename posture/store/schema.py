@@ -1,0 +1,120 @@
+"""Tables of the clinic store, per schema version, and the migrations between versions.
+
+One function builds the tables of any version, so the DDL that creates a fresh database
+and the DDL a migration adds cannot drift apart: a fresh database is made by running every
+migration from version 0, exactly the path an old database takes.
+
+History
+-------
+1. patients; assessments with the contract JSON, landmarks, denormalised metrics,
+   optional consented photo, model versions and notes.
+2. assessments gain ``thomas_test`` (the modified Thomas test answer) and
+   ``corrections_json`` (the key points the clinician moved, kept apart from the landmarks
+   so a reader can tell a corrected landmark from a detected one).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import UTC, datetime
+
+import sqlalchemy as sa
+
+SCHEMA_VERSION = 2
+
+# Columns added after version 1, with the version that added them.
+_V2_COLUMNS = (
+    ("assessments", "thomas_test", sa.String(8)),
+    ("assessments", "corrections_json", sa.Text()),
+)
+
+
+def build_tables(md: sa.MetaData, version: int = SCHEMA_VERSION) -> dict[str, sa.Table]:
+    """The tables of schema ``version`` (1 or later) on ``md``."""
+    version_t = sa.Table(
+        "schema_version", md,
+        sa.Column("version", sa.Integer, primary_key=True, autoincrement=False),
+        sa.Column("applied_at", sa.DateTime(timezone=True), nullable=False),
+    )
+    patients = sa.Table(
+        "patients", md,
+        sa.Column("id", sa.Integer, primary_key=True),
+        sa.Column("pseudonym", sa.String(64), nullable=False, unique=True),
+        sa.Column("name", sa.String(200)),
+        sa.Column("birth_year", sa.Integer),
+        sa.Column("sex", sa.String(16)),
+        sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+    )
+    cols = [
+        sa.Column("id", sa.Integer, primary_key=True),
+        sa.Column("patient_id", sa.Integer,
+                  sa.ForeignKey("patients.id", ondelete="CASCADE"), nullable=False, index=True),
+        sa.Column("taken_at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("photo_consent", sa.Boolean, nullable=False, default=False),
+        sa.Column("photo_jpeg", sa.LargeBinary),
+        sa.Column("result_json", sa.Text, nullable=False),
+        sa.Column("landmarks_json", sa.Text),
+        # denormalised for queries and exports; the contract JSON stays the source of truth
+        sa.Column("pelvic_tilt_deg", sa.Float),
+        sa.Column("pelvic_tilt_lo_deg", sa.Float),
+        sa.Column("pelvic_tilt_hi_deg", sa.Float),
+        sa.Column("lumbar_lordosis_deg", sa.Float),
+        sa.Column("head_neck_angle_deg", sa.Float),
+        sa.Column("trunk_lean_deg", sa.Float),
+        sa.Column("knee_angle_deg", sa.Float),
+        sa.Column("severity", sa.String(16)),
+        sa.Column("abstained", sa.Boolean, nullable=False),
+        sa.Column("pose_model", sa.String(64)),
+        sa.Column("estimator_version", sa.String(64)),
+        sa.Column("notes", sa.Text, nullable=False, default=""),
+        # a photo without consent must be impossible, not merely unlikely
+        sa.CheckConstraint("photo_jpeg IS NULL OR photo_consent", name="photo_needs_consent"),
+    ]
+    if version >= 2:
+        cols += [sa.Column(name, typ) for _, name, typ in _V2_COLUMNS]
+    assessments = sa.Table("assessments", md, *cols)
+    return {"schema_version": version_t, "patients": patients, "assessments": assessments}
+
+
+def _to_v1(conn: sa.Connection) -> None:
+    md = sa.MetaData()
+    build_tables(md, 1)
+    md.create_all(conn)
+
+
+def _to_v2(conn: sa.Connection) -> None:
+    prep = conn.dialect.identifier_preparer
+    for table, name, typ in _V2_COLUMNS:
+        conn.exec_driver_sql(
+            f"ALTER TABLE {prep.quote(table)} ADD COLUMN {prep.quote(name)} "
+            f"{typ.compile(dialect=conn.dialect)}"
+        )
+
+
+#: MIGRATIONS[v] brings a database from version v - 1 to version v.
+MIGRATIONS: dict[int, Callable[[sa.Connection], None]] = {1: _to_v1, 2: _to_v2}
+
+
+_VERSION_TABLE = build_tables(sa.MetaData(), 1)["schema_version"]
+
+
+def current_version(conn: sa.Connection) -> int:
+    """Schema version of the database on ``conn`` (0 when it has no tables yet)."""
+    if not sa.inspect(conn).has_table("schema_version"):
+        return 0
+    v = conn.execute(sa.text("SELECT MAX(version) FROM schema_version")).scalar()
+    return int(v or 0)
+
+
+def migrate(conn: sa.Connection, target: int = SCHEMA_VERSION) -> tuple[int, int]:
+    """Apply the migrations from the database's version up to ``target``.
+
+    Runs inside the caller's transaction (DDL is transactional on SQLite and PostgreSQL,
+    so a failed step leaves the previous version intact). Returns (from, to).
+    """
+    start = current_version(conn)
+    for v in range(start + 1, target + 1):
+        MIGRATIONS[v](conn)
+        conn.execute(sa.insert(_VERSION_TABLE).values(version=v, applied_at=datetime.now(UTC)))
+    return start, max(start, target)
