@@ -7,6 +7,8 @@ body shape. Colours are linear RGB.
 
 from __future__ import annotations
 
+import dataclasses
+
 import numpy as np
 
 from .body import Body, landmark_points
@@ -20,6 +22,35 @@ def _group_weight(body: Body, prefixes: tuple[str, ...]) -> np.ndarray:
     """Total skinning weight of the bones whose label starts with one of ``prefixes``."""
     in_group = np.array([label.startswith(prefixes) for label in body.bone_labels])
     return (body.skin_weights * in_group[body.skin_bones]).sum(1)
+
+
+HAIR_THICKNESS_M = {"bald": 0.0, "short": 0.007, "medium": 0.014, "long": 0.02}
+
+
+def add_hair_volume(body: Body, material: np.ndarray, look: Appearance) -> Body:
+    """Push the painted scalp outwards so that hair has some volume (rest pose).
+
+    The push fades in over 2 cm above the hairline so the hair edge is soft, not a step.
+    Only head vertices move: the pelvic landmarks and the back profile are untouched.
+    """
+    from .render import vertex_normals  # local: render imports this module's constants
+
+    thickness = HAIR_THICKNESS_M[look.hair_style] * body.stature / 1.75
+    hair = (material == HAIR).astype(float)
+    if thickness == 0 or not hair.any():
+        return body
+    # soften the mask by averaging over each vertex's neighbours, twice
+    for _ in range(2):
+        acc = np.zeros(len(hair))
+        cnt = np.zeros(len(hair))
+        for a, b in ((0, 1), (1, 2), (2, 0)):
+            for i, j in ((a, b), (b, a)):
+                np.add.at(acc, body.faces[:, i], hair[body.faces[:, j]])
+                np.add.at(cnt, body.faces[:, i], 1.0)
+        hair = np.maximum(hair * 0.5, acc / np.maximum(cnt, 1))
+    normals = vertex_normals(body.vertices, body.faces)
+    moved = body.vertices + normals * (thickness * hair)[:, None]
+    return dataclasses.replace(body, vertices=moved)
 
 
 def vertex_colours(body: Body, look: Appearance) -> tuple[np.ndarray, np.ndarray]:
@@ -83,7 +114,7 @@ def vertex_colours(body: Body, look: Appearance) -> tuple[np.ndarray, np.ndarray
         front = np.clip((heads[body.bone("spine01")][1] - y) / (0.10 * s), 0, 1)
         neckline = neck_z - (0.03 + 0.05 * front) * s
         torso = (trunk + 0.6 * head > 0.5) & (z > top_hem) & (z < neckline)
-        sleeve = {"tank": 0.0, "sports_bra": 0.0, "tshirt": 0.17, "longsleeve": 0.55}
+        sleeve = {"tank": 0.0, "sports_bra": 0.0, "tshirt": 0.13, "longsleeve": 0.30}
         length = sleeve[look.top_style] * s
         for side in ("L", "R"):
             shoulder = heads[body.bone(f"upperarm01.{side}")]
@@ -112,7 +143,8 @@ def vertex_colours(body: Body, look: Appearance) -> tuple[np.ndarray, np.ndarray
         depth = np.clip((y - face_y) / (0.20 * s), 0, 1)  # 0 at the face, 1 at the back
         drop = {"short": 0.09, "medium": 0.13, "long": 0.17}[look.hair_style]
         hairline = eye_l[2] + (0.045 - drop * depth ** 1.5) * s
-        paint((head > 0.5) & (z > hairline) & (z > neck_z + 0.02 * s), look.hair, HAIR)
+        scalp = (head > 0.5) & (z > hairline) & (z > neck_z + 0.02 * s)
+        paint(scalp, look.hair, HAIR)
         # eyebrows
         for eye in (eye_l, eye_r):
             brow = (np.abs(z - eye[2] - 0.022 * s) < 0.006 * s) & \

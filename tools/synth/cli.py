@@ -31,6 +31,10 @@ def main(argv: list[str] | None = None) -> int:
 
     sub.add_parser("selftest", help="check landmarks, 1:1 tilt and reproducibility")
 
+    det = sub.add_parser("detect", help="MediaPipe detection rate on a folder of renders")
+    det.add_argument("folder", type=Path)
+    det.add_argument("--limit", type=int, default=None)
+
     sheet = sub.add_parser("sheet", help="contact sheet + samples/ from chosen indices")
     sheet.add_argument("--seed", type=int, required=True)
     sheet.add_argument("--indices", type=str, required=True, help="comma-separated")
@@ -51,6 +55,10 @@ def main(argv: list[str] | None = None) -> int:
         from .selftest import main as selftest_main
 
         return selftest_main()
+    if args.command == "detect":
+        from .detect_check import main as detect_main
+
+        return detect_main(str(args.folder), args.limit)
     from .sheet import make_sheet
 
     indices = [int(v) for v in args.indices.split(",") if v.strip()]

@@ -12,7 +12,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from .appearance import vertex_colours
+from .appearance import add_hair_volume, vertex_colours
 from .body import BodyModel, pelvic_tilts
 from .camera import body_to_world, frame_camera
 from .labels import make_label
@@ -51,13 +51,14 @@ def make_sample(model: BodyModel, seed: int, index: int,
     d_t = params.target_tilt - rest_tilt
     params = dataclasses.replace(
         params, pose=dataclasses.replace(params.pose, pelvic_tilt_change=d_t))
+    albedo, material = vertex_colours(body, params.appearance)
+    body = add_hair_volume(body, material, params.appearance)
     posed = pose_body(body, params.pose)
     ankles = (posed.joints[body.bone("foot.L")] + posed.joints[body.bone("foot.R")]) / 2
     world = body_to_world(ankles, params.facing, params.yaw)
     verts = posed.vertices @ world[:3, :3].T + world[:3, 3]
     width, height = size
     camera = frame_camera(verts, body.stature, params.camera, width, height)
-    albedo, material = vertex_colours(body, params.appearance)
     out = render(camera, verts, body.faces, albedo, material, params.lighting, params.room,
                  params.sensor, params.appearance.fabric_gloss)
     jpeg = encode_jpeg(out.image, params.sensor.jpeg_quality)

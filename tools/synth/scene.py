@@ -208,8 +208,8 @@ def sample_pose(rng: np.random.Generator) -> PoseParams:
     return PoseParams(
         lumbar_compensation=float(rng.uniform(0.8, 1.05)),
         thoracic_lean=float(rng.normal(0.0, 4.0)),
-        thoracic_kyphosis=float(rng.uniform(-2.0, 12.0)),
-        forward_head=float(abs(rng.normal(0.0, 7.0))),
+        thoracic_kyphosis=float(rng.uniform(-2.0, 8.0)),
+        forward_head=float(abs(rng.normal(0.0, 5.0))),
         head_correction=float(rng.uniform(0.5, 0.95)),
         knee_flexion=float(rng.choice([rng.uniform(-7, 0), rng.uniform(0, 12)])),
         knee_asymmetry=float(rng.normal(0, 2.0)),
