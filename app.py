@@ -1,61 +1,67 @@
 """posture: the Streamlit app (a thin layer over the library: no geometry here).
 
-Run with ``./run-app.sh`` (sets up .venv and the pose model first).
+Run with ``./run-app.sh``. Pages live in ``pages/``; every page there is in the navigation
+(so pages added by others, like the clinic page, appear without editing this file).
 """
 
 from __future__ import annotations
 
-import json
+import re
+from pathlib import Path
 
 import streamlit as st
 
-from posture.errors import PostureError
+PAGES_DIR = Path(__file__).resolve().parent / "pages"
+ICONS = {"Photo check": "📷", "Live check": "🎥", "Exercise plan": "🏋️", "Clinic": "🩺",
+         "About": "ℹ️"}
 
-st.set_page_config(page_title="posture: pelvic tilt from a side photo", layout="wide")
+
+def home() -> None:
+    from posture_app.ui import privacy_note
+
+    st.title("Pelvic tilt from a side-view photo")
+    st.markdown(
+        "Stand side-on to a camera and this tool estimates the **tilt of your pelvis** "
+        "(how far its front is tipped down), the curve of your lower back and a few other "
+        "posture findings, each with how sure it is, and suggests exercises that match."
+    )
+    c1, c2, c3 = st.columns(3, border=True)
+    with c1:
+        st.markdown("#### 📷 Photo check")
+        st.caption("Upload or take one side-view photo, or try a sample.")
+        st.page_link("pages/1_Photo_check.py", label="Check a photo", icon="➡️")
+    with c2:
+        st.markdown("#### 🎥 Live check")
+        st.caption("Use your webcam: get guidance until you are in position, then hold "
+                   "still for a few seconds.")
+        st.page_link("pages/2_Live_check.py", label="Start the camera", icon="➡️")
+    with c3:
+        st.markdown("#### 🏋️ Exercise plan")
+        st.caption("Exercises matched to your result, with doses, a hip-flexor "
+                   "self-check and when to see a professional.")
+        st.page_link("pages/3_Exercise_plan.py", label="See the plan", icon="➡️")
+    st.info(
+        "This is an estimate from a single picture, not a diagnosis. The severity bands are "
+        "this tool's own heuristic; pelvis shape alone differs by up to 23° between people "
+        "(Preece et al. 2008). See **About** for how it works and how accurate it is.",
+        icon="ℹ️",
+    )
+    privacy_note()
 
 
-@st.cache_resource(show_spinner="Loading the pose model…")
-def _analyzer():
-    # one landmarker per server process for photos; analyses are serialised by a lock
-    import threading
-
-    from posture.analysis import Analyzer
-
-    return Analyzer(), threading.Lock()
+def _title(path: Path) -> str:
+    # "1_Photo_check.py" -> "Photo check", as Streamlit names pages/ files itself
+    return re.sub(r"^\d+_", "", path.stem).replace("_", " ")
 
 
 def main() -> None:
-    from posture.images import load_image
-    from posture.present.contract import assessment_to_dict, error_to_dict
-    from posture.present.overlay import draw_overlay
-
-    st.title("Pelvic tilt from a side-view photo")
-    st.caption("Images are processed in memory and never stored.")
-    upload = st.file_uploader("Side-view photo", type=["jpg", "jpeg", "png", "webp", "heic"])
-    if upload is None:
-        st.info("Stand side-on, whole body in view, camera at hip height and level.")
-        return
-    try:
-        frame = load_image(upload.getvalue())
-        analyzer, lock = _analyzer()
-        with lock:
-            a = analyzer.analyze(frame)
-        d = assessment_to_dict(a, source=upload.name)
-        st.image(draw_overlay(frame.rgb, a), use_container_width=True)
-    except PostureError as err:
-        d = error_to_dict(err, source=upload.name)
-        st.error(f"{err.message} (code: {err.code})")
-    if d.get("pelvic_tilt_deg") is not None:
-        lo, hi = d["pelvic_tilt_interval_deg"]
-        st.metric("Pelvic tilt (positive = anterior)", f"{d['pelvic_tilt_deg']:+.1f}°",
-                  help=f"90% interval {lo:+.1f}° to {hi:+.1f}°")
-        st.write(f"Severity: **{d['severity_label']}**. {d['severity_disclaimer']}")
-    elif d.get("abstain_reasons"):
-        st.warning("Not measured: " + "; ".join(d["abstain_reasons"]))
-        for g in d.get("retake_guidance", []):
-            st.write("• " + g)
-    st.download_button("Download JSON", json.dumps(d, indent=2), "posture.json",
-                       "application/json")
+    st.set_page_config(page_title="posture: pelvic tilt from a side photo", page_icon="🧍",
+                       layout="wide")
+    pages = [st.Page(home, title="Home", icon="🏠", default=True)]
+    for path in sorted(PAGES_DIR.glob("[0-9]*_*.py")):
+        title = _title(path)
+        pages.append(st.Page(path, title=title, icon=ICONS.get(title)))
+    st.navigation(pages).run()
 
 
 main()

@@ -1,0 +1,127 @@
+"""Live check: webcam video analysed on the server, guidance until in position, then a
+"hold still" capture of a few seconds combined into one result."""
+
+from __future__ import annotations
+
+import time
+
+import streamlit as st
+
+from posture_app.aggregate import aggregate_frames
+from posture_app.engine import analyze_bytes, model_path
+from posture_app.live import CAPTURE_SECONDS, processor_factory
+from posture_app.results import show_results
+from posture_app.rtc import rtc_configuration
+from posture_app.state import set_current
+from posture_app.ui import capture_tips, privacy_note
+
+st.title("🎥 Live check")
+
+try:
+    from streamlit_webrtc import WebRtcMode, webrtc_streamer
+except ImportError:  # the app still works with snapshots
+    webrtc_streamer = None
+
+MODES = ["Live video", "Snapshots"]
+mode = st.radio(
+    "Camera mode", MODES if webrtc_streamer else MODES[1:], horizontal=True,
+    key="live_mode",
+    help="Live video streams your camera to this app's server. If it does not connect "
+         "(some networks block it), use snapshots: single pictures from the camera.",
+)
+capture_tips(expanded=False)
+
+
+@st.cache_resource
+def _processor_class(path: str):
+    # one class for the server's lifetime: the component compares factories between reruns
+    return processor_factory(path)
+
+
+def _status_md(s) -> str:
+    if s.error:
+        return f"⚠️ {s.error}"
+    if not s.person:
+        return "🔍 **Looking for you…** " + " ".join(s.guidance)
+    if s.ready:
+        return "✅ **Side-on and whole.** Press **Hold still** and keep still for " \
+               f"{CAPTURE_SECONDS:.0f} seconds."
+    return "↪️ **Adjust your position:** " + " ".join(s.guidance)
+
+
+def _finish_capture(session) -> bool:
+    taken = session.take_capture()
+    if taken is None:
+        return False
+    results, overlays, _empty = taken
+    agg, rep = aggregate_frames(results)
+    overlay = overlays[rep] if rep is not None else None
+    st.session_state["live_result"] = (agg, overlay)
+    if rep is not None:
+        set_current(agg, overlay, "live")
+    return True
+
+
+if mode == "Live video" and webrtc_streamer is not None:
+    secrets = st.secrets if st.secrets.load_if_toml_exists() else None
+    video_col, side_col = st.columns([3, 2], gap="large")
+    with video_col:
+        ctx = webrtc_streamer(
+            key="posture-live",
+            mode=WebRtcMode.SENDRECV,
+            rtc_configuration=rtc_configuration(secrets=secrets),
+            media_stream_constraints={"video": {"width": {"ideal": 960},
+                                                "height": {"ideal": 720}},
+                                      "audio": False},
+            video_processor_factory=_processor_class(model_path()),
+            async_processing=True,
+            video_html_attrs={"autoPlay": True, "controls": False, "muted": True,
+                              "style": {"width": "100%"}},
+        )
+        st.caption("Press **START** and allow the camera. The picture you see comes back "
+                   "from the server with the analysis drawn on it.")
+    with side_col:
+        st.markdown("#### Position")
+        status_box = st.empty()
+        progress_box = st.empty()
+        playing = ctx.state.playing
+        if st.button(f"🧍 Hold still — capture {CAPTURE_SECONDS:.0f} s", type="primary",
+                     disabled=not playing, key="live_capture", width="stretch"):
+            if ctx.video_processor is not None:
+                ctx.video_processor.session.start_capture(CAPTURE_SECONDS)
+        if not playing:
+            status_box.info("Press **START** under the video to turn the camera on. If it "
+                            "keeps spinning, your network blocks live video: choose "
+                            "**Snapshots** above.", icon="▶️")
+    results_area = st.container()
+    with results_area:
+        if "live_result" in st.session_state:
+            st.divider()
+            st.markdown("### Result of your capture")
+            agg, overlay = st.session_state["live_result"]
+            show_results(agg, overlay, key="live")
+    privacy_note()
+    # Keep the position and capture progress current while the stream plays; a click or
+    # STOP reruns the page, which ends this loop.
+    while ctx.state.playing:
+        proc = ctx.video_processor
+        if proc is not None:
+            session = proc.session
+            status_box.markdown(_status_md(session.status))
+            p = session.capture_progress()
+            if p is not None:
+                progress_box.progress(p, text="Hold still… combining a few seconds of frames")
+                if _finish_capture(session):
+                    st.rerun()
+        time.sleep(0.25)
+else:
+    st.markdown("Take a snapshot with your camera, standing side-on, head to feet in view.")
+    shot = st.camera_input("Side-view snapshot", key="live_snapshot")
+    if shot is not None:
+        with st.spinner("Analysing…"):
+            res = analyze_bytes(shot.getvalue(), "camera snapshot")
+        if res.overlay is not None:
+            set_current(res.result, res.overlay, "camera")
+        st.divider()
+        show_results(res.result, res.overlay, key="snapshot")
+    privacy_note()

@@ -1,0 +1,112 @@
+"""Exercise plan: the routine matched to the latest result, the Thomas self-check, red flags;
+printable (print-friendly page, HTML and text downloads)."""
+
+from __future__ import annotations
+
+import json
+
+import streamlit as st
+
+from posture.errors import PostureError
+from posture.plan import (
+    PlanInput,
+    format_plan_text,
+    make_plan,
+    thomas_test_guide,
+)
+from posture_app.plan_view import plan_html
+from posture_app.state import get_current
+from posture_app.text import error_text
+
+# When printed from the browser, drop the app chrome and the controls; keep the plan.
+st.markdown(
+    """<style>@media print {
+    [data-testid="stSidebar"], [data-testid="stHeader"], [data-testid="stToolbar"],
+    .st-key-plan-controls, .stDownloadButton, .stRadio, .stExpander {display: none !important;}
+    .stMain .block-container {padding-top: 0 !important;}
+    }</style>""",
+    unsafe_allow_html=True,
+)
+st.title("🏋️ Exercise plan")
+
+current = get_current()
+result = current.result if current else None
+with st.expander("Use a result you saved earlier (JSON)", expanded=result is None):
+    saved = st.file_uploader("posture-result.json", type=["json"], key="plan_json")
+    if saved is not None:
+        try:
+            result = json.loads(saved.getvalue().decode("utf-8"))
+        except (UnicodeDecodeError, json.JSONDecodeError):
+            st.error("That file is not a saved posture result (invalid JSON).", icon="🚫")
+
+if result is None:
+    st.info("No result yet. Do a **photo check** or a **live check** first, and your plan "
+            "appears here.", icon="👈")
+    c1, c2 = st.columns(2)
+    c1.page_link("pages/1_Photo_check.py", label="Photo check", icon="📷")
+    c2.page_link("pages/2_Live_check.py", label="Live check", icon="🎥")
+    st.stop()
+
+THOMAS = {"Not done yet": None, "Yes: a thigh lifted or a knee straightened": "yes",
+          "No: thigh stayed down, knee bent": "no", "Unsure": "unsure"}
+with st.container(key="plan-controls"):
+    st.markdown("#### Hip-flexor self-check (modified Thomas test)")
+    guide = thomas_test_guide()
+    with st.expander("How to do it (2 minutes, with a helper)", icon="🛏️"):
+        st.markdown(f"*{guide.needs}*")
+        st.markdown("\n".join(f"{i}. {s}" for i, s in enumerate(guide.steps, 1)))
+        st.markdown("\n".join(f"- {s}" for s in guide.interpret))
+        st.caption(guide.caveat)
+    answer = st.radio("Did either side look tight?", list(THOMAS), horizontal=True,
+                      key="thomas_answer")
+
+try:
+    plan = make_plan(PlanInput.from_result(result), thomas_test=THOMAS[answer])
+except PostureError as err:
+    st.error(f"This result cannot be used for a plan. {error_text(err.code, err.message)}"
+             f"\n\nError code: `{err.code}`", icon="🚫")
+    st.stop()
+
+st.divider()
+if current is not None and current.overlay is not None and result is current.result:
+    thumb, head = st.columns([1, 5])
+    thumb.image(current.overlay, width="stretch")
+else:
+    head = st.container()
+with head:
+    tilt = result.get("pelvic_tilt_deg")
+    if tilt is not None:
+        st.caption(f"Based on pelvic tilt {tilt:+.1f}° ({result.get('severity_label')}), "
+                   f"from your {current.origin if current else 'saved'} check.")
+    st.markdown(f"### {plan.headline}")
+if plan.retake_guidance:
+    st.warning("**How to retake the picture:**\n" +
+               "\n".join(f"- {g}" for g in plan.retake_guidance), icon="📷")
+
+for n, it in enumerate(plan.items, 1):
+    with st.container(border=True, key=f"plan-item-{n}"):
+        pic, body = st.columns([2, 5], gap="medium")
+        pic.image(it.image_path, width="stretch")
+        with body:
+            st.markdown(f"**{n}. {it.name}** &nbsp; :gray-badge[{it.kind}]")
+            st.markdown(f"⏱️ **{it.dose_text}**")
+            st.caption(it.why[0].upper() + it.why[1:])
+            st.markdown("\n".join(f"{i}. {s}" for i, s in enumerate(it.steps, 1)))
+            st.caption(f"**Easier:** {it.easier}  \n**Harder:** {it.harder}")
+            for c in it.cautions:
+                st.caption(f"⚠️ {c}")
+
+if plan.notes:
+    st.markdown("#### Notes")
+    st.markdown("\n".join(f"- {n}" for n in plan.notes))
+st.error(f"**{plan.red_flags_intro}**\n" + "\n".join(f"- {r}" for r in plan.red_flags),
+         icon="🚩")
+st.caption(plan.disclaimer)
+
+d1, d2, _ = st.columns([1, 1, 2])
+d1.download_button("Printable plan (HTML)", plan_html(plan, result),
+                   file_name="exercise-plan.html", mime="text/html", icon="🖨️",
+                   key="plan_html")
+d2.download_button("Plan as text", format_plan_text(plan), file_name="exercise-plan.txt",
+                   mime="text/plain", icon="📄", key="plan_txt")
+st.caption("Tip: your browser's Print (Ctrl/⌘+P) prints this page without the controls.")

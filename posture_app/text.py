@@ -1,0 +1,123 @@
+"""Plain-language texts: what each finding means, and messages for error and reason codes.
+
+Numbers quoted here come from ../shared/clinical-notes.md with their sources; the sign
+conventions restate the library's (``posture.metrics``), they do not define them.
+"""
+
+from __future__ import annotations
+
+CAPTURE_TIPS = (
+    ("Side-on", "Stand sideways to the camera, arms relaxed by your sides, looking ahead."),
+    ("Whole body", "Head to feet in the picture, and only you in it."),
+    ("Camera level", "Camera at hip height and level, about 2–3 m away (a shelf or tripod)."),
+    ("Fitted clothes", "So the outline of your lower back and buttocks shows; no long "
+                       "jackets or baggy tops."),
+)
+
+#: Friendly messages for the library's input error codes (``posture.images``); the code is
+#: always shown beside them so a report can quote it.
+ERROR_MESSAGES = {
+    "not_an_image": "This file is not a picture we can read. Please choose a JPEG, PNG, "
+                    "WebP or HEIC photo.",
+    "corrupt_image": "This picture looks damaged (perhaps only partly uploaded). Please try "
+                     "the photo again.",
+    "unsupported_image": "This picture's format is not supported. Please use JPEG, PNG, "
+                         "WebP or HEIC.",
+    "empty_file": "This file is empty.",
+    "file_too_large": "This file is too large. Please use a photo under 50 MB.",
+    "image_too_large": "This picture has too many pixels (over 50 megapixels). Please use a "
+                       "smaller photo.",
+    "image_too_small": "This picture is too small to find a body in. Please use a larger photo.",
+    "no_person": "No person was found in the picture. Make sure your whole body, head to "
+                 "feet, is in view.",
+    "model_unavailable": "The pose model could not be loaded on the server. Please try again "
+                         "later.",
+    "internal_error": "Something went wrong while analysing this picture. Please try another "
+                      "photo.",
+}
+
+#: Reason codes (``"code: detail"`` strings in ``abstain_reasons``) in plain words.
+REASON_MESSAGES = {
+    "estimator_unavailable": "Pelvic tilt cannot be estimated yet: this installation has no "
+                             "fitted tilt estimator. The other findings below are measured.",
+    "interval_too_wide": "The estimate was too uncertain to place in a band.",
+    "not_side_on": "You seem turned towards or away from the camera.",
+    "facing_unclear": "We could not tell which way you are facing.",
+    "body_cut_off": "Part of your body is outside the picture.",
+    "several_people": "More than one person is in the picture.",
+    "no_mask": "Your outline could not be separated from the background.",
+    "no_person": "Nobody was seen.",
+    "too_few_frames": "Too few frames of the capture could be measured.",
+    "unsteady_capture": "You moved during the capture.",
+}
+
+
+def reason_text(reason: str) -> str:
+    """A reason string in plain words (the library's detail kept after the message)."""
+    code, _, detail = reason.partition(":")
+    msg = REASON_MESSAGES.get(code.strip())
+    if msg is None:
+        return reason
+    detail = detail.strip()
+    # the library's detail adds facts (which parts are cut off, how many people)
+    if code.strip() in ("body_cut_off", "several_people", "too_few_frames", "unsteady_capture"):
+        return f"{msg} ({detail})"
+    return msg
+
+
+def error_text(code: str, message: str = "") -> str:
+    return ERROR_MESSAGES.get(code, message or ERROR_MESSAGES["internal_error"])
+
+
+#: What each finding is, what positive means, and context, for the results panel.
+EXPLAIN = {
+    "pelvic_tilt_deg": (
+        "Pelvic tilt",
+        "The angle of the line from the bony point at the back of your pelvis (PSIS) to the "
+        "one at the front (ASIS), against the horizontal. **Positive = anterior tilt** (front "
+        "of the pelvis lower than the back); negative = posterior tilt. Most young adults "
+        "stand in some anterior tilt (85% of men, 75% of women; Herrington 2011), and the "
+        "bony shape of the pelvis alone varies by 0–23° between people (Preece et al. 2008).",
+    ),
+    "lumbar_lordosis_deg": (
+        "Lower-back curve (lumbar lordosis)",
+        "The inward curve of your lower back, read from the outline of the skin between the "
+        "level of the low-back dimples and a point about 11% of your height above. "
+        "**Positive = curved inward.** It is a surface angle: it reads lower than an X-ray "
+        "(Cobb) angle (Greendale et al. 2011), so do not compare it with X-ray norms.",
+    ),
+    "head_neck_angle_deg": (
+        "Head position (ear–shoulder angle)",
+        "The angle of the line from shoulder to ear against the horizontal. **Smaller = head "
+        "further forward.** Below 50° is flagged as forward head: people with neck pain "
+        "averaged 44° and controls 51° on the similar craniovertebral angle (Lau et al. "
+        "2009). This version uses the shoulder joint instead of the C7 vertebra and reads "
+        "somewhat higher.",
+    ),
+    "trunk_lean_deg": (
+        "Trunk lean",
+        "How far the line from hip to shoulder leans from vertical. **Positive = leaning "
+        "forward**, negative = leaning back.",
+    ),
+    "knee_angle_deg": (
+        "Knee",
+        "How far the knee is off a straight line from hip to ankle. **Positive = pushed "
+        "backwards (hyperextended, 'locked' knees)**; negative = slightly bent. Above 5° is "
+        "flagged.",
+    ),
+}
+
+PLUMB_EXPLAIN = (
+    "How far your ear, shoulder, hip and knee sit in front of the ankle, as a percentage of "
+    "your height (**positive = in front**). In an upright stance they stack roughly above "
+    "the ankle."
+)
+
+
+def flag_text(key: str, d: dict) -> str | None:
+    """A short verdict for a finding, from the library's own flags."""
+    if key == "head_neck_angle_deg" and d.get("forward_head") is not None:
+        return "Forward head" if d["forward_head"] else "Not flagged"
+    if key == "knee_angle_deg" and d.get("knee_hyperextension") is not None:
+        return "Hyperextended" if d["knee_hyperextension"] else "Not flagged"
+    return None
