@@ -137,6 +137,15 @@ def cmd_models(args) -> int:
     return 0
 
 
+def cmd_batch(args) -> int:
+    from .batch import run_batch
+
+    summary = run_batch(args.inputs, args.out, jsonl=args.jsonl, annotate_dir=args.annotate,
+                        workers=args.workers, model=args.model)
+    print(summary.text())
+    return 0  # bad files are rows with their error code, not a failed run
+
+
 def _model_row(row) -> str:
     if hasattr(row, "__dataclass_fields__"):
         return "  ".join(f"{k}={getattr(row, k)}" for k in row.__dataclass_fields__)
@@ -172,6 +181,16 @@ def build_parser() -> argparse.ArgumentParser:
     pl.add_argument("--thomas", choices=["yes", "no", "unsure"], default=None)
     pl.add_argument("--json", action="store_true")
     pl.set_defaults(func=cmd_plan)
+
+    b = sub.add_parser("batch", help="analyse many photos into a CSV (resumable)")
+    b.add_argument("inputs", metavar="DIR_OR_GLOB", help="a folder of photos or a glob pattern")
+    b.add_argument("--out", required=True, metavar="RESULTS.csv",
+                   help="CSV to write; rows already in it are skipped (resume)")
+    b.add_argument("--jsonl", metavar="OUT.jsonl", help="also write full results with landmarks")
+    b.add_argument("--annotate", metavar="DIR", help="write an annotated PNG per photo here")
+    b.add_argument("--workers", type=int, default=1, help="parallel processes (default 1)")
+    b.add_argument("--model", default=None, help="pose model: a .task path or lite|full|heavy")
+    b.set_defaults(func=cmd_batch)
 
     m = sub.add_parser("models", help="list or fetch pose models")
     m.add_argument("action", choices=["list", "fetch"])

@@ -1,0 +1,265 @@
+"""Batch screening: rows per file, bad files, resume after a kill, parallel workers."""
+
+from __future__ import annotations
+
+import csv
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from collections import Counter
+from pathlib import Path
+
+import pytest
+
+from posture.batch import (
+    CSV_COLUMNS,
+    annotation_names,
+    csv_row,
+    expand_inputs,
+    run_batch,
+    summarise,
+)
+from posture.errors import InputError, NoPersonError
+
+PHOTOS = Path(__file__).resolve().parents[2] / "shared" / "photos"
+REPO = Path(__file__).resolve().parents[1]
+
+
+def read_rows(path) -> list[dict]:
+    with open(path, newline="", encoding="utf-8") as f:
+        return list(csv.DictReader(f))
+
+
+def jsonl_files(path) -> list[str]:
+    return [json.loads(line)["file"] for line in Path(path).read_text().splitlines()]
+
+
+# ------------------------------------------------------------------------- without the model
+
+class FakeAnalyzer:
+    """Stands in for Analyzer: every readable image 'has no person' with a per-file code,
+    so every path through the writer runs without the pose model."""
+
+    closed = 0
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        FakeAnalyzer.closed += 1
+
+    def analyze(self, frame):
+        raise NoPersonError("nobody here", code="fake_no_person")
+
+
+def _folder(tmp_path, n=5) -> Path:
+    import numpy as np
+    from PIL import Image
+
+    d = tmp_path / "in"
+    d.mkdir()
+    for i in range(n):
+        Image.fromarray(np.full((240, 180, 3), 10 * i, np.uint8)).save(d / f"img_{i}.png")
+    (d / "broken.jpg").write_text("this is text, not a JPEG")
+    (d / "notes.txt").write_text("not an image extension: ignored")
+    return d
+
+
+def test_bad_files_become_rows_and_the_run_completes(tmp_path):
+    d = _folder(tmp_path)
+    out = tmp_path / "out.csv"
+    closed = FakeAnalyzer.closed
+    s = run_batch(str(d), out, jsonl=tmp_path / "o.jsonl", progress=False,
+                  analyzer_factory=FakeAnalyzer)
+    rows = read_rows(out)
+    assert list(rows[0]) == list(CSV_COLUMNS)
+    by_file = {Path(r["file"]).name: r for r in rows}
+    assert sorted(by_file) == ["broken.jpg"] + [f"img_{i}.png" for i in range(5)]
+    assert by_file["broken.jpg"]["error_code"] == "not_an_image"
+    assert by_file["img_0.png"]["error_code"] == "fake_no_person"
+    assert by_file["img_0.png"]["ok"] == "False"
+    assert (s.rows, s.processed, s.skipped, s.errors) == (
+        6, 6, 0, {"not_an_image": 1, "fake_no_person": 5})
+    assert FakeAnalyzer.closed == closed + 1  # one analyzer, closed at the end
+
+
+def test_rerun_skips_done_files_and_repairs_a_cut_line(tmp_path):
+    d = _folder(tmp_path)
+    out, jl = tmp_path / "out.csv", tmp_path / "out.jsonl"
+    files = expand_inputs(str(d))
+    run_batch(files[:3], out, jsonl=jl, progress=False, analyzer_factory=FakeAnalyzer)
+    # simulate a kill: the JSONL got file 4's line, the CSV only half of its row
+    with open(jl, "a") as f:
+        f.write(json.dumps({"file": files[3], "ok": False}) + "\n")
+    with open(out, "a") as f:
+        f.write(files[3] + ",Fal")
+    s = run_batch(str(d), out, jsonl=jl, progress=False, analyzer_factory=FakeAnalyzer)
+    assert (s.processed, s.skipped, s.rows) == (3, 3, 6)
+    rows = read_rows(out)
+    assert sorted(r["file"] for r in rows) == files  # every file once, none lost
+    assert sorted(jsonl_files(jl)) == files
+    again = run_batch(str(d), out, jsonl=jl, progress=False, analyzer_factory=FakeAnalyzer)
+    assert (again.processed, again.skipped) == (0, 6)
+
+
+def test_foreign_csv_is_not_appended_to(tmp_path):
+    d = _folder(tmp_path, 1)
+    out = tmp_path / "other.csv"
+    out.write_text("a,b\n1,2\n")
+    with pytest.raises(Exception) as e:
+        run_batch(str(d), out, progress=False, analyzer_factory=FakeAnalyzer)
+    assert getattr(e.value, "code", None) == "output_mismatch"
+    assert out.read_text() == "a,b\n1,2\n"
+
+
+def test_inputs_from_glob_and_empty_folder(tmp_path):
+    d = _folder(tmp_path, 3)
+    assert [Path(f).name for f in expand_inputs(str(d / "img_*.png"))] == [
+        "img_0.png", "img_1.png", "img_2.png"]
+    (tmp_path / "empty").mkdir()
+    with pytest.raises(InputError) as e:
+        expand_inputs(str(tmp_path / "empty"))
+    assert e.value.code == "no_inputs"
+
+
+def test_annotation_names_do_not_clash():
+    names = annotation_names(["a/x.jpg", "b/x.jpg", "c/y.png"], "out")
+    assert names == {"a/x.jpg": os.path.join("out", "x.png"),
+                     "b/x.jpg": os.path.join("out", "x-2.png"),
+                     "c/y.png": os.path.join("out", "y.png")}
+
+
+def test_csv_row_splits_intervals_and_keeps_one_line():
+    d = {"ok": True, "pelvic_tilt_deg": 12.3, "pelvic_tilt_interval_deg": [8.3, 16.3],
+         "abstained": False, "abstain_reasons": [], "severity": "mild",
+         "model": {"pose_variant": "full", "estimator_version": "v3"},
+         "image_size": [640, 480], "landmarks_px": [[1, 2, 0.9]]}
+    row = csv_row("a.jpg", d)
+    assert (row["pelvic_tilt_interval_deg_lo"], row["pelvic_tilt_interval_deg_hi"]) == (
+        8.3, 16.3)
+    assert (row["image_width"], row["estimator_version"]) == (640, "v3")
+    assert "landmarks_px" not in row
+    bad = csv_row("b.jpg", {"ok": False, "error": {"code": "x", "message": "two\nlines"}})
+    assert bad["error_message"] == "two lines"
+
+
+def test_summary_counts(tmp_path):
+    out = tmp_path / "s.csv"
+    with open(out, "w", newline="") as f:
+        w = csv.DictWriter(f, fieldnames=CSV_COLUMNS)
+        w.writeheader()
+        w.writerow(csv_row("a", {"ok": True, "abstained": False}))
+        w.writerow(csv_row("b", {"ok": True, "abstained": True}))
+        w.writerow(csv_row("c", {"ok": False, "abstained": True,
+                                 "error": {"code": "no_person"}}))
+    s = summarise(out)
+    assert (s.measured, s.abstained, s.errors) == (1, 1, {"no_person": 1})
+    assert "1 measured, 1 abstained, 1 errors (no_person: 1)" in s.text()
+
+
+# ------------------------------------------------------------------------- with the model
+
+needs_photos = pytest.mark.skipif(not PHOTOS.is_dir(), reason="../shared/photos absent")
+
+
+def _photo_dir(tmp_path) -> Path:
+    d = tmp_path / "photos"
+    d.mkdir()
+    for p in sorted(PHOTOS.glob("*.jpg")):
+        shutil.copy(p, d / p.name)
+    (d / "zz_text.jpg").write_text("a text file named .jpg")
+    return d
+
+
+def _cli(*args, **kw) -> subprocess.Popen:
+    return subprocess.Popen([sys.executable, "-m", "posture.cli", "batch", *args], cwd=REPO,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, **kw)
+
+
+@pytest.fixture(scope="module")
+def clean_run(tmp_path_factory):
+    if not PHOTOS.is_dir():
+        pytest.skip("../shared/photos absent")
+    tmp = tmp_path_factory.mktemp("batch")
+    d = _photo_dir(tmp)
+    p = _cli(str(d), "--out", str(tmp / "out.csv"), "--jsonl", str(tmp / "out.jsonl"),
+             "--annotate", str(tmp / "ann"), "--workers", "2")
+    stdout, stderr = p.communicate(timeout=240)
+    return d, tmp, p.returncode, stdout, stderr
+
+
+@pytest.mark.slow
+@needs_photos
+def test_batch_over_real_photos_with_a_bad_file(clean_run):
+    d, tmp, rc, stdout, stderr = clean_run
+    assert rc == 0, stderr
+    rows = read_rows(tmp / "out.csv")
+    names = [Path(r["file"]).name for r in rows]
+    assert sorted(names) == sorted(p.name for p in d.iterdir())
+    bad = next(r for r in rows if r["file"].endswith("zz_text.jpg"))
+    assert bad["error_code"] == "not_an_image" and bad["ok"] == "False"
+    good = [r for r in rows if r is not bad]
+    assert all(r["facing"] in ("left", "right") for r in good if not r["error_code"])
+    assert "9 images in the output" in stdout and "not_an_image: 1" in stdout
+    lines = [json.loads(x) for x in (tmp / "out.jsonl").read_text().splitlines()]
+    assert len(lines) == 9
+    assert all(len(x["landmarks_px"]) == 33 for x in lines if x["ok"])
+    n_ok = sum(1 for r in rows if not r["error_code"] and r["ok"] == "True")
+    assert len(list((tmp / "ann").glob("*.png"))) >= n_ok > 0
+
+
+def _session_alive(sid: int) -> list[int]:
+    pids = []
+    for p in Path("/proc").iterdir():
+        if p.name.isdigit():
+            try:
+                fields = (p / "stat").read_text().rsplit(")", 1)[1].split()
+            except OSError:
+                continue
+            if int(fields[3]) == sid and fields[0] != "Z":
+                pids.append(int(p.name))
+    return pids
+
+
+@pytest.mark.slow
+@needs_photos
+def test_batch_killed_midway_resumes_without_duplicates_or_losses(clean_run, tmp_path):
+    d = clean_run[0]
+    out, jl = tmp_path / "out.csv", tmp_path / "out.jsonl"
+    p = _cli(str(d), "--out", str(out), "--jsonl", str(jl), "--workers", "2",
+             start_new_session=True)
+    deadline = time.time() + 180
+    while time.time() < deadline:
+        if out.exists() and len(out.read_text().splitlines()) >= 1 + 3:
+            break
+        if p.poll() is not None:
+            pytest.fail(f"batch ended before it could be killed: {p.stderr.read()}")
+        time.sleep(0.02)
+    p.send_signal(signal.SIGKILL)  # the parent only: its workers must notice and exit
+    p.wait()
+    first = read_rows(out)
+    assert 3 <= len(first) < 9, "the kill must land midway for this test to mean anything"
+    if sys.platform.startswith("linux"):
+        deadline = time.time() + 20
+        while _session_alive(p.pid) and time.time() < deadline:
+            time.sleep(0.2)
+        assert _session_alive(p.pid) == [], "orphaned workers kept running"
+
+    r = _cli(str(d), "--out", str(out), "--jsonl", str(jl), "--workers", "2")
+    stdout, stderr = r.communicate(timeout=240)
+    assert r.returncode == 0, stderr
+    rows = read_rows(out)
+    files = [row["file"] for row in rows]
+    assert Counter(files).most_common(1)[0][1] == 1  # no duplicates
+    assert sorted(Path(f).name for f in files) == sorted(x.name for x in d.iterdir())
+    assert sorted(jsonl_files(jl)) == sorted(files)
+    assert f"{9 - len(first)} analysed now, {len(first)} already there" in stdout
+    # rows written before the kill are kept as they were
+    assert rows[: len(first)] == first
+    clean = {Path(x["file"]).name: (x["facing"], x["error_code"])
+             for x in read_rows(clean_run[1] / "out.csv")}
+    assert {Path(x["file"]).name: (x["facing"], x["error_code"]) for x in rows} == clean
