@@ -42,30 +42,29 @@ OUT_MODEL = Path(__file__).resolve().parents[1] / "posture" / "data" / "estimato
 def label_targets(label: dict) -> dict[str, float]:
     """The regression targets of one render label (see tools/synth/labels.py)."""
     return {
-        "pelvic_tilt_deg": float(label["pelvic_tilt"]["deg"]),
-        "lumbar_lordosis_deg": float(label["lumbar_lordosis"]["surface_deg"]),
+        "pelvic_tilt_deg": float(label["pelvic_tilt_deg"]),
+        "lumbar_lordosis_deg": float(label["lumbar_lordosis_deg"]["surface_deg"]),
     }
 
 
 def label_secondary(label: dict, side) -> dict[str, float]:
-    """Ground-truth secondary metrics from the labelled 2D joint centres, in the same body
-    frame (roll taken from the label) as the pipeline's own values."""
-    j = label["joints_2d"]
-    near = "left" if label["facing"] == "left" else "right"
-    from posture.horizon import Roll
+    """Ground-truth secondary metrics from the labelled 2D joint centres, in the body
+    frame the pipeline built (same origin and stature) but with the true camera roll."""
+    from posture.horizon import up_vector
     from posture.sagittal import BodyFrame
 
-    roll = Roll(float(label["camera"]["roll_deg"]), "declared")
-    up = np.array([math.sin(math.radians(roll.deg)), -math.cos(math.radians(roll.deg))])
+    pts = label["points"]
+    near = "L" if label["facing"] == "left" else "R"
+    up = up_vector(float(label["camera"]["roll_deg"]))
     fwd = np.array([-up[1], up[0]]) if label["facing"] == "right" else np.array([up[1], -up[0]])
     f = BodyFrame(np.asarray(side.frame.origin), fwd, up, side.frame.stature_px)
 
     def p(name):
-        return f.to_body(np.asarray(j[f"{name}_{near}"], float))
+        return f.to_body(np.asarray(pts[f"{name}_{near}"]["px"], float))
 
     def mid(name):
-        return f.to_body((np.asarray(j[f"{name}_left"], float)
-                          + np.asarray(j[f"{name}_right"], float)) / 2)
+        return f.to_body((np.asarray(pts[f"{name}_L"]["px"], float)
+                          + np.asarray(pts[f"{name}_R"]["px"], float)) / 2)
 
     return {
         "head_neck_angle_deg": head_neck_angle(p("ear"), p("shoulder")),

@@ -1,0 +1,290 @@
+"""Accuracy of pelvic tilt (and lordosis) on held-out synthetic renders, and on real photos.
+
+Runs the shipped pipeline (``posture.Analyzer``, the same path as ``posture analyze``) on
+renders from ``tools.synth`` whose seed was never used for training, and on transformed
+copies of them, and prints:
+
+- MAE, RMSE, bias and 95% limits of agreement (Bland–Altman) of pelvic tilt, with a
+  Bland–Altman plot (PNG);
+- coverage of the reported interval; severity confusion matrix; abstention rate;
+- the same on mirrored copies and on copies rolled by a known angle;
+- size invariance: the person resized to 300 px and 2000 px tall;
+- on ``../shared/photos``: each photo's values or its abstention reasons.
+
+Usage::
+
+    python -m tools.synth generate --n 400 --seed 303 --out data/synth-test
+    python bench/accuracy.py data/synth-test [--limit N] [--out bench/results]
+
+Figures are measured in one run and written to ``bench/results/accuracy.{md,json,png}``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from posture.analysis import Analyzer  # noqa: E402
+from posture.classify import BAND_IDS, band_of  # noqa: E402
+from posture.errors import PostureError  # noqa: E402
+from posture.images import load_image  # noqa: E402
+
+SHARED_PHOTOS = ROOT.parent / "shared" / "photos"
+
+
+def rotate(rgb: np.ndarray, deg: float) -> np.ndarray:
+    """Rotate the image content clockwise on screen by ``deg`` (a camera roll of +deg)."""
+    h, w = rgb.shape[:2]
+    m = cv2.getRotationMatrix2D((w / 2, h / 2), -deg, 1.0)
+    return cv2.warpAffine(rgb, m, (w, h), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REFLECT)
+
+
+def resize_person(rgb: np.ndarray, person_px: float, target_px: float) -> np.ndarray:
+    s = target_px / person_px
+    h, w = rgb.shape[:2]
+    interp = cv2.INTER_AREA if s < 1 else cv2.INTER_CUBIC
+    return cv2.resize(rgb, (max(64, round(w * s)), max(64, round(h * s))), interpolation=interp)
+
+
+def run(analyzer: Analyzer, rgb: np.ndarray) -> dict:
+    try:
+        a = analyzer.analyze(rgb)
+    except PostureError as err:
+        return {"error": err.code}
+    m = a.measurements
+    return {
+        "tilt": m.pelvic_tilt.value, "interval": m.pelvic_tilt.interval,
+        "lordosis": m.lumbar_lordosis.value, "abstained": a.abstained,
+        "reasons": list(a.reasons), "band": a.severity.band if a.severity else None,
+        "roll": a.side.roll.deg,
+    }
+
+
+def agreement(pred: np.ndarray, true: np.ndarray) -> dict:
+    d = pred - true
+    if len(d) == 0:
+        return {"n": 0}
+    bias, sd = float(d.mean()), float(d.std(ddof=1)) if len(d) > 1 else 0.0
+    return {
+        "n": int(len(d)), "mae": float(np.abs(d).mean()), "rmse": float(np.sqrt((d**2).mean())),
+        "bias": bias, "loa_low": bias - 1.96 * sd, "loa_high": bias + 1.96 * sd,
+        "p90_abs": float(np.quantile(np.abs(d), 0.9)),
+    }
+
+
+def bland_altman_png(pred, true, stats, path: Path, title: str) -> None:
+    """A Bland–Altman plot drawn with OpenCV (no plotting dependency)."""
+    W, H, m = 900, 600, 70
+    img = np.full((H, W, 3), 255, np.uint8)
+    mean, diff = (pred + true) / 2, pred - true
+    x0, x1 = min(-10.0, float(mean.min()) - 2), max(40.0, float(mean.max()) + 2)
+    lim = max(10.0, float(np.abs(diff).max()) + 1)
+    y0, y1 = -lim, lim
+
+    def px(x, y):
+        return (int(m + (x - x0) / (x1 - x0) * (W - 2 * m)),
+                int(H - m - (y - y0) / (y1 - y0) * (H - 2 * m)))
+
+    cv2.rectangle(img, px(x0, y0), px(x1, y1), (0, 0, 0), 1)
+    for gx in range(int(np.ceil(x0 / 10) * 10), int(x1) + 1, 10):
+        cv2.line(img, px(gx, y0), px(gx, y1), (230, 230, 230), 1)
+        cv2.putText(img, str(gx), (px(gx, y0)[0] - 10, H - m + 22), cv2.FONT_HERSHEY_SIMPLEX,
+                    0.5, (0, 0, 0), 1, cv2.LINE_AA)
+    step = 5 if lim <= 20 else 10
+    for gy in range(-int(lim // step) * step, int(lim) + 1, step):
+        cv2.putText(img, f"{gy:+d}", (10, px(x0, gy)[1] + 5), cv2.FONT_HERSHEY_SIMPLEX, 0.5,
+                    (0, 0, 0), 1, cv2.LINE_AA)
+    for x, y in zip(mean, diff, strict=True):
+        cv2.circle(img, px(x, y), 3, (200, 90, 30), -1, cv2.LINE_AA)
+    for val, colour in ((stats["bias"], (0, 0, 200)), (stats["loa_low"], (0, 140, 0)),
+                        (stats["loa_high"], (0, 140, 0))):
+        cv2.line(img, px(x0, val), px(x1, val), colour, 2, cv2.LINE_AA)
+        cv2.putText(img, f"{val:+.2f}", (W - m + 4, px(x1, val)[1] + 5),
+                    cv2.FONT_HERSHEY_SIMPLEX, 0.5, colour, 1, cv2.LINE_AA)
+    cv2.putText(img, title, (m, 40), cv2.FONT_HERSHEY_SIMPLEX, 0.7, (0, 0, 0), 2, cv2.LINE_AA)
+    cv2.putText(img, "mean of estimate and truth (deg)", (W // 2 - 150, H - 15),
+                cv2.FONT_HERSHEY_SIMPLEX, 0.55, (0, 0, 0), 1, cv2.LINE_AA)
+    cv2.putText(img, "estimate - truth (deg)", (m + 5, m - 8), cv2.FONT_HERSHEY_SIMPLEX, 0.5,
+                (0, 0, 0), 1, cv2.LINE_AA)
+    cv2.imwrite(str(path), img)
+
+
+def confusion(pred_bands, true_bands) -> list[list[int]]:
+    idx = {b: i for i, b in enumerate(BAND_IDS)}
+    mat = [[0] * len(BAND_IDS) for _ in BAND_IDS]
+    for p, t in zip(pred_bands, true_bands, strict=True):
+        mat[idx[t]][idx[p]] += 1
+    return mat
+
+
+def summarise(rows: list[dict], key: str = "tilt") -> dict:
+    measured = [r for r in rows if r.get("tilt") is not None]
+    pred = np.array([r[key] for r in measured], float)
+    true = np.array([r["true_" + key] for r in measured], float)
+    out = {"n": len(rows), "abstained": sum(1 for r in rows if r.get("tilt") is None),
+           "agreement": agreement(pred, true)}
+    out["abstention_rate"] = out["abstained"] / max(1, len(rows))
+    if key == "tilt" and measured:
+        inside = [r["interval"][0] <= r["true_tilt"] <= r["interval"][1] for r in measured]
+        out["coverage"] = float(np.mean(inside))
+        pb = [r["band"] for r in measured]
+        tb = [band_of(r["true_tilt"]).id for r in measured]
+        out["confusion"] = confusion(pb, tb)
+        steps = [abs(BAND_IDS.index(p) - BAND_IDS.index(t)) for p, t in zip(pb, tb, strict=True)]
+        out["severity_exact"] = float(np.mean([s == 0 for s in steps]))
+        out["severity_two_or_more_off"] = int(sum(s >= 2 for s in steps))
+        reasons = {}
+        for r in rows:
+            for code in r.get("reasons", []) + ([r["error"]] if "error" in r else []):
+                c = code.split(":")[0]
+                reasons[c] = reasons.get(c, 0) + 1
+        out["abstain_reasons"] = reasons
+    return out
+
+
+def main(argv=None) -> int:
+    from tqdm import tqdm
+
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p.add_argument("renders", type=Path, help="held-out render folder (tools.synth output)")
+    p.add_argument("--limit", type=int, default=None)
+    p.add_argument("--out", type=Path, default=ROOT / "bench" / "results")
+    p.add_argument("--roll-deg", type=float, default=3.0, help="roll added to the rolled copies")
+    p.add_argument("--scale-n", type=int, default=60, help="renders used for the size check")
+    a = p.parse_args(argv)
+
+    ids = sorted(q.stem for q in a.renders.glob("*.json"))
+    if a.limit:
+        ids = ids[: a.limit]
+    if not ids:
+        print(f"no renders in {a.renders}", file=sys.stderr)
+        return 2
+    variants = {"original": [], "mirrored": [], "rolled": []}
+    scale_pairs = []
+    rng = np.random.default_rng(0)
+    with Analyzer() as an:
+        for i, rid in enumerate(tqdm(ids, desc="accuracy", unit="render")):
+            label = json.loads((a.renders / f"{rid}.json").read_text())
+            rgb = load_image(a.renders / f"{rid}.jpg").rgb
+            truth = {"true_tilt": label["pelvic_tilt_deg"],
+                     "true_lordosis": label["lumbar_lordosis_deg"]["surface_deg"], "id": rid}
+            orig = run(an, rgb) | truth
+            variants["original"].append(orig)
+            variants["mirrored"].append(run(an, np.ascontiguousarray(rgb[:, ::-1])) | truth)
+            sign = 1.0 if rng.random() < 0.5 else -1.0
+            variants["rolled"].append(run(an, rotate(rgb, sign * a.roll_deg)) | truth)
+            if i < a.scale_n and orig.get("tilt") is not None:
+                bbox = label["person_bbox_px"]
+                person = bbox[3] - bbox[1]
+                small = run(an, resize_person(rgb, person, 300))
+                large = run(an, resize_person(rgb, person, 2000))
+                if small.get("tilt") is not None and large.get("tilt") is not None:
+                    scale_pairs.append(abs(small["tilt"] - large["tilt"]))
+        real = []
+        if SHARED_PHOTOS.is_dir():
+            for f in sorted(SHARED_PHOTOS.glob("*.jpg")):
+                real.append({"file": f.name} | run(an, load_image(f).rgb))
+
+    mirror_diff = [abs(o["tilt"] - m["tilt"]) for o, m in
+                   zip(variants["original"], variants["mirrored"], strict=True)
+                   if o.get("tilt") is not None and m.get("tilt") is not None]
+    results = {
+        "date": dt.date.today().isoformat(),
+        "commit": _commit(),
+        "renders": str(a.renders), "n_renders": len(ids),
+        "tilt": {k: summarise(v) for k, v in variants.items()},
+        "lordosis": summarise(variants["original"], "lordosis")["agreement"],
+        "mirror_abs_diff_deg": _dist(mirror_diff),
+        "scale_300_vs_2000_abs_diff_deg": _dist(scale_pairs),
+        "real_photos": real,
+    }
+    a.out.mkdir(parents=True, exist_ok=True)
+    o = variants["original"]
+    measured = [r for r in o if r.get("tilt") is not None]
+    if measured:
+        bland_altman_png(np.array([r["tilt"] for r in measured]),
+                         np.array([r["true_tilt"] for r in measured]),
+                         results["tilt"]["original"]["agreement"], a.out / "bland_altman.png",
+                         f"Pelvic tilt on {len(measured)} held-out renders")
+    (a.out / "accuracy.json").write_text(json.dumps(results, indent=1))
+    md = markdown(results)
+    (a.out / "accuracy.md").write_text(md)
+    print(md)
+    return 0
+
+
+def _dist(values) -> dict:
+    v = np.asarray(values, float)
+    if len(v) == 0:
+        return {"n": 0}
+    return {"n": int(len(v)), "mean": float(v.mean()), "p95": float(np.quantile(v, 0.95)),
+            "max": float(v.max())}
+
+
+def _commit() -> str:
+    try:
+        return subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT,
+                              capture_output=True, text=True, check=True).stdout.strip()
+    except (OSError, subprocess.CalledProcessError):
+        return "unknown"
+
+
+def markdown(r: dict) -> str:
+    lines = [f"Accuracy benchmark ({r['date']}, commit {r['commit']}, {r['n_renders']} held-out "
+             f"renders from `{r['renders']}`)", "",
+             "| set | n measured | abstained | MAE ° | RMSE ° | bias ° | 95% LoA ° | "
+             "90% interval coverage | severity exact | ≥2 bands off |",
+             "|---|---|---|---|---|---|---|---|---|---|"]
+    for name, s in r["tilt"].items():
+        g = s["agreement"]
+        if not g.get("n"):
+            lines.append(f"| {name} | 0 | {s['abstained']} | – | – | – | – | – | – | – |")
+            continue
+        lines.append(
+            f"| {name} | {g['n']} | {s['abstained']} ({100 * s['abstention_rate']:.1f}%) | "
+            f"{g['mae']:.2f} | {g['rmse']:.2f} | {g['bias']:+.2f} | "
+            f"{g['loa_low']:+.1f} to {g['loa_high']:+.1f} | {100 * s['coverage']:.1f}% | "
+            f"{100 * s['severity_exact']:.1f}% | {s['severity_two_or_more_off']} |")
+    lo = r["lordosis"]
+    if lo.get("n"):
+        lines += ["", f"Lumbar lordosis (surface measure): MAE {lo['mae']:.2f}°, bias "
+                      f"{lo['bias']:+.2f}°, 95% LoA {lo['loa_low']:+.1f}° to {lo['loa_high']:+.1f}°"]
+    md, sc = r["mirror_abs_diff_deg"], r["scale_300_vs_2000_abs_diff_deg"]
+    if md.get("n"):
+        lines.append(f"Mirror invariance: |tilt − tilt(mirrored)| mean {md['mean']:.2f}°, "
+                     f"95th percentile {md['p95']:.2f}°, max {md['max']:.2f}° (n = {md['n']})")
+    if sc.get("n"):
+        lines.append(f"Size invariance: |tilt(300 px tall) − tilt(2000 px tall)| mean "
+                     f"{sc['mean']:.2f}°, 95th percentile {sc['p95']:.2f}°, max {sc['max']:.2f}° "
+                     f"(n = {sc['n']})")
+    conf = r["tilt"]["original"].get("confusion")
+    if conf:
+        lines += ["", "Severity confusion (rows: true band, columns: estimated band):", "",
+                  "| true \\ est | " + " | ".join(BAND_IDS) + " |",
+                  "|---|" + "---|" * len(BAND_IDS)]
+        for b, row in zip(BAND_IDS, conf, strict=True):
+            lines.append(f"| {b} | " + " | ".join(str(v) for v in row) + " |")
+    if r["real_photos"]:
+        lines += ["", "Real photos (`../shared/photos`, no ground truth):", "",
+                  "| photo | pelvic tilt ° | 90% interval ° | band | abstain reasons |",
+                  "|---|---|---|---|---|"]
+        for p in r["real_photos"]:
+            t = "–" if p.get("tilt") is None else f"{p['tilt']:+.1f}"
+            iv = "–" if not p.get("interval") else f"{p['interval'][0]:+.1f} to {p['interval'][1]:+.1f}"
+            why = "; ".join(x.split(":")[0] for x in p.get("reasons", [])) or p.get("error", "")
+            lines.append(f"| {p['file']} | {t} | {iv} | {p.get('band') or '–'} | {why} |")
+    return "\n".join(lines) + "\n"
+
+
+if __name__ == "__main__":
+    sys.exit(main())
