@@ -16,7 +16,7 @@ from posture.plan import (
 )
 from posture_app.plan_view import plan_html
 from posture_app.state import get_current
-from posture_app.text import error_text
+from posture_app.text import error_text, reason_text
 
 # When printed from the browser, drop the app chrome and the controls; keep the plan.
 st.markdown(
@@ -47,6 +47,27 @@ if result is None:
     c2.page_link("pages/2_Live_check.py", label="Live check", icon="🎥")
     st.stop()
 
+try:
+    inp = PlanInput.from_result(result)
+except PostureError as err:
+    st.error(f"This result cannot be used for a plan. {error_text(err.code, err.message)}"
+             f"\n\nError code: `{err.code}`", icon="🚫")
+    st.stop()
+
+if not inp.usable:
+    # no tilt, no plan: say why in plain words (retake only helps when the view was bad)
+    plan = make_plan(inp)
+    st.markdown("### No exercise plan yet")
+    reasons = inp.abstain_reasons or ("the analysis did not produce a measurement",)
+    st.info("\n".join(f"- {reason_text(r)}" for r in reasons), icon="ℹ️")
+    if not all(r.startswith("estimator_unavailable") for r in reasons):
+        st.warning("**How to retake the picture:**\n" +
+                   "\n".join(f"- {g}" for g in plan.retake_guidance), icon="📷")
+    st.error(f"**{plan.red_flags_intro}**\n" + "\n".join(f"- {r}" for r in plan.red_flags),
+             icon="🚩")
+    st.caption(plan.disclaimer)
+    st.stop()
+
 THOMAS = {"Not done yet": None, "Yes: a thigh lifted or a knee straightened": "yes",
           "No: thigh stayed down, knee bent": "no", "Unsure": "unsure"}
 with st.container(key="plan-controls"):
@@ -59,13 +80,7 @@ with st.container(key="plan-controls"):
         st.caption(guide.caveat)
     answer = st.radio("Did either side look tight?", list(THOMAS), horizontal=True,
                       key="thomas_answer")
-
-try:
-    plan = make_plan(PlanInput.from_result(result), thomas_test=THOMAS[answer])
-except PostureError as err:
-    st.error(f"This result cannot be used for a plan. {error_text(err.code, err.message)}"
-             f"\n\nError code: `{err.code}`", icon="🚫")
-    st.stop()
+plan = make_plan(inp, thomas_test=THOMAS[answer])
 
 st.divider()
 if current is not None and current.overlay is not None and result is current.result:

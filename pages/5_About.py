@@ -52,7 +52,9 @@ published validation of a MediaPipe-based pelvic tilt against X-rays or a palpat
 found.
 """)
 
-st.markdown("""
+CLINIC_SAVE = (", or (clinicians) press Save on the Clinic page"
+               if (ROOT / "pages" / "4_Clinic.py").is_file() else "")
+st.markdown(f"""
 ### Limitations
 - **Pelvis shape differs between people.** In 30 pelves held in the same position, the
   ASIS–PSIS angle ranged 0–23° (mean 13 ± 5°, Preece et al. 2008). A photo cannot separate
@@ -61,8 +63,8 @@ st.markdown("""
   pelvic tilt, and evidence that exercise changes it is very weak: one trial changed tilt by
   less than 2° (Brekke et al. 2020).
 - **A reference for comparison:** a palpation meter, the clinical tool, measures tilt with
-  ICC 0.87 and an error of about 1.1°; 85% of young men and 75% of women stand in anterior
-  tilt (Herrington 2011).
+  ICC 0.87 and a standard error of measurement of 1.1°; 85% of young men and 75% of women
+  stand in anterior tilt (Herrington 2011).
 - **Clothing and camera matter:** loose clothes hide the outline; a camera above or below hip
   height or tilted changes the picture.
 - **The lower-back curve is a surface angle.** It reads lower than an X-ray Cobb angle
@@ -76,11 +78,11 @@ st.markdown("""
   not apply here.
 
 ### Privacy
-Pictures and video are processed **in memory** on the server running this app and are **not
-stored**: nothing is written to disk, and the latest result lives only in your browser session
-until you close it. Nothing is saved unless you download it (the JSON result or the plan).
-The live check streams video directly between your browser and this server; by default no
-outside server is involved.
+In the photo and live checks, pictures and video are processed **in memory** on the server
+running this app and are **not stored**: nothing is written to disk, and the latest result
+lives only in your browser session until you close it. Nothing is saved unless you save it:
+download the JSON result or the plan{CLINIC_SAVE}. The live check streams video directly
+between your browser and this server; by default no outside server is involved.
 
 ### Sources
 - Herrington L. (2011) Assessment of the degree of pelvic tilt within a normal asymptomatic

@@ -125,24 +125,35 @@ def _show_tilt(res: dict) -> None:
 def _show_findings(res: dict) -> None:
     st.markdown("#### Other findings")
     spread = res.get("spread_deg") or {}
-    for key in ("lumbar_lordosis_deg", "head_neck_angle_deg", "trunk_lean_deg",
-                "knee_angle_deg"):
+    keys = ("lumbar_lordosis_deg", "head_neck_angle_deg", "trunk_lean_deg", "knee_angle_deg")
+    cols = st.columns(2)
+    for i, key in enumerate(keys):
         title, explain = EXPLAIN[key]
         v = res.get(key)
-        value = _fmt(v)
-        if v is not None and key in spread:
-            value += f" (±{spread[key] / 2:.1f}° between frames)"
-        flag = flag_text(key, res)
-        head = f"**{title}: {value}**" + (f" — {flag}" if flag else "")
-        if v is None and key == "lumbar_lordosis_deg":
-            head += " — not measured (uses the same estimator as pelvic tilt)"
-        st.markdown(head)
-        st.caption(explain)
+        with cols[i % 2].container(border=True, key=f"finding-{key}"):
+            if v is None:
+                value = "not measured"
+                if key == "lumbar_lordosis_deg":
+                    value += " (needs the pelvic tilt estimator)"
+            else:
+                value = _fmt(v)
+            flag = flag_text(key, res)
+            badge = ""
+            if flag:
+                badge = f" :orange-badge[{flag}]" if flag != "Not flagged" else \
+                    " :green-badge[Not flagged]"
+            st.markdown(f"**{title}**  \n### {value}{badge}" if v is not None else
+                        f"**{title}**  \n{value}")
+            if v is not None and key in spread:
+                st.caption(f"Steadiness: frames differed by {spread[key]:.1f}° "
+                           "(interquartile range)")
+            st.caption(explain)
     plumb = res.get("plumb_offsets_stature") or {}
     if plumb:
-        txt = ", ".join(f"{k} {v * 100:+.1f}%" for k, v in plumb.items())
-        st.markdown(f"**Plumb line (offsets from the ankle): {txt}**")
-        st.caption(PLUMB_EXPLAIN)
+        with st.container(border=True, key="finding-plumb"):
+            txt = " · ".join(f"{k} {v * 100:+.1f}%" for k, v in plumb.items())
+            st.markdown(f"**Plumb line, offset in front of the ankle:** {txt}")
+            st.caption(PLUMB_EXPLAIN)
 
 
 def show_results(res: dict, overlay: np.ndarray | None, *, key: str) -> None:
@@ -164,10 +175,10 @@ def show_results(res: dict, overlay: np.ndarray | None, *, key: str) -> None:
         with right:
             _show_tilt(res)
             _show_findings(res)
-            facing = res.get("facing")
+            facing, roll = res.get("facing"), res.get("roll_deg")
             if facing:
-                st.caption(f"Facing: {facing} · camera roll corrected: "
-                           f"{_fmt(res.get('roll_deg'))}")
+                st.caption(f"Facing: {facing}" + (
+                    f" · camera tilt corrected: {roll:+.1f}°" if roll is not None else ""))
             b1, b2 = st.columns(2)
             b1.download_button("Download results (JSON)", json.dumps(res, indent=2),
                                file_name="posture-result.json", mime="application/json",

@@ -10,10 +10,9 @@ from __future__ import annotations
 import re
 import time
 
-import numpy as np
 import pytest
 
-from .conftest import ESTIMATOR, FAKE_CAMERA_ARGS, shot
+from .harness import ESTIMATOR, FAKE_CAMERA_ARGS, open_page, plumb_line_fraction, shot
 
 pytestmark = pytest.mark.browser
 
@@ -22,13 +21,6 @@ PHOTO_PANEL = ".st-key-result-panel-photo"
 LIVE_PANEL = ".st-key-result-panel-live"
 BAND_LABELS = ("Posterior tilt", "Neutral", "Mild anterior tilt", "Moderate anterior tilt",
                "Severe anterior tilt")
-
-
-def open_page(page, app_url: str, title: str) -> None:
-    """Open the app's home page and follow the navigation link, as a user does."""
-    page.goto(app_url)
-    page.get_by_test_id("stSidebarNav").get_by_role("link", name=title).click()
-    page.get_by_role("heading", name=re.compile(title)).first.wait_for()
 
 
 def no_traceback(page) -> None:
@@ -80,23 +72,6 @@ def test_text_file_named_jpg_gives_clear_message_then_app_works(page, app_url, p
     assert "Head position" in page.locator(PHOTO_PANEL).inner_text()
 
 
-def plumb_line_fraction(png: bytes) -> float:
-    """Length of the longest vertical run of the overlay's plumb-line yellow (255, 210, 0),
-    as a fraction of the picture height (colour tolerances allow for video coding).
-
-    The overlay draws the plumb line from the ankles to above the head, so it spans most of
-    the person's height; yellow things in a scene are not tall thin vertical lines.
-    """
-    import cv2
-
-    img = cv2.imdecode(np.frombuffer(png, np.uint8), cv2.IMREAD_COLOR)[:, :, ::-1].astype(int)
-    r, g, b = img[:, :, 0], img[:, :, 1], img[:, :, 2]
-    yellow = (r > 200) & (g > 170) & (g < 235) & (b < 70)
-    # a line a pixel or two wide may wander between neighbouring columns
-    band = yellow[:, :-2] | yellow[:, 1:-1] | yellow[:, 2:]
-    return float(band.sum(axis=0).max()) / img.shape[0] if band.size else 0.0
-
-
 def test_live_check_with_fake_camera(launch, app_url, photo, tmp_path):
     from .make_clip import clip_from_image
 
@@ -134,7 +109,8 @@ def test_live_check_with_fake_camera(launch, app_url, photo, tmp_path):
         text = panel.inner_text()
         m = re.search(r"Combined from (\d+) usable of (\d+) frames", text)
         assert m and int(m.group(1)) >= 1, text[:1500]
-        assert "Head position" in text and re.search(r"Head position.*: [+-]\d+\.\d°", text)
+        head = panel.locator(".st-key-finding-head_neck_angle_deg").inner_text()
+        assert re.search(r"[+-]\d+\.\d°", head), head
         panel.get_by_test_id("stImage").wait_for()
         no_traceback(page)
         shot(page, "c_live_results")

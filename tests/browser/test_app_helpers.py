@@ -1,0 +1,214 @@
+"""Unit tests of the app's helpers (no browser): frame aggregation, the bands picture, the
+RTC configuration, the live session and the printable plan."""
+
+from __future__ import annotations
+
+import json
+import re
+
+import numpy as np
+import pytest
+
+from posture_app.aggregate import MAX_TILT_SPREAD_DEG, Z90, aggregate_frames, summarize
+from posture_app.live import LiveSession, fit
+from posture_app.results import bands_svg
+from posture_app.rtc import ENV_VAR, rtc_configuration
+
+from .harness import SHARED_PHOTOS
+
+
+def frame(tilt=None, half=4.0, head=60.0, ok=True, reasons=(), facing="left"):
+    """A per-frame contract dict with just the keys aggregation reads."""
+    return {
+        "schema_version": 1, "ok": ok, "facing": facing,
+        "pelvic_tilt_deg": tilt,
+        "pelvic_tilt_interval_deg": None if tilt is None else [tilt - half, tilt + half],
+        "interval_coverage": None if tilt is None else 0.9,
+        "lumbar_lordosis_deg": None if tilt is None else 30.0,
+        "head_neck_angle_deg": head, "trunk_lean_deg": 1.0, "knee_angle_deg": 2.0,
+        "forward_head": head < 50, "knee_hyperextension": False,
+        "plumb_offsets_stature": {"ear": 0.03, "hip": 0.01},
+        "abstain_reasons": list(reasons), "retake_guidance": ["Turn side-on."] if reasons else [],
+        "view": {"ok": ok}, "landmarks_px": [[1.0, 2.0, 1.0]],
+        "measurements": [{"name": "pelvic_tilt", "value": tilt, "interval":
+                          None if tilt is None else [tilt - half, tilt + half]}],
+    }
+
+
+class FakeSeverity:
+    def __init__(self, band):
+        self.band, self.label, self.probabilities = band, band.title(), {band: 1.0}
+
+
+def test_summarize_median_and_iqr_ignore_nulls():
+    assert summarize([1.0, None, 3.0, 2.0, 10.0]) == (2.5, pytest.approx(3.0), 4)
+    assert summarize([None, None]) == (None, None, 0)
+
+
+def test_aggregate_takes_median_keeps_interval_width_and_grades_it():
+    calls = []
+
+    def classify(t, s):
+        calls.append((t, s))
+        return FakeSeverity("mild")
+
+    frames = [frame(t) for t in (10.0, 11.0, 12.0, 13.0, 14.0, 40.0)]  # one wild frame
+    out, rep = aggregate_frames(frames, classify=classify)
+    assert out["pelvic_tilt_deg"] == 12.5  # the outlier barely moves a median
+    assert out["pelvic_tilt_interval_deg"] == [8.5, 16.5]  # median ± the frames' half-width
+    assert calls == [(12.5, pytest.approx(4.0 / Z90))]
+    assert out["severity"] == "mild" and not out["abstained"]
+    assert out["frames"] == {"captured": 6, "usable": 6, "with_tilt": 6}
+    assert out["spread_deg"]["pelvic_tilt_deg"] == pytest.approx(2.5)
+    assert rep in (2, 3)  # a frame closest to the median
+    assert out["measurements"][0]["value"] == 12.5
+    json.dumps(out)  # still the JSON contract
+
+
+def test_aggregate_excludes_bad_views_from_the_median():
+    frames = [frame(20.0)] * 5 + [frame(None, ok=False, head=10.0,
+                                        reasons=["not_side_on: turned"])] * 3
+    out, _ = aggregate_frames(frames, classify=lambda t, s: FakeSeverity("moderate"))
+    assert out["pelvic_tilt_deg"] == 20.0 and out["head_neck_angle_deg"] == 60.0
+    assert out["frames"]["usable"] == 5
+
+
+def test_aggregate_abstains_with_too_few_frames():
+    frames = [frame(15.0)] * 3 + [frame(None, ok=False, reasons=["not_side_on: x"])] * 4
+    out, rep = aggregate_frames(frames, classify=lambda t, s: FakeSeverity("mild"))
+    assert out["abstained"] and out["pelvic_tilt_deg"] is None and out["severity"] is None
+    assert any(r.startswith("too_few_frames") for r in out["abstain_reasons"])
+    assert out["retake_guidance"]
+    assert rep is not None
+
+
+def test_aggregate_abstains_when_the_person_moved():
+    tilts = [5.0, 8.0, 12.0, 16.0, 20.0, 24.0]
+    out, _ = aggregate_frames([frame(t) for t in tilts],
+                              classify=lambda t, s: FakeSeverity("mild"))
+    assert out["spread_deg"]["pelvic_tilt_deg"] > MAX_TILT_SPREAD_DEG
+    assert out["abstained"] and out["abstain_reasons"][0].startswith("unsteady_capture")
+    assert out["retake_guidance"][0].startswith("Hold still")
+
+
+def test_aggregate_without_estimator_keeps_other_findings():
+    reason = "estimator_unavailable: estimator not available in this build"
+    frames = [frame(None, head=40.0 + i, reasons=[reason]) for i in range(6)]
+    out, _ = aggregate_frames(frames, classify=lambda t, s: pytest.fail("must not grade"))
+    assert out["abstain_reasons"] == [reason]
+    assert out["pelvic_tilt_deg"] is None
+    assert out["head_neck_angle_deg"] == 42.5 and out["forward_head"] is True
+
+
+def test_aggregate_of_nothing():
+    out, rep = aggregate_frames([])
+    assert rep is None and out["abstained"] and out["abstain_reasons"][0].startswith("no_person")
+
+
+def _marker_x(svg: str) -> float:
+    return float(re.search(r'<circle cx="([\d.]+)"', svg).group(1))
+
+
+def test_bands_svg_places_the_marker_and_interval():
+    from posture.classify import bands
+
+    low, high = bands_svg(bands(), 5.0, [1.0, 9.0]), bands_svg(bands(), 22.0, [18.0, 26.0])
+    assert _marker_x(low) < _marker_x(high)
+    for b in bands():
+        assert b.label.split()[0] in low  # each band is labelled
+    assert "you: +22.0°" in high
+    off = bands_svg(bands(), 60.0, [55.0, 65.0])
+    assert "off scale" in off and _marker_x(off) <= 640
+    assert "<circle" not in bands_svg(bands())
+
+
+def test_rtc_configuration_defaults_to_no_ice_servers():
+    assert rtc_configuration(env={}) == {"iceServers": []}
+    servers = [{"urls": ["stun:stun.example.org:3478"]}]
+    assert rtc_configuration(env={ENV_VAR: json.dumps(servers)}) == {"iceServers": servers}
+    assert rtc_configuration(env={}, secrets={"ice_servers": servers})["iceServers"] == servers
+    assert rtc_configuration(env={ENV_VAR: "not json"}) == {"iceServers": []}
+    assert rtc_configuration(env={ENV_VAR: '[{"url": "x"}]'}) == {"iceServers": []}
+
+
+class NobodyAnalyzer:
+    def __init__(self):
+        self.closed = 0
+        self.timestamps = []
+
+    def analyze_video_frame(self, rgb, ts):
+        self.timestamps.append(ts)
+        return None
+
+    def close(self):
+        self.closed += 1
+
+
+def test_live_session_captures_over_time_and_closes_once():
+    fake = NobodyAnalyzer()
+    s = LiveSession(analyzer_factory=lambda: fake)
+    img = np.full((720, 1280, 3), 90, np.uint8)
+    out = s.process(img, now=s._t0 + 0.1)
+    assert out.shape == (360, 640, 3)  # analysed at the working size
+    assert not np.array_equal(out[-5:], np.full_like(out[-5:], 90))  # guidance banner drawn
+    assert not s.status.person and s.status.frames == 1
+    s.start_capture(1.0)
+    for k in range(5):
+        s.process(img, now=s._t0 + 1 + 0.3 * k)
+    assert s.capture_progress() == 1.0
+    results, overlays, empty = s.take_capture()
+    assert results == [] and empty == 5  # nobody in the frames: nothing to aggregate
+    assert s.take_capture() is None
+    assert fake.timestamps == sorted(set(fake.timestamps))
+    s.close()
+    s.close()
+    assert fake.closed == 1
+    assert s.process(img) is not None and len(fake.timestamps) == 6  # no analysis after close
+
+
+def test_live_session_survives_a_failing_frame():
+    class Broken(NobodyAnalyzer):
+        def analyze_video_frame(self, rgb, ts):
+            raise RuntimeError("boom")
+
+    s = LiveSession(analyzer_factory=Broken)
+    s.process(np.zeros((100, 100, 3), np.uint8))
+    assert s.status.error and "boom" not in s.status.error
+
+
+def test_fit_never_upscales():
+    small = np.zeros((100, 50, 3), np.uint8)
+    assert fit(small) is small
+    assert fit(np.zeros((1920, 1080, 3), np.uint8)).shape == (640, 360, 3)
+
+
+@pytest.mark.slow
+def test_live_session_on_a_real_photo_draws_the_overlay():
+    photo = SHARED_PHOTOS / "real_01.jpg"
+    if not photo.is_file():
+        pytest.skip("../shared/photos is absent")
+    from posture.images import load_image
+
+    rgb = fit(load_image(photo).rgb)
+    s = LiveSession()
+    try:
+        for k in range(3):
+            out = s.process(rgb, now=s._t0 + k / 10)
+    finally:
+        s.close()
+    assert s.status.person and s.status.ready
+    assert np.abs(out.astype(int) - rgb.astype(int)).sum(axis=2).astype(bool).mean() > 0.01
+
+
+def test_printable_plan_embeds_pictures_and_red_flags():
+    from posture.plan import PlanInput, make_plan
+    from posture_app.plan_view import plan_html
+
+    result = {"ok": True, "abstained": False, "pelvic_tilt_deg": 22.0,
+              "pelvic_tilt_interval_deg": [17.0, 27.0], "severity": "moderate",
+              "severity_label": "Moderate anterior tilt"}
+    plan = make_plan(PlanInput.from_result(result), thomas_test="yes")
+    page = plan_html(plan, result)
+    assert page.count("data:image/png;base64,") == len(plan.items) > 0
+    assert all(r in page for r in plan.red_flags[:1]) and "Pelvic tilt +22.0°" in page
+    assert "<script" not in page
