@@ -205,9 +205,9 @@ def _arm_aims(body: Body, params: PoseParams, thorax: np.ndarray) -> dict:
         else:
             # arms folded across the chest: upper arms down and slightly forward/out,
             # forearms across the body, the left one higher and in front
-            upper = thorax @ np.array([0.18 * sign, -0.45, -0.87])
-            lift = 0.32 if side == "L" else 0.12
-            fore = thorax @ np.array([-0.90 * sign, -0.30 if side == "L" else -0.22, lift])
+            upper = thorax @ np.array([0.20 * sign, -0.22, -0.95])
+            lift = 0.40 if side == "L" else 0.22
+            fore = thorax @ np.array([-0.90 * sign, -0.16 if side == "L" else -0.10, lift])
         aims[f"upperarm01.{side}"] = ("lowerarm01." + side, upper)
         aims[f"lowerarm01.{side}"] = ("wrist." + side, fore)
     return aims

@@ -11,7 +11,7 @@ import numpy as np
 from .body import BodyModel
 from .generate import make_sample
 
-THUMB_HEIGHT = 400
+THUMB_HEIGHT = 300
 
 
 def make_sheet(seed: int, indices: list[int], out: Path, samples: Path | None = None,
@@ -45,4 +45,4 @@ def make_sheet(seed: int, indices: list[int], out: Path, samples: Path | None = 
     rows = [np.hstack(tiles[i:i + columns]) for i in range(0, len(tiles), columns)]
     sheet = np.vstack(rows)
     out.parent.mkdir(parents=True, exist_ok=True)
-    cv2.imwrite(str(out), cv2.cvtColor(sheet, cv2.COLOR_RGB2BGR))
+    cv2.imwrite(str(out), cv2.cvtColor(sheet, cv2.COLOR_RGB2BGR), [cv2.IMWRITE_PNG_COMPRESSION, 9])
