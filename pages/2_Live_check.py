@@ -101,6 +101,16 @@ if mode == "Live video" and webrtc_streamer is not None:
             agg, overlay = st.session_state["live_result"]
             show_results(agg, overlay, key="live")
     privacy_note()
+    # Connecting: if it takes long, the network probably blocks WebRTC; offer snapshots.
+    waited = 0.0
+    while ctx.state.signalling and not ctx.state.playing:
+        if waited > 12:
+            status_box.warning("The live video is not connecting. Your network may block it: "
+                               "choose **Snapshots** above to use single pictures instead.",
+                               icon="⚠️")
+            break
+        time.sleep(0.5)
+        waited += 0.5
     # Keep the position and capture progress current while the stream plays; a click or
     # STOP reruns the page, which ends this loop.
     while ctx.state.playing:

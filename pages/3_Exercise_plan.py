@@ -80,7 +80,11 @@ with st.container(key="plan-controls"):
         st.caption(guide.caveat)
     answer = st.radio("Did either side look tight?", list(THOMAS), horizontal=True,
                       key="thomas_answer")
-plan = make_plan(inp, thomas_test=THOMAS[answer])
+try:
+    plan = make_plan(inp, thomas_test=THOMAS[answer])
+except PostureError as err:  # e.g. a damaged exercise catalogue on the server
+    st.error(f"The exercise plan could not be made. (Error code: `{err.code}`)", icon="🚫")
+    st.stop()
 
 st.divider()
 if current is not None and current.overlay is not None and result is current.result:

@@ -73,6 +73,17 @@ def bands_svg(bands: Sequence, value: float | None = None,
     return "".join(parts)
 
 
+def page_link(page: str, label: str, icon: str) -> None:
+    """A link to another page of the app; nothing where the page is not in the navigation
+    (a page run on its own, or in Streamlit's AppTest)."""
+    from streamlit.errors import StreamlitAPIException
+
+    try:
+        st.page_link(page, label=label, icon=icon)
+    except StreamlitAPIException:
+        pass
+
+
 def _fmt(v: float | None, unit: str = "°") -> str:
     return "—" if v is None else f"{v:+.1f}{unit}"
 
@@ -115,8 +126,9 @@ def _show_tilt(res: dict) -> None:
     if p is not None:
         others = sorted(((v, k) for k, v in probs.items() if k != res.get("severity")),
                         reverse=True)
-        more = f"; next most likely: {others[0][1]} ({others[0][0]:.0%})" if others and \
-            others[0][0] >= 0.15 else ""
+        labels = {b.id: b.label for b in bands()}
+        more = f"; next most likely: {labels.get(others[0][1], others[0][1])} " \
+            f"({others[0][0]:.0%})" if others and others[0][0] >= 0.15 else ""
         c2.caption(f"Chance of this band given the uncertainty: {p:.0%}{more}")
     st.markdown(bands_svg(bands(), tilt, iv), unsafe_allow_html=True)
     st.caption(res.get("severity_disclaimer") or "")
@@ -183,5 +195,5 @@ def show_results(res: dict, overlay: np.ndarray | None, *, key: str) -> None:
             b1.download_button("Download results (JSON)", json.dumps(res, indent=2),
                                file_name="posture-result.json", mime="application/json",
                                key=f"json-{key}", icon="⬇️")
-            b2.page_link("pages/3_Exercise_plan.py", label="See matching exercises",
-                         icon="🏋️")
+            with b2:
+                page_link("pages/3_Exercise_plan.py", "See matching exercises", "🏋️")

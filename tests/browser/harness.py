@@ -78,9 +78,11 @@ def running_app(log_path: Path, timeout: float = 90.0):
                 proc.kill()
 
 
-def open_page(page, app_url: str, title: str) -> None:
-    """Open the app's home page and follow the navigation link, as a user does."""
-    page.goto(app_url)
+def open_page(page, app_url: str | None, title: str) -> None:
+    """Follow the navigation link to a page, as a user does; with ``app_url``, load the home
+    page first (a new session). Without it the session, and its latest result, is kept."""
+    if app_url is not None:
+        page.goto(app_url)
     page.get_by_test_id("stSidebarNav").get_by_role("link", name=title).click()
     page.get_by_role("heading", name=re.compile(title)).first.wait_for()
 

@@ -50,7 +50,7 @@ def main() -> None:
         page.wait_for_timeout(1500)
         shot(page, "app_photo", args.out)
 
-        open_page(page, url, "Exercise plan")
+        open_page(page, None, "Exercise plan")  # same session: the plan of that photo
         yes = page.get_by_text(re.compile("^Yes: a thigh"))
         if yes.count():
             yes.click()

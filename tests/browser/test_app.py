@@ -72,6 +72,29 @@ def test_text_file_named_jpg_gives_clear_message_then_app_works(page, app_url, p
     assert "Head position" in page.locator(PHOTO_PANEL).inner_text()
 
 
+def test_plan_page_follows_the_photo(page, app_url, photo):
+    open_page(page, app_url, "Photo check")
+    page.set_input_files(UPLOAD, str(photo))
+    page.locator(PHOTO_PANEL).wait_for(timeout=90_000)
+    open_page(page, None, "Exercise plan")  # same session: the plan of this photo
+    page.get_by_text("See a clinician before starting").wait_for()  # red flags, always
+    main = page.get_by_test_id("stMain")
+    if not ESTIMATOR.is_file():
+        text = main.inner_text()
+        assert "No exercise plan yet" in text and "no fitted tilt estimator" in text
+        assert "How to retake" not in text  # not the photo's fault
+        no_traceback(page)
+        shot(page, "d_plan_without_estimator")
+        return
+    page.locator(".st-key-plan-item-1").wait_for()
+    assert page.locator(".st-key-plan-item-1").get_by_test_id("stImage").count() == 1
+    page.get_by_text(re.compile("^Yes: a thigh")).click()
+    page.get_by_text(re.compile("Thomas self-check suggests tight hip flexors")).wait_for()
+    assert page.get_by_role("button", name=re.compile("Printable plan")).count() == 1
+    no_traceback(page)
+    shot(page, "d_plan")
+
+
 def test_live_check_with_fake_camera(launch, app_url, photo, tmp_path):
     from .make_clip import clip_from_image
 

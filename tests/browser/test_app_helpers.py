@@ -212,3 +212,53 @@ def test_printable_plan_embeds_pictures_and_red_flags():
     assert page.count("data:image/png;base64,") == len(plan.items) > 0
     assert all(r in page for r in plan.red_flags[:1]) and "Pelvic tilt +22.0°" in page
     assert "<script" not in page
+
+
+def _results_script():
+    # runs inside Streamlit's AppTest: a graded result, as the estimator will give
+    from posture_app.results import show_results
+
+    res = {"ok": True, "abstained": False, "facing": "left", "pelvic_tilt_deg": 17.3,
+           "pelvic_tilt_interval_deg": [12.1, 22.5], "interval_coverage": 0.9,
+           "severity": "mild", "severity_label": "Mild anterior tilt",
+           "severity_probabilities": {"posterior": 0.0, "neutral": 0.3, "mild": 0.45,
+                                      "moderate": 0.2, "severe": 0.05},
+           "severity_disclaimer": "Heuristic bands.", "lumbar_lordosis_deg": 31.0,
+           "head_neck_angle_deg": 47.0, "forward_head": True, "trunk_lean_deg": 1.0,
+           "knee_angle_deg": 6.0, "knee_hyperextension": True, "roll_deg": 0.5,
+           "plumb_offsets_stature": {"ear": 0.05}, "landmarks_px": [[1, 2, 1]],
+           "abstain_reasons": [], "retake_guidance": []}
+    show_results(res, None, key="t")
+
+
+def _error_script():
+    from posture.errors import InputError
+    from posture.present.contract import error_to_dict
+    from posture_app.results import show_results
+
+    show_results(error_to_dict(InputError("x", code="corrupt_image")), None, key="t")
+
+
+def test_results_panel_with_a_graded_tilt():
+    from streamlit.testing.v1 import AppTest
+
+    at = AppTest.from_function(_results_script).run(timeout=30)
+    assert not at.exception
+    metrics = {m.label: m.value for m in at.metric}
+    assert metrics["Pelvic tilt (+ = anterior)"] == "+17.3°"
+    assert metrics["Severity band"] == "Mild anterior tilt"
+    text = " ".join(c.value for c in at.caption)
+    assert "90% interval: +12.1° to +22.5°" in text
+    assert "45%" in text and "next most likely: Neutral (30%)" in text
+    md = " ".join(m.value for m in at.markdown)
+    assert "you: +17.3°" in md  # the bands picture with the marker
+    assert "Forward head" in md and "Hyperextended" in md
+
+
+def test_results_panel_for_bad_input_is_a_message_with_its_code():
+    from streamlit.testing.v1 import AppTest
+
+    at = AppTest.from_function(_error_script).run(timeout=30)
+    assert not at.exception
+    assert len(at.error) == 1 and "corrupt_image" in at.error[0].value
+    assert "damaged" in at.error[0].value
