@@ -84,7 +84,7 @@ def new_patient_form(s) -> None:
 def choose_patient(s) -> Patient | None:
     patients = s.list_patients()
     ids = [p.id for p in patients]
-    c1, c2 = st.columns([4, 1], vertical_alignment="bottom")
+    c1, c2, _ = st.columns([3, 1, 2], vertical_alignment="bottom")
     with c2:
         new_patient_form(s)
     if not patients:
@@ -118,7 +118,8 @@ def tilt_chart(recs) -> alt.Chart | None:
                        "lo": [x.lo for x in pts], "hi": [x.hi for x in pts]})
     df["interval"] = [f"{fmt(a)} to {fmt(b)}" if a is not None else "not estimated"
                       for a, b in zip(df.lo, df.hi, strict=True)]
-    x = alt.X("date:T", title=None, axis=alt.Axis(format="%d %b %Y", labelAngle=0))
+    x = alt.X("date:T", title=None,
+              axis=alt.Axis(format="%b %Y", tickCount="month", labelAngle=0))
     band = alt.Chart(df).mark_area(opacity=0.18, color=ACCENT).encode(
         x=x, y=alt.Y("lo:Q", title="Pelvic tilt (°, + = anterior)"), y2="hi:Q")
     bars = alt.Chart(df).mark_rule(color=ACCENT, opacity=0.5).encode(x=x, y="lo:Q", y2="hi:Q")
@@ -132,27 +133,24 @@ def tilt_chart(recs) -> alt.Chart | None:
     return (band + bars + zero + line).properties(height=300)
 
 
-def other_metrics_chart(recs) -> alt.Chart | None:
-    rows = []
-    for spec in METRICS[1:]:
-        for x in trend(recs, [spec.name])[spec.name]:
-            if x.value is not None:
-                rows.append({"date": x.taken_at, "metric": spec.label, "value": x.value,
-                             "lo": x.lo if x.lo is not None else x.value,
-                             "hi": x.hi if x.hi is not None else x.value})
+def metric_chart(recs, spec) -> alt.Chart | None:
+    """Small trend chart of one secondary metric, with its interval band when it has one."""
+    rows = [{"date": x.taken_at, "value": x.value,
+             "lo": x.value if x.lo is None else x.lo, "hi": x.value if x.hi is None else x.hi}
+            for x in trend(recs, [spec.name])[spec.name] if x.value is not None]
     if not rows:
         return None
-    df = pd.DataFrame(rows)
-    base = alt.Chart(df).encode(x=alt.X("date:T", title=None,
-                                        axis=alt.Axis(format="%b %Y", labelAngle=0)))
-    band = base.mark_area(opacity=0.15, color=ACCENT).encode(y=alt.Y("lo:Q", title="°"),
-                                                             y2="hi:Q")
+    base = alt.Chart(pd.DataFrame(rows)).encode(
+        x=alt.X("date:T", title=None, axis=alt.Axis(format="%b %y", tickCount="month",
+                                                    labelAngle=0)))
+    band = base.mark_area(opacity=0.15, color=ACCENT).encode(y="lo:Q", y2="hi:Q")
     line = base.mark_line(color=ACCENT, point=True).encode(
-        y=alt.Y("value:Q", scale=alt.Scale(zero=False)),
-        tooltip=["metric:N", alt.Tooltip("date:T", format="%d %b %Y"),
+        y=alt.Y("value:Q", title="°", scale=alt.Scale(zero=False)),
+        tooltip=[alt.Tooltip("date:T", format="%d %b %Y"),
                  alt.Tooltip("value:Q", format="+.1f")])
-    return (band + line).properties(height=150, width=260).facet(
-        facet=alt.Facet("metric:N", title=None), columns=4).resolve_scale(y="independent")
+    return (band + line).properties(height=160, title=alt.Title(
+        spec.label, subtitle=spec.convention, fontSize=13, subtitleFontSize=11,
+        anchor="start"))
 
 
 def history_table(recs) -> pd.DataFrame:
@@ -201,20 +199,26 @@ def history_tab(s, p: Patient, recs) -> None:
     measured = [r for r in recs if r.pelvic_tilt_deg is not None]
     last = recs[-1]
     c = st.columns(4)
-    c[0].metric("Latest pelvic tilt", fmt(last.pelvic_tilt_deg),
-                help="Degrees; positive = anterior tilt")
     iv = last.pelvic_tilt_interval_deg
-    c[1].metric("90% interval", f"{fmt(iv[0])} to {fmt(iv[1])}" if iv else "—")
+    c[0].metric("Latest pelvic tilt", fmt(last.pelvic_tilt_deg),
+                f"90% interval {fmt(iv[0])} to {fmt(iv[1])}" if iv else None,
+                delta_color="off", delta_arrow="off", help="Degrees; positive = anterior tilt")
+    c[1].metric("Latest severity band", last.result.get("severity_label") or "not graded",
+                help="This tool's heuristic bands, not a diagnosis")
     if len(measured) >= 2:
-        cmp_ = compare(measured[0], measured[-1]).change("pelvic_tilt")
-        c[2].metric("Change since first", fmt(cmp_.change),
-                    "beyond uncertainty" if cmp_.exceeds_uncertainty else "within uncertainty",
-                    delta_color="normal" if cmp_.exceeds_uncertainty else "off",
-                    help=f"Threshold ±{cmp_.threshold:.1f}° ({cmp_.rule})")
+        ch = compare(measured[0], measured[-1]).change("pelvic_tilt")
+        c[2].metric("Change since first", fmt(ch.change),
+                    ("beyond" if ch.exceeds_uncertainty else "within")
+                    + f" uncertainty (±{ch.threshold:.1f}°)",
+                    delta_color="normal" if ch.exceeds_uncertainty else "off",
+                    delta_arrow="off", help=f"Rule: {ch.rule} (see Before / after)")
     else:
         c[2].metric("Change since first", "—")
-    c[3].metric("Assessments", f"{len(recs)}", f"{len(recs) - len(measured)} abstained",
-                delta_color="off")
+    abstained = len(recs) - len(measured)
+    c[3].metric("Assessments", f"{len(recs)}",
+                f"{abstained} without a tilt (abstained)" if abstained else None,
+                delta_color="off", delta_arrow="off",
+                help=f"{recs[0].taken_at:%d %b %Y} to {last.taken_at:%d %b %Y}")
 
     st.markdown("**Pelvic tilt over time** (shaded: 90% interval of each estimate)")
     chart = tilt_chart(recs)
@@ -222,10 +226,11 @@ def history_tab(s, p: Patient, recs) -> None:
         st.caption("No assessment has a measured pelvic tilt yet (all abstained).")
     else:
         st.altair_chart(chart, width="stretch")
-    other = other_metrics_chart(recs)
-    if other is not None:
+    charts = [c for c in (metric_chart(recs, spec) for spec in METRICS[1:]) if c is not None]
+    if charts:
         st.markdown("**Other findings**")
-        st.altair_chart(other)
+        for col, chart in zip(st.columns(len(charts)), charts, strict=True):
+            col.altair_chart(chart, width="stretch")
     st.dataframe(history_table(recs), hide_index=True, width="stretch")
     st.caption("Severity bands are this tool's heuristic, not a diagnosis; pelvis shape "
                "alone differs by up to 23° between people (Preece et al. 2008).")
@@ -325,6 +330,18 @@ def correction_form(digest: str, a, size: tuple[int, int]) -> dict[str, tuple[fl
     return corr
 
 
+def drawable(a):
+    """``a`` as draw_overlay can label it: its label expects an interval beside every tilt,
+    which a clinician-placed ASIS/PSIS tilt lacks (a zero-width one is drawn instead)."""
+    from dataclasses import replace
+
+    t = a.measurements.pelvic_tilt
+    if t.value is None or t.interval is not None:
+        return a
+    tilt = replace(t, interval=(t.value, t.value))
+    return replace(a, measurements=replace(a.measurements, pelvic_tilt=tilt))
+
+
 def mark_points(rgb, corr):
     import cv2
 
@@ -342,6 +359,9 @@ def new_assessment_tab(s, p: Patient) -> None:
     from posture.present.contract import assessment_to_dict
     from posture.present.overlay import draw_overlay
 
+    saved = st.session_state.pop("clinic_saved", None)
+    if saved:
+        st.success(saved, icon="💾")
     up = st.file_uploader("Side-view photo", type=["jpg", "jpeg", "png", "webp", "heic"],
                           key="clinic_upload")
     if up is None:
@@ -364,7 +384,7 @@ def new_assessment_tab(s, p: Patient) -> None:
             shown, corr = a, {}
         d = assessment_to_dict(shown, source=up.name)
         show_metrics(d)
-    overlay = mark_points(draw_overlay(frame.rgb, shown), corr)
+    overlay = mark_points(draw_overlay(frame.rgb, drawable(shown)), corr)
     left.image(overlay, width="stretch",
                caption="landmarks used" + (" (corrected: " + ", ".join(corr) + ")"
                                            if corr else ""))
@@ -386,8 +406,10 @@ def new_assessment_tab(s, p: Patient) -> None:
             except StoreError as err:
                 st.error(f"{err.message} (code: {err.code})")
             else:
-                st.success(f"Saved as assessment #{rec.id}"
-                           + (" with the photo." if rec.has_photo else " (photo not stored)."))
+                st.session_state["clinic_saved"] = (
+                    f"Saved as assessment #{rec.id}"
+                    + (" with the photo." if rec.has_photo else " (photo not stored)."))
+                st.rerun()  # the header, history and comparison now include it
 
 
 def show_metrics(d: dict) -> None:
@@ -397,7 +419,7 @@ def show_metrics(d: dict) -> None:
         iv = d.get("pelvic_tilt_interval_deg")
         st.metric("Pelvic tilt (+ = anterior)", fmt(d["pelvic_tilt_deg"]),
                   f"interval {fmt(iv[0])} to {fmt(iv[1])}" if iv else "clinician-placed",
-                  delta_color="off")
+                  delta_color="off", delta_arrow="off")
         if d.get("severity_label"):
             st.text(f"Severity: {d['severity_label']}")
     rows = [{"Metric": m.label, "Value": fmt(d.get(m.key)), "Convention": m.convention}
@@ -462,6 +484,7 @@ def export_tab(s, p: Patient) -> None:
 
 
 def main() -> None:
+    st.set_page_config(page_title="Clinic · posture", layout="wide")
     st.title("🩺 Clinic")
     s = store()
     p = choose_patient(s)
