@@ -20,7 +20,8 @@ import numpy as np
 #: Only edges this close to vertical/horizontal are evidence of roll, degrees.
 MAX_DEVIATION_DEG = 8.0
 #: Below this much total edge length (as a fraction of the image diagonal) we do not guess.
-MIN_EVIDENCE = 1.0
+#: On 120 renders: 0.2 used 96% of images, roll MAE 0.50° (vs 1.41° assuming level).
+MIN_EVIDENCE = 0.2
 
 
 @dataclass(frozen=True)

@@ -201,9 +201,10 @@ def check_view(pose: Pose, result: PoseResult, facing_conf: float) -> ViewCheck:
     leg_ratio = float(legs / torso)
     if not t["min_leg_torso_ratio"] <= leg_ratio <= t["max_leg_torso_ratio"]:
         missing.append("legs")
-    # ...but its silhouette does not: legs in profile are about half as wide as the hips,
-    # while a "knee" placed on a cropped torso sits in a row as wide as the hips.
-    if pose.mask is not None:
+    # ...but its silhouette does not: when the outline runs into the bottom border, legs in
+    # profile are about half as wide as the hips, while "knees" placed on a cropped torso
+    # sit in a row as wide as the hips.
+    if pose.mask is not None and (pose.mask[-max(1, round(0.004 * h)):] > 0.5).any():
         m = pose.mask
         y_knee = int(np.clip(xy[[LM.LEFT_KNEE, LM.RIGHT_KNEE], 1].mean(), 0, h - 1))
         y_hip = int(np.clip(xy[[LM.LEFT_HIP, LM.RIGHT_HIP], 1].mean(), 0, h - 1))

@@ -93,7 +93,8 @@ def extract(render_dir: Path, out: Path, model: str | None = None, roll_mode: st
     from posture.images import load_image
     from posture.sagittal import analyse_side
 
-    ids = sorted(p.stem for p in render_dir.glob("*.json") if not p.stem.endswith("_mask"))
+    ids = sorted(p.stem for p in render_dir.glob("*.json")
+                 if (render_dir / f"{p.stem}.jpg").is_file())
     if limit:
         ids = ids[:limit]
     rows_x, rows_y, rows_meta = [], [], []
