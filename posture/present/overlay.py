@@ -84,7 +84,9 @@ def _label(img: np.ndarray, a: Assessment, th: int) -> None:
     if m.value is None:
         text = "pelvic tilt: not measured (see reasons)"
     else:
-        text = f"pelvic tilt {m.value:+.1f} deg [{m.interval[0]:+.0f}, {m.interval[1]:+.0f}]"
+        text = f"pelvic tilt {m.value:+.1f} deg"
+        if m.interval is not None:
+            text += f" [{m.interval[0]:+.0f}, {m.interval[1]:+.0f}]"
         if a.severity:
             text += f" {a.severity.band}"
     scale = max(0.5, img.shape[1] / 1100)
