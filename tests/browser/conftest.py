@@ -11,7 +11,14 @@ from pathlib import Path
 
 import pytest
 
-from .harness import ARTIFACTS, CHROMIUM, launch_chromium, running_app, sample_photo
+from .harness import (
+    ARTIFACTS,
+    CHROMIUM,
+    FAKE_CAMERA_ARGS,
+    launch_chromium,
+    running_app,
+    sample_photo,
+)
 
 
 def missing(reason: str):
@@ -71,3 +78,21 @@ def photo() -> Path:
     if p is None:
         pytest.skip("no samples/*.jpg and ../shared/photos is absent")
     return p
+
+
+@pytest.fixture(scope="session")
+def camera_browser(launch, photo, tmp_path_factory):
+    """Chromium whose (fake) camera shows a clip made from the sample picture."""
+    from .make_clip import clip_from_image
+
+    clip = clip_from_image(photo, tmp_path_factory.mktemp("clip") / "side.y4m")
+    return launch([*FAKE_CAMERA_ARGS, f"--use-file-for-fake-video-capture={clip}"])
+
+
+@pytest.fixture
+def camera_page(camera_browser, app_url):
+    ctx = camera_browser.new_context(viewport={"width": 1400, "height": 1100})
+    pg = ctx.new_page()
+    pg.set_default_timeout(60_000)
+    yield pg
+    ctx.close()
