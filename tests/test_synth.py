@@ -64,3 +64,8 @@ def test_label_has_the_documented_keys(model):
     # without roll, the image-plane tilt is close to the 3D one (yaw <= 15 deg)
     assert abs(label["pelvic_tilt_image_deg"]["without_roll"]["mid"]
                - label["pelvic_tilt_deg"]) < 4.0
+    # roll turns the image content clockwise: a right-facing ASIS goes down (+roll)
+    sign = 1.0 if label["facing"] == "right" else -1.0
+    with_roll = label["pelvic_tilt_image_deg"]["with_roll"]["mid"]
+    without = label["pelvic_tilt_image_deg"]["without_roll"]["mid"]
+    assert abs(with_roll - without - sign * label["camera"]["roll_deg"]) < 0.01

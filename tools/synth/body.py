@@ -6,7 +6,7 @@ in metres: x = the subject's left, -y = forward, z = up.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from functools import cached_property
 
 import numpy as np
@@ -307,6 +307,17 @@ class BodyModel:
             out = self.model(phenotype_kwargs=pheno, local_changes_kwargs=local or None)
         return (out["rest_vertices"][0].numpy().astype(np.float64),
                 out["rest_bone_heads"][0].numpy().astype(np.float64))
+
+    def height_for_stature(self, shape: BodyShape, stature_m: float) -> float:
+        """The anny height slider that gives ``shape`` the wanted standing height.
+
+        Stature is close to linear in the slider, so two rest builds and a secant (clipped
+        to the slider range) are enough; the exact stature is measured and labelled.
+        """
+        lo = self._rest(replace(shape, height=0.0))[0][:, 2]
+        hi = self._rest(replace(shape, height=1.0))[0][:, 2]
+        s_lo, s_hi = lo.max() - lo.min(), hi.max() - hi.min()
+        return float(np.clip((stature_m - s_lo) / (s_hi - s_lo), 0.0, 1.0))
 
     def build(self, shape: BodyShape, rebind: bool = True) -> Body:
         """Build one body in its rest pose, with the pelvis skin re-bound to ``root``.

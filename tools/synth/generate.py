@@ -46,6 +46,8 @@ def make_sample(model: BodyModel, seed: int, index: int,
                 size: tuple[int, int] = DEFAULT_SIZE) -> Sample:
     """Generate image ``index`` of the data set ``seed`` (depends on nothing else)."""
     params = sample_scene(make_rng(seed, index))
+    slider = model.height_for_stature(params.shape, params.stature)
+    params = dataclasses.replace(params, shape=dataclasses.replace(params.shape, height=slider))
     body = model.build(params.shape)
     rest_tilt = pelvic_tilts(body.vertices, body.faces)["mid"]
     d_t = params.target_tilt - rest_tilt

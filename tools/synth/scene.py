@@ -131,6 +131,7 @@ class SceneParams:
     """Everything sampled for one image."""
 
     shape: BodyShape
+    stature: float  # wanted standing height, metres (the height slider is solved for it)
     target_tilt: float  # wanted absolute pelvic tilt, degrees (dT = target - rest tilt)
     pose: PoseParams
     facing: str  # "left" or "right": where the person faces in the image
@@ -191,7 +192,7 @@ def sample_shape(rng: np.random.Generator) -> BodyShape:
     return BodyShape(
         gender=gender,
         age_years=float(rng.uniform(18, 80)),
-        height=float(rng.beta(2.5, 2.5)),
+        height=0.5,  # replaced by the slider that gives the sampled stature
         weight=float(np.clip(rng.beta(2.2, 2.6) * 1.05, 0, 1)),
         muscle=float(rng.beta(2.5, 2.5)),
         proportions=float(rng.uniform(0.2, 0.9)),
@@ -247,6 +248,8 @@ def sample_appearance(rng: np.random.Generator, shape: BodyShape) -> Appearance:
 def sample_scene(rng: np.random.Generator) -> SceneParams:
     """Draw every parameter of one image (see the module docstring)."""
     shape = sample_shape(rng)
+    # adult statures by sex (roughly 1.76 +- 0.075 m for men, 1.63 +- 0.07 m for women)
+    stature = float(np.clip(rng.normal(1.76 - 0.13 * shape.gender, 0.075), 1.45, 2.02))
     target = sample_target_tilt(rng)
     pose = sample_pose(rng)
     facing = "left" if rng.uniform() < 0.5 else "right"
@@ -288,7 +291,7 @@ def sample_scene(rng: np.random.Generator) -> SceneParams:
         vignette=float(rng.uniform(0.0, 0.35)),
     )
     return SceneParams(
-        shape=shape, target_tilt=target, pose=pose, facing=facing,
+        shape=shape, stature=stature, target_tilt=target, pose=pose, facing=facing,
         yaw=float(rng.uniform(-15, 15)),
         appearance=sample_appearance(rng, shape), camera=camera, lighting=lighting,
         room=room, sensor=sensor,
