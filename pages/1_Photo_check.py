@@ -11,7 +11,9 @@ from posture_app.ui import MAX_UPLOAD_MB, capture_tips, privacy_note, samples
 
 st.title("📷 Photo check")
 st.markdown("One photo of you standing **side-on**, head to feet. Results appear below.")
-capture_tips(expanded=False)
+# the tips matter before the first picture; afterwards they would push results down
+capture_tips(expanded=st.session_state.get("photo_upload") is None
+             and st.session_state.get("photo_camera") is None)
 
 SOURCES = ["Upload a photo", "Take a photo", "Try a sample"]
 sample_files = samples()

@@ -106,7 +106,7 @@ def _show_tilt(res: dict) -> None:
         st.markdown("#### Pelvic tilt: not measured")
         lines = "\n".join(f"- {reason_text(r)}" for r in reasons)
         if only_estimator:
-            st.info(lines, icon="ℹ️")
+            st.info(lines + " The other findings below are measured.", icon="ℹ️")
         else:
             tips = "\n".join(f"- {g}" for g in res.get("retake_guidance") or [])
             st.warning(f"**Please retake the picture.**\n\n{lines}\n\n**How to retake:**\n"
@@ -186,7 +186,10 @@ def show_results(res: dict, overlay: np.ndarray | None, *, key: str) -> None:
                            f"closest to the median.")
         with right:
             _show_tilt(res)
-            _show_findings(res)
+            if (res.get("view") or {}).get("ok", True):
+                _show_findings(res)
+            else:  # numbers from a view the gate rejected would mislead
+                st.caption("Other findings are not shown: this view cannot be measured.")
             facing, roll = res.get("facing"), res.get("roll_deg")
             if facing:
                 st.caption(f"Facing: {facing}" + (

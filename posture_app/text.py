@@ -39,7 +39,7 @@ ERROR_MESSAGES = {
 #: Reason codes (``"code: detail"`` strings in ``abstain_reasons``) in plain words.
 REASON_MESSAGES = {
     "estimator_unavailable": "Pelvic tilt cannot be estimated yet: this installation has no "
-                             "fitted tilt estimator. The other findings below are measured.",
+                             "fitted tilt estimator.",
     "interval_too_wide": "The estimate was too uncertain to place in a band.",
     "not_side_on": "You seem turned towards or away from the camera.",
     "facing_unclear": "We could not tell which way you are facing.",
