@@ -1,0 +1,359 @@
+"""Build the bad-input corpus: every kind of picture a phone, a user or an attacker may hand us.
+
+Usage::
+
+    python tools/make_bad_corpus.py OUT_DIR [--no-render] [--base samples/x.jpg]
+
+Writes ``OUT_DIR/items/<name>.<ext>`` and ``OUT_DIR/manifest.json``; nothing in the repo.
+The same inputs give byte-identical files (fixed seeds, no timestamps). Person pictures are
+transforms of one synthetic render from ``samples/`` (made by this project), so the corpus
+holds no real person. Front and back views are rendered with ``tools.synth`` (yaw ±90°);
+where its dependencies (torch, anny) are missing they are listed under ``skipped``.
+
+Each item has an ``expect``:
+
+``{"code": C}``
+    analysing it fails with error code ``C`` (library: a PostureError with that code; CLI
+    and batch: that ``error.code``).
+``{"like": "base", "landmark_tol": f, "tilt_tol_deg": d}``
+    it is the base picture in another encoding: it must be analysed as the base is (same
+    view verdict and facing; median landmark distance at most ``f`` × the person's height;
+    pelvic tilt within ``d`` degrees when one is given). 0 means identical.
+``{"code": "view_not_usable", "reasons": [families]}``
+    a person is found but the view gate refuses it, with at least one of these reason
+    families (``not_side_on``, ``body_cut_off``, ...).
+``{"refused": [codes], "reasons": [families]}``
+    no measurement: an error with one of these codes; for ``view_not_usable`` with one of
+    the reason families.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import hashlib
+import io
+import json
+import shutil
+import struct
+import sys
+import zlib
+from pathlib import Path
+
+import numpy as np
+from PIL import Image
+
+ROOT = Path(__file__).resolve().parents[1]
+SAMPLES = ROOT / "samples"
+SEED = 20240909  # every random choice below comes from this
+
+# How to store an upright picture so that a viewer honouring EXIF tag t shows it upright
+# (EXIF 2.3 row-0/column-0 definitions; the same table as tests/test_images.py).
+STORE_FOR_TAG = {
+    1: None,
+    2: Image.Transpose.FLIP_LEFT_RIGHT,
+    3: Image.Transpose.ROTATE_180,
+    4: Image.Transpose.FLIP_TOP_BOTTOM,
+    5: Image.Transpose.TRANSPOSE,
+    6: Image.Transpose.ROTATE_90,
+    7: Image.Transpose.TRANSVERSE,
+    8: Image.Transpose.ROTATE_270,
+}
+
+# Lossless variants (same pixels once decoded) must give identical results. Re-encoding
+# (JPEG, palette, gray) moved the median landmark by 0.2-4 px of a ~700 px person (<0.6%);
+# 1.5% leaves room for other renders while a wrong frame or orientation moves it by >10%.
+LOSSY = {"like": "base", "landmark_tol": 0.015, "tilt_tol_deg": 3.0}
+EXACT = {"like": "base", "landmark_tol": 0.0, "tilt_tol_deg": 0.0}
+
+
+# --------------------------------------------------------------------------- encoders
+
+def _encode(im: Image.Image, fmt: str, **kw) -> bytes:
+    buf = io.BytesIO()
+    im.save(buf, format=fmt, **kw)
+    return buf.getvalue()
+
+
+def _exif(tag: int) -> bytes:
+    exif = Image.Exif()
+    exif[0x0112] = tag
+    return exif.tobytes()
+
+
+def _chunk(kind: bytes, payload: bytes) -> bytes:
+    return (struct.pack(">I", len(payload)) + kind + payload
+            + struct.pack(">I", zlib.crc32(kind + payload) & 0xFFFFFFFF))
+
+
+def solid_png(width: int, height: int, rgb: tuple[int, int, int], rows_per_unit: int = 50
+              ) -> bytes:
+    """A valid 8-bit RGB PNG of one colour, of any size, made in well under a second.
+
+    Every row is filtered with "Sub" (filter 1): the first pixel holds the colour, the rest
+    are zero differences, so all rows are the same bytes. A unit of rows is deflated once,
+    ending with a full flush (no back-references across it), and repeated; the Adler-32 of
+    the whole stream is computed over the repeated unit. The file is ~1/1000 of the pixel
+    data, which is the point: a decoder that trusts it allocates width × height × 3 bytes.
+    """
+    if height % rows_per_unit:
+        raise ValueError("height must be a multiple of rows_per_unit")
+    row = b"\x01" + bytes(rgb) + bytes(3 * (width - 1))
+    unit = row * rows_per_unit
+    co = zlib.compressobj(9)
+    first = co.compress(unit) + co.flush(zlib.Z_FULL_FLUSH)
+    again = co.compress(unit) + co.flush(zlib.Z_FULL_FLUSH)
+    header, body = first[:2], first[2:]
+    if again != body:  # deflate restarted identically after the flush: safe to repeat
+        raise RuntimeError("zlib did not repeat the flushed unit identically")
+    n = height // rows_per_unit
+    adler = 1
+    for _ in range(n):
+        adler = zlib.adler32(unit, adler)
+    # final empty fixed-Huffman block (BFINAL=1, BTYPE=01, end-of-block), then Adler-32
+    stream = header + body * n + b"\x03\x00" + struct.pack(">I", adler)
+    ihdr = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)
+    return (b"\x89PNG\r\n\x1a\n" + _chunk(b"IHDR", ihdr) + _chunk(b"IDAT", stream)
+            + _chunk(b"IEND", b""))
+
+
+def text_chunk_bomb_png(im: Image.Image, inflated: int = 64 * 1024 * 1024) -> bytes:
+    """A small valid PNG with a zTXt chunk that inflates to ``inflated`` bytes."""
+    png = _encode(im, "PNG")
+    text = zlib.compress(bytes(inflated), 9)
+    ztxt = _chunk(b"zTXt", b"Comment\x00\x00" + text)
+    at = png.index(b"IDAT") - 4  # before the first IDAT: read while the header is parsed
+    return png[:at] + ztxt + png[at:]
+
+
+# --------------------------------------------------------------------------- the person
+
+def choose_base(samples: Path) -> Path:
+    """The sample to transform: arms hanging, closest to profile, whole body well inside the
+    frame (from its label). Falls back to the first JPEG when labels are missing."""
+    best, best_key = None, None
+    for jpg in sorted(samples.glob("*.jpg")):
+        label_path = jpg.with_suffix(".json")
+        try:
+            label = json.loads(label_path.read_text())
+            x0, y0, x1, y1 = label["person_bbox_px"]
+            w, h = label["camera"]["width"], label["camera"]["height"]
+            margin = min(x0, y0, w - x1, h - y1)
+            arms = label["params"]["pose"]["arms"]
+            key = (arms != "hanging", margin < 40, abs(label["params"]["yaw"]), jpg.name)
+        except (OSError, ValueError, KeyError, TypeError):
+            key = (True, True, 999.0, jpg.name)
+        if best_key is None or key < best_key:
+            best, best_key = jpg, key
+    if best is None:
+        raise SystemExit(f"no samples/*.jpg in {samples}")
+    return best
+
+
+def _label(jpg: Path) -> dict:
+    try:
+        return json.loads(jpg.with_suffix(".json").read_text())
+    except (OSError, ValueError):
+        return {}
+
+
+def render_turned(label: dict, yaw: float) -> tuple[bytes | None, str]:
+    """The base's synthetic person re-rendered ``yaw`` degrees off profile (+90 = facing
+    the camera, -90 = back to it), or None and why not."""
+    try:
+        seed, index = int(label["seed"]), int(label["index"])
+        w, h = label["camera"]["width"], label["camera"]["height"]
+    except (KeyError, TypeError, ValueError):
+        return None, "the base sample has no seed/index label to re-render it from"
+    try:
+        sys.path.insert(0, str(ROOT))
+        from tools.synth import generate as gen
+        from tools.synth.body import BodyModel
+    except Exception as exc:  # torch/anny missing, or the generator changed
+        return None, f"tools.synth is unavailable ({type(exc).__name__}: {exc})"
+    orig = gen.sample_scene
+    try:
+        model = _body_model(BodyModel)
+        gen.sample_scene = lambda rng: dataclasses.replace(orig(rng), yaw=yaw)
+        return gen.make_sample(model, seed, index, (w, h)).jpeg, ""
+    except Exception as exc:
+        return None, f"tools.synth could not render it ({type(exc).__name__}: {exc})"
+    finally:
+        gen.sample_scene = orig
+
+
+_MODEL = None
+
+
+def _body_model(cls):
+    global _MODEL
+    if _MODEL is None:
+        _MODEL = cls()
+    return _MODEL
+
+
+def _no_person(rgb: np.ndarray, bbox) -> np.ndarray:
+    """The base's own room without the person: the widest empty strip beside the person,
+    mirrored back and forth to the full width."""
+    h, w, _ = rgb.shape
+    x0, x1 = (int(bbox[0]) - 12, int(bbox[2]) + 12) if bbox else (w // 4, 3 * w // 4)
+    left, right = rgb[:, : max(x0, 1)], rgb[:, min(x1, w - 1):]
+    strip = left if left.shape[1] >= right.shape[1] else right
+    tiles, flip = [], False
+    while sum(t.shape[1] for t in tiles) < w:
+        tiles.append(strip[:, ::-1] if flip else strip)
+        flip = not flip
+    return np.ascontiguousarray(np.concatenate(tiles, axis=1)[:, :w])
+
+
+def _joint_y(label: dict, joints: tuple[str, str], default: int,
+             up_to: tuple[str, str] | None = None) -> int:
+    """Image row of a joint pair from the label; with ``up_to``, a fifth of the way from the
+    joints towards that pair (the waist: a little above the hip joints)."""
+    pts = label.get("points") or {}
+    try:
+        y = float(np.mean([pts[k]["px"][1] for k in joints]))
+        if up_to is not None:
+            y -= 0.2 * (y - float(np.mean([pts[k]["px"][1] for k in up_to])))
+        return int(round(y))
+    except (KeyError, TypeError, IndexError):
+        return default
+
+
+# --------------------------------------------------------------------------- the corpus
+
+def build(out_dir: Path, *, base: Path | None = None, render: bool = True) -> dict:
+    """Write the corpus into ``out_dir`` (emptied first) and return the manifest."""
+    items_dir = out_dir / "items"
+    if items_dir.exists():
+        shutil.rmtree(items_dir)
+    items_dir.mkdir(parents=True)
+    base = base or choose_base(SAMPLES)
+    label = _label(base)
+    base_bytes = base.read_bytes()
+    upright = Image.open(io.BytesIO(base_bytes)).convert("RGB")
+    rgb = np.asarray(upright)
+    h, w, _ = rgb.shape
+    rng = np.random.default_rng(SEED)
+    items: list[dict] = []
+    skipped: list[dict] = []
+
+    def add(name: str, data: bytes, what: str, expect: dict) -> None:
+        (items_dir / name).write_bytes(data)
+        items.append({"name": name, "what": what, "expect": expect, "bytes": len(data),
+                      "sha256": hashlib.sha256(data).hexdigest()})
+
+
+    # the base itself, so every comparison has its reference in the same run
+    add("base.jpg", base_bytes, f"the base picture ({base.name}, synthetic render)", EXACT)
+
+    # -- not images, or broken ones
+    add("empty.jpg", b"", "zero-byte file", {"code": "empty_file"})
+    add("random.jpg", rng.integers(0, 256, 4096, dtype=np.uint8).tobytes(),
+        "4 KiB of random bytes named .jpg", {"code": "not_an_image"})
+    add("text.jpg", ("Dear clinic, my photo is attached.\n" * 40).encode(),
+        "a text file named .jpg", {"code": "not_an_image"})
+    add("truncated.jpg", base_bytes[: len(base_bytes) * 6 // 10],
+        "the base JPEG cut off at 60%", {"code": "corrupt_image"})
+    add("bomb.png", solid_png(30_000, 30_000, (0, 0, 0)),
+        "decompression bomb: a valid 2.6 MB PNG of 30000x30000 px (2.7 GB of pixels)",
+        {"code": "image_too_large"})
+    add("huge_20000.png", solid_png(20_000, 20_000, (90, 140, 200)),
+        "a valid 20000x20000 px PNG of one colour (400 MP)", {"code": "image_too_large"})
+    add("text_bomb.png", text_chunk_bomb_png(upright.resize((96, 160))),
+        "a small PNG whose zTXt chunk inflates to 64 MB", {"code": "corrupt_image"})
+    add("tiny_32.png", _encode(upright.resize((32, 32), Image.Resampling.LANCZOS), "PNG"),
+        "the person scaled to 32x32 px", {"code": "image_too_small"})
+
+    # -- the base in other encodings, modes and orientations: analysed as the base is
+    add("cmyk.jpg", _encode(upright.convert("CMYK"), "JPEG", quality=95),
+        "CMYK JPEG", LOSSY)
+    add("rgb16.png", _png16(rgb), "16-bit RGB PNG (8-bit values x 257: lossless)", EXACT)
+    add("gray.jpg", _encode(upright.convert("L"), "JPEG", quality=95),
+        "grayscale JPEG", LOSSY)
+    add("rgba.png", _encode(upright.convert("RGBA"), "PNG"), "RGBA PNG, opaque", EXACT)
+    add("palette.png", _encode(upright.quantize(256, dither=Image.Dither.NONE), "PNG"),
+        "palette PNG (256 colours)", LOSSY)
+    second = upright.transpose(Image.Transpose.FLIP_LEFT_RIGHT).quantize(256)
+    add("animated.gif", _encode(upright.quantize(256), "GIF", save_all=True,
+                                append_images=[second], duration=500, loop=0),
+        "animated GIF: the base, then its mirror image (only frame 1 may be used)",
+        LOSSY)
+    for tag, op in STORE_FOR_TAG.items():
+        stored = upright if op is None else upright.transpose(op)
+        add(f"exif_{tag}.jpg", _encode(stored, "JPEG", quality=95, exif=_exif(tag)),
+            f"stored for EXIF orientation {tag}: upright once the tag is applied", LOSSY)
+
+    # -- scenes the view gate must refuse
+    add("no_person.jpg", _encode(Image.fromarray(_no_person(rgb, label.get("person_bbox_px"))),
+                                 "JPEG", quality=92),
+        "the base's room with nobody in it", {"refused": ["no_person"]})
+    other = _other_sample(base)
+    pair = [rgb, np.asarray(Image.open(other).convert("RGB").resize((w, h)))]
+    add("two_people.jpg", _encode(Image.fromarray(np.concatenate(pair, axis=1)), "JPEG",
+                                  quality=92),
+        f"two renders side by side ({base.name}, {other.name})",
+        {"code": "view_not_usable", "reasons": ["several_people"]})
+    add("lying_down.jpg", _encode(upright.transpose(Image.Transpose.ROTATE_90), "JPEG",
+                                  quality=92),
+        "the base turned 90 degrees: a person lying down",
+        {"refused": ["no_person", "view_not_usable"]})
+    waist = _joint_y(label, ("hip_L", "hip_R"), h // 2, up_to=("shoulder_L", "shoulder_R"))
+    # Cut at the waist MediaPipe usually finds nobody; either refusal is right.
+    add("cut_at_waist.jpg", _encode(upright.crop((0, 0, w, waist)), "JPEG", quality=92),
+        f"the base cropped at the waist (rows 0-{waist})",
+        {"refused": ["no_person", "view_not_usable"], "reasons": ["body_cut_off"]})
+    knees = _joint_y(label, ("knee_L", "knee_R"), 3 * h // 4)
+    add("cut_at_knees.jpg", _encode(upright.crop((0, 0, w, knees)), "JPEG", quality=92),
+        f"the base cropped at the knees (rows 0-{knees})",
+        {"code": "view_not_usable", "reasons": ["body_cut_off"]})
+    for name, yaw, what in (("front_view.jpg", 90.0, "front view (rendered, yaw +90)"),
+                            ("back_view.jpg", -90.0, "back view (rendered, yaw -90)")):
+        if not render:
+            skipped.append({"name": name, "why": "--no-render"})
+            continue
+        jpeg, why = render_turned(label, yaw)
+        if jpeg is None:
+            skipped.append({"name": name, "why": why})
+            continue
+        add(name, jpeg, what, {"code": "view_not_usable", "reasons": ["not_side_on"]})
+
+    manifest = {"format": "posture-bad-corpus", "version": 1, "seed": SEED,
+                "base": base.name, "items": items, "skipped": skipped}
+    (out_dir / "manifest.json").write_text(json.dumps(manifest, indent=1) + "\n")
+    return manifest
+
+
+def _png16(rgb: np.ndarray) -> bytes:
+    import cv2
+
+    ok, buf = cv2.imencode(".png", cv2.cvtColor(rgb, cv2.COLOR_RGB2BGR).astype(np.uint16) * 257)
+    if not ok:
+        raise RuntimeError("cv2 could not encode a 16-bit PNG")
+    return buf.tobytes()
+
+
+def _other_sample(base: Path) -> Path:
+    """A second render for the two-people picture: the next sample after the base."""
+    all_ = sorted(base.parent.glob("*.jpg"))
+    if base not in all_ or len(all_) < 2:
+        return base
+    return all_[(all_.index(base) + 1) % len(all_)]
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p.add_argument("out_dir", type=Path, help="where to write items/ and manifest.json")
+    p.add_argument("--base", type=Path, default=None,
+                   help="person picture to transform (default: chosen from samples/)")
+    p.add_argument("--no-render", action="store_true",
+                   help="skip the front/back views (they need tools.synth: torch, anny)")
+    args = p.parse_args(argv)
+    m = build(args.out_dir, base=args.base, render=not args.no_render)
+    print(f"{len(m['items'])} items in {args.out_dir / 'items'} (base {m['base']})"
+          + "".join(f"\nskipped {s['name']}: {s['why']}" for s in m["skipped"]))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
