@@ -1,0 +1,334 @@
+"""The bad-input corpus (tools/make_bad_corpus.py) through the library, the CLI and batch.
+
+Every item must end in its expected outcome (a coded error, a refusal with its reason, or the
+same analysis as the picture it was made from) and never in a traceback. The corpus is built
+once per run into a temporary folder; nothing binary is committed.
+"""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import importlib.util
+import io
+import json
+import struct
+import subprocess
+import sys
+import tomllib
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from posture.errors import InputError, NoPersonError, PostureError
+from posture.images import DEFAULT_MAX_BYTES, load_image
+
+ROOT = Path(__file__).resolve().parents[1]
+_spec = importlib.util.spec_from_file_location("make_bad_corpus",
+                                               ROOT / "tools" / "make_bad_corpus.py")
+corpus_tool = importlib.util.module_from_spec(_spec)
+_spec.loader.exec_module(corpus_tool)
+
+# What the corpus must hold: the issue's list, one file each (the EXIF set is eight).
+ITEMS = (
+    "base.jpg", "empty.jpg", "random.jpg", "text.jpg", "truncated.jpg", "bomb.png",
+    "huge_20000.png", "text_bomb.png", "many_scans.jpg", "tiny_32.png", "cmyk.jpg",
+    "rgb16.png", "gray.jpg", "rgba.png", "palette.png", "animated.gif",
+    *(f"exif_{t}.jpg" for t in range(1, 9)),
+    "no_person.jpg", "two_people.jpg", "lying_down.jpg", "cut_at_waist.jpg",
+    "cut_at_knees.jpg", "front_view.jpg", "back_view.jpg",
+)
+RENDERED = ("front_view.jpg", "back_view.jpg")  # need tools.synth (torch, anny)
+# Outcomes the library gets wrong today: reported, not fixed here (see docs/reliability.md).
+# strict: when the view gate is fixed these pass, and the mark must go.
+KNOWN_WRONG = {
+    "lying_down.jpg": "view gate accepts a person lying down (or a sideways photo without "
+                      "EXIF) as a valid side view",
+    "gray.jpg": "MediaPipe finds the person twice in the grayscale copy and the view gate "
+                "counts the duplicate as a second person (several_people)",
+}
+# The errors a user's file can cause before any model runs (CLI exit code 2).
+INPUT_CODES = {"empty_file", "not_an_image", "corrupt_image", "image_too_large",
+               "image_too_small", "unsupported_image", "file_too_large"}
+# The CLI costs ~2 s per call once it loads the model, <1 s when the file is refused first:
+# every item refused before the model runs, plus one of each other outcome kind.
+CLI_ITEMS = ("empty.jpg", "random.jpg", "text.jpg", "truncated.jpg", "bomb.png",
+             "huge_20000.png", "text_bomb.png", "many_scans.jpg", "tiny_32.png",
+             "base.jpg", "exif_6.jpg", "animated.gif", "no_person.jpg", "two_people.jpg",
+             "cut_at_knees.jpg", "front_view.jpg")
+
+
+def _items(names):
+    return [pytest.param(n, marks=pytest.mark.xfail(strict=True, reason=KNOWN_WRONG[n]))
+            if n in KNOWN_WRONG else n for n in names]
+
+
+@pytest.fixture(scope="session")
+def corpus(tmp_path_factory) -> tuple[Path, dict]:
+    out = tmp_path_factory.mktemp("corpus")
+    manifest = corpus_tool.build(out)
+    return out / "items", manifest
+
+
+def _entry(corpus, name: str) -> dict:
+    items_dir, manifest = corpus
+    for s in manifest["skipped"]:
+        if s["name"] == name:
+            pytest.skip(f"{name} not in the corpus: {s['why']}")
+    return next(i for i in manifest["items"] if i["name"] == name)
+
+
+def outcome(analyzer, path) -> dict:
+    """The contract dict of one file through the library, plus the exception type raised."""
+    from posture.present.contract import assessment_to_dict, error_to_dict
+
+    try:
+        d = assessment_to_dict(analyzer.analyze(path), source=str(path))
+        d["_raised"] = None
+    except PostureError as err:
+        d = error_to_dict(err, source=str(path))
+        d["_raised"] = type(err).__name__
+    return d
+
+
+def code_of(d: dict) -> str | None:
+    return (d.get("error") or {}).get("code")
+
+
+def families(d: dict) -> set[str]:
+    return {r.split(":", 1)[0] for r in d.get("abstain_reasons") or ()}
+
+
+def median_landmark_shift(a: dict, b: dict) -> float:
+    pa, pb = np.asarray(a["landmarks_px"])[:, :2], np.asarray(b["landmarks_px"])[:, :2]
+    return float(np.median(np.linalg.norm(pa - pb, axis=1)))
+
+
+def check_expected(d: dict, expect: dict, base: dict | None) -> None:
+    """Assert that a contract dict is the outcome the manifest asks for."""
+    if "like" in expect:
+        assert base is not None
+        assert code_of(d) == code_of(base), (code_of(d), d.get("abstain_reasons"))
+        assert (d["ok"], d["facing"]) == (base["ok"], base["facing"])
+        height = np.ptp(np.asarray(base["landmarks_px"])[:, 1])
+        shift = median_landmark_shift(d, base)
+        assert shift <= expect["landmark_tol"] * height, f"landmarks moved {shift:.1f} px"
+        tilts = (d["pelvic_tilt_deg"], base["pelvic_tilt_deg"])
+        if tilts != (None, None):  # None while no estimator is fitted
+            assert None not in tilts and abs(tilts[0] - tilts[1]) <= expect["tilt_tol_deg"]
+        return
+    assert d["ok"] is False and d["pelvic_tilt_deg"] is None and d["severity"] is None
+    allowed = [expect["code"]] if "code" in expect else expect["refused"]
+    assert code_of(d) in allowed, (code_of(d), d.get("abstain_reasons"))
+    if code_of(d) == "view_not_usable":
+        assert families(d) & set(expect["reasons"]), d["abstain_reasons"]
+
+
+# ------------------------------------------------------------------------- the corpus itself
+
+def test_corpus_is_complete_and_deterministic(tmp_path):
+    # without the renders (covered by the session build): builds in ~3 s
+    a = corpus_tool.build(tmp_path / "a", render=False)
+    b = corpus_tool.build(tmp_path / "b", render=False)
+    assert a == b
+    for item in a["items"]:
+        data = (tmp_path / "a" / "items" / item["name"]).read_bytes()
+        assert hashlib.sha256(data).hexdigest() == item["sha256"]
+    names = [i["name"] for i in a["items"]] + [s["name"] for s in a["skipped"]]
+    assert sorted(names) == sorted(ITEMS)
+    assert {s["name"] for s in a["skipped"]} == set(RENDERED)
+
+
+def test_bombs_are_small_valid_pngs_of_huge_size():
+    # The generator makes real PNGs: refusing them is the limit's doing, not a parse error.
+    from PIL import Image
+
+    small = corpus_tool.solid_png(300, 200, (90, 140, 200))
+    px = np.asarray(Image.open(io.BytesIO(small)))
+    assert px.shape == (200, 300, 3) and (px == (90, 140, 200)).all()
+    big = corpus_tool.solid_png(20_000, 20_000, (90, 140, 200))
+    assert len(big) < 2_000_000  # 1.2 GB of pixels in ~1.2 MB
+    assert struct.unpack(">II", big[16:24]) == (20_000, 20_000)  # IHDR width, height
+    with pytest.raises(InputError) as e:
+        load_image(big)
+    assert e.value.code == "image_too_large"
+
+
+# ------------------------------------------------------------------------- bounded work
+
+_WORST = ("bomb.png", "huge_20000.png", "text_bomb.png", "many_scans.jpg", "truncated.jpg",
+          "random.jpg")
+_LOAD_SCRIPT = """
+import json, resource, sys, time
+from posture.errors import InputError
+from posture.images import load_image
+out = {}
+for path in sys.argv[1:]:
+    t = time.perf_counter()
+    try:
+        load_image(path)
+        code = None
+    except InputError as e:
+        code = e.code
+    out[path] = [code, time.perf_counter() - t]
+# VmHWM, not ru_maxrss: the latter is inherited from the (large) parent across fork + exec
+out["peak_kb"] = int(next(line.split()[1] for line in open("/proc/self/status")
+                          if line.startswith("VmHWM:")))
+print(json.dumps(out))
+"""
+
+
+def test_worst_items_are_refused_fast_and_small(corpus):
+    # In a child process with a wall-clock limit: a stall fails the test, not the suite, and
+    # the peak memory is this loader's alone. The bombs would need 1.2-3.6 GB decoded; the
+    # many-scans JPEG took ~50 s to decode before the scan limit.
+    items_dir, manifest = corpus
+    paths = [str(items_dir / n) for n in _WORST]
+    r = subprocess.run([sys.executable, "-c", _LOAD_SCRIPT, *paths], capture_output=True,
+                       text=True, timeout=60)
+    assert r.returncode == 0, r.stderr
+    res = json.loads(r.stdout)
+    expect = {i["name"]: i["expect"].get("code") for i in manifest["items"]}
+    for p in paths:
+        code, seconds = res[p]
+        assert code == expect[Path(p).name], p
+        assert seconds < 2.0, f"{p} took {seconds:.1f} s"
+    assert res["peak_kb"] < 300 * 1024, f"peak memory {res['peak_kb'] // 1024} MB"
+
+
+def test_upload_limit_matches_the_library_byte_limit():
+    # The app refuses an upload over maxUploadSize (MB) before our code sees it; the loader's
+    # own limit still applies behind it. They must agree, or one of them is a lie.
+    cfg = tomllib.loads((ROOT / ".streamlit" / "config.toml").read_text())
+    max_mb = cfg["server"]["maxUploadSize"]
+    assert max_mb * 1024 * 1024 == DEFAULT_MAX_BYTES
+    ui = (ROOT / "posture_app" / "ui.py").read_text()
+    assert f"MAX_UPLOAD_MB = {max_mb}\n" in ui
+    page = (ROOT / "pages" / "1_Photo_check.py").read_text()
+    assert "max_upload_size=MAX_UPLOAD_MB" in page
+
+
+def _peak_rss_kb() -> int:
+    with open("/proc/self/status") as f:
+        return int(next(line.split()[1] for line in f if line.startswith("VmHWM:")))
+
+
+def test_malformed_input_costs_little_memory_in_this_process(corpus):
+    # As the app runs it: in a process that already holds a model. Reset the peak-RSS mark
+    # (Linux: "5" to clear_refs), load the bombs, and check that the peak hardly moves.
+    items_dir, _ = corpus
+    try:
+        Path("/proc/self/clear_refs").write_text("5")
+    except OSError:
+        pytest.skip("cannot reset the peak RSS mark here (/proc/self/clear_refs)")
+    before = _peak_rss_kb()
+    for name in ("bomb.png", "huge_20000.png", "text_bomb.png", "many_scans.jpg"):
+        with pytest.raises(InputError):
+            load_image(items_dir / name)
+    grown_mb = (_peak_rss_kb() - before) / 1024
+    assert grown_mb < 150, f"peak memory grew by {grown_mb:.0f} MB"
+
+
+# ------------------------------------------------------------------------- the library
+
+@pytest.fixture(scope="module")
+def library_results(corpus, analyzer) -> dict[str, dict]:
+    items_dir, manifest = corpus
+    return {i["name"]: outcome(analyzer, items_dir / i["name"]) for i in manifest["items"]}
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("name", _items(ITEMS))
+def test_library(name, corpus, library_results):
+    item = _entry(corpus, name)
+    d = library_results[name]
+    check_expected(d, item["expect"], library_results["base.jpg"])
+    # the exception type carries the CLI exit code: bad input 2, no usable person 3
+    code = code_of(d)
+    if code in INPUT_CODES:
+        assert d["_raised"] == InputError.__name__
+    elif code == "no_person":
+        assert d["_raised"] == NoPersonError.__name__
+    else:  # analysed: a result, not an exception (view_not_usable is a verdict)
+        assert d["_raised"] is None
+
+
+@pytest.mark.slow
+def test_base_is_a_usable_side_view(library_results):
+    # the like-base comparisons mean little if the base itself were refused
+    base = library_results["base.jpg"]
+    assert base["ok"] and base["facing"] in ("left", "right")
+    assert len(base["landmarks_px"]) == 33
+
+
+# ------------------------------------------------------------------------- the CLI
+
+def _cli(*args: str, timeout: float = 120) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "posture.cli", *args], capture_output=True,
+                          text=True, timeout=timeout, cwd=ROOT)
+
+
+def assert_clean_stderr(stderr: str) -> None:
+    assert "Traceback" not in stderr and "Exception ignored" not in stderr, stderr[-2000:]
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("name", _items(CLI_ITEMS))
+def test_cli_analyze_json(name, corpus, library_results):
+    items_dir, _ = corpus
+    item = _entry(corpus, name)
+    r = _cli("analyze", "--json", str(items_dir / name))
+    assert_clean_stderr(r.stderr)
+    d = json.loads(r.stdout)
+    check_expected(d, item["expect"], library_results["base.jpg"])
+    code = code_of(d)
+    want_exit = 0 if code is None else 2 if code in INPUT_CODES else 3
+    assert r.returncode == want_exit, (r.returncode, code)
+    if code is not None:
+        # exit_code is in error dicts from exceptions; view verdicts have code and message only
+        assert d["error"].get("exit_code", want_exit) == want_exit and d["error"]["message"]
+    # the CLI says what the library says
+    lib = library_results[name]
+    assert (code, d["facing"]) == (code_of(lib), lib["facing"])
+
+
+# ------------------------------------------------------------------------- batch
+
+@pytest.fixture(scope="module")
+def batch_run(corpus, tmp_path_factory):
+    items_dir, _ = corpus
+    out = tmp_path_factory.mktemp("corpus-batch")
+    # a glob, not the folder: folder mode only takes photo extensions and would leave the GIF
+    r = _cli("batch", str(items_dir / "*"), "--out", str(out / "out.csv"),
+             "--jsonl", str(out / "out.jsonl"), timeout=300)
+    with open(out / "out.csv", newline="", encoding="utf-8") as f:
+        rows = {Path(row["file"]).name: row for row in csv.DictReader(f)}
+    jsonl = {Path(x["file"]).name: x for x in map(json.loads, (out / "out.jsonl").open())}
+    return r, rows, jsonl
+
+
+@pytest.mark.slow
+def test_batch_completes_with_a_row_per_item(corpus, batch_run):
+    _, manifest = corpus
+    r, rows, jsonl = batch_run
+    assert r.returncode == 0, r.stderr[-2000:]
+    assert_clean_stderr(r.stderr)
+    names = sorted(i["name"] for i in manifest["items"])
+    assert sorted(rows) == names and sorted(jsonl) == names
+    assert f"{len(names)} images in the output ({len(names)} analysed now" in r.stdout
+    assert "internal" not in {row["error_code"] for row in rows.values()}
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("name", _items(ITEMS))
+def test_batch_row(name, corpus, batch_run, library_results):
+    item = _entry(corpus, name)
+    _, rows, jsonl = batch_run
+    d = jsonl[name]
+    check_expected(d, item["expect"], library_results["base.jpg"])
+    row = rows[name]
+    assert row["error_code"] == (code_of(d) or "")
+    assert row["ok"] == str(d["ok"]) and row["facing"] == (d["facing"] or "")
+    lib = library_results[name]
+    assert (code_of(d), d["facing"]) == (code_of(lib), lib["facing"])
