@@ -124,7 +124,11 @@ def reassess(a: Assessment, corrections: dict[str, tuple[float, float]],
     if unknown:
         raise ValueError(f"cannot correct {sorted(unknown)}; correctable: {CORRECTABLE}")
     for name, p in corrections.items():
-        if len(p) != 2 or not all(np.isfinite(float(v)) for v in p):
+        try:  # None, a number or a string in place of (x, y) is the caller's error, not ours
+            ok = len(p) == 2 and all(np.isfinite(float(v)) for v in p)
+        except (TypeError, ValueError, OverflowError):
+            ok = False
+        if not ok:
             raise ValueError(f"correction for {name} must be two finite numbers, got {p!r}")
     updates = {}
     near = 0 if a.side.near_side == "left" else 1
