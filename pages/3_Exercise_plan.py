@@ -36,7 +36,7 @@ with st.expander("Use a result you saved earlier (JSON)", expanded=result is Non
     if saved is not None:
         try:
             result = json.loads(saved.getvalue().decode("utf-8"))
-        except (UnicodeDecodeError, json.JSONDecodeError):
+        except (UnicodeDecodeError, json.JSONDecodeError, RecursionError):
             st.error("That file is not a saved posture result (invalid JSON).", icon="🚫")
 
 if result is None:

@@ -113,7 +113,7 @@ def _plan_text(result: dict, thomas) -> str:
 def cmd_plan(args) -> int:
     try:
         result = json.loads(Path(args.result).read_text(encoding="utf-8"))
-    except (OSError, ValueError) as exc:
+    except (OSError, ValueError, RecursionError) as exc:  # RecursionError: deep nesting
         raise PostureError(f"cannot read {args.result} as analysis JSON: {exc}",
                            code="bad_result_json") from exc
     if not isinstance(result, dict):

@@ -210,7 +210,11 @@ def _num(d: Mapping[str, Any], key: str, value: Any = ...) -> float | None:
         return None
     if isinstance(v, bool) or not isinstance(v, int | float):
         raise _bad_result(f"'{key}' must be a number or null, got {v!r}")
-    return None if math.isnan(v) else float(v)
+    try:
+        f = float(v)
+    except OverflowError:  # JSON integers have no size limit
+        raise _bad_result(f"'{key}' is out of range: {v!r:.40}") from None
+    return None if math.isnan(f) else f
 
 
 def _flag(d: Mapping[str, Any], key: str, *, default: bool | None) -> bool | None:
