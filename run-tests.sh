@@ -4,6 +4,13 @@
 set -euo pipefail
 cd "$(dirname "$0")"
 bash scripts/setup-env.sh app,test
+# The browser tests need Debian's Chromium; install it where we can (root), else they skip.
+if ! command -v chromium >/dev/null 2>&1 && [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
+    echo "==> installing chromium (Debian) for the browser tests"
+    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends \
+        chromium fonts-dejavu-core >/dev/null
+fi
+export PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD=1
 echo "==> installing test and dev-tool requirements"
 .venv/bin/python -m pip install -q -r requirements-dev.txt
 if [ -f tools/synth/requirements.txt ]; then

@@ -258,7 +258,8 @@ def markdown(r: dict) -> str:
     lo = r["lordosis"]
     if lo.get("n"):
         lines += ["", f"Lumbar lordosis (surface measure): MAE {lo['mae']:.2f}°, bias "
-                      f"{lo['bias']:+.2f}°, 95% LoA {lo['loa_low']:+.1f}° to {lo['loa_high']:+.1f}°"]
+                      f"{lo['bias']:+.2f}°, 95% LoA {lo['loa_low']:+.1f}° to "
+                      f"{lo['loa_high']:+.1f}°"]
     md, sc = r["mirror_abs_diff_deg"], r["scale_300_vs_2000_abs_diff_deg"]
     if md.get("n"):
         lines.append(f"Mirror invariance: |tilt − tilt(mirrored)| mean {md['mean']:.2f}°, "
@@ -280,8 +281,10 @@ def markdown(r: dict) -> str:
                   "|---|---|---|---|---|"]
         for p in r["real_photos"]:
             t = "–" if p.get("tilt") is None else f"{p['tilt']:+.1f}"
-            iv = "–" if not p.get("interval") else f"{p['interval'][0]:+.1f} to {p['interval'][1]:+.1f}"
-            why = "; ".join(x.split(":")[0] for x in p.get("reasons", [])) or p.get("error", "")
+            iv = p.get("interval")
+            iv = "–" if not iv else f"{iv[0]:+.1f} to {iv[1]:+.1f}"
+            why = "; ".join(x.split(":")[0] for x in p.get("reasons", []))
+            why = why or p.get("error", "")
             lines.append(f"| {p['file']} | {t} | {iv} | {p.get('band') or '–'} | {why} |")
     return "\n".join(lines) + "\n"
 

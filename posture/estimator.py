@@ -22,32 +22,69 @@ from importlib import resources
 import numpy as np
 
 from .errors import DataFileError
-from .sagittal import SideView
+from .sagittal import OUTLINE_LEVELS, SideView
 
-FEATURE_VERSION = 1
+FEATURE_VERSION = 2
 #: Key points whose body-frame (u, v) enter the features, relative to the hip midpoint.
 POINTS = ("ear", "shoulder", "elbow", "wrist", "knee", "ankle", "heel", "toe",
           "ear_near", "shoulder_near", "hip_near", "knee_near", "ankle_near")
-#: Heights (stature units above the ankles) at which the outline is sampled.
-N_LEVELS = 48
-LEVEL_RANGE = (0.25, 0.85)
+#: Heights, relative to the buttock apex (stature units), of the apex-aligned back profile.
+APEX_LEVELS = np.linspace(-0.10, 0.25, 36)
+_OUTLINE_STEP = 2  # every other outline row for the hip-aligned profiles (~2 cm apart)
 
 
 def feature_names() -> list[str]:
+    n_rows = len(range(0, OUTLINE_LEVELS, _OUTLINE_STEP))
     names = []
     for p in POINTS:
         names += [f"{p}_du", f"{p}_dv"]
     names.append("hip_v")
-    for side in ("ant", "post"):
-        names += [f"{side}_{i:02d}" for i in range(N_LEVELS)]
+    names += [f"post_{i:02d}" for i in range(n_rows)]
+    names += [f"ant_{i:02d}" for i in range(n_rows)]
+    names += ["lumbar_depth", "lumbar_height", "lumbar_angle", "apex_v", "apex_u"]
+    names += [f"apex_post_{i:02d}" for i in range(len(APEX_LEVELS))]
+    names += [f"apex_ant_{i:02d}" for i in range(len(APEX_LEVELS))]
+    names += [f"apex_slope_{i:02d}" for i in range(len(APEX_LEVELS))]
     return names
+
+
+def outline_descriptors(v: np.ndarray, anterior: np.ndarray, posterior: np.ndarray,
+                        hip_v: float) -> np.ndarray:
+    """Shape of the lower back read off the outline (all lengths in stature units).
+
+    The buttock apex is the back-most point of the posterior outline near the hips; the
+    deepest point of the lumbar curve is the front-most point of the posterior outline
+    above it. Their distance and the angle of the line joining them grow with anterior
+    tilt. The back and front profiles are then re-sampled relative to the apex, so that
+    people of different proportions line up, with the slope of the back profile (degrees).
+
+    Returns NaNs when the outline is missing around the hips.
+    """
+    n = 5 + 3 * len(APEX_LEVELS)
+    ok = np.isfinite(posterior) & np.isfinite(anterior)
+    near_hips = ok & (v > hip_v - 0.12) & (v < hip_v + 0.03)
+    if near_hips.sum() < 3:
+        return np.full(n, np.nan)
+    ia = np.flatnonzero(near_hips)[np.argmin(posterior[near_hips])]
+    va, ua = v[ia], posterior[ia]
+    above = ok & (v > va) & (v < va + 0.22)
+    if above.sum() < 3:
+        return np.full(n, np.nan)
+    il = np.flatnonzero(above)[np.argmax(posterior[above])]
+    vl, ul = v[il], posterior[il]
+    angle = np.degrees(np.arctan2(vl - va, ul - ua))
+    vv, pp, aa = v[ok], posterior[ok], anterior[ok]
+    prof = np.interp(va + APEX_LEVELS, vv, pp, left=np.nan, right=np.nan) - ua
+    front = np.interp(va + APEX_LEVELS, vv, aa, left=np.nan, right=np.nan) - ua
+    slope = np.degrees(np.arctan(np.gradient(prof, APEX_LEVELS)))
+    return np.concatenate([[ul - ua, vl - va, angle, va - hip_v, ua], prof, front, slope])
 
 
 def features(side: SideView) -> np.ndarray:
     """The feature vector of one side view (NaN where the outline is missing).
 
-    Horizontal positions are relative to the hip midpoint, so a person standing anywhere
-    on the ankle axis reads the same; all lengths are in units of stature.
+    Horizontal positions are relative to the hip midpoint, heights to the hips too, and
+    all lengths are in units of stature: mirror images and image size do not change them.
     """
     hip = side.points["hip"]
     vals = []
@@ -56,10 +93,14 @@ def features(side: SideView) -> np.ndarray:
         vals += [du, dv]
     vals.append(hip[1])
     sil = side.silhouette
-    if sil is None or len(sil.v) != N_LEVELS:
-        vals += [np.nan] * (2 * N_LEVELS)
+    rows = len(range(0, OUTLINE_LEVELS, _OUTLINE_STEP))
+    if sil is None or len(sil.v) != OUTLINE_LEVELS:
+        vals += [np.nan] * (2 * rows + 5 + 3 * len(APEX_LEVELS))
     else:
-        vals += list(sil.anterior - hip[0]) + list(sil.posterior - hip[0])
+        vals += list(sil.posterior[::_OUTLINE_STEP] - hip[0])
+        vals += list(sil.anterior[::_OUTLINE_STEP] - hip[0])
+        desc = outline_descriptors(sil.v, sil.anterior - hip[0], sil.posterior - hip[0], hip[1])
+        vals += list(desc)
     return np.asarray(vals, dtype=np.float64)
 
 

@@ -39,6 +39,10 @@ _PAIRS = {
 #: Ear above the ankles by this fraction of stature (anthropometric average, ~0.87·H from
 #: ankle height ~0.04·H to tragus ~0.91·H); used to turn ear–ankle distance into stature.
 EAR_ANKLE_FRACTION = 0.87
+#: The outline is read from 0.20 stature below the hip landmark (mid-thigh) to 0.30 above
+#: it (lower chest), every 1/160 of stature (about 1 cm).
+OUTLINE_RANGE = (-0.20, 0.30)
+OUTLINE_LEVELS = 81
 
 
 @dataclass(frozen=True)
@@ -255,7 +259,7 @@ def silhouette(mask: np.ndarray, frame: BodyFrame, v_lo: float, v_hi: float,
     body = labels == lab
 
     v = np.linspace(v_lo, v_hi, n)
-    u = np.linspace(-0.45, 0.45, 361)  # ±0.45 stature around the ankle axis
+    u = np.linspace(-0.45, 0.45, 721)  # ±0.45 stature around the ankle axis, 1/800 steps
     uu, vv = np.meshgrid(u, v)
     pts = frame.to_image(np.stack([uu, vv], axis=-1))  # (n, 361, 2) pixels
     xi = np.round(pts[..., 0]).astype(int)
@@ -292,5 +296,8 @@ def analyse_side(result: PoseResult, roll: Roll = LEVEL) -> SideView | None:
     points = {k: frame.to_body(p) for k, p in points_px.items()}
     sil = None
     if pose.mask is not None:
-        sil = silhouette(pose.mask, frame, 0.25, 0.85)
+        # sample relative to the hips so that the same rows of anatomy line up across people
+        hip_v = points["hip"][1]
+        sil = silhouette(pose.mask, frame, hip_v + OUTLINE_RANGE[0], hip_v + OUTLINE_RANGE[1],
+                         OUTLINE_LEVELS)
     return SideView(facing, conf, near, view, roll, frame, points, points_px, sil)
