@@ -122,7 +122,7 @@ def _num(v: Any) -> float | None:
         return None
     try:
         f = float(v)
-    except (TypeError, ValueError):
+    except (TypeError, ValueError, OverflowError):  # OverflowError: an int beyond 1e308
         return None
     return f if math.isfinite(f) else None
 
@@ -141,6 +141,27 @@ def _check_corrections(corr: Mapping[str, Any] | None) -> dict[str, list[float]]
                              code="invalid_record")
         out[name] = xy
     return out
+
+
+def _check_result_fields(result: dict[str, Any]) -> None:
+    """The contract fields copied into columns must have their contract types: anything
+    else is ``invalid_record`` (not an IndexError or a driver error mid-insert)."""
+    iv = result.get("pelvic_tilt_interval_deg")
+    if iv is not None and not (isinstance(iv, list) and len(iv) == 2
+                               and all(_num(v) is not None for v in iv)):
+        raise StoreError("result: pelvic_tilt_interval_deg must be [lo, hi] or null",
+                         code="invalid_record")
+    reasons = result.get("abstain_reasons")
+    if reasons is not None and not (isinstance(reasons, list)
+                                    and all(isinstance(r, str) for r in reasons)):
+        raise StoreError("result: abstain_reasons must be a list of text", code="invalid_record")
+    if not isinstance(result.get("severity"), str | None):
+        raise StoreError("result: severity must be text or null", code="invalid_record")
+    model = result.get("model")
+    if model is not None and not (isinstance(model, dict)
+                                  and isinstance(model.get("pose_variant"), str | None)):
+        raise StoreError("result: model must be an object with a text pose_variant",
+                         code="invalid_record")
 
 
 def _check_patient_fields(name, birth_year, sex) -> None:
@@ -345,6 +366,7 @@ class Store:
         corr = _check_corrections(corrections)
         text = _dump(dict(result), "result")
         result = json.loads(text)  # what we return is exactly what a reader will get
+        _check_result_fields(result)
         iv = result.get("pelvic_tilt_interval_deg") or (None, None)
         model = result.get("model") or {}
         row = dict(
