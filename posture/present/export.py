@@ -67,6 +67,12 @@ def formula_safe(v: Any) -> Any:
     return v
 
 
+def _lf(v: Any) -> Any:
+    # csv quotes a field only for the characters of its line terminator ("\n"): a bare CR
+    # in a note would go out unquoted and split the row in a spreadsheet
+    return v.replace("\r\n", "\n").replace("\r", "\n") if isinstance(v, str) else v
+
+
 def export_csv(store: Store, patient_id: int | None = None, *,
                include_names: bool = False) -> str:
     """CSV text, one row per assessment, of one patient (``patient_id``) or all."""
@@ -77,7 +83,7 @@ def export_csv(store: Store, patient_id: int | None = None, *,
     for p in _patients(store, patient_id):
         for r in store.list_assessments(p.id):
             row = csv_row(p, r, include_names=include_names)
-            w.writerow({k: formula_safe("" if v is None else v) for k, v in row.items()})
+            w.writerow({k: formula_safe(_lf("" if v is None else v)) for k, v in row.items()})
     return buf.getvalue()
 
 
