@@ -166,15 +166,20 @@ def _done_files(csv_path: Path) -> set[str]:
     if not csv_path.exists() or csv_path.stat().st_size == 0:
         return set()
     _drop_partial_last_line(csv_path)
-    with open(csv_path, newline="", encoding="utf-8") as f:
-        reader = csv.reader(f)
-        header = next(reader, None)
-        if header is None:
-            return set()
-        if tuple(header) != CSV_COLUMNS:
-            raise PostureError(f"{csv_path} is not a batch output of this version (its "
-                               "columns differ); choose another --out", code="output_mismatch")
-        return {os.path.normpath(r[0]) for r in reader if r}
+    try:
+        with open(csv_path, newline="", encoding="utf-8") as f:
+            reader = csv.reader(f)
+            header = next(reader, None)
+            if header is None:
+                return set()
+            if tuple(header) != CSV_COLUMNS:
+                raise PostureError(f"{csv_path} is not a batch output of this version (its "
+                                   "columns differ); choose another --out",
+                                   code="output_mismatch")
+            return {os.path.normpath(r[0]) for r in reader if r}
+    except (UnicodeDecodeError, csv.Error) as exc:  # damaged on disk or by hand
+        raise PostureError(f"{csv_path} cannot be read as a batch output ({exc}); choose "
+                           "another --out", code="output_mismatch") from None
 
 
 def _sync_jsonl(path: Path, done: set[str]) -> None:
@@ -183,9 +188,10 @@ def _sync_jsonl(path: Path, done: set[str]) -> None:
         return
     _drop_partial_last_line(path)
     keep, seen, changed = [], set(), False
-    with open(path, encoding="utf-8") as f:
-        for line in f:
-            try:
+    with open(path, "rb") as f:
+        for raw in f:
+            try:  # a line that is not UTF-8 (UnicodeDecodeError is a ValueError) is dropped
+                line = raw.decode("utf-8")
                 file = os.path.normpath(json.loads(line)["file"])
             except (ValueError, KeyError, TypeError):
                 changed = True
