@@ -89,6 +89,27 @@ def estimate_roll(rgb: np.ndarray, person_mask: np.ndarray | None = None) -> Rol
     Roll
         ``source == "none"`` with 0° when the background has too little evidence.
     """
+    return roll_from_segments(line_segments(rgb), person_mask)
+
+
+@dataclass(frozen=True)
+class Segments:
+    """Long straight edges of an image, found at a working size of at most 640 px.
+
+    ``seg`` is (N, 4) ``x0, y0, x1, y1`` in working-size pixels; ``size`` is that
+    working size as (width, height).
+    """
+
+    seg: np.ndarray
+    size: tuple[int, int]
+
+
+def line_segments(rgb: np.ndarray) -> Segments:
+    """The line segments :func:`estimate_roll` reads, before the person is masked out.
+
+    Needs no pose, so a caller can run it while the pose model works (OpenCV releases
+    the GIL); :func:`roll_from_segments` then finishes the estimate.
+    """
     import cv2
 
     h, w = rgb.shape[:2]
@@ -97,21 +118,37 @@ def estimate_roll(rgb: np.ndarray, person_mask: np.ndarray | None = None) -> Rol
         size = (round(w * scale), round(h * scale))
         small = cv2.resize(rgb, size, interpolation=cv2.INTER_AREA)
     else:
-        small, scale = rgb, 1.0
+        small = rgb
     sh, sw = small.shape[:2]
     gray = cv2.cvtColor(small, cv2.COLOR_RGB2GRAY)
     # The LSD line-segment detector: unlike probabilistic Hough it finds lines a degree or
     # two off an axis reliably (Hough's pixel staircase splits them).
     found = cv2.createLineSegmentDetector().detect(gray)[0]
     if found is None or len(found) == 0:
-        return LEVEL
+        return Segments(np.zeros((0, 4)), (sw, sh))
     seg = np.asarray(found, dtype=np.float64).reshape(-1, 4)
     diag = float(np.hypot(sh, sw))
     seg = seg[np.hypot(seg[:, 2] - seg[:, 0], seg[:, 3] - seg[:, 1]) >= 0.08 * diag]
-    if person_mask is not None and len(seg):
-        m = (person_mask > 0.5).astype(np.uint8)
-        m = cv2.dilate(cv2.resize(m, (sw, sh), interpolation=cv2.INTER_NEAREST),
-                       np.ones((15, 15), np.uint8))
+    return Segments(seg, (sw, sh))
+
+
+def roll_from_segments(segments: Segments, person_mask: np.ndarray | None = None) -> Roll:
+    """Finish :func:`estimate_roll`: drop edges along the person, then vote."""
+    import cv2
+
+    seg = segments.seg
+    sw, sh = segments.size
+    if len(seg) == 0:
+        return LEVEL
+    diag = float(np.hypot(sh, sw))
+    if person_mask is not None:
+        # Resize first, threshold after: nearest-neighbour picks pixels, so this is the same
+        # as thresholding at full size, without touching every pixel of a 12 MP mask.
+        mask = np.asarray(person_mask)
+        if mask.dtype not in (np.uint8, np.float32, np.float64):  # types cv2.resize takes
+            mask = mask.astype(np.float32)
+        m = cv2.resize(mask, (sw, sh), interpolation=cv2.INTER_NEAREST) > 0.5
+        m = cv2.dilate(m.astype(np.uint8), np.ones((15, 15), np.uint8))
         # drop segments that run along the person: sample 5 points on each
         t = np.linspace(0.0, 1.0, 5)[None, :]
         xs = np.clip((seg[:, :1] + t * (seg[:, 2:3] - seg[:, :1])).round().astype(int), 0, sw - 1)
