@@ -8,6 +8,7 @@ layer (overlay, JSON, app, report, store) needs, and nothing it must recompute.
 from __future__ import annotations
 
 import os
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Literal
 
@@ -17,7 +18,7 @@ from .classify import Severity, classify_tilt
 from .config import thresholds
 from .errors import NoPersonError
 from .estimator import EstimatorModel, load_estimator
-from .horizon import LEVEL, Roll, estimate_roll
+from .horizon import LEVEL, Roll, Segments, line_segments, roll_from_segments
 from .images import Frame, load_image
 from .metrics import Measurements, measure
 from .pose import Pose, PoseEstimator, PoseResult
@@ -181,6 +182,10 @@ class Analyzer:
         self.estimator = PoseEstimator(model, mode=mode)
         self.tilt_model = load_estimator()
         self.roll_mode = roll
+        # The roll's line search needs no pose: it runs on this thread while MediaPipe works
+        # (both release the GIL), so on two cores it costs almost no wall time.
+        self._roll_pool = (ThreadPoolExecutor(1, thread_name_prefix="posture-roll")
+                           if roll == "auto" else None)
 
     def __enter__(self) -> Analyzer:
         return self
@@ -190,13 +195,22 @@ class Analyzer:
 
     def close(self) -> None:
         self.estimator.close()
+        if self._roll_pool is not None:
+            self._roll_pool.shutdown(wait=True, cancel_futures=True)
 
-    def _roll(self, rgb: np.ndarray, result: PoseResult) -> Roll:
+    def _start_roll(self, rgb: np.ndarray) -> Future[Segments] | None:
+        if self._roll_pool is None:
+            return None
+        return self._roll_pool.submit(line_segments, rgb)
+
+    def _roll(self, rgb: np.ndarray, result: PoseResult,
+              segments: Future[Segments] | None = None) -> Roll:
         if isinstance(self.roll_mode, Roll):
             return self.roll_mode
         if self.roll_mode == "none" or result.primary is None:
             return LEVEL
-        return estimate_roll(rgb, result.primary.mask)
+        found = segments.result() if segments is not None else line_segments(rgb)
+        return roll_from_segments(found, result.primary.mask)
 
     def detect(self, frame: Frame) -> PoseResult:
         return self.estimator.detect(frame)
@@ -204,16 +218,18 @@ class Analyzer:
     def analyze(self, src: str | os.PathLike | bytes | np.ndarray | Frame) -> Assessment:
         """Analyse one photo (path, bytes, RGB array or :class:`Frame`)."""
         frame = src if isinstance(src, Frame) else load_image(src)
+        segments = self._start_roll(frame.rgb)
         result = self.estimator.detect(frame)
-        return assess(result, self.tilt_model, self._roll(frame.rgb, result),
+        return assess(result, self.tilt_model, self._roll(frame.rgb, result, segments),
                       model_variant=self.estimator.bundle.variant)
 
     def analyze_video_frame(self, rgb: np.ndarray, timestamp_ms: int) -> Assessment | None:
         """Analyse one frame of a stream; None when nobody is in it."""
+        segments = self._start_roll(rgb)
         result = self.estimator.detect_video(rgb, timestamp_ms)
         if result.primary is None:
             return None
-        return assess(result, self.tilt_model, self._roll(rgb, result),
+        return assess(result, self.tilt_model, self._roll(rgb, result, segments),
                       model_variant=self.estimator.bundle.variant)
 
 
