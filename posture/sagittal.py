@@ -256,17 +256,18 @@ def silhouette(mask: np.ndarray, frame: BodyFrame, v_lo: float, v_hi: float,
         counts = np.bincount(labels.ravel())
         counts[0] = 0
         lab = int(counts.argmax())
-    body = labels == lab
 
     v = np.linspace(v_lo, v_hi, n)
     u = np.linspace(-0.45, 0.45, 721)  # ±0.45 stature around the ankle axis, 1/800 steps
-    uu, vv = np.meshgrid(u, v)
-    pts = frame.to_image(np.stack([uu, vv], axis=-1))  # (n, 361, 2) pixels
-    xi = np.round(pts[..., 0]).astype(int)
-    yi = np.round(pts[..., 1]).astype(int)
+    # frame.to_image on the (n, 721) grid, as an outer sum of a row and a column term (the
+    # same arithmetic per point, without building the grid first)
+    su = (u * frame.stature_px)[None, :]
+    sv = (v * frame.stature_px)[:, None]
+    xi = np.round(frame.origin[0] + su * frame.forward[0] + sv * frame.up[0]).astype(int)
+    yi = np.round(frame.origin[1] + su * frame.forward[1] + sv * frame.up[1]).astype(int)
     inside = (xi >= 0) & (xi < mask.shape[1]) & (yi >= 0) & (yi < mask.shape[0])
     hit = np.zeros_like(inside)
-    hit[inside] = body[yi[inside], xi[inside]]
+    hit[inside] = labels[yi[inside], xi[inside]] == lab  # only the sampled pixels
     any_hit = hit.any(axis=1)
     first = hit.argmax(axis=1)
     last = hit.shape[1] - 1 - hit[:, ::-1].argmax(axis=1)
