@@ -83,7 +83,7 @@ def export_csv(store: Store, patient_id: int | None = None, *,
     for p in _patients(store, patient_id):
         for r in store.list_assessments(p.id):
             row = csv_row(p, r, include_names=include_names)
-            w.writerow({k: formula_safe(_lf("" if v is None else v)) for k, v in row.items()})
+            w.writerow({k: _lf(formula_safe("" if v is None else v)) for k, v in row.items()})
     return buf.getvalue()
 
 
