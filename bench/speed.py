@@ -1,0 +1,534 @@
+"""Speed of the pipeline against MediaPipe alone (issue 8), measured in one run.
+
+Prints one table and writes ``bench/results/speed.{md,json}``:
+
+- **photo**: raw ``PoseLandmarker.detect`` (same model, same decoded image, segmentation on as
+  the pipeline runs it) against ``Analyzer.analyze(path)`` (decode, pose, roll, geometry,
+  metrics, classification), per input group, wall and CPU time; the overlay on its own;
+- **live**: ``Analyzer(mode="video").analyze_video_frame`` on a 640x480 clip made in memory
+  from the sample renders, against raw ``detect_for_video`` on the same frames, for each pose
+  model variant available here: frames per second and per-frame latency (median, p95);
+- **batch**: ``posture batch`` on a folder of copies with 1 and 2 workers;
+- **model**: cold provisioning (fresh ``POSTURE_CACHE_DIR``, offline build from the cached
+  source wheel), warm resolution (cached bundle), landmarker creation; peak RSS of a
+  ``posture analyze`` process.
+
+Inputs: ``samples/*.jpg`` (540x960 renders), ``../shared/photos/*.jpg`` when present, and two
+renders upscaled to a phone's 3024x4032 ("phone-size", written to a temp dir) so that the cost
+of large photos shows even where no real photo is at hand.
+
+Usage::
+
+    python bench/speed.py [--rounds 5] [--batch-images 48] [--out bench/results]
+
+Timings on a shared machine are only as good as its idle time: the 1-minute load average
+before and after the run is recorded with the figures.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import json
+import os
+import platform
+import shutil
+import subprocess
+import sys
+import tempfile
+import textwrap
+import time
+from pathlib import Path
+
+import cv2
+import numpy as np
+from PIL import Image
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from posture.analysis import Analyzer, assess  # noqa: E402
+from posture.horizon import line_segments, roll_from_segments  # noqa: E402
+from posture.images import load_image  # noqa: E402
+from posture.models import VARIANTS, cache_dir, list_models  # noqa: E402
+from posture.present.overlay import draw_overlay  # noqa: E402
+
+SHARED_PHOTOS = ROOT.parent / "shared" / "photos"
+PHONE_SIZE = (3024, 4032)  # (w, h) of a 12 MP phone photo in portrait
+CLIP_SIZE = (640, 480)
+TARGETS = {
+    "analysis_over_raw": 1.15,  # at most
+    "live_fps_full": 25.0,  # at least
+    "batch_2_over_1": 1.8,  # at least
+    "peak_rss_mb": 600.0,  # at most
+    "warm_load_s": 1.0,  # at most
+}
+
+
+def _ms(seconds: float) -> float:
+    return round(1000.0 * seconds, 1)
+
+
+def _timed(fn):
+    """(result, wall s, process CPU s): CPU counts every thread, MediaPipe's included."""
+    w, c = time.perf_counter(), time.process_time()
+    out = fn()
+    return out, time.perf_counter() - w, time.process_time() - c
+
+
+def load_avg() -> float:
+    return round(os.getloadavg()[0], 2)
+
+
+# -- inputs --------------------------------------------------------------------------------
+
+def input_groups(tmp: Path, phone: bool) -> dict[str, list[Path]]:
+    groups = {"renders 540x960": sorted((ROOT / "samples").glob("*.jpg"))}
+    shared = sorted(SHARED_PHOTOS.glob("*.jpg"))
+    if shared:
+        groups["shared photos"] = shared
+    if phone:
+        out = []
+        for src in groups["renders 540x960"][:2]:
+            rgb = load_image(src).rgb
+            big = cv2.resize(rgb, PHONE_SIZE, interpolation=cv2.INTER_CUBIC)
+            dest = tmp / f"phone_{src.stem}.jpg"
+            cv2.imwrite(str(dest), cv2.cvtColor(big, cv2.COLOR_RGB2BGR),
+                        [cv2.IMWRITE_JPEG_QUALITY, 92])
+            out.append(dest)
+        groups["phone-size 3024x4032"] = out
+    return groups
+
+
+def make_clip(n_per_render: int = 30, renders: int = 4) -> list[np.ndarray]:
+    """640x480 frames: renders letterboxed into the frame, each drifting a pixel per frame so
+    that no two frames are identical (the tracker must track, not replay)."""
+    w, h = CLIP_SIZE
+    frames = []
+    for src in sorted((ROOT / "samples").glob("*.jpg"))[:renders]:
+        rgb = load_image(src).rgb
+        s = h / rgb.shape[0]
+        small = cv2.resize(rgb, (round(rgb.shape[1] * s), h), interpolation=cv2.INTER_AREA)
+        x0 = (w - small.shape[1]) // 2
+        canvas = cv2.copyMakeBorder(small, 0, 0, x0, w - small.shape[1] - x0,
+                                    cv2.BORDER_REPLICATE)
+        for k in range(n_per_render):
+            frames.append(np.ascontiguousarray(np.roll(canvas, k - n_per_render // 2, axis=1)))
+    return frames
+
+
+# -- photo: raw MediaPipe vs the whole analyze path -----------------------------------------
+
+def bench_photo(groups: dict[str, list[Path]], rounds: int) -> dict:
+    import mediapipe as mp
+
+    out = {}
+    with Analyzer() as a:
+        landmarker = a.estimator._landmarker  # the pipeline's own: same model and options
+        first = next(iter(groups.values()))[0]
+        for _ in range(2):  # warm-up: first inferences allocate
+            a.analyze(first)
+        for name, files in groups.items():
+            rgbs = [load_image(f).rgb for f in files]
+            raw_w, raw_c, an_w, an_c = ([[] for _ in files] for _ in range(4))
+            for _ in range(rounds):  # interleaved, so drifting load hits both alike
+                for i, (f, rgb) in enumerate(zip(files, rgbs, strict=True)):
+                    _, w, c = _timed(lambda rgb=rgb: landmarker.detect(
+                        mp.Image(image_format=mp.ImageFormat.SRGB, data=rgb)))
+                    raw_w[i].append(w)
+                    raw_c[i].append(c)
+                    _, w, c = _timed(lambda f=f: a.analyze(f))
+                    an_w[i].append(w)
+                    an_c[i].append(c)
+            # one serial pass through the stages, to see where the difference goes
+            stages = {k: [] for k in ("decode", "pose", "roll", "geometry", "overlay")}
+            for f in files:
+                frame, w, _ = _timed(lambda f=f: load_image(f))
+                stages["decode"].append(w)
+                result, w, _ = _timed(lambda frame=frame: a.estimator.detect(frame))
+                stages["pose"].append(w)
+                roll, w, _ = _timed(lambda frame=frame, result=result: roll_from_segments(
+                    line_segments(frame.rgb),
+                    result.primary.mask if result.primary else None))
+                stages["roll"].append(w)
+                try:
+                    asmt, w, _ = _timed(lambda result=result, roll=roll: assess(
+                        result, a.tilt_model, roll, model_variant=a.estimator.bundle.variant))
+                except Exception:  # nobody found: no geometry, no overlay
+                    continue
+                stages["geometry"].append(w)
+                _, w, _ = _timed(lambda frame=frame, asmt=asmt: draw_overlay(frame.rgb, asmt))
+                stages["overlay"].append(w)
+
+            def per_image(xs):  # median over rounds per image, mean over images
+                return float(np.mean([np.median(x) for x in xs]))
+
+            raw, an = per_image(raw_w), per_image(an_w)
+            rawc, anc = per_image(raw_c), per_image(an_c)
+            out[name] = {
+                "images": len(files),
+                "size": f"{rgbs[0].shape[1]}x{rgbs[0].shape[0]}",
+                "raw_ms": _ms(raw), "analyze_ms": _ms(an),
+                "ratio": round(an / raw, 3),
+                "raw_cpu_ms": _ms(rawc), "analyze_cpu_ms": _ms(anc),
+                "cpu_ratio": round(anc / rawc, 3),
+                "stages_ms": {k: _ms(float(np.median(v))) if v else None
+                              for k, v in stages.items()},
+            }
+    return out
+
+
+# -- live: VIDEO-mode loop on 640x480 -------------------------------------------------------
+
+def _loop(frames, step, ts0: int) -> tuple[float, np.ndarray]:
+    lat = np.empty(len(frames))
+    t0 = time.perf_counter()
+    for i, fr in enumerate(frames):
+        s = time.perf_counter()
+        step(fr, ts0 + 33 * i)
+        lat[i] = time.perf_counter() - s
+    return time.perf_counter() - t0, lat
+
+
+def bench_live(frames: list[np.ndarray]) -> dict:
+    import mediapipe as mp
+
+    from posture.pose import PoseEstimator
+
+    out = {}
+    available = {m.variant: m for m in list_models()}
+    for variant in VARIANTS:
+        info = available.get(variant)
+        if info is None or not info.cached:
+            why = ("not cached; cannot be provisioned offline (no wheel carries it)"
+                   if info is None or not info.offline_buildable else "not cached")
+            out[variant] = {"available": False, "why": why}
+            continue
+        res = {"available": True, "frames": len(frames), "size": f"{CLIP_SIZE[0]}x{CLIP_SIZE[1]}"}
+        n = len(frames)
+        with PoseEstimator(variant, mode="video") as est:
+            lm = est._landmarker
+
+            def raw(fr, ts, lm=lm):
+                lm.detect_for_video(mp.Image(image_format=mp.ImageFormat.SRGB, data=fr), ts)
+
+            _loop(frames[:10], raw, 0)  # warm-up
+            wall, lat = _loop(frames, raw, 1000)
+        res["raw"] = {"fps": round(n / wall, 1), "median_ms": _ms(np.median(lat)),
+                      "p95_ms": _ms(np.percentile(lat, 95))}
+        overlay = []
+        with Analyzer(variant, mode="video") as a:
+            _loop(frames[:10], a.analyze_video_frame, 0)
+            got: list = []
+
+            def step(fr, ts, a=a, got=got):
+                got.append(a.analyze_video_frame(fr, ts))
+
+            wall, lat = _loop(frames, step, 1000)
+            for fr, asmt in zip(frames[:30], got[:30], strict=True):
+                if asmt is not None:
+                    overlay.append(_timed(lambda fr=fr, asmt=asmt: draw_overlay(fr, asmt))[1])
+        res["analysis"] = {"fps": round(n / wall, 1), "median_ms": _ms(np.median(lat)),
+                           "p95_ms": _ms(np.percentile(lat, 95)),
+                           "with_person": sum(g is not None for g in got)}
+        res["overlay_ms"] = _ms(float(np.median(overlay))) if overlay else None
+        out[variant] = res
+    return out
+
+
+# -- batch: posture batch with 1 and 2 workers ----------------------------------------------
+
+def _posture_cmd() -> list[str]:
+    exe = Path(sys.executable).parent / "posture"
+    return [str(exe)] if exe.exists() else [sys.executable, "-m", "posture.cli"]
+
+
+def _run_batch(folder: Path, csv: Path, workers: int) -> tuple[float, int, int]:
+    cmd = _posture_cmd() + ["batch", str(folder), "--out", str(csv), "--workers", str(workers)]
+    t0 = time.perf_counter()
+    proc = subprocess.run(cmd, capture_output=True, text=True, check=False)
+    wall = time.perf_counter() - t0
+    rows = max(0, len(csv.read_text().splitlines()) - 1) if csv.exists() else 0
+    return wall, rows, proc.returncode
+
+
+def bench_batch(tmp: Path, n_images: int) -> dict:
+    """End to end on ``n_images`` copies, and the steady rate with start-up taken out: the
+    same run on a quarter of the copies, differenced (spawning workers and loading models
+    is a fixed cost that a small folder would otherwise mostly measure)."""
+    src = sorted((ROOT / "samples").glob("*.jpg"))
+    n_small = max(2, n_images // 4)
+    folders = {n_images: tmp / "batch_all", n_small: tmp / "batch_quarter"}
+    for n, folder in folders.items():
+        folder.mkdir()
+        for i in range(n):
+            shutil.copy(src[i % len(src)], folder / f"img_{i:04d}.jpg")
+    out = {"images": n_images, "images_small": n_small}
+    for workers in (1, 2):
+        wall, rows, code = _run_batch(folders[n_images], tmp / f"all_{workers}.csv", workers)
+        wall_s, _, _ = _run_batch(folders[n_small], tmp / f"quarter_{workers}.csv", workers)
+        steady = (n_images - n_small) / max(wall - wall_s, 1e-6)
+        out[f"workers_{workers}"] = {
+            "wall_s": round(wall, 2), "rows": rows, "exit": code,
+            "images_per_s": round(n_images / wall, 2),
+            "steady_images_per_s": round(steady, 2),
+            "startup_s": round(wall - n_images / steady, 2),
+        }
+    w1, w2 = out["workers_1"], out["workers_2"]
+    out["ratio"] = round(w2["images_per_s"] / w1["images_per_s"], 3)
+    out["steady_ratio"] = round(w2["steady_images_per_s"] / w1["steady_images_per_s"], 3)
+    return out
+
+
+# -- model provisioning, loading, RSS -------------------------------------------------------
+
+_PROBE = textwrap.dedent("""
+    import json, sys, time
+    t = time.perf_counter()
+    from mediapipe.tasks.python import BaseOptions, vision
+    from posture.models import resolve_model
+    t_import = time.perf_counter() - t
+    t = time.perf_counter()
+    bundle = resolve_model("full", allow_download=False, progress=False)
+    t_resolve = time.perf_counter() - t
+    from posture.pose import PoseEstimator, quiet_native_stderr
+    t = time.perf_counter()
+    est = PoseEstimator(bundle.path)
+    t_create = time.perf_counter() - t
+    est.close()
+    print(json.dumps({"source": bundle.source, "import_s": t_import,
+                      "resolve_s": t_resolve, "create_s": t_create}))
+""")
+
+
+def _probe(env: dict) -> dict:
+    t0 = time.perf_counter()
+    proc = subprocess.run([sys.executable, "-c", _PROBE], env=env, capture_output=True,
+                          text=True, check=False)
+    wall = time.perf_counter() - t0
+    if proc.returncode != 0:
+        return {"error": (proc.stderr.strip().splitlines() or ["?"])[-1]}
+    d = json.loads(proc.stdout.strip().splitlines()[-1])
+    d = {k: round(v, 3) if isinstance(v, float) else v for k, v in d.items()}
+    d["process_s"] = round(wall, 3)
+    return d
+
+
+def bench_model(tmp: Path) -> dict:
+    out = {}
+    wheels = sorted((cache_dir() / "sources").glob("mediapipe-0.10.21-*.whl"))
+    env = dict(os.environ, POSTURE_OFFLINE="1")
+    if wheels:
+        fresh = tmp / "cold-cache"
+        (fresh / "sources").mkdir(parents=True)
+        shutil.copy(wheels[0], fresh / "sources" / wheels[0].name)
+        cold_env = dict(env, POSTURE_CACHE_DIR=str(fresh))
+        out["cold"] = _probe(cold_env)  # builds the bundle from the wheel, then loads it
+        out["warm"] = _probe(cold_env)  # the same cache, now holding the bundle
+    else:
+        out["cold"] = {"error": f"no cached source wheel in {cache_dir() / 'sources'}"}
+        out["warm"] = _probe(env)
+    return out
+
+
+_RSS_PROBE = textwrap.dedent("""
+    import atexit, sys
+    def report():  # VmHWM: this process's own peak (ru_maxrss would carry the parent's)
+        hwm = [l for l in open("/proc/self/status") if l.startswith("VmHWM")][0]
+        open(sys.argv[1], "w").write(hwm.split()[1])
+    atexit.register(report)
+    from posture.cli import main
+    sys.exit(main(["analyze", sys.argv[2], "--json"]))
+""")
+
+
+def peak_rss(files: dict[str, Path], tmp: Path) -> dict:
+    """Peak resident memory of one ``posture analyze --json`` process per input, MB."""
+    out = {}
+    for name, f in files.items():
+        report = tmp / "rss.txt"
+        proc = subprocess.run([sys.executable, "-c", _RSS_PROBE, str(report), str(f)],
+                              capture_output=True, check=False)
+        kb = float(report.read_text()) if report.exists() else float("nan")
+        with Image.open(f) as im:
+            size = f"{im.width}x{im.height}"
+        out[name] = {"peak_rss_mb": round(kb / 1024, 1), "exit": proc.returncode, "size": size}
+        report.unlink(missing_ok=True)
+    return out
+
+
+# -- report ---------------------------------------------------------------------------------
+
+def _git(*args: str) -> str:
+    try:
+        return subprocess.run(["git", *args], cwd=ROOT, capture_output=True, text=True,
+                              check=False).stdout.strip()
+    except OSError:
+        return ""
+
+
+def _cpu_name() -> str:
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or "?"
+
+
+def verdicts(r: dict) -> dict:
+    group = r["photo"]["renders 540x960"]
+    full = r["live"].get("full", {})
+    fps = full.get("analysis", {}).get("fps")
+    rss = max(v["peak_rss_mb"] for v in r["rss"].values())
+    warm = r["model"].get("warm", {})
+    warm_load = (warm.get("resolve_s", 0) + warm.get("create_s", 0)) if "create_s" in warm \
+        else None
+    checks = {
+        "analysis_over_raw": (group["ratio"], group["ratio"] <= TARGETS["analysis_over_raw"]),
+        "live_fps_full": (fps, fps is not None and fps >= TARGETS["live_fps_full"]),
+        "batch_2_over_1": (r["batch"]["steady_ratio"],
+                           r["batch"]["steady_ratio"] >= TARGETS["batch_2_over_1"]),
+        "peak_rss_mb": (rss, rss <= TARGETS["peak_rss_mb"]),
+        "warm_load_s": (None if warm_load is None else round(warm_load, 3),
+                        warm_load is not None and warm_load <= TARGETS["warm_load_s"]),
+    }
+    return {k: {"value": v, "target": TARGETS[k], "met": bool(ok)}
+            for k, (v, ok) in checks.items()}
+
+
+def render_md(r: dict) -> str:
+    m = r["meta"]
+    lines = [
+        "# Speed benchmark",
+        "",
+        f"Measured {m['date']} at commit `{m['commit']}` by `python bench/speed.py` on "
+        f"{m['cpu']} ({m['cores']} cores), MediaPipe {m['mediapipe']}, Python {m['python']}. "
+        f"1-minute load average {m['load_before']} before the run, {m['load_after']} after "
+        "(other work shares this machine; figures are medians of interleaved rounds).",
+        "",
+        "## Targets",
+        "",
+        "| target | measured | goal | met |",
+        "|---|---|---|---|",
+    ]
+    units = {"analysis_over_raw": "×", "live_fps_full": " fps", "batch_2_over_1": "×",
+             "peak_rss_mb": " MB", "warm_load_s": " s"}
+    goals = {"analysis_over_raw": "≤ 1.15", "live_fps_full": "≥ 25", "batch_2_over_1": "≥ 1.8",
+             "peak_rss_mb": "≤ 600", "warm_load_s": "≤ 1"}
+    for k, v in r["verdicts"].items():
+        val = "n/a" if v["value"] is None else f"{v['value']}{units[k]}"
+        lines.append(f"| {k} | {val} | {goals[k]} | {'yes' if v['met'] else '**no**'} |")
+    lines += ["", "## Photo: raw MediaPipe vs the whole analyze path", "",
+              "Per image, median over rounds, mean over images. raw = `PoseLandmarker.detect` "
+              "on the decoded RGB (segmentation on); analyze = `Analyzer.analyze(path)`: "
+              "decode, pose, roll, geometry, metrics, classification. CPU = process CPU time "
+              "(all threads).", "",
+              "| input | n | size | raw ms | analyze ms | ratio | raw CPU ms | analyze CPU ms "
+              "| CPU ratio |", "|---|---|---|---|---|---|---|---|---|"]
+    for name, g in r["photo"].items():
+        lines.append(f"| {name} | {g['images']} | {g['size']} | {g['raw_ms']} | "
+                     f"{g['analyze_ms']} | {g['ratio']} | {g['raw_cpu_ms']} | "
+                     f"{g['analyze_cpu_ms']} | {g['cpu_ratio']} |")
+    lines += ["", "Stages, run one after the other (median ms; the roll's line search overlaps "
+              "pose inference inside `analyze`; the overlay is not part of `analyze`):", "",
+              "| input | decode | pose (wrapper) | roll | geometry+metrics | overlay |",
+              "|---|---|---|---|---|---|"]
+    for name, g in r["photo"].items():
+        s = g["stages_ms"]
+        lines.append(f"| {name} | {s['decode']} | {s['pose']} | {s['roll']} | "
+                     f"{s['geometry']} | {s['overlay']} |")
+    lines += ["", "## Live loop: VIDEO mode, 640x480", "",
+              "| model | raw fps | raw median / p95 ms | analysis fps | analysis median / p95 ms "
+              "| overlay ms/frame |", "|---|---|---|---|---|---|"]
+    for v, d in r["live"].items():
+        if not d["available"]:
+            lines.append(f"| {v} | unavailable: {d['why']} | | | | |")
+            continue
+        a, w = d["analysis"], d["raw"]
+        lines.append(f"| {v} | {w['fps']} | {w['median_ms']} / {w['p95_ms']} | {a['fps']} | "
+                     f"{a['median_ms']} / {a['p95_ms']} | {d['overlay_ms']} |")
+    b = r["batch"]
+    lines += ["", "## Batch (`posture batch` on a folder of copies of the renders)", "",
+              "| workers | images | wall s | images/s end to end | images/s steady | "
+              "start-up s |", "|---|---|---|---|---|---|"]
+    for w in (1, 2):
+        d = b[f"workers_{w}"]
+        lines.append(f"| {w} | {d['rows']}/{b['images']} | {d['wall_s']} | {d['images_per_s']} "
+                     f"| {d['steady_images_per_s']} | {d['startup_s']} |")
+    lines.append(f"\n2 workers / 1 worker: **{b['steady_ratio']}×** steady "
+                 f"({b['ratio']}× end to end). Steady = the extra images of a run on "
+                 f"{b['images']} copies over one on {b['images_small']}, per extra second; "
+                 "start-up = wall time minus the images at the steady rate.")
+    lines += ["", "## Model provisioning and loading (fresh processes)", "",
+              "| case | source | imports s | resolve s | landmarker creation s | process s |",
+              "|---|---|---|---|---|---|"]
+    for case, d in r["model"].items():
+        if "error" in d:
+            lines.append(f"| {case} | error: {d['error']} | | | | |")
+            continue
+        lines.append(f"| {case} | {d['source']} | {d['import_s']} | {d['resolve_s']} | "
+                     f"{d['create_s']} | {d['process_s']} |")
+    lines += ["", "cold = empty `POSTURE_CACHE_DIR` holding only the cached mediapipe 0.10.21 "
+              "wheel, `POSTURE_OFFLINE=1` (offline build + load check); warm = the bundle "
+              "cached. Only `full` can be provisioned offline here; lite and heavy are "
+              "not measured.", "", "## Peak RSS of `posture analyze --json`", "",
+              "| input | size | peak RSS MB |", "|---|---|---|"]
+    for name, d in r["rss"].items():
+        lines.append(f"| {name} | {d['size']} | {d['peak_rss_mb']} |")
+    if r.get("notes"):
+        lines += ["", "## Notes", ""] + [f"- {n}" for n in r["notes"]]
+    return "\n".join(lines) + "\n"
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--rounds", type=int, default=5, help="timing rounds per photo")
+    ap.add_argument("--batch-images", type=int, default=48)
+    ap.add_argument("--no-phone", action="store_true", help="skip the phone-size inputs")
+    ap.add_argument("--out", type=Path, default=ROOT / "bench" / "results")
+    ap.add_argument("--note", action="append", default=[], help="a line for the report")
+    args = ap.parse_args(argv)
+
+    import mediapipe as mp
+
+    dirty = " (uncommitted changes)" if _git("status", "--porcelain", "--", "posture",
+                                              "bench") else ""
+    r: dict = {"meta": {
+        "date": dt.datetime.now().astimezone().isoformat(timespec="seconds"),
+        "commit": _git("rev-parse", "--short", "HEAD") + dirty,
+        "cpu": _cpu_name(), "cores": os.cpu_count(), "mediapipe": mp.__version__,
+        "python": platform.python_version(), "load_before": load_avg(),
+    }}
+    with tempfile.TemporaryDirectory(prefix="posture-speed-") as tmpdir:
+        tmp = Path(tmpdir)
+        groups = input_groups(tmp, phone=not args.no_phone)
+        print(f"load {r['meta']['load_before']}; photo ...", file=sys.stderr)
+        r["photo"] = bench_photo(groups, args.rounds)
+        print("live ...", file=sys.stderr)
+        r["live"] = bench_live(make_clip())
+        print("batch ...", file=sys.stderr)
+        r["batch"] = bench_batch(tmp, args.batch_images)
+        print("model ...", file=sys.stderr)
+        r["model"] = bench_model(tmp)
+        rss_inputs = {"render 540x960": groups["renders 540x960"][0]}
+        if "phone-size 3024x4032" in groups:
+            rss_inputs["phone-size 3024x4032"] = groups["phone-size 3024x4032"][0]
+        if "shared photos" in groups:
+            rss_inputs["largest shared photo"] = max(groups["shared photos"],
+                                                     key=lambda p: p.stat().st_size)
+        r["rss"] = peak_rss(rss_inputs, tmp)
+    r["meta"]["load_after"] = load_avg()
+    r["verdicts"] = verdicts(r)
+    r["notes"] = args.note
+    md = render_md(r)
+    print(md)
+    args.out.mkdir(parents=True, exist_ok=True)
+    (args.out / "speed.md").write_text(md, encoding="utf-8")
+    (args.out / "speed.json").write_text(json.dumps(r, indent=2) + "\n", encoding="utf-8")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
