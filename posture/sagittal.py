@@ -243,16 +243,20 @@ def silhouette(mask: np.ndarray, frame: BodyFrame, v_lo: float, v_hi: float,
     """
     import cv2
 
-    binary = (mask > 0.5).astype(np.uint8)
+    binary = (mask > 0.5).view(np.uint8)  # 0/1, without a second pass over the pixels
     if not binary.any():
         return None
     # keep the component under the hips: other blobs (a chair, a second person) are not us
     hip_px = frame.to_image(np.array([0.0, 0.5]))
-    n_lab, labels = cv2.connectedComponents(binary, connectivity=8)
     hx = int(np.clip(hip_px[0], 0, mask.shape[1] - 1))
     hy = int(np.clip(hip_px[1], 0, mask.shape[0] - 1))
-    lab = labels[hy, hx]
-    if lab == 0:  # the axis point missed the mask: fall back to the largest component
+    if binary[hy, hx]:
+        # flood-fill that 8-connected region: visits its pixels only, where labelling every
+        # component touched all of a 12 MP mask
+        cv2.floodFill(binary, None, (hx, hy), 2, 0, 0, 8)
+        labels, lab = binary, 2
+    else:  # the axis point missed the mask: fall back to the largest component
+        _, labels = cv2.connectedComponents(binary, connectivity=8)
         counts = np.bincount(labels.ravel())
         counts[0] = 0
         lab = int(counts.argmax())
