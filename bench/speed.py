@@ -48,7 +48,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from posture.analysis import Analyzer, assess  # noqa: E402
-from posture.horizon import line_segments, roll_from_segments  # noqa: E402
+from posture.horizon import estimate_roll  # noqa: E402
 from posture.images import load_image  # noqa: E402
 from posture.models import VARIANTS, cache_dir, list_models  # noqa: E402
 from posture.present.overlay import draw_overlay  # noqa: E402
@@ -82,9 +82,9 @@ def load_avg() -> float:
 
 # -- inputs --------------------------------------------------------------------------------
 
-def input_groups(tmp: Path, phone: bool) -> dict[str, list[Path]]:
+def input_groups(tmp: Path, phone: bool, photos: Path) -> dict[str, list[Path]]:
     groups = {"renders 540x960": sorted((ROOT / "samples").glob("*.jpg"))}
-    shared = sorted(SHARED_PHOTOS.glob("*.jpg"))
+    shared = sorted(photos.glob("*.jpg"))
     if shared:
         groups["shared photos"] = shared
     if phone:
@@ -147,9 +147,8 @@ def bench_photo(groups: dict[str, list[Path]], rounds: int) -> dict:
                 stages["decode"].append(w)
                 result, w, _ = _timed(lambda frame=frame: a.estimator.detect(frame))
                 stages["pose"].append(w)
-                roll, w, _ = _timed(lambda frame=frame, result=result: roll_from_segments(
-                    line_segments(frame.rgb),
-                    result.primary.mask if result.primary else None))
+                roll, w, _ = _timed(lambda frame=frame, result=result: estimate_roll(
+                    frame.rgb, result.primary.mask if result.primary else None))
                 stages["roll"].append(w)
                 try:
                     asmt, w, _ = _timed(lambda result=result, roll=roll: assess(
@@ -249,14 +248,20 @@ def bench_live(frames: list[np.ndarray]) -> dict:
 # -- batch: posture batch with 1 and 2 workers ----------------------------------------------
 
 def _posture_cmd() -> list[str]:
-    exe = Path(sys.executable).parent / "posture"
-    return [str(exe)] if exe.exists() else [sys.executable, "-m", "posture.cli"]
+    # this checkout's code, even when another one is installed (PYTHONPATH: see _env)
+    return [sys.executable, "-c", "import sys; from posture.cli import main; "
+            "sys.exit(main(sys.argv[1:]))"]
+
+
+def _env(**extra: str) -> dict:
+    return dict(os.environ, PYTHONPATH=os.pathsep.join([str(ROOT), os.environ.get(
+        "PYTHONPATH", "")]).rstrip(os.pathsep), **extra)
 
 
 def _run_batch(folder: Path, csv: Path, workers: int) -> tuple[float, int, int]:
     cmd = _posture_cmd() + ["batch", str(folder), "--out", str(csv), "--workers", str(workers)]
     t0 = time.perf_counter()
-    proc = subprocess.run(cmd, capture_output=True, text=True, check=False)
+    proc = subprocess.run(cmd, capture_output=True, text=True, check=False, env=_env())
     wall = time.perf_counter() - t0
     rows = max(0, len(csv.read_text().splitlines()) - 1) if csv.exists() else 0
     return wall, rows, proc.returncode
@@ -327,7 +332,7 @@ def _probe(env: dict) -> dict:
 def bench_model(tmp: Path) -> dict:
     out = {}
     wheels = sorted((cache_dir() / "sources").glob("mediapipe-0.10.21-*.whl"))
-    env = dict(os.environ, POSTURE_OFFLINE="1")
+    env = _env(POSTURE_OFFLINE="1")
     if wheels:
         fresh = tmp / "cold-cache"
         (fresh / "sources").mkdir(parents=True)
@@ -352,15 +357,20 @@ _RSS_PROBE = textwrap.dedent("""
 """)
 
 
+def _pixels(path: Path) -> int:
+    with Image.open(path) as im:
+        return im.width * im.height
+
+
 def peak_rss(files: dict[str, Path], tmp: Path) -> dict:
     """Peak resident memory of one ``posture analyze --json`` process per input, MB."""
     out = {}
     for name, f in files.items():
         report = tmp / "rss.txt"
         proc = subprocess.run([sys.executable, "-c", _RSS_PROBE, str(report), str(f)],
-                              capture_output=True, check=False)
+                              capture_output=True, check=False, env=_env())
         kb = float(report.read_text()) if report.exists() else float("nan")
-        with Image.open(f) as im:
+        with Image.open(f) as im:  # header only
             size = f"{im.width}x{im.height}"
         out[name] = {"peak_rss_mb": round(kb / 1024, 1), "exit": proc.returncode, "size": size}
         report.unlink(missing_ok=True)
@@ -504,6 +514,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--batch-images", type=int, default=48)
     ap.add_argument("--no-phone", action="store_true", help="skip the phone-size inputs")
     ap.add_argument("--out", type=Path, default=ROOT / "bench" / "results")
+    ap.add_argument("--photos", type=Path, default=SHARED_PHOTOS,
+                    help="folder of real photos (*.jpg) to time as well")
+    ap.add_argument("--label", help="name the code measured (default: the git commit)")
     ap.add_argument("--note", action="append", default=[], help="a line for the report")
     args = ap.parse_args(argv)
 
@@ -513,13 +526,13 @@ def main(argv: list[str] | None = None) -> int:
                                               "bench") else ""
     r: dict = {"meta": {
         "date": dt.datetime.now().astimezone().isoformat(timespec="seconds"),
-        "commit": _git("rev-parse", "--short", "HEAD") + dirty,
+        "commit": args.label or _git("rev-parse", "--short", "HEAD") + dirty,
         "cpu": _cpu_name(), "cores": os.cpu_count(), "mediapipe": mp.__version__,
         "python": platform.python_version(), "load_before": load_avg(),
     }}
     with tempfile.TemporaryDirectory(prefix="posture-speed-") as tmpdir:
         tmp = Path(tmpdir)
-        groups = input_groups(tmp, phone=not args.no_phone)
+        groups = input_groups(tmp, phone=not args.no_phone, photos=args.photos)
         print(f"load {r['meta']['load_before']}; photo ...", file=sys.stderr)
         r["photo"] = bench_photo(groups, args.rounds)
         print("live ...", file=sys.stderr)
@@ -532,8 +545,7 @@ def main(argv: list[str] | None = None) -> int:
         if "phone-size 3024x4032" in groups:
             rss_inputs["phone-size 3024x4032"] = groups["phone-size 3024x4032"][0]
         if "shared photos" in groups:
-            rss_inputs["largest shared photo"] = max(groups["shared photos"],
-                                                     key=lambda p: p.stat().st_size)
+            rss_inputs["largest shared photo"] = max(groups["shared photos"], key=_pixels)
         r["rss"] = peak_rss(rss_inputs, tmp)
     r["meta"]["load_after"] = load_avg()
     r["verdicts"] = verdicts(r)
