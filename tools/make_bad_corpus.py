@@ -126,6 +126,26 @@ def text_chunk_bomb_png(im: Image.Image, inflated: int = 64 * 1024 * 1024) -> by
     return png[:at] + ztxt + png[at:]
 
 
+def many_scans_jpeg(side: int = 4096, copies: int = 100_000) -> bytes:
+    """A progressive JPEG with ``copies`` extra copies of its smallest (16-byte) scan.
+
+    Each is a valid refinement scan of almost no data, yet libjpeg works through every one:
+    the decoder's time grows with scans x image size (~50 s for these defaults).
+    """
+    data = _encode(Image.new("RGB", (side, side), (120, 130, 140)), "JPEG", quality=90,
+                   progressive=True)
+    pos, scans = 2, []
+    while data[pos + 1] != 0xD9:  # walk the marker segments up to EOI
+        length = struct.unpack(">H", data[pos + 2:pos + 4])[0]
+        end = pos + 2 + length
+        if data[pos + 1] == 0xDA:  # a scan: its entropy-coded data runs to the next marker
+            while data[end] != 0xFF or data[end + 1] == 0 or 0xD0 <= data[end + 1] <= 0xD7:
+                end += 1
+            scans.append(data[pos:end])
+        pos = end
+    return data[:pos] + min(scans, key=len) * copies + data[pos:]
+
+
 # --------------------------------------------------------------------------- the person
 
 def choose_base(samples: Path) -> Path:
@@ -262,6 +282,9 @@ def build(out_dir: Path, *, base: Path | None = None, render: bool = True) -> di
         "a valid 20000x20000 px PNG of one colour (400 MP)", {"code": "image_too_large"})
     add("text_bomb.png", text_chunk_bomb_png(upright.resize((96, 160))),
         "a small PNG whose zTXt chunk inflates to 64 MB", {"code": "corrupt_image"})
+    add("many_scans.jpg", many_scans_jpeg(),
+        "a 1.7 MB progressive 4096x4096 JPEG with 100,000 empty scans (decoding stalls)",
+        {"code": "corrupt_image"})
     add("tiny_32.png", _encode(upright.resize((32, 32), Image.Resampling.LANCZOS), "PNG"),
         "the person scaled to 32x32 px", {"code": "image_too_small"})
 
