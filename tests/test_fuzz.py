@@ -240,8 +240,8 @@ def test_store_saves_any_result_or_refuses_it(store, patient, result, note, corr
     assert exported["patients"][0]["assessments"][-1]["result"] == again.result
     rows = list(csv.DictReader(io.StringIO(export_csv(store, patient.id))))
     # line breaks become LF (a bare CR would split the row), formulas get an apostrophe
-    lf = note.replace("\r\n", "\n").replace("\r", "\n")
-    assert rows[-1]["notes"] == ("'" + lf if lf.startswith(FORMULA_START) else lf)
+    safe = "'" + note if note.startswith(FORMULA_START) else note
+    assert rows[-1]["notes"] == safe.replace("\r\n", "\n").replace("\r", "\n")
     for row in rows:  # no cell a spreadsheet would run as a formula; numbers may be negative
         for v in row.values():
             assert not v.startswith(FORMULA_START) or _is_number(v), v
