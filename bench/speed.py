@@ -166,7 +166,8 @@ def bench_photo(groups: dict[str, list[Path]], rounds: int) -> dict:
             rawc, anc = per_image(raw_c), per_image(an_c)
             out[name] = {
                 "images": len(files),
-                "size": f"{rgbs[0].shape[1]}x{rgbs[0].shape[0]}",
+                "size": (f"{rgbs[0].shape[1]}x{rgbs[0].shape[0]}"
+                         if len({x.shape for x in rgbs}) == 1 else "mixed"),
                 "raw_ms": _ms(raw), "analyze_ms": _ms(an),
                 "ratio": round(an / raw, 3),
                 "raw_cpu_ms": _ms(rawc), "analyze_cpu_ms": _ms(anc),
