@@ -17,7 +17,7 @@ import numpy as np
 from .classify import Severity, classify_tilt
 from .config import thresholds
 from .errors import NoPersonError
-from .estimator import EstimatorModel, load_estimator
+from .estimator import EstimatorModel, load_estimator, pelvis_patch
 from .horizon import LEVEL, Roll, Segments, line_segments, roll_from_segments
 from .images import Frame, load_image
 from .metrics import Measurements, measure
@@ -53,6 +53,9 @@ class Assessment:
     guidance: tuple[str, ...] = ()
     model_variant: str = ""
     estimator_meta: dict = field(default_factory=dict, repr=False)
+    #: the pelvis patch the estimator saw (2×64×64 uint8), kept so landmark corrections
+    #: can be re-measured without the image
+    patch: np.ndarray | None = field(default=None, repr=False)
 
     @property
     def facing(self) -> str:
@@ -60,8 +63,12 @@ class Assessment:
 
 
 def assess(result: PoseResult, model: EstimatorModel | None, roll: Roll = LEVEL,
-           *, coverage: float | None = None, model_variant: str = "") -> Assessment:
+           *, coverage: float | None = None, model_variant: str = "",
+           rgb: np.ndarray | None = None, patch: np.ndarray | None = None) -> Assessment:
     """Sagittal geometry, metrics and severity for an already-detected :class:`PoseResult`.
+
+    ``rgb`` (the analysed image) lets the estimator look at the pelvis patch; a ``patch``
+    kept from an earlier assessment serves instead.
 
     Raises
     ------
@@ -77,7 +84,10 @@ def assess(result: PoseResult, model: EstimatorModel | None, roll: Roll = LEVEL,
     coverage = coverage or est["interval_coverage"]
     reasons = list(side.view.reasons)
     guidance = list(side.view.guidance)
-    meas = measure(side, model, coverage)
+    if patch is None and rgb is not None and model is not None and model.patchnet is not None \
+            and result.primary.mask is not None:
+        patch = pelvis_patch(rgb, result.primary.mask, side)
+    meas = measure(side, model, coverage, patch)
     severity = None
     if model is None:
         reasons.append("estimator_unavailable: estimator not available in this build")
@@ -98,7 +108,7 @@ def assess(result: PoseResult, model: EstimatorModel | None, roll: Roll = LEVEL,
             guidance = list(RETAKE_GUIDANCE)
     return Assessment(
         (result.width, result.height), result.primary, side, meas, severity, abstained,
-        tuple(reasons), tuple(guidance), model_variant, model.meta if model else {},
+        tuple(reasons), tuple(guidance), model_variant, model.meta if model else {}, patch,
     )
 
 
@@ -142,7 +152,9 @@ def reassess(a: Assessment, corrections: dict[str, tuple[float, float]],
     pose = a.pose.with_points(updates)
     result = PoseResult((pose,), *a.frame_size)
     model = model if model is not None else load_estimator()
-    new = assess(result, model, a.side.roll, model_variant=a.model_variant)
+    # the pelvis patch is reused as it was: the image is not kept, and a moved hip point
+    # shifts it by a few pixels only
+    new = assess(result, model, a.side.roll, model_variant=a.model_variant, patch=a.patch)
     if "asis" in corrections and "psis" in corrections:
         asis = new.side.frame.to_body(np.asarray(corrections["asis"], float))
         psis = new.side.frame.to_body(np.asarray(corrections["psis"], float))
@@ -221,7 +233,7 @@ class Analyzer:
         segments = self._start_roll(frame.rgb)
         result = self.estimator.detect(frame)
         return assess(result, self.tilt_model, self._roll(frame.rgb, result, segments),
-                      model_variant=self.estimator.bundle.variant)
+                      model_variant=self.estimator.bundle.variant, rgb=frame.rgb)
 
     def analyze_video_frame(self, rgb: np.ndarray, timestamp_ms: int) -> Assessment | None:
         """Analyse one frame of a stream; None when nobody is in it."""
@@ -230,7 +242,7 @@ class Analyzer:
         if result.primary is None:
             return None
         return assess(result, self.tilt_model, self._roll(rgb, result, segments),
-                      model_variant=self.estimator.bundle.variant)
+                      model_variant=self.estimator.bundle.variant, rgb=rgb)
 
 
 def analyze(src, model: str | os.PathLike | None = None, roll: RollMode = "auto") -> Assessment:

@@ -46,7 +46,8 @@ def thresholds() -> dict[str, dict[str, float]]:
     spec = {
         "view": ["max_frontal_ratio", "min_facing_confidence", "edge_margin",
                  "min_visibility", "other_person_size_ratio",
-                 "min_leg_torso_ratio", "max_leg_torso_ratio", "max_knee_hip_width_ratio"],
+                 "min_leg_torso_ratio", "max_leg_torso_ratio", "max_knee_hip_width_ratio",
+                 "same_person_iou", "max_body_axis_deg"],
         "estimate": ["interval_coverage", "max_interval_width_deg"],
         "head": ["forward_head_below_deg"],
         "knee": ["hyperextension_above_deg"],

@@ -152,6 +152,106 @@ class Regressor:
         }
 
 
+#: The pelvis patch: a square of PATCH_SIDE stature units centred PATCH_CENTRE above the
+#: hip midpoint (from mid-thigh to the lower ribs, belly to back), PATCH_PX pixels a side.
+PATCH_PX = 64
+PATCH_SIDE = 0.40
+PATCH_CENTRE = 0.05
+
+
+def pelvis_patch(rgb: np.ndarray, mask: np.ndarray, side: SideView) -> np.ndarray:
+    """Grey image and person mask around the pelvis, in the body frame.
+
+    The patch is facing-normalised (the person always faces +x), upright (roll removed)
+    and scaled by stature, so a small network sees the same anatomy at the same place
+    whatever the photo's size, roll or facing.
+
+    Returns
+    -------
+    (2, PATCH_PX, PATCH_PX) uint8 array: grey image, mask (255 = person).
+    """
+    import cv2
+
+    f = side.frame
+    c = side.points["hip"] + np.array([0.0, PATCH_CENTRE])
+    h = PATCH_SIDE / 2
+    corners = np.array([[c[0] - h, c[1] + h], [c[0] + h, c[1] + h], [c[0] - h, c[1] - h]])
+    img_pts = f.to_image(corners)  # patch top-left, top-right, bottom-left in pixels
+    # Shrink a crop first when the patch is much smaller than its footprint: warpAffine
+    # samples points and would alias; INTER_AREA averages.
+    span = float(np.linalg.norm(img_pts[1] - img_pts[0]))
+    scale = min(1.0, 2.0 * PATCH_PX / max(span, 1.0))
+    x0, y0 = np.floor(img_pts.min(axis=0) - span * 0.75).astype(int)
+    x1, y1 = np.ceil(img_pts.max(axis=0) + span * 0.75).astype(int)
+    x0, y0 = max(x0, 0), max(y0, 0)
+    x1, y1 = min(x1, rgb.shape[1]), min(y1, rgb.shape[0])
+    grey = cv2.cvtColor(np.ascontiguousarray(rgb[y0:y1, x0:x1]), cv2.COLOR_RGB2GRAY)
+    m = (np.clip(mask[y0:y1, x0:x1], 0, 1) * 255).astype(np.uint8)
+    if scale < 1.0 and grey.size:
+        size = (max(1, round(grey.shape[1] * scale)), max(1, round(grey.shape[0] * scale)))
+        grey = cv2.resize(grey, size, interpolation=cv2.INTER_AREA)
+        m = cv2.resize(m, size, interpolation=cv2.INTER_AREA)
+    src = ((img_pts - (x0, y0)) * scale).astype(np.float32)
+    dst = np.array([[0, 0], [PATCH_PX, 0], [0, PATCH_PX]], np.float32)
+    warp = cv2.getAffineTransform(src, dst)
+    size = (PATCH_PX, PATCH_PX)
+    g = cv2.warpAffine(grey, warp, size, flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
+    mm = cv2.warpAffine(m, warp, size, flags=cv2.INTER_LINEAR, borderValue=0)
+    return np.stack([g, mm])
+
+
+def _conv3x3(x: np.ndarray, w: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """3×3 convolution, padding 1, stride 1. x: (C, H, W); w: (O, C, 3, 3)."""
+    c, hh, ww = x.shape
+    xp = np.pad(x, ((0, 0), (1, 1), (1, 1)))
+    cols = np.lib.stride_tricks.sliding_window_view(xp, (3, 3), axis=(1, 2))  # C,H,W,3,3
+    cols = cols.transpose(1, 2, 0, 3, 4).reshape(hh * ww, c * 9)
+    return (cols @ w.reshape(w.shape[0], -1).T + b).T.reshape(w.shape[0], hh, ww)
+
+
+def _maxpool2(x: np.ndarray) -> np.ndarray:
+    c, hh, ww = x.shape
+    return x[:, : hh // 2 * 2, : ww // 2 * 2].reshape(c, hh // 2, 2, ww // 2, 2).max(axis=(2, 4))
+
+
+@dataclass(frozen=True)
+class PatchNet:
+    """A small convolutional network on the pelvis patch, evaluated with NumPy.
+
+    Four 3×3 convolutions with ReLU (max-pooling after the first three), global average
+    pooling, then two dense layers. Trained with PyTorch in ``tools/train_estimator.py``;
+    only the weights ship.
+    """
+
+    convs: tuple[tuple[np.ndarray, np.ndarray], ...]
+    dense: tuple[tuple[np.ndarray, np.ndarray], ...]
+    target_mean: np.ndarray
+    target_scale: np.ndarray
+
+    def predict(self, patch: np.ndarray) -> np.ndarray:
+        x = patch.astype(np.float32) / 255.0
+        for i, (w, b) in enumerate(self.convs):
+            x = np.maximum(_conv3x3(x, w, b), 0.0)
+            if i < len(self.convs) - 1:
+                x = _maxpool2(x)
+        h = x.mean(axis=(1, 2))
+        for i, (w, b) in enumerate(self.dense):
+            h = h @ w.T + b
+            if i < len(self.dense) - 1:
+                h = np.maximum(h, 0.0)
+        return h * self.target_scale + self.target_mean
+
+    @classmethod
+    def from_npz(cls, z) -> PatchNet:
+        n_conv = int(z["n_conv"])
+        n_dense = int(z["n_dense"])
+        convs = tuple((z[f"conv{i}_w"].astype(np.float32), z[f"conv{i}_b"].astype(np.float32))
+                      for i in range(n_conv))
+        dense = tuple((z[f"dense{i}_w"].astype(np.float32), z[f"dense{i}_b"].astype(np.float32))
+                      for i in range(n_dense))
+        return cls(convs, dense, z["target_mean"], z["target_scale"])
+
+
 @dataclass(frozen=True)
 class EstimatorModel:
     """The fitted regression plus its calibration and provenance.
@@ -173,9 +273,14 @@ class EstimatorModel:
     interval_halfwidth: dict[str, float]
     typical_error: dict[str, float]
     meta: dict
+    patchnet: PatchNet | None = None
+    blend: float = 0.0  # weight of the patch network in the final estimate
 
-    def predict(self, side: SideView) -> dict[str, float]:
+    def predict(self, side: SideView, patch: np.ndarray | None = None) -> dict[str, float]:
+        """Targets (degrees) for one side view; ``patch`` from :func:`pelvis_patch`."""
         y = self.regressor.predict(features(side))[0]
+        if self.patchnet is not None and patch is not None and self.blend > 0:
+            y = (1.0 - self.blend) * y + self.blend * self.patchnet.predict(patch)
         return dict(zip(self.regressor.target_names, (float(v) for v in y), strict=True))
 
 
@@ -198,7 +303,12 @@ def load_estimator(name: str = ESTIMATOR_FILE) -> EstimatorModel | None:
         reg = Regressor.from_dict(d["regressor"])
         if reg.mean.shape[0] != len(feature_names()):
             raise DataFileError(f"{name}: expects {reg.mean.shape[0]} features")
+        net, blend = None, float(d.get("blend", 0.0))
+        if d.get("patchnet"):
+            net_ref = resources.files("posture.data").joinpath(d["patchnet"])
+            with net_ref.open("rb") as fh, np.load(fh, allow_pickle=False) as z:
+                net = PatchNet.from_npz(z)
         return EstimatorModel(reg, dict(d["interval_halfwidth"]), dict(d.get("typical_error", {})),
-                              dict(d.get("meta", {})))
+                              dict(d.get("meta", {})), net, blend)
     except (KeyError, TypeError, ValueError) as exc:
         raise DataFileError(f"{name} is malformed: {exc}") from exc

@@ -119,15 +119,18 @@ def _with_error(name, value, unit, conv, err, coverage, method) -> Measurement:
     return Measurement(name, round(value, 2), unit, conv, iv, coverage if err else None, method)
 
 
-def measure(side: SideView, model: EstimatorModel | None, coverage: float = 0.9) -> Measurements:
+def measure(side: SideView, model: EstimatorModel | None, coverage: float = 0.9,
+            patch: np.ndarray | None = None) -> Measurements:
     """All measurements of one side view.
 
     Without a fitted ``model`` the learned metrics are None (never a made-up number).
+    ``patch`` is the pelvis patch (:func:`posture.estimator.pelvis_patch`) when the image
+    is at hand.
     """
     pts = side.points
     typical = model.typical_error if model else {}
     if model is not None:
-        pred = model.predict(side)
+        pred = model.predict(side, patch)
         hw = model.interval_halfwidth
         tilt = _with_error("pelvic_tilt", pred["pelvic_tilt_deg"], "deg", TILT_CONVENTION,
                            hw["pelvic_tilt_deg"], coverage, "learned regression on outline")

@@ -152,6 +152,14 @@ def body_frame(pose: Pose, facing: Facing, roll: Roll = LEVEL) -> BodyFrame:
     return BodyFrame(mids["ankle"], fwd, up, stature)
 
 
+def _bbox_iou(a: tuple[float, ...], b: tuple[float, ...]) -> float:
+    ix = max(0.0, min(a[2], b[2]) - max(a[0], b[0]))
+    iy = max(0.0, min(a[3], b[3]) - max(a[1], b[1]))
+    inter = ix * iy
+    union = (a[2] - a[0]) * (a[3] - a[1]) + (b[2] - b[0]) * (b[3] - b[1]) - inter
+    return inter / union if union > 0 else 0.0
+
+
 def check_view(pose: Pose, result: PoseResult, facing_conf: float) -> ViewCheck:
     """Gate: side-on, whole body in frame, one prominent person.
 
@@ -220,10 +228,21 @@ def check_view(pose: Pose, result: PoseResult, facing_conf: float) -> ViewCheck:
         reasons.append("body_cut_off: not visible: " + ", ".join(missing))
         guidance.append("Step back so your whole body, head to feet, is in the picture.")
 
-    # A second person counts only when comparable in size: a small figure far in the
-    # background does not block the analysis.
+    # A standing person's ear sits above the ankles; lying down (or a sideways photo with
+    # no EXIF orientation) puts the body axis far from the image vertical.
+    axis = mids["ear"] - mids["ankle"]
+    tilt_from_vertical = float(np.degrees(np.arctan2(abs(axis[0]), -axis[1])))
+    if tilt_from_vertical > t["max_body_axis_deg"]:
+        reasons.append(f"not_standing: the body axis is {tilt_from_vertical:.0f}° from vertical")
+        guidance.append("Stand upright, and keep the phone upright (portrait) when you take "
+                        "the photo.")
+
+    # A second person counts only when comparable in size (a small figure far in the
+    # background does not block the analysis) and not the same person found twice.
     others = sum(
-        1 for p in result.poses[1:] if p.height_px >= t["other_person_size_ratio"] * pose.height_px
+        1 for p in result.poses[1:]
+        if p.height_px >= t["other_person_size_ratio"] * pose.height_px
+        and _bbox_iou(p.bbox, pose.bbox) < t["same_person_iou"]
     )
     if others:
         reasons.append(f"several_people: {others + 1} people of similar size in the picture")

@@ -42,12 +42,7 @@ ITEMS = (
 RENDERED = ("front_view.jpg", "back_view.jpg")  # need tools.synth (torch, anny)
 # Outcomes the library gets wrong today: reported, not fixed here (see docs/reliability.md).
 # strict: when the view gate is fixed these pass, and the mark must go.
-KNOWN_WRONG = {
-    "lying_down.jpg": "view gate accepts a person lying down (or a sideways photo without "
-                      "EXIF) as a valid side view",
-    "gray.jpg": "MediaPipe finds the person twice in the grayscale copy and the view gate "
-                "counts the duplicate as a second person (several_people)",
-}
+KNOWN_WRONG: dict[str, str] = {}
 # The errors a user's file can cause before any model runs (CLI exit code 2).
 INPUT_CODES = {"empty_file", "not_an_image", "corrupt_image", "image_too_large",
                "image_too_small", "unsupported_image", "file_too_large"}

@@ -77,15 +77,25 @@ def test_view_gate_flags_frontal_view_and_second_person():
     assert not side.view.ok
     assert any(r.startswith("not_side_on") for r in side.view.reasons)
 
-    big, small = make_pose(_PROFILE_RIGHT), make_pose(_PROFILE_RIGHT)
+    big = make_pose(_PROFILE_RIGHT)
+    beside = make_pose({k: (v[0] + 300, v[1]) for k, v in _PROFILE_RIGHT.items()})
     ok = analyse_side(PoseResult((big,), 1000, 1200))
     assert ok.view.ok, ok.view.reasons
-    two = analyse_side(PoseResult((big, small), 1000, 1200))
+    two = analyse_side(PoseResult((big, beside), 1000, 1200))
     assert any(r.startswith("several_people") for r in two.view.reasons)
+    # the same person found twice (MediaPipe does this on some grayscale photos) is one
+    twice = analyse_side(PoseResult((big, make_pose(_PROFILE_RIGHT)), 1000, 1200))
+    assert twice.view.ok, twice.view.reasons
     # a person a third of the size far behind does not count
     tiny_pts = {k: (v[0] * 0.3 + 50, v[1] * 0.3) for k, v in _PROFILE_RIGHT.items()}
     tiny = analyse_side(PoseResult((big, make_pose(tiny_pts)), 1000, 1200))
     assert tiny.view.ok, tiny.view.reasons
+
+
+def test_view_gate_flags_a_person_lying_down():
+    lying = {k: (1100 - v[1], v[0]) for k, v in _PROFILE_RIGHT.items()}  # turned 90°
+    side = analyse_side(PoseResult((make_pose(lying, width=1200, mask=False),), 1200, 1000))
+    assert any(r.startswith("not_standing") for r in side.view.reasons)
 
 
 def test_view_gate_flags_cut_off_feet():

@@ -320,7 +320,7 @@ def build(out_dir: Path, *, base: Path | None = None, render: bool = True) -> di
     add("lying_down.jpg", _encode(upright.transpose(Image.Transpose.ROTATE_90), "JPEG",
                                   quality=92),
         "the base turned 90 degrees: a person lying down",
-        {"refused": ["no_person", "view_not_usable"]})
+        {"refused": ["no_person", "view_not_usable"], "reasons": ["not_standing"]})
     waist = _joint_y(label, ("hip_L", "hip_R"), h // 2, up_to=("shoulder_L", "shoulder_R"))
     # Cut at the waist MediaPipe usually finds nobody; either refusal is right.
     add("cut_at_waist.jpg", _encode(upright.crop((0, 0, w, waist)), "JPEG", quality=92),

@@ -29,7 +29,14 @@ from pathlib import Path
 
 import numpy as np
 
-from posture.estimator import FEATURE_VERSION, Regressor, feature_names, features
+from posture.estimator import (
+    FEATURE_VERSION,
+    PATCH_PX,
+    Regressor,
+    feature_names,
+    features,
+    pelvis_patch,
+)
 from posture.metrics import head_neck_angle, knee_angle, trunk_lean
 
 TARGETS = ("pelvic_tilt_deg", "lumbar_lordosis_deg")
@@ -97,7 +104,14 @@ def extract(render_dir: Path, out: Path, model: str | None = None, roll_mode: st
                  if (render_dir / f"{p.stem}.jpg").is_file())
     if limit:
         ids = ids[:limit]
-    rows_x, rows_y, rows_meta = [], [], []
+    rows_x, rows_y, rows_meta, rows_p = [], [], [], []
+    if out.is_file():  # resume: keep rows already extracted with this feature version
+        z = np.load(out)
+        if int(z["feature_version"]) == FEATURE_VERSION and "P" in z:
+            rows_x, rows_y, rows_p = list(z["X"]), list(z["y"]), list(z["P"])
+            rows_meta = [json.loads(m) for m in z["meta"]]
+            done = {m["id"] for m in rows_meta}
+            ids = [i for i in ids if i not in done]
     with Analyzer(model, roll=roll_mode) as an:
         for rid in tqdm(ids, desc=f"features {render_dir.name}", unit="img"):
             label = json.loads((render_dir / f"{rid}.json").read_text())
@@ -105,11 +119,14 @@ def extract(render_dir: Path, out: Path, model: str | None = None, roll_mode: st
             result = an.detect(frame)
             meta = {"id": rid, "detected": result.primary is not None}
             x = np.full(len(feature_names()), np.nan)
+            patch = np.zeros((2, PATCH_PX, PATCH_PX), np.uint8)
             sec_pred = dict.fromkeys(SECONDARY, np.nan)
             sec_true = dict.fromkeys(SECONDARY, np.nan)
             if result.primary is not None:
                 side = analyse_side(result, an._roll(frame.rgb, result))
                 x = features(side)
+                if result.primary.mask is not None:
+                    patch = pelvis_patch(frame.rgb, result.primary.mask, side)
                 meta.update(view_ok=side.view.ok, reasons=list(side.view.reasons),
                             facing_ok=side.facing == label["facing"],
                             roll_est=side.roll.deg, roll_true=label["camera"]["roll_deg"])
@@ -120,12 +137,13 @@ def extract(render_dir: Path, out: Path, model: str | None = None, roll_mode: st
                     pass
             t = label_targets(label)
             rows_x.append(x)
+            rows_p.append(patch)
             rows_y.append([t[k] for k in TARGETS])
             meta["secondary_pred"] = sec_pred
             meta["secondary_true"] = sec_true
             rows_meta.append(meta)
     out.parent.mkdir(parents=True, exist_ok=True)
-    np.savez_compressed(out, X=np.array(rows_x), y=np.array(rows_y),
+    np.savez_compressed(out, X=np.array(rows_x), y=np.array(rows_y), P=np.array(rows_p),
                         meta=np.array([json.dumps(m) for m in rows_meta]),
                         source=str(render_dir), feature_version=FEATURE_VERSION)
     print(f"wrote {out}: {len(ids)} renders")
