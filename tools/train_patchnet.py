@@ -15,20 +15,25 @@ from __future__ import annotations
 
 import argparse
 import json
+import sys
 import time
+from pathlib import Path
 
 import numpy as np
 
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run as a script: find posture
 
-def build(torch_nn):
+
+def build(torch_nn, width: int = 16):
     nn = torch_nn
+    w = width
     # Must mirror posture.estimator.PatchNet: conv-relu-pool ×3, conv-relu, GAP, dense ×2.
     return nn.Sequential(
-        nn.Conv2d(2, 16, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2),
-        nn.Conv2d(16, 32, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2),
-        nn.Conv2d(32, 64, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2),
-        nn.Conv2d(64, 64, 3, padding=1), nn.ReLU(), nn.AdaptiveAvgPool2d(1), nn.Flatten(),
-        nn.Linear(64, 32), nn.ReLU(), nn.Linear(32, 2),
+        nn.Conv2d(2, w, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2),
+        nn.Conv2d(w, 2 * w, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2),
+        nn.Conv2d(2 * w, 4 * w, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2),
+        nn.Conv2d(4 * w, 4 * w, 3, padding=1), nn.ReLU(), nn.AdaptiveAvgPool2d(1),
+        nn.Flatten(), nn.Linear(4 * w, 32), nn.ReLU(), nn.Linear(32, 2),
     )
 
 
@@ -44,7 +49,7 @@ def load(paths: list[str]) -> tuple[np.ndarray, np.ndarray]:
 
 
 def train(P: np.ndarray, y: np.ndarray, *, epochs: int, seed: int, device: str,
-          val_fraction: float = 0.0, log=print):
+          val_fraction: float = 0.0, width: int = 16, log=print):
     """Train the network; returns (model, target mean, target scale, history)."""
     import torch
     from torch import nn
@@ -57,7 +62,7 @@ def train(P: np.ndarray, y: np.ndarray, *, epochs: int, seed: int, device: str,
     ym, ys = y[tr].mean(axis=0), y[tr].std(axis=0)
     X = torch.tensor(P, dtype=torch.float32, device=device) / 255.0
     Y = torch.tensor((y - ym) / ys, device=device)
-    model = build(nn).to(device)
+    model = build(nn, width).to(device)
     opt = torch.optim.AdamW(model.parameters(), lr=2e-3, weight_decay=1e-3)
     sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=3e-3, total_steps=epochs *
                                                 ((len(tr) + 63) // 64))
@@ -122,14 +127,16 @@ def main(argv=None) -> int:
     p.add_argument("--epochs", type=int, default=60)
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--val", type=float, default=0.0, help="fraction held out to print MAE")
+    p.add_argument("--width", type=int, default=16, help="channels of the first convolution")
     a = p.parse_args(argv)
     device = "cuda" if torch.cuda.is_available() else "cpu"
     P, y = load(a.features)
     print(f"{len(y)} patches, device {device}")
     model, ym, ys, hist = train(P, y, epochs=a.epochs, seed=a.seed, device=device,
-                                val_fraction=a.val)
+                                val_fraction=a.val, width=a.width)
     export(model.eval(), ym, ys, a.out, {"inputs": a.features, "n": int(len(y)),
                                          "epochs": a.epochs, "seed": a.seed,
+                                         "width": a.width,
                                          "history": hist, "torch": torch.__version__})
     # the NumPy inference must reproduce PyTorch's on a few patches
     from posture.estimator import PatchNet
@@ -140,7 +147,8 @@ def main(argv=None) -> int:
         ref = model.cpu()(torch.tensor(P[:8], dtype=torch.float32) / 255.0).numpy() * ys + ym
     mine = np.stack([net.predict(P[i]) for i in range(8)])
     err = float(np.abs(ref - mine).max())
-    print(f"wrote {a.out}; NumPy vs PyTorch max difference {err:.2e}°")
+    print(f"wrote {a.out}; NumPy vs PyTorch max difference {err:.2e}° "
+          f"(predictions span {np.ptp(mine[:, 0]):.1f}°)")
     if err > 1e-3:
         raise SystemExit("export mismatch")
     return 0
