@@ -1,0 +1,98 @@
+"""The learned estimator: its data files, the NumPy network, and behaviour on samples."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+
+from posture.estimator import (
+    PATCH_PX,
+    PatchNet,
+    _conv3x3,
+    _maxpool2,
+    feature_names,
+    load_estimator,
+    outline_descriptors,
+)
+
+from conftest import SAMPLES
+
+
+def test_packaged_estimator_loads_with_provenance():
+    model = load_estimator()
+    assert model is not None, "posture/data/estimator.json must ship"
+    assert model.regressor.mean.shape[0] == len(feature_names())
+    assert model.patchnet is not None and 0.0 < model.blend <= 1.0
+    for key in ("version", "train_sources", "calib_source", "n_train", "seed", "coverage"):
+        assert key in model.meta, key
+    assert 0 < model.interval_halfwidth["pelvic_tilt_deg"] < 15
+
+
+def test_conv3x3_matches_a_direct_sum():
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(3, 7, 6)).astype(np.float32)
+    w = rng.normal(size=(4, 3, 3, 3)).astype(np.float32)
+    b = rng.normal(size=4).astype(np.float32)
+    xp = np.pad(x, ((0, 0), (1, 1), (1, 1)))
+    ref = np.zeros((4, 7, 6), np.float32)
+    for o in range(4):
+        for i in range(7):
+            for j in range(6):
+                ref[o, i, j] = (xp[:, i:i + 3, j:j + 3] * w[o]).sum() + b[o]
+    assert np.allclose(_conv3x3(x, w, b), ref, atol=1e-4)
+    assert _maxpool2(np.arange(16.0).reshape(1, 4, 4)).tolist() == [[[5.0, 7.0], [13.0, 15.0]]]
+
+
+def test_patchnet_output_depends_on_the_patch():
+    net = load_estimator().patchnet
+    assert isinstance(net, PatchNet)
+    blank = np.zeros((2, PATCH_PX, PATCH_PX), np.uint8)
+    body = blank.copy()
+    body[1, :, 20:44] = 255
+    body[0, :, 20:44] = 120
+    assert np.abs(net.predict(blank) - net.predict(body)).max() > 0.1
+
+
+def test_outline_descriptors_grow_with_a_deeper_lumbar_curve():
+    v = np.linspace(0.30, 0.80, 81)
+    hip_v = 0.5
+    ant = np.full_like(v, 0.08)
+    flat = np.full_like(v, -0.08)
+    curved = flat + 0.03 * np.exp(-((v - 0.62) / 0.05) ** 2)  # back comes forward at L3
+    curved -= 0.02 * np.exp(-((v - 0.46) / 0.03) ** 2)  # buttocks stick out
+    d_curved = outline_descriptors(v, ant, curved, hip_v)
+    d_flat = outline_descriptors(v, ant, flat - 1e-4 * (v - 0.5), hip_v)
+    assert d_curved[0] > d_flat[0] + 0.03  # lumbar depth, stature units
+    assert np.isnan(outline_descriptors(v, ant * np.nan, flat * np.nan, hip_v)).all()
+
+
+@pytest.mark.slow
+def test_samples_mostly_inside_their_intervals(analyzer):
+    """The 90% interval holds the true tilt for most of the 12 shipped renders."""
+    files = sorted(SAMPLES.glob("*.jpg"))
+    assert len(files) >= 10
+    inside, graded = 0, 0
+    for f in files:
+        truth = json.loads(f.with_suffix(".json").read_text())["pelvic_tilt_deg"]
+        a = analyzer.analyze(f)
+        if a.abstained:
+            continue
+        graded += 1
+        lo, hi = a.measurements.pelvic_tilt.interval
+        inside += lo <= truth <= hi
+    assert graded >= len(files) - 1
+    # P(at most 8 of 12 inside | 90% coverage) < 3%: a failure means miscalibration
+    assert inside >= min(9, graded - 2), f"{inside} of {graded} inside"
+
+
+@pytest.mark.slow
+def test_tilt_orders_posterior_below_severe(analyzer):
+    """The flattest and the most tilted sample are told apart by a wide margin."""
+    labels = {f: json.loads(f.with_suffix(".json").read_text())["pelvic_tilt_deg"]
+              for f in SAMPLES.glob("*.jpg")}
+    lo_f, hi_f = min(labels, key=labels.get), max(labels, key=labels.get)
+    lo_t = analyzer.analyze(lo_f).measurements.pelvic_tilt.value
+    hi_t = analyzer.analyze(hi_f).measurements.pelvic_tilt.value
+    assert hi_t - lo_t > 20.0
