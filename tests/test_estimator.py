@@ -6,6 +6,7 @@ import json
 
 import numpy as np
 import pytest
+from conftest import SAMPLES
 
 from posture.estimator import (
     PATCH_PX,
@@ -16,8 +17,6 @@ from posture.estimator import (
     load_estimator,
     outline_descriptors,
 )
-
-from conftest import SAMPLES
 
 
 def test_packaged_estimator_loads_with_provenance():
