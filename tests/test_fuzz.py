@@ -137,26 +137,12 @@ def test_plan_cli_deeply_nested_json_is_a_coded_error(plan_file):
 
 def _profile_assessment():
     """An assessment of hand-made landmarks (a ~1000 px person facing right), no model."""
-    from posture.analysis import assess
-    from posture.pose import LM, N_LANDMARKS, Pose, PoseResult
+    from handmade import make_pose
 
-    pts = {LM.NOSE: (520, 170), LM.LEFT_EAR: (480, 180), LM.RIGHT_EAR: (482, 181),
-           LM.LEFT_SHOULDER: (470, 330), LM.RIGHT_SHOULDER: (474, 332),
-           LM.LEFT_ELBOW: (472, 500), LM.RIGHT_ELBOW: (476, 502),
-           LM.LEFT_WRIST: (480, 640), LM.RIGHT_WRIST: (484, 642),
-           LM.LEFT_HIP: (480, 620), LM.RIGHT_HIP: (484, 622),
-           LM.LEFT_KNEE: (490, 860), LM.RIGHT_KNEE: (492, 862),
-           LM.LEFT_ANKLE: (480, 1080), LM.RIGHT_ANKLE: (482, 1082),
-           LM.LEFT_HEEL: (460, 1095), LM.RIGHT_HEEL: (462, 1096),
-           LM.LEFT_FOOT_INDEX: (540, 1100), LM.RIGHT_FOOT_INDEX: (542, 1100)}
-    xy = np.full((N_LANDMARKS, 2), 500.0)
-    for k, v in pts.items():
-        xy[int(k)] = v
-    mask = np.zeros((1200, 1000), np.float32)
-    mask[150:700, 440:560] = 1.0
-    mask[700:1100, 470:530] = 1.0
-    vis = np.ones(N_LANDMARKS)
-    pose = Pose(xy, np.zeros(N_LANDMARKS), vis, vis, None, mask)
+    from posture.analysis import assess
+    from posture.pose import PoseResult
+
+    pose = make_pose()
     return assess(PoseResult((pose,), 1000, 1200), None)
 
 
