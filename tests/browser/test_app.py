@@ -20,6 +20,7 @@ pytestmark = pytest.mark.browser
 UPLOAD = '[data-testid="stFileUploaderDropzoneInput"]'
 PHOTO_PANEL = ".st-key-result-panel-photo"
 LIVE_PANEL = ".st-key-result-panel-live"
+FINDING_HEAD = ".st-key-finding-head_neck_angle_deg"  # the panel's head-position card
 BAND_LABELS = ("Posterior tilt", "Neutral", "Mild anterior tilt", "Moderate anterior tilt",
                "Severe anterior tilt")
 
@@ -36,6 +37,7 @@ def test_photo_upload_shows_tilt_and_severity(page, app_url, photo):
     panel.wait_for(timeout=90_000)
     # the annotated picture and the other findings are there in every state
     panel.get_by_test_id("stImage").wait_for()
+    panel.locator(FINDING_HEAD).wait_for()
     assert "Head position" in panel.inner_text()
     shot(page, "a_photo_results")
     no_traceback(page)
@@ -69,6 +71,7 @@ def test_text_file_named_jpg_gives_clear_message_then_app_works(page, app_url, p
     # the app keeps working: replace the file with a real photo
     page.set_input_files(UPLOAD, str(photo))
     page.locator(PHOTO_PANEL).wait_for(timeout=90_000)
+    page.locator(PHOTO_PANEL).locator(FINDING_HEAD).wait_for()  # the panel streams in
     assert page.get_by_test_id("stAlertContentError").count() == 0
     assert "Head position" in page.locator(PHOTO_PANEL).inner_text()
 
@@ -130,9 +133,13 @@ def test_live_check_with_fake_camera(camera_page, app_url, photo):
     assert re.search(r"[+-]\d+\.\d°", head), head
     panel.get_by_test_id("stImage").wait_for()
     no_traceback(page)
-    shot(page, "c_live_results")
     if ESTIMATOR.is_file():
-        assert "Pelvic tilt (+ = anterior)" in text
+        # Streamlit streams the panel in: wait for the metric rather than racing it
+        tilt = panel.get_by_test_id("stMetric").filter(has_text="Pelvic tilt (+ = anterior)")
+        tilt.wait_for(timeout=30_000)
+        value = tilt.get_by_test_id("stMetricValue").inner_text()
+        assert re.fullmatch(r"[+-]\d+\.\d°", value.strip()), value
+    shot(page, "c_live_results")
 
 
 def test_live_check_falls_back_to_snapshots(camera_page, app_url):
@@ -145,6 +152,7 @@ def test_live_check_falls_back_to_snapshots(camera_page, app_url):
     camera.get_by_role("button", name=re.compile("take photo", re.I)).click()
     panel = page.locator(".st-key-result-panel-snapshot")
     panel.wait_for(timeout=90_000)
+    panel.locator(FINDING_HEAD).wait_for()
     assert "Head position" in panel.inner_text()
     no_traceback(page)
     shot(page, "e_snapshot_results")

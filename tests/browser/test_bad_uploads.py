@@ -64,6 +64,8 @@ def test_bad_uploads_give_coded_messages_then_a_photo_works(page, app_url, photo
     # the session goes on working: a real photo replaces the last bad file
     page.set_input_files(UPLOAD, str(photo))
     page.locator(PHOTO_PANEL).wait_for(timeout=90_000)
+    # the panel streams in: wait for its last finding before reading its text
+    page.locator(PHOTO_PANEL).locator(".st-key-finding-head_neck_angle_deg").wait_for()
     assert page.get_by_test_id("stAlertContentError").count() == 0
     assert "Head position" in page.locator(PHOTO_PANEL).inner_text()
     no_traceback(page)
