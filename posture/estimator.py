@@ -261,7 +261,12 @@ class EstimatorModel:
     regressor : Regressor
         Targets include ``pelvic_tilt_deg`` and ``lumbar_lordosis_deg``.
     interval_halfwidth : dict
-        Split-conformal half-width of the 90% interval per target, degrees.
+        Split-conformal half-width of the 90% interval per target, degrees, over all
+        calibration renders.
+    interval_bins : (edges, {target: half-widths}) or None
+        The same, per bin of the predicted tilt (Mondrian conformal): the error grows with
+        the tilt (regression towards the mean at the extremes), so one width for all would
+        over-cover near 0° and under-cover near 30°.
     typical_error : dict
         90th percentile absolute error of the landmark-based secondary metrics, degrees or
         stature fractions, measured on held-out renders.
@@ -275,6 +280,14 @@ class EstimatorModel:
     meta: dict
     patchnet: PatchNet | None = None
     blend: float = 0.0  # weight of the patch network in the final estimate
+    interval_bins: tuple[tuple[float, ...], dict[str, tuple[float, ...]]] | None = None
+
+    def halfwidth(self, target: str, predicted_tilt: float) -> float:
+        """90% interval half-width (degrees) of ``target`` at this predicted tilt."""
+        if self.interval_bins is None or target not in self.interval_bins[1]:
+            return self.interval_halfwidth[target]
+        edges, widths = self.interval_bins
+        return widths[target][int(np.searchsorted(edges, predicted_tilt, side="right"))]
 
     def predict(self, side: SideView, patch: np.ndarray | None = None) -> dict[str, float]:
         """Targets (degrees) for one side view; ``patch`` from :func:`pelvis_patch`."""
@@ -308,7 +321,15 @@ def load_estimator(name: str = ESTIMATOR_FILE) -> EstimatorModel | None:
             net_ref = resources.files("posture.data").joinpath(d["patchnet"])
             with net_ref.open("rb") as fh, np.load(fh, allow_pickle=False) as z:
                 net = PatchNet.from_npz(z)
+        bins = None
+        if d.get("interval_bins"):
+            ib = d["interval_bins"]
+            edges = tuple(float(e) for e in ib["edges"])
+            widths = {k: tuple(float(w) for w in v) for k, v in ib["halfwidth"].items()}
+            if any(len(w) != len(edges) + 1 for w in widths.values()):
+                raise DataFileError(f"{name}: interval_bins needs len(edges) + 1 widths")
+            bins = (edges, widths)
         return EstimatorModel(reg, dict(d["interval_halfwidth"]), dict(d.get("typical_error", {})),
-                              dict(d.get("meta", {})), net, blend)
+                              dict(d.get("meta", {})), net, blend, bins)
     except (KeyError, TypeError, ValueError) as exc:
         raise DataFileError(f"{name} is malformed: {exc}") from exc

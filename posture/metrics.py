@@ -131,12 +131,14 @@ def measure(side: SideView, model: EstimatorModel | None, coverage: float = 0.9,
     typical = model.typical_error if model else {}
     if model is not None:
         pred = model.predict(side, patch)
-        hw = model.interval_halfwidth
-        tilt = _with_error("pelvic_tilt", pred["pelvic_tilt_deg"], "deg", TILT_CONVENTION,
-                           hw["pelvic_tilt_deg"], coverage, "learned regression on outline")
+        t = pred["pelvic_tilt_deg"]
+        method = ("learned: pelvis-patch network + outline regression" if patch is not None
+                  and model.patchnet is not None else "learned: outline regression")
+        tilt = _with_error("pelvic_tilt", t, "deg", TILT_CONVENTION,
+                           model.halfwidth("pelvic_tilt_deg", t), coverage, method)
         lord = _with_error("lumbar_lordosis", pred["lumbar_lordosis_deg"], "deg",
-                           LORDOSIS_CONVENTION, hw.get("lumbar_lordosis_deg"), coverage,
-                           "learned regression on outline")
+                           LORDOSIS_CONVENTION, model.halfwidth("lumbar_lordosis_deg", t),
+                           coverage, method)
     else:
         tilt = Measurement("pelvic_tilt", None, "deg", TILT_CONVENTION)
         lord = Measurement("lumbar_lordosis", None, "deg", LORDOSIS_CONVENTION)

@@ -68,12 +68,24 @@ def test_outline_descriptors_grow_with_a_deeper_lumbar_curve():
 
 
 @pytest.mark.slow
-def test_samples_mostly_inside_their_intervals(analyzer):
-    """The 90% interval holds the true tilt for most of the 12 shipped renders."""
-    files = sorted(SAMPLES.glob("*.jpg"))
-    assert len(files) >= 10
+def test_interval_coverage_on_fresh_renders(analyzer, tmp_path):
+    """The 90% interval holds the true tilt for most of 20 renders drawn at random.
+
+    The renders come from a seed never used for training or calibration. (The shipped
+    samples are not used here: they were picked to span the extremes, where the estimate
+    regresses towards the mean, so they are not a random draw.)
+    """
+    import subprocess
+    import sys
+
+    pytest.importorskip("torch", reason="tools/synth needs torch (tools/synth/requirements.txt)")
+    pytest.importorskip("anny", reason="tools/synth needs anny (tools/synth/requirements.txt)")
+    out = tmp_path / "fresh"
+    subprocess.run([sys.executable, "-m", "tools.synth", "generate", "--n", "20", "--seed",
+                    "909", "--out", str(out), "--workers", "1"], check=True,
+                   capture_output=True, cwd=SAMPLES.parent, timeout=600)
     inside, graded = 0, 0
-    for f in files:
+    for f in sorted(out.glob("*.jpg")):
         truth = json.loads(f.with_suffix(".json").read_text())["pelvic_tilt_deg"]
         a = analyzer.analyze(f)
         if a.abstained:
@@ -81,9 +93,9 @@ def test_samples_mostly_inside_their_intervals(analyzer):
         graded += 1
         lo, hi = a.measurements.pelvic_tilt.interval
         inside += lo <= truth <= hi
-    assert graded >= len(files) - 1
-    # P(at most 8 of 12 inside | 90% coverage) < 3%: a failure means miscalibration
-    assert inside >= min(9, graded - 2), f"{inside} of {graded} inside"
+    assert graded >= 18
+    # with true 90% coverage, P(at most 15 of 20 inside) is 4%: fewer means miscalibration
+    assert inside >= graded - 4, f"{inside} of {graded} inside"
 
 
 @pytest.mark.slow

@@ -44,6 +44,8 @@ from posture.metrics import head_neck_angle, knee_angle, trunk_lean
 
 TARGETS = ("pelvic_tilt_deg", "lumbar_lordosis_deg")
 SECONDARY = ("head_neck_angle_deg", "trunk_lean_deg", "knee_angle_deg")
+#: Bins of the predicted tilt for the interval (degrees): below 5, 5–15, 15–22, above 22.
+TILT_BIN_EDGES = (5.0, 15.0, 22.0)
 OUT_MODEL = Path(__file__).resolve().parents[1] / "posture" / "data" / "estimator.json"
 
 
@@ -270,6 +272,13 @@ def fit(train: list[Path], calib: Path, out: Path = OUT_MODEL, seed: int = 0,
               file=sys.stderr)
     halfwidth = {t: conformal_halfwidth(pred_ca[half_b, i] - yca[half_b, i], coverage)
                  for i, t in enumerate(TARGETS)}
+    # Mondrian conformal: one half-width per bin of the predicted tilt (errors grow with
+    # the tilt); the edges are fixed in advance at the severity bands' scale
+    bin_of = np.searchsorted(TILT_BIN_EDGES, pred_ca[half_b, 0], side="right")
+    bin_widths = {t: [conformal_halfwidth(pred_ca[half_b, i][bin_of == b]
+                                          - yca[half_b, i][bin_of == b], coverage)
+                      for b in range(len(TILT_BIN_EDGES) + 1)]
+                  for i, t in enumerate(TARGETS)}
     typical, bias = {}, {}
     for k in SECONDARY:
         err = np.array([m["secondary_pred"][k] - m["secondary_true"][k] for m in mca])
@@ -297,11 +306,13 @@ def fit(train: list[Path], calib: Path, out: Path = OUT_MODEL, seed: int = 0,
     }
     doc = {"feature_version": FEATURE_VERSION, "regressor": reg.to_dict(),
            "interval_halfwidth": halfwidth, "typical_error": typical, "meta": meta,
-           "blend": blend}
+           "blend": blend,
+           "interval_bins": {"edges": list(TILT_BIN_EDGES), "halfwidth": bin_widths}}
     if patchnet is not None and blend > 0:
         doc["patchnet"] = patchnet.name
     out.write_text(json.dumps(doc, separators=(",", ":")))
-    print(json.dumps(meta | {"interval_halfwidth": halfwidth, "typical_error": typical},
+    print(json.dumps(meta | {"interval_halfwidth": halfwidth, "interval_bins": bin_widths,
+                             "typical_error": typical},
                      indent=1))
     return doc
 
