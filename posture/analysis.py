@@ -25,6 +25,8 @@ from .pose import Pose, PoseEstimator, PoseResult
 from .sagittal import SideView, analyse_side
 
 RollMode = Literal["auto", "none"] | Roll
+#: In VIDEO mode, re-estimate camera roll every this many frames with a person in them.
+VIDEO_ROLL_EVERY = 15
 
 RETAKE_GUIDANCE = (
     "Stand side-on to the camera, arms relaxed by your sides, looking straight ahead.",
@@ -198,6 +200,10 @@ class Analyzer:
         # (both release the GIL), so on two cores it costs almost no wall time.
         self._roll_pool = (ThreadPoolExecutor(1, thread_name_prefix="posture-roll")
                            if roll == "auto" else None)
+        # In a stream the camera does not turn between frames: the roll is re-estimated every
+        # VIDEO_ROLL_EVERY frames and kept in between (it is ~40% of a frame's own work).
+        self._video_roll: Roll | None = None
+        self._video_frames = 0
 
     def __enter__(self) -> Analyzer:
         return self
@@ -237,11 +243,15 @@ class Analyzer:
 
     def analyze_video_frame(self, rgb: np.ndarray, timestamp_ms: int) -> Assessment | None:
         """Analyse one frame of a stream; None when nobody is in it."""
-        segments = self._start_roll(rgb)
+        fresh = self._video_roll is None or self._video_frames % VIDEO_ROLL_EVERY == 0
+        segments = self._start_roll(rgb) if fresh else None
         result = self.estimator.detect_video(rgb, timestamp_ms)
         if result.primary is None:
             return None
-        return assess(result, self.tilt_model, self._roll(rgb, result, segments),
+        self._video_frames += 1
+        if fresh:
+            self._video_roll = self._roll(rgb, result, segments)
+        return assess(result, self.tilt_model, self._video_roll,
                       model_variant=self.estimator.bundle.variant, rgb=rgb)
 
 

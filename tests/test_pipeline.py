@@ -89,3 +89,22 @@ def test_side_view_of_detection_is_stable(shared_photos, analyzer):
     r2 = analyzer.detect(frame)
     assert np.allclose(r1.primary.xy, r2.primary.xy)
     assert analyse_side(r1).facing == "left"
+
+
+def test_video_mode_reuses_the_camera_roll_between_frames(shared_photos, monkeypatch):
+    """In a stream the roll is searched for on the first frame and every
+    VIDEO_ROLL_EVERY frames after, not on every frame."""
+    import cv2
+
+    from posture import analysis
+
+    calls = []
+    real = analysis.line_segments
+    monkeypatch.setattr(analysis, "line_segments", lambda rgb: calls.append(1) or real(rgb))
+    rgb = load_image(shared_photos / "real_01.jpg").rgb
+    frame = cv2.resize(rgb, (480, 640))
+    n = analysis.VIDEO_ROLL_EVERY + 2
+    with analysis.Analyzer(mode="video") as an:
+        rolls = [an.analyze_video_frame(frame, 40 * i).side.roll for i in range(n)]
+    assert len(calls) == 2  # frame 0 and frame VIDEO_ROLL_EVERY
+    assert len({r.deg for r in rolls}) <= 2
