@@ -19,9 +19,19 @@ Typical use::
     with posture.Analyzer() as a:
         result = a.analyze("side.jpg")
     print(result.measurements.pelvic_tilt)
+    print(posture.plan_for(result).headline)
 """
 
 from .analysis import Analyzer, Assessment, analyze
 
 __version__ = "0.1.0"
-__all__ = ["Analyzer", "Assessment", "analyze", "__version__"]
+__all__ = ["Analyzer", "Assessment", "analyze", "plan_for", "__version__"]
+
+
+def plan_for(assessment: Assessment, thomas_test: str | None = None):
+    """The exercise plan matched to an assessment (see :mod:`posture.plan`)."""
+    from .plan import PlanInput, make_plan
+    from .present.contract import assessment_to_dict
+
+    return make_plan(PlanInput.from_result(assessment_to_dict(assessment)),
+                     thomas_test=thomas_test)

@@ -107,3 +107,14 @@ def test_tilt_orders_posterior_below_severe(analyzer):
     lo_t = analyzer.analyze(lo_f).measurements.pelvic_tilt.value
     hi_t = analyzer.analyze(hi_f).measurements.pelvic_tilt.value
     assert hi_t - lo_t > 20.0
+
+
+@pytest.mark.slow
+def test_plan_for_an_assessment(analyzer):
+    import posture
+
+    severe = max(SAMPLES.glob("*.jpg"),
+                 key=lambda f: json.loads(f.with_suffix(".json").read_text())["pelvic_tilt_deg"])
+    plan = posture.plan_for(analyzer.analyze(severe))
+    assert 4 <= len(plan.items) <= 7
+    assert any(i.kind == "stretch" for i in plan.items)
