@@ -242,14 +242,33 @@ class PatchNet:
         return h * self.target_scale + self.target_mean
 
     @classmethod
-    def from_npz(cls, z) -> PatchNet:
-        n_conv = int(z["n_conv"])
-        n_dense = int(z["n_dense"])
-        convs = tuple((z[f"conv{i}_w"].astype(np.float32), z[f"conv{i}_b"].astype(np.float32))
-                      for i in range(n_conv))
-        dense = tuple((z[f"dense{i}_w"].astype(np.float32), z[f"dense{i}_b"].astype(np.float32))
-                      for i in range(n_dense))
-        return cls(convs, dense, z["target_mean"], z["target_scale"])
+    def from_npz(cls, z, prefix: str = "") -> PatchNet:
+        n_conv = int(z[f"{prefix}n_conv"])
+        n_dense = int(z[f"{prefix}n_dense"])
+
+        def arr(key):
+            return z[f"{prefix}{key}"].astype(np.float32)
+
+        convs = tuple((arr(f"conv{i}_w"), arr(f"conv{i}_b")) for i in range(n_conv))
+        dense = tuple((arr(f"dense{i}_w"), arr(f"dense{i}_b")) for i in range(n_dense))
+        return cls(convs, dense, z[f"{prefix}target_mean"], z[f"{prefix}target_scale"])
+
+
+@dataclass(frozen=True)
+class PatchEnsemble:
+    """The mean of several :class:`PatchNet` trained from different seeds."""
+
+    members: tuple[PatchNet, ...]
+
+    def predict(self, patch: np.ndarray) -> np.ndarray:
+        return np.mean([m.predict(patch) for m in self.members], axis=0)
+
+
+def load_patchnet(z) -> PatchNet | PatchEnsemble:
+    """Read weights written by ``tools/train_patchnet.py`` (one network or several)."""
+    if "n_models" not in z:
+        return PatchNet.from_npz(z)
+    return PatchEnsemble(tuple(PatchNet.from_npz(z, f"m{k}_") for k in range(int(z["n_models"]))))
 
 
 @dataclass(frozen=True)
@@ -278,7 +297,7 @@ class EstimatorModel:
     interval_halfwidth: dict[str, float]
     typical_error: dict[str, float]
     meta: dict
-    patchnet: PatchNet | None = None
+    patchnet: PatchNet | PatchEnsemble | None = None
     blend: float = 0.0  # weight of the patch network in the final estimate
     interval_bins: tuple[tuple[float, ...], dict[str, tuple[float, ...]]] | None = None
 
@@ -320,7 +339,7 @@ def load_estimator(name: str = ESTIMATOR_FILE) -> EstimatorModel | None:
         if d.get("patchnet"):
             net_ref = resources.files("posture.data").joinpath(d["patchnet"])
             with net_ref.open("rb") as fh, np.load(fh, allow_pickle=False) as z:
-                net = PatchNet.from_npz(z)
+                net = load_patchnet(z)
         bins = None
         if d.get("interval_bins"):
             ib = d["interval_bins"]

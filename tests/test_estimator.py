@@ -10,6 +10,7 @@ from conftest import SAMPLES
 
 from posture.estimator import (
     PATCH_PX,
+    PatchEnsemble,
     PatchNet,
     _conv3x3,
     _maxpool2,
@@ -46,7 +47,7 @@ def test_conv3x3_matches_a_direct_sum():
 
 def test_patchnet_output_depends_on_the_patch():
     net = load_estimator().patchnet
-    assert isinstance(net, PatchNet)
+    assert isinstance(net, PatchNet | PatchEnsemble)
     blank = np.zeros((2, PATCH_PX, PATCH_PX), np.uint8)
     body = blank.copy()
     body[1, :, 20:44] = 255

@@ -222,7 +222,7 @@ def fit(train: list[Path], calib: Path, out: Path = OUT_MODEL, seed: int = 0,
     """
     from sklearn.model_selection import KFold, cross_val_predict
 
-    from posture.estimator import PatchNet
+    from posture.estimator import load_patchnet
 
     Xtr, ytr, mtr = _load_many(train)
     Xca, yca, mca = load_features(calib)
@@ -260,7 +260,7 @@ def fit(train: list[Path], calib: Path, out: Path = OUT_MODEL, seed: int = 0,
     blend, net_mae = 0.0, None
     if patchnet is not None:
         with np.load(patchnet) as z:
-            net = PatchNet.from_npz(z)
+            net = load_patchnet(z)
         pred_net = np.stack([net.predict(p) for p in Pca])
         net_mae = float(np.mean(np.abs(pred_net[:, 0] - yca[:, 0])))
         grid = np.linspace(0.0, 1.0, 21)

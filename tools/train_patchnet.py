@@ -99,22 +99,33 @@ def train(P: np.ndarray, y: np.ndarray, *, epochs: int, seed: int, device: str,
     return model, ym, ys, history
 
 
-def export(model, ym, ys, out: str, meta: dict) -> None:
-    """Write the weights in the layout :class:`posture.estimator.PatchNet` reads."""
+def _arrays(model, ym, ys, prefix: str) -> dict:
     import torch
 
     convs = [m for m in model if isinstance(m, torch.nn.Conv2d)]
     dense = [m for m in model if isinstance(m, torch.nn.Linear)]
     arrays = {"n_conv": np.array(len(convs)), "n_dense": np.array(len(dense)),
               "target_mean": np.asarray(ym, np.float32),
-              "target_scale": np.asarray(ys, np.float32),
-              "meta": np.array(json.dumps(meta))}
+              "target_scale": np.asarray(ys, np.float32)}
     for i, c in enumerate(convs):
         arrays[f"conv{i}_w"] = c.weight.detach().cpu().numpy().astype(np.float32)
         arrays[f"conv{i}_b"] = c.bias.detach().cpu().numpy().astype(np.float32)
     for i, d in enumerate(dense):
         arrays[f"dense{i}_w"] = d.weight.detach().cpu().numpy().astype(np.float32)
         arrays[f"dense{i}_b"] = d.bias.detach().cpu().numpy().astype(np.float32)
+    return {prefix + k: v for k, v in arrays.items()}
+
+
+def export(members: list, out: str, meta: dict) -> None:
+    """Write the weights in the layout :func:`posture.estimator.load_patchnet` reads:
+    one network as is, several under ``m0_``, ``m1_``, ... prefixes."""
+    arrays = {"meta": np.array(json.dumps(meta))}
+    if len(members) == 1:
+        arrays |= _arrays(*members[0], "")
+    else:
+        arrays["n_models"] = np.array(len(members))
+        for k, m in enumerate(members):
+            arrays |= _arrays(*m, f"m{k}_")
     np.savez_compressed(out, **arrays)
 
 
@@ -125,26 +136,31 @@ def main(argv=None) -> int:
     p.add_argument("features", nargs="+", help="npz files from train_estimator extract")
     p.add_argument("--out", required=True)
     p.add_argument("--epochs", type=int, default=60)
-    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--seed", type=int, nargs="+", default=[0],
+                   help="one seed per network; several make an averaged ensemble")
     p.add_argument("--val", type=float, default=0.0, help="fraction held out to print MAE")
     p.add_argument("--width", type=int, default=16, help="channels of the first convolution")
     a = p.parse_args(argv)
     device = "cuda" if torch.cuda.is_available() else "cpu"
     P, y = load(a.features)
     print(f"{len(y)} patches, device {device}")
-    model, ym, ys, hist = train(P, y, epochs=a.epochs, seed=a.seed, device=device,
-                                val_fraction=a.val, width=a.width)
-    export(model.eval(), ym, ys, a.out, {"inputs": a.features, "n": int(len(y)),
-                                         "epochs": a.epochs, "seed": a.seed,
-                                         "width": a.width,
-                                         "history": hist, "torch": torch.__version__})
+    members, hists = [], []
+    for seed in a.seed:
+        model, ym, ys, hist = train(P, y, epochs=a.epochs, seed=seed, device=device,
+                                    val_fraction=a.val, width=a.width)
+        members.append((model.eval().cpu(), ym, ys))
+        hists.append(hist)
+    export(members, a.out, {"inputs": a.features, "n": int(len(y)), "epochs": a.epochs,
+                            "seeds": a.seed, "width": a.width, "history": hists,
+                            "torch": torch.__version__})
     # the NumPy inference must reproduce PyTorch's on a few patches
-    from posture.estimator import PatchNet
+    from posture.estimator import load_patchnet
 
     with np.load(a.out) as z:
-        net = PatchNet.from_npz(z)
+        net = load_patchnet(z)
+    x = torch.tensor(P[:8], dtype=torch.float32) / 255.0
     with torch.no_grad():
-        ref = model.cpu()(torch.tensor(P[:8], dtype=torch.float32) / 255.0).numpy() * ys + ym
+        ref = np.mean([m(x).numpy() * s + mu for m, mu, s in members], axis=0)
     mine = np.stack([net.predict(P[i]) for i in range(8)])
     err = float(np.abs(ref - mine).max())
     print(f"wrote {a.out}; NumPy vs PyTorch max difference {err:.2e}° "
