@@ -141,12 +141,18 @@ def _midpoints(pose: Pose) -> dict[str, np.ndarray]:
     return {k: pose.xy[[a, b]].mean(axis=0) for k, (a, b) in _PAIRS.items()}
 
 
-def body_frame(pose: Pose, facing: Facing, roll: Roll = LEVEL) -> BodyFrame:
-    """The body frame of ``pose`` (see :class:`BodyFrame`)."""
-    mids = _midpoints(pose)
+def frame_axes(facing: Facing, roll: Roll = LEVEL) -> tuple[np.ndarray, np.ndarray]:
+    """Unit vectors (pixels) of the body's forward and up directions on screen."""
     up = up_vector(roll.deg)
     # forward is perpendicular to up; the person faces +x (right) or -x (left) on screen.
     fwd = np.array([-up[1], up[0]]) if facing == "right" else np.array([up[1], -up[0]])
+    return fwd, up
+
+
+def body_frame(pose: Pose, facing: Facing, roll: Roll = LEVEL) -> BodyFrame:
+    """The body frame of ``pose`` (see :class:`BodyFrame`)."""
+    mids = _midpoints(pose)
+    fwd, up = frame_axes(facing, roll)
     ear_ankle = float((mids["ear"] - mids["ankle"]) @ up)
     stature = max(ear_ankle, 1.0) / EAR_ANKLE_FRACTION
     return BodyFrame(mids["ankle"], fwd, up, stature)

@@ -40,7 +40,7 @@ from posture.estimator import (
     features,
     pelvis_patch,
 )
-from posture.metrics import head_neck_angle, knee_angle, trunk_lean
+from posture.metrics import head_neck_angle, knee_angle, measure, trunk_lean
 
 TARGETS = ("pelvic_tilt_deg", "lumbar_lordosis_deg")
 SECONDARY = ("head_neck_angle_deg", "trunk_lean_deg", "knee_angle_deg")
@@ -62,13 +62,12 @@ def label_targets(label: dict) -> dict[str, float]:
 def label_secondary(label: dict, side) -> dict[str, float]:
     """Ground-truth secondary metrics from the labelled 2D joint centres, in the body
     frame the pipeline built (same origin and stature) but with the true camera roll."""
-    from posture.horizon import up_vector
-    from posture.sagittal import BodyFrame
+    from posture.horizon import Roll
+    from posture.sagittal import BodyFrame, frame_axes
 
     pts = label["points"]
     near = "L" if label["facing"] == "left" else "R"
-    up = up_vector(float(label["camera"]["roll_deg"]))
-    fwd = np.array([-up[1], up[0]]) if label["facing"] == "right" else np.array([up[1], -up[0]])
+    fwd, up = frame_axes(label["facing"], Roll(float(label["camera"]["roll_deg"]), "declared"))
     f = BodyFrame(np.asarray(side.frame.origin), fwd, up, side.frame.stature_px)
 
     def p(name):
@@ -86,12 +85,10 @@ def label_secondary(label: dict, side) -> dict[str, float]:
 
 
 def _pipeline_secondary(side) -> dict[str, float]:
-    pts = side.points
-    return {
-        "head_neck_angle_deg": head_neck_angle(pts["ear_near"], pts["shoulder_near"]),
-        "trunk_lean_deg": trunk_lean(pts["hip"], pts["shoulder"]),
-        "knee_angle_deg": knee_angle(pts["hip_near"], pts["knee_near"], pts["ankle_near"]),
-    }
+    """The secondary metrics exactly as the tool reports them (posture.metrics.measure)."""
+    m = measure(side, None)
+    return {"head_neck_angle_deg": m.head_neck_angle.value,
+            "trunk_lean_deg": m.trunk_lean.value, "knee_angle_deg": m.knee_angle.value}
 
 
 # -- step 1: features ----------------------------------------------------------------------
