@@ -88,8 +88,10 @@ def assess(result: PoseResult, model: EstimatorModel | None, roll: Roll = LEVEL,
     guidance = list(side.view.guidance)
     if patch is None and rgb is not None and model is not None and model.patchnet is not None \
             and result.primary.mask is not None:
-        patch = pelvis_patch(rgb, result.primary.mask, side)
-    meas = measure(side, model, coverage, patch)
+        patch = pelvis_patch(rgb, result.primary.mask, side)  # kept for reassess()
+    # the patch networks (~12 ms) run only when the view passed: otherwise the learned
+    # values are withheld anyway (a live stream spends many frames turning side-on)
+    meas = measure(side, model, coverage, patch if side.view.ok else None)
     severity = None
     if model is None:
         reasons.append("estimator_unavailable: estimator not available in this build")
