@@ -68,6 +68,41 @@ def bands_disclaimer() -> str:
     return str(load_data_file("bands.yaml").get("disclaimer", ""))
 
 
+def ambiguous_margin() -> float:
+    """Probability gap (0–1) under which the two most probable bands are both named."""
+    return float(load_data_file("bands.yaml").get("ambiguous_within", 0.10))
+
+
+def runner_up(severity: Severity) -> str | None:
+    """The second band when it is within :func:`ambiguous_margin` of the most probable."""
+    ranked = sorted(severity.probabilities.items(), key=lambda kv: -kv[1])
+    if len(ranked) < 2:
+        return None
+    (first, p1), (second, p2) = ranked[0], ranked[1]
+    if first != severity.band or p1 - p2 > ambiguous_margin():
+        return None
+    return second
+
+
+def band_phrase(severity: Severity) -> str:
+    """The band in words, naming both bands when they are too close to call.
+
+    Adjacent bands read as a range in tilt order ("Mild to moderate anterior tilt");
+    the JSON keeps ``severity`` (most probable) and ``severity_probabilities``.
+    """
+    other = runner_up(severity)
+    if other is None:
+        return severity.label
+    by_id = {b.id: b for b in bands()}
+    lo, hi = sorted((severity.band, other), key=BAND_IDS.index)
+    lo_label, hi_label = by_id[lo].label, by_id[hi].label
+    # "Mild anterior tilt" + "Moderate anterior tilt" -> "Mild to moderate anterior tilt"
+    lw, hw = lo_label.split(), hi_label.split()
+    if len(lw) > 1 and lw[1:] == hw[1:]:
+        return f"{lw[0]} to {hw[0].lower()} {' '.join(lw[1:])}"
+    return f"{lo_label} or {hi_label.lower()}"
+
+
 def band_of(tilt_deg: float) -> Band:
     """The band a pelvic tilt value (degrees, + = anterior) falls in."""
     for b in bands():
