@@ -18,11 +18,15 @@ directory with the same DIR_OR_GLOB.
 from __future__ import annotations
 
 import csv
+import fcntl
+import fnmatch
 import glob
+import io
 import json
 import multiprocessing as mp
 import os
 import queue
+import stat
 import sys
 from collections import Counter, deque
 from collections.abc import Callable, Iterable
@@ -30,7 +34,17 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from .errors import InputError, PostureError
+from .errors import InputError, OutputError, PostureError
+from .outputs import (
+    check_distinct,
+    check_not_input,
+    check_regular_or_absent,
+    not_writable,
+    prepare_image_output,
+    same_file,
+    write_atomic,
+)
+from .present.cells import formula_safe, formula_unsafe
 
 IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".webp", ".heic", ".heif")
 #: Columns of the CSV, in order. Two-number intervals are split into ``_lo``/``_hi``.
@@ -68,16 +82,85 @@ class BatchSummary:
 
 def expand_inputs(spec: str) -> list[str]:
     """Image paths of a folder (its files with image extensions, not recursive) or a glob
-    pattern (``**`` recurses), sorted and without duplicates."""
+    pattern (``**`` recurses, following links to folders but never into a folder already
+    seen, so a symlink loop ends), sorted, each real file once."""
     if os.path.isdir(spec):
         found = [os.path.join(spec, n) for n in os.listdir(spec)
                  if n.lower().endswith(IMAGE_EXTENSIONS)]
+    elif "**" in spec:
+        found = list(_walk_glob(spec))
     else:
-        found = glob.glob(spec, recursive=True)
-    files = sorted({os.path.normpath(p) for p in found if os.path.isfile(p)})
+        found = glob.glob(spec)
+    files = _unique_files(found, keep_missing=False)
     if not files:
         raise InputError(f"no image files found for {spec!r}", code="no_inputs")
     return files
+
+
+def _unique_files(paths: Iterable[str], *, keep_missing: bool) -> list[str]:
+    """Normalised paths, sorted, one per real file (links and hard links to a file already
+    listed are dropped; the shallowest path is kept). Non-regular files are dropped; paths
+    that do not exist are kept only with ``keep_missing`` (they become error rows)."""
+    norm = sorted({os.path.normpath(p) for p in paths},
+                  key=lambda p: (p.count(os.sep), p))
+    seen: set = set()
+    out = []
+    for p in norm:
+        try:
+            st = os.stat(p)
+        except (OSError, ValueError):
+            if keep_missing:
+                out.append(p)
+            continue
+        if not keep_missing and not stat.S_ISREG(st.st_mode):
+            continue
+        key = (st.st_dev, st.st_ino)
+        if key in seen:
+            continue
+        seen.add(key)
+        out.append(p)
+    return sorted(out)
+
+
+def _walk_glob(spec: str) -> Iterable[str]:
+    """``glob.glob(spec, recursive=True)`` for files, without running round a symlink loop
+    (which the standard glob follows until the OS refuses: one photo became 81 paths)."""
+    parts = spec.split(os.sep)
+    i = next(k for k, part in enumerate(parts) if glob.has_magic(part))
+    prefix = os.sep.join(parts[:i])
+    if i == 1 and parts[0] == "":
+        prefix = os.sep
+    root = prefix or os.curdir
+    segments = [seg for seg in parts[i:] if seg]
+    visited: set[tuple[int, int]] = set()
+    for dirpath, dirnames, filenames in os.walk(root, followlinks=True):
+        try:
+            st = os.stat(dirpath)
+        except OSError:
+            dirnames[:] = []
+            continue
+        if (st.st_dev, st.st_ino) in visited:  # reached again through a link: a loop
+            dirnames[:] = []
+            continue
+        visited.add((st.st_dev, st.st_ino))
+        dirnames[:] = sorted(d for d in dirnames if not d.startswith("."))  # as glob
+        rel = os.path.relpath(dirpath, root)
+        for name in filenames:
+            if name.startswith("."):
+                continue
+            relpath = name if rel == os.curdir else os.path.join(rel, name)
+            if _glob_match(segments, relpath.split(os.sep)):
+                yield os.path.join(prefix, relpath) if prefix else relpath
+
+
+def _glob_match(segments: list[str], parts: list[str]) -> bool:
+    """Whether path components match glob segments (``**`` = any number of folders)."""
+    if not segments:
+        return not parts
+    if segments[0] == "**":
+        return any(_glob_match(segments[1:], parts[k:]) for k in range(len(parts) + 1))
+    return bool(parts) and fnmatch.fnmatchcase(parts[0], segments[0]) and _glob_match(
+        segments[1:], parts[1:])
 
 
 def annotation_names(files: Iterable[str], out_dir: str | os.PathLike) -> dict[str, str]:
@@ -120,7 +203,9 @@ def csv_row(file: str, d: dict[str, Any]) -> dict[str, Any]:
                pose_variant=model.get("pose_variant"),
                estimator_version=model.get("estimator_version"),
                side_on_score=(d.get("view") or {}).get("side_on_score"))
-    return {k: _cell(row[k]) for k in CSV_COLUMNS}
+    out = {k: _cell(row[k]) for k in CSV_COLUMNS}
+    out["file"] = file  # exactly: it is the resume key (names may hold newlines, two spaces)
+    return out
 
 
 def analyse_file(analyzer, file: str, annotate_to: str | None = None) -> dict[str, Any]:
@@ -134,9 +219,10 @@ def analyse_file(analyzer, file: str, annotate_to: str | None = None) -> dict[st
         a = analyzer.analyze(frame)
         d = assessment_to_dict(a, source=file)
         if annotate_to:
-            from .present.overlay import draw_overlay, save_image
+            from .outputs import save_overlay  # checked by _Outputs before the run
+            from .present.overlay import draw_overlay
 
-            save_image(draw_overlay(frame.rgb, a), annotate_to)
+            save_overlay(draw_overlay(frame.rgb, a), annotate_to, replace=True)
         return d
     except PostureError as err:
         return error_to_dict(err, source=file)
@@ -146,94 +232,258 @@ def analyse_file(analyzer, file: str, annotate_to: str | None = None) -> dict[st
 
 
 # -- output files ------------------------------------------------------------------------
+# Ours or not is decided from the content, read-only, before anything is written; only then
+# is a cut last record (a kill mid-write) trimmed. The CSV is locked for the whole run.
 
-def _drop_partial_last_line(path: Path) -> None:
-    # a kill mid-write leaves a line without its newline: drop it, that image reruns
-    with open(path, "rb+") as f:
-        f.seek(0, os.SEEK_END)
-        size = f.tell()
-        if size == 0:
-            return
-        f.seek(size - 1)
-        if f.read(1) == b"\n":
-            return
-        f.seek(0)
-        data = f.read()
-        f.truncate(data.rfind(b"\n") + 1)
+_ENC = {"encoding": "utf-8", "errors": "surrogateescape"}  # file names need not be UTF-8
+_JSONL_MARK = b'{"file": '  # every JSONL record we write starts so
 
 
-def _done_files(csv_path: Path) -> set[str]:
-    if not csv_path.exists() or csv_path.stat().st_size == 0:
-        return set()
-    _drop_partial_last_line(csv_path)
+def _header_text() -> str:
+    buf = io.StringIO()
+    csv.writer(buf, lineterminator="\n").writerow(CSV_COLUMNS)
+    return buf.getvalue()
+
+
+def _row_text(file: str, d: dict[str, Any]) -> str:
+    # every cell quoted: a CR in a file name would otherwise go out bare and split the row
+    buf = io.StringIO()
+    csv.writer(buf, lineterminator="\n", quoting=csv.QUOTE_ALL).writerow(
+        [formula_safe(v) for v in csv_row(file, d).values()])
+    return buf.getvalue()
+
+
+def _parse_csv(data: bytes, where: Path) -> tuple[list[list[str]], int]:
+    """The complete records of a batch CSV and the byte length they span (a record cut
+    short by a kill is left out). Raises ``output_mismatch`` for a file that is not ours."""
+    mismatch = PostureError(f"{where} is not a batch output of this version (its columns "
+                            "differ); choose another --out, or --overwrite to replace it",
+                            code="output_mismatch")
+    pos = 0
+    ends: list[int] = []
+
+    def lines():
+        nonlocal pos
+        while pos < len(data):
+            nl = data.find(b"\n", pos)
+            end = len(data) if nl < 0 else nl + 1
+            line = data[pos:end]
+            pos = end
+            yield line.decode(**_ENC)
+
+    records: list[list[str]] = []
     try:
-        with open(csv_path, newline="", encoding="utf-8") as f:
-            reader = csv.reader(f)
-            header = next(reader, None)
-            if header is None:
-                return set()
-            if tuple(header) != CSV_COLUMNS:
-                raise PostureError(f"{csv_path} is not a batch output of this version (its "
-                                   "columns differ); choose another --out",
-                                   code="output_mismatch")
-            return {os.path.normpath(r[0]) for r in reader if r}
-    except (UnicodeDecodeError, csv.Error) as exc:  # damaged on disk or by hand
-        raise PostureError(f"{csv_path} cannot be read as a batch output ({exc}); choose "
-                           "another --out", code="output_mismatch") from None
+        for rec in csv.reader(lines(), strict=True):
+            records.append(rec)
+            ends.append(pos)
+    except csv.Error:
+        if pos < len(data) or not records:  # damage before the end: not a cut last record
+            raise mismatch from None
+        return records, ends[-1]  # a quoted field cut by a kill: drop that record
+    except UnicodeDecodeError:  # pragma: no cover - surrogateescape decodes every byte
+        raise mismatch from None
+    if not records or tuple(records[0]) != CSV_COLUMNS:
+        # a header cut short by a kill is still ours
+        if len(records) == 1 and not data.endswith(b"\n") and _header_text().startswith(
+                data.decode(**_ENC)):
+            return [], 0
+        raise mismatch
+    if b"\0" in data:
+        raise PostureError(f"{where} holds NUL bytes: damaged; choose another --out",
+                           code="output_mismatch")
+    last_complete = data.endswith(b"\n") and len(records[-1]) == len(CSV_COLUMNS)
+    if not last_complete and len(records) > 1:
+        return records[:-1], ends[-2]
+    return records, ends[-1]
+
+
+def _check_jsonl_is_ours(path: Path) -> bool:
+    """True when ``path`` exists; ``output_mismatch`` when it holds something not ours."""
+    try:
+        with open(path, "rb") as f:
+            head = f.read(len(_JSONL_MARK))
+    except FileNotFoundError:
+        return False
+    except OSError as exc:
+        raise not_writable(path, exc, "--jsonl") from None
+    if head and not _JSONL_MARK.startswith(head) and not head.startswith(_JSONL_MARK):
+        raise PostureError(f"{path} exists and is not a JSONL written by posture batch; "
+                           "choose another --jsonl, or --overwrite to replace it",
+                           code="output_mismatch")
+    return True
 
 
 def _sync_jsonl(path: Path, done: set[str]) -> None:
-    """Keep only JSONL lines of files the CSV has (a kill between the two writes)."""
+    """Keep only JSONL lines of files the CSV has (a kill between the two writes); a line
+    cut short or unreadable is dropped. Rewritten through a temporary file."""
     if not path.exists():
         return
-    _drop_partial_last_line(path)
-    keep, seen, changed = [], set(), False
-    with open(path, "rb") as f:
-        for raw in f:
-            try:  # a line that is not UTF-8 (UnicodeDecodeError is a ValueError) is dropped
-                line = raw.decode("utf-8")
-                file = os.path.normpath(json.loads(line)["file"])
-            except (ValueError, KeyError, TypeError):
-                changed = True
+    data = path.read_bytes()
+    keep, seen = [], set()
+    for raw in data.splitlines(keepends=True):
+        if not raw.endswith(b"\n"):
+            continue  # cut by a kill
+        try:
+            line = raw.decode(**_ENC)
+            file = json.loads(line)["file"]
+        except (ValueError, KeyError, TypeError):
+            continue
+        if isinstance(file, str) and file in done and file not in seen:
+            keep.append(raw)
+            seen.add(file)
+    new = b"".join(keep)
+    if new != data:
+        write_atomic(path, new, replace=True, what="--jsonl")
+
+
+def _write_all(fd: int, data: bytes, path: Path, what: str) -> None:
+    try:
+        view = memoryview(data)
+        while view:
+            view = view[os.write(fd, view):]
+    except OSError as exc:
+        raise not_writable(path, exc, what) from None
+
+
+class _Outputs:
+    """The run's CSV (locked), JSONL and annotation folder, checked before anything is
+    written. ``done`` holds the exact paths already in the CSV."""
+
+    def __init__(self, csv_path: Path, jsonl_path: Path | None, annotate_dir: Path | None,
+                 inputs: list[str], *, overwrite: bool = False):
+        self.csv_path, self.jsonl_path = csv_path, jsonl_path
+        self._fd = self._jsonl_fd = -1
+        check_distinct({"--out": csv_path, "--jsonl": jsonl_path})
+        if annotate_dir is not None:
+            for p, what in ((csv_path, "--out"), (jsonl_path, "--jsonl")):
+                if p is not None and os.path.realpath(p) == os.path.realpath(annotate_dir):
+                    raise OutputError(f"{what} and --annotate are the same path",
+                                      code="output_conflict")
+        for p, what in ((csv_path, "--out"), (jsonl_path, "--jsonl")):
+            if p is not None:
+                check_regular_or_absent(p, what)
+                check_not_input(p, inputs, what)
+        jsonl_exists = jsonl_path is not None and _check_jsonl_is_ours_or(
+            jsonl_path, overwrite)
+        self._open_csv(overwrite)
+        try:
+            if jsonl_path is not None:
+                if jsonl_exists == "replace":
+                    write_atomic(jsonl_path, b"", replace=True, what="--jsonl")
+                _sync_jsonl(jsonl_path, self.done)
+                try:
+                    self._jsonl_fd = os.open(jsonl_path, os.O_WRONLY | os.O_APPEND
+                                             | os.O_CREAT, 0o666)
+                except OSError as exc:
+                    raise not_writable(jsonl_path, exc, "--jsonl") from None
+        except BaseException:
+            self.close()
+            raise
+
+    def _open_csv(self, overwrite: bool) -> None:
+        path = self.csv_path
+        for _attempt in range(3):
+            if not path.exists():
+                if not path.parent.is_dir():
+                    try:
+                        path.parent.mkdir(parents=True, exist_ok=True)
+                    except OSError as exc:
+                        raise not_writable(path, exc, "--out") from None
+                try:
+                    write_atomic(path, _header_text().encode(), replace=False, what="--out")
+                except OutputError as err:
+                    if err.code != "output_exists":  # another run created it just now
+                        raise
+            try:
+                fd = os.open(path, os.O_RDWR | os.O_APPEND)
+            except FileNotFoundError:
                 continue
-            if file in done and file not in seen:
-                keep.append(line)
-                seen.add(file)
-            else:
-                changed = True
-    if changed:
-        tmp = path.with_suffix(path.suffix + ".tmp")
-        tmp.write_text("".join(keep), encoding="utf-8")
-        os.replace(tmp, path)
-
-
-class _Writer:
-    """Appends one CSV row (and JSONL line) per image, flushed at once."""
-
-    def __init__(self, csv_path: Path, jsonl_path: Path | None):
-        new = not csv_path.exists() or csv_path.stat().st_size == 0
-        csv_path.parent.mkdir(parents=True, exist_ok=True)
-        self._csv = open(csv_path, "a", newline="", encoding="utf-8")
-        self._w = csv.DictWriter(self._csv, fieldnames=CSV_COLUMNS, lineterminator="\n")
-        if new:
-            self._w.writeheader()
-            self._csv.flush()
-        self._jsonl = None
-        if jsonl_path is not None:
-            jsonl_path.parent.mkdir(parents=True, exist_ok=True)
-            self._jsonl = open(jsonl_path, "a", encoding="utf-8")
+            except OSError as exc:
+                raise not_writable(path, exc, "--out") from None
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except OSError:
+                os.close(fd)
+                raise OutputError(f"another posture batch is writing {path} now; wait for "
+                                  "it or choose another --out", code="output_locked") from None
+            data = _read_fd(fd)
+            try:
+                records, keep = _parse_csv(data, path) if data else ([], 0)
+            except PostureError:
+                os.close(fd)
+                if not overwrite:
+                    raise
+                write_atomic(path, _header_text().encode(), replace=True, what="--out")
+                continue
+            if not records:  # empty, or a header cut short: ours, start it again
+                os.ftruncate(fd, 0)
+                _write_all(fd, _header_text().encode(), path, "--out")
+            elif keep < len(data):
+                os.ftruncate(fd, keep)  # a record cut by a kill: that image runs again
+            self._fd = fd
+            self.done = {formula_unsafe(r[0]) for r in records[1:] if r}
+            return
+        raise OutputError(f"{path} keeps changing under us", code="output_locked")
 
     def write(self, file: str, d: dict[str, Any]) -> None:
-        if self._jsonl is not None:  # JSONL first: the CSV row is what marks a file done
-            self._jsonl.write(json.dumps({"file": file, **d}, ensure_ascii=False) + "\n")
-            self._jsonl.flush()
-        self._w.writerow(csv_row(file, d))
-        self._csv.flush()
+        if self._jsonl_fd >= 0:  # JSONL first: the CSV row is what marks a file done
+            line = json.dumps({"file": file, **d}, ensure_ascii=False) + "\n"
+            _write_all(self._jsonl_fd, line.encode(**_ENC), self.jsonl_path, "--jsonl")
+        # one write() per row: a kill cannot leave half of it
+        _write_all(self._fd, _row_text(file, d).encode(**_ENC), self.csv_path, "--out")
 
     def close(self) -> None:
-        self._csv.close()
-        if self._jsonl is not None:
-            self._jsonl.close()
+        for fd in (self._jsonl_fd, self._fd):
+            if fd >= 0:
+                os.close(fd)  # closing releases the lock
+        self._fd = self._jsonl_fd = -1
+
+
+def _check_jsonl_is_ours_or(path: Path, overwrite: bool) -> bool | str:
+    try:
+        return _check_jsonl_is_ours(path)
+    except PostureError as err:
+        if overwrite and err.code == "output_mismatch":
+            return "replace"
+        raise
+
+
+def _read_fd(fd: int) -> bytes:
+    chunks, off = [], 0
+    while True:
+        b = os.pread(fd, 1 << 20, off)
+        if not b:
+            return b"".join(chunks)
+        chunks.append(b)
+        off += len(b)
+
+
+def check_annotations(annots: dict[str, str], annotate_dir: Path, inputs: list[str],
+                      others: list[Path | None], *, overwrite: bool = False,
+                      create: bool = False) -> None:
+    """Refuse an annotation folder that holds inputs (overlays would be analysed as photos
+    on the next run, or replace them), a folder that is a file, and annotation paths that
+    exist without being ours."""
+    if annotate_dir.exists() and not annotate_dir.is_dir():
+        raise OutputError(f"--annotate {annotate_dir} is not a folder",
+                          code="output_not_writable")
+    root = os.path.realpath(annotate_dir)
+    for f in inputs:
+        if os.path.commonpath([root, os.path.realpath(f)]) == root:
+            raise OutputError(f"--annotate {annotate_dir} holds an input ({f}); write the "
+                              "annotated images to a folder of their own",
+                              code="output_conflict")
+    if create:
+        try:
+            annotate_dir.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise not_writable(annotate_dir, exc, "--annotate folder") from None
+    for f, target in annots.items():
+        prepare_image_output(target, inputs, overwrite=overwrite, what="annotated image")
+        for o in others:
+            if o is not None and same_file(o, target):
+                raise OutputError(f"the annotated image of {f} would be {o}",
+                                  code="output_conflict")
 
 
 def summarise(csv_path: str | os.PathLike, *, processed: int = 0,
@@ -242,7 +492,7 @@ def summarise(csv_path: str | os.PathLike, *, processed: int = 0,
     measured = abstained = 0
     errors: Counter[str] = Counter()
     rows = 0
-    with open(csv_path, newline="", encoding="utf-8") as f:
+    with open(csv_path, newline="", **_ENC) as f:
         for r in csv.DictReader(f):
             rows += 1
             if r["error_code"]:
@@ -372,6 +622,7 @@ def run_batch(
     model: str | None = None,
     progress: bool = True,
     analyzer_factory: Callable[[], Any] | None = None,
+    overwrite: bool = False,
 ) -> BatchSummary:
     """Analyse every image of ``inputs`` (folder, glob or list of paths) into ``out_csv``.
 
@@ -388,25 +639,43 @@ def run_batch(
     analyzer_factory
         For ``workers == 1`` only: makes the analyzer (a context manager with
         ``.analyze(frame)``); tests use it to run without the pose model.
+    overwrite
+        Replace an existing ``out_csv`` / ``jsonl`` / annotated image that was not written
+        by posture (otherwise refused with ``output_mismatch`` / ``output_exists``). Inputs
+        are never written to, whatever this says.
+
+    Raises
+    ------
+    OutputError
+        Before anything is written, for an output that is an input, not ours, not a
+        regular file, or locked by another run (see :mod:`posture.outputs`).
     """
     if workers < 1:
         raise PostureError("--workers must be at least 1", code="bad_argument")
-    files = expand_inputs(inputs) if isinstance(inputs, str) else sorted(
-        {os.path.normpath(f) for f in inputs})
+    files = expand_inputs(inputs) if isinstance(inputs, str) else _unique_files(
+        inputs, keep_missing=True)
     out_csv, jsonl_path = Path(out_csv), Path(jsonl) if jsonl else None
-    done = _done_files(out_csv)
-    if jsonl_path is not None:
-        _sync_jsonl(jsonl_path, done)
-    annots = {}
-    if annotate_dir is not None:
-        Path(annotate_dir).mkdir(parents=True, exist_ok=True)
-        annots = annotation_names(files, annotate_dir)
-    todo = deque((f, annots.get(f)) for f in files if f not in done)
+    # a glob such as 'dir/*' also matches our own CSV/JSONL in dir: they are not photos
+    files = [f for f in files if f.lower().endswith(IMAGE_EXTENSIONS) or not any(
+        o is not None and same_file(f, o) for o in (out_csv, jsonl_path))]
+    writer = _Outputs(out_csv, jsonl_path, Path(annotate_dir) if annotate_dir else None,
+                      files, overwrite=overwrite)
+    try:
+        done = writer.done
+        todo_files = [f for f in files if f not in done]
+        annots = {}
+        if annotate_dir is not None:
+            annots = annotation_names(files, annotate_dir)
+            check_annotations({f: annots[f] for f in todo_files}, Path(annotate_dir), files,
+                              [out_csv, jsonl_path], overwrite=overwrite, create=True)
+    except BaseException:
+        writer.close()
+        raise
+    todo = deque((f, annots.get(f)) for f in todo_files)
     skipped = len(files) - len(todo)
 
     from tqdm import tqdm
 
-    writer = _Writer(out_csv, jsonl_path)
     bar = tqdm(total=len(todo), unit="img", disable=not progress, file=sys.stderr,
                desc="analysing")
     processed = 0

@@ -1,7 +1,9 @@
 """The ``posture`` command line.
 
 Exit codes: 0 success (an abstention is a successful answer), 2 unreadable or invalid
-input, 3 no usable person or view, 4 no pose model, 5 a broken data file, 1 anything else.
+input, 3 no usable person or view, 4 no pose model, 5 a broken data file, 6 an output that
+must not or cannot be written (an input, not ours, a folder, locked; see
+:mod:`posture.outputs`), 1 anything else.
 No traceback reaches the user: unexpected errors print one line and exit 1.
 """
 
@@ -68,12 +70,30 @@ def _human_summary(d: dict) -> str:
     return "\n".join(lines)
 
 
+def _annotate_target(args) -> bool | None:
+    """Check ``--annotate`` before any work (kept apart from the analysis itself): never the
+    photo, never a file we did not write unless ``--overwrite``. Returns whether the target
+    may be replaced, or None without ``--annotate``."""
+    from .outputs import prepare_image_output
+
+    if not args.annotate:
+        return None
+    return prepare_image_output(args.annotate, [args.photo], overwrite=args.overwrite)
+
+
+def _save_annotation(args, rgb, replace: bool) -> None:
+    from .outputs import save_overlay
+
+    save_overlay(rgb, args.annotate, replace=replace)
+
+
 def cmd_analyze(args) -> int:
     from .analysis import Analyzer
     from .images import load_image
     from .present.contract import assessment_to_dict, error_to_dict, exit_code_for
 
     source = str(args.photo)
+    replace = _annotate_target(args)  # an output error is the command's error: exit 6
     try:
         roll = _roll_arg(args)
         frame = load_image(args.photo)
@@ -81,9 +101,9 @@ def cmd_analyze(args) -> int:
             assessment = analyzer.analyze(frame)
         d = assessment_to_dict(assessment, source=source)
         if args.annotate:
-            from .present.overlay import draw_overlay, save_image
+            from .present.overlay import draw_overlay
 
-            save_image(draw_overlay(frame.rgb, assessment), args.annotate)
+            _save_annotation(args, draw_overlay(frame.rgb, assessment), bool(replace))
     except PostureError as err:
         d = error_to_dict(err, source=source)
     if args.plan and d.get("ok"):
@@ -142,7 +162,7 @@ def cmd_batch(args) -> int:
     from .batch import run_batch
 
     summary = run_batch(args.inputs, args.out, jsonl=args.jsonl, annotate_dir=args.annotate,
-                        workers=args.workers, model=args.model)
+                        workers=args.workers, model=args.model, overwrite=args.overwrite)
     print(summary.text())
     return 0  # bad files are rows with their error code, not a failed run
 
@@ -163,7 +183,10 @@ def build_parser() -> argparse.ArgumentParser:
     a = sub.add_parser("analyze", help="analyse one side-view photo")
     a.add_argument("photo", help="JPEG, PNG, WebP or HEIC photo of a person standing side-on")
     a.add_argument("--json", action="store_true", help="print the JSON contract")
-    a.add_argument("--annotate", metavar="OUT.png", help="write the annotated image here")
+    a.add_argument("--annotate", metavar="OUT.png",
+                   help="write the annotated image here (never over the photo)")
+    a.add_argument("--overwrite", action="store_true",
+                   help="replace an existing --annotate file not written by posture")
     a.add_argument("--model", default=None,
                    help="pose model: a .task path or lite|full|heavy (default: full)")
     a.add_argument("--plan", action="store_true", help="add the matching exercise plan")
@@ -188,7 +211,11 @@ def build_parser() -> argparse.ArgumentParser:
     b.add_argument("--out", required=True, metavar="RESULTS.csv",
                    help="CSV to write; rows already in it are skipped (resume)")
     b.add_argument("--jsonl", metavar="OUT.jsonl", help="also write full results with landmarks")
-    b.add_argument("--annotate", metavar="DIR", help="write an annotated PNG per photo here")
+    b.add_argument("--annotate", metavar="DIR",
+                   help="write an annotated PNG per photo here (a folder without inputs)")
+    b.add_argument("--overwrite", action="store_true",
+                   help="replace outputs that exist but were not written by posture (inputs "
+                        "are never written to)")
     b.add_argument("--workers", type=int, default=1, help="parallel processes (default 1)")
     b.add_argument("--model", default=None, help="pose model: a .task path or lite|full|heavy")
     b.set_defaults(func=cmd_batch)

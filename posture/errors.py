@@ -52,3 +52,28 @@ class DataFileError(PostureError):
 
     code = "invalid_data_file"
     exit_code = 5
+
+
+class OutputError(PostureError):
+    """An output cannot or must not be written (it is an input, not ours, a folder, ...)."""
+
+    code = "output_error"
+    exit_code = 6
+
+
+class StoreError(PostureError):
+    """A clinic-store operation failed (``posture.store``). Stable codes:
+
+    Records: ``patient_not_found``, ``assessment_not_found``, ``duplicate_patient``,
+    ``invalid_record``, ``photo_without_consent``, ``photo_not_jpeg``.
+    Database: ``schema_too_new``, ``database_unavailable``, ``storage_full`` (disk or
+    quota full), ``database_read_only`` (file or server is read-only),
+    ``database_locked`` (another writer held the lock past the timeout).
+    Accounts: ``duplicate_user``, ``user_not_found``, ``invalid_user``, ``weak_password``,
+    ``login_failed``, ``account_locked``, ``session_expired``, ``not_allowed``,
+    ``audit_append_only``.
+    A failed write leaves nothing half-saved: every write is one transaction.
+    """
+
+    code = "store_error"
+    exit_code = 6

@@ -4,7 +4,8 @@ Names are personal data: they are left out unless ``include_names`` is True (the
 pseudonym identifies the patient within the clinic). Photos are never exported here.
 
 CSV cells that a spreadsheet would run as a formula (text starting with ``=``, ``+``,
-``-``, ``@``, tab or carriage return) are prefixed with an apostrophe, so a note such as
+``-``, ``@``, tab or carriage return, or an apostrophe) are prefixed with an apostrophe
+(:mod:`posture.present.cells`, the rule of every CSV we write), so a note such as
 ``=HYPERLINK(...)`` stays text (OWASP "CSV injection").
 """
 
@@ -18,6 +19,9 @@ from typing import Any
 
 from ..store import SCHEMA_VERSION, AssessmentRecord, Patient, Store
 
+# one rule for every CSV we write (the batch CSV too)
+from .cells import formula_safe
+
 EXPORT_FORMAT = "posture-clinic-export"
 EXPORT_VERSION = 1
 
@@ -29,7 +33,6 @@ CSV_COLUMNS = (
     "trunk_lean_deg", "knee_angle_deg", "thomas_test", "corrections", "notes", "pose_model",
     "estimator_version", "has_photo",
 )
-_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 
 
 def _patients(store: Store, patient_id: int | None) -> list[Patient]:
@@ -58,13 +61,6 @@ def csv_row(p: Patient, r: AssessmentRecord, *, include_names: bool = False) -> 
     if not include_names:
         del row["name"]
     return row
-
-
-def formula_safe(v: Any) -> Any:
-    """``v`` with a leading apostrophe when it is text a spreadsheet would evaluate."""
-    if isinstance(v, str) and v.startswith(_FORMULA_START):
-        return "'" + v
-    return v
 
 
 def _lf(v: Any) -> Any:
