@@ -65,7 +65,7 @@ def run(analyzer: Analyzer, rgb: np.ndarray) -> dict:
     return {
         "tilt": m.pelvic_tilt.value, "interval": m.pelvic_tilt.interval,
         "lordosis": m.lumbar_lordosis.value, "abstained": a.abstained,
-        "reasons": list(a.reasons), "band": a.severity.band if a.severity else None,
+        "reasons": [str(r) for r in a.reasons], "band": a.severity.band if a.severity else None,
         "roll": a.side.roll.deg,
     }
 

@@ -9,20 +9,20 @@ from __future__ import annotations
 
 import os
 from concurrent.futures import Future, ThreadPoolExecutor
-from dataclasses import dataclass, field
 from typing import Literal
 
 import numpy as np
 
-from .classify import Severity, classify_tilt
+from .classify import classify_tilt
 from .config import thresholds
 from .errors import NoPersonError
 from .estimator import EstimatorModel, load_estimator, pelvis_patch
 from .horizon import LEVEL, Roll, Segments, line_segments, roll_from_segments
 from .images import Frame, load_image
 from .metrics import Measurements, measure
-from .pose import Pose, PoseEstimator, PoseResult
-from .sagittal import SideView, analyse_side
+from .pose import PoseEstimator, PoseResult
+from .result import Assessment, Reason
+from .sagittal import analyse_side
 
 RollMode = Literal["auto", "none"] | Roll
 #: In VIDEO mode, re-estimate camera roll every this many frames with a person in them.
@@ -34,34 +34,6 @@ RETAKE_GUIDANCE = (
     "Camera at hip height, level, 2–3 m away; fitted clothes so the outline of the lower "
     "back and buttocks shows.",
 )
-
-
-@dataclass(frozen=True)
-class Assessment:
-    """The outcome of analysing one image.
-
-    ``abstained`` is True when the tool declines to give pelvic tilt (bad view, no fitted
-    estimator, interval too wide to grade); ``reasons`` and ``guidance`` say why and what
-    to do. ``severity`` is None whenever it abstains.
-    """
-
-    frame_size: tuple[int, int]  # (width, height) px
-    pose: Pose
-    side: SideView
-    measurements: Measurements
-    severity: Severity | None
-    abstained: bool
-    reasons: tuple[str, ...] = ()
-    guidance: tuple[str, ...] = ()
-    model_variant: str = ""
-    estimator_meta: dict = field(default_factory=dict, repr=False)
-    #: the pelvis patch the estimator saw (2×64×64 uint8), kept so landmark corrections
-    #: can be re-measured without the image
-    patch: np.ndarray | None = field(default=None, repr=False)
-
-    @property
-    def facing(self) -> str:
-        return self.side.facing
 
 
 def assess(result: PoseResult, model: EstimatorModel | None, roll: Roll = LEVEL,
@@ -94,11 +66,11 @@ def assess(result: PoseResult, model: EstimatorModel | None, roll: Roll = LEVEL,
     meas = measure(side, model, coverage, patch if side.view.ok else None)
     severity = None
     if model is None:
-        reasons.append("estimator_unavailable: estimator not available in this build")
+        reasons.append(Reason("estimator_unavailable", "estimator not available in this build"))
     elif side.view.ok:
         lo, hi = meas.pelvic_tilt.interval
         if hi - lo > est["max_interval_width_deg"]:
-            reasons.append("interval_too_wide: the estimate is too uncertain to grade")
+            reasons.append(Reason("interval_too_wide", "the estimate is too uncertain to grade"))
             guidance.append(RETAKE_GUIDANCE[2])
         else:
             # the interval is symmetric at 90%: half-width / 1.645 is one normal SD
@@ -171,8 +143,8 @@ def reassess(a: Assessment, corrections: dict[str, tuple[float, float]],
         sev = classify_tilt(tilt, 1e-6) if new.side.view.ok else None
         new = replace(new, measurements=replace(new.measurements, pelvic_tilt=m),
                       severity=sev, abstained=not new.side.view.ok,
-                      reasons=tuple(r for r in new.reasons if not r.startswith(
-                          ("estimator_unavailable", "interval_too_wide"))))
+                      reasons=tuple(r for r in new.reasons if r.code not in
+                                    ("estimator_unavailable", "interval_too_wide")))
     return new
 
 

@@ -20,6 +20,7 @@ import numpy as np
 from .config import view_thresholds
 from .horizon import LEVEL, Roll, up_vector
 from .pose import LM, Pose, PoseResult
+from .result import Reason
 
 Facing = Literal["left", "right"]
 
@@ -82,7 +83,7 @@ class ViewCheck:
     frontal_ratio: float
     whole_body: bool
     other_people: int
-    reasons: tuple[str, ...] = ()
+    reasons: tuple[Reason, ...] = ()
     guidance: tuple[str, ...] = ()
 
 
@@ -185,10 +186,11 @@ def check_view(pose: Pose, result: PoseResult, facing_conf: float) -> ViewCheck:
 
     reasons, guidance = [], []
     if frontal > t["max_frontal_ratio"]:
-        reasons.append("not_side_on: the body is turned towards or away from the camera")
+        reasons.append(Reason("not_side_on",
+                              "the body is turned towards or away from the camera"))
         guidance.append("Turn 90° so the camera sees you exactly from the side.")
     elif facing_conf < t["min_facing_confidence"]:
-        reasons.append("facing_unclear: cannot tell which way the person faces")
+        reasons.append(Reason("facing_unclear", "cannot tell which way the person faces"))
         guidance.append("Stand side-on with your face and feet in profile.")
 
     w, h = result.width, result.height
@@ -231,7 +233,7 @@ def check_view(pose: Pose, result: PoseResult, facing_conf: float) -> ViewCheck:
             missing.append("legs (the outline at knee height is as wide as the hips)")
     whole = not missing
     if not whole:
-        reasons.append("body_cut_off: not visible: " + ", ".join(missing))
+        reasons.append(Reason("body_cut_off", "not visible: " + ", ".join(missing)))
         guidance.append("Step back so your whole body, head to feet, is in the picture.")
 
     # A standing person's ear sits above the ankles; lying down (or a sideways photo with
@@ -239,7 +241,8 @@ def check_view(pose: Pose, result: PoseResult, facing_conf: float) -> ViewCheck:
     axis = mids["ear"] - mids["ankle"]
     tilt_from_vertical = float(np.degrees(np.arctan2(abs(axis[0]), -axis[1])))
     if tilt_from_vertical > t["max_body_axis_deg"]:
-        reasons.append(f"not_standing: the body axis is {tilt_from_vertical:.0f}° from vertical")
+        reasons.append(Reason("not_standing",
+                              f"the body axis is {tilt_from_vertical:.0f}° from vertical"))
         guidance.append("Stand upright, and keep the phone upright (portrait) when you take "
                         "the photo.")
 
@@ -251,10 +254,11 @@ def check_view(pose: Pose, result: PoseResult, facing_conf: float) -> ViewCheck:
         and _bbox_iou(p.bbox, pose.bbox) < t["same_person_iou"]
     )
     if others:
-        reasons.append(f"several_people: {others + 1} people of similar size in the picture")
+        reasons.append(Reason("several_people",
+                              f"{others + 1} people of similar size in the picture"))
         guidance.append("Make sure you are the only person in the picture.")
     if pose.mask is None:
-        reasons.append("no_mask: the pose model gave no segmentation mask")
+        reasons.append(Reason("no_mask", "the pose model gave no segmentation mask"))
     return ViewCheck(not reasons, side_on, frontal, whole, others, tuple(reasons), tuple(guidance))
 
 

@@ -6,6 +6,8 @@ conventions restate the library's (``posture.metrics``), they do not define them
 
 from __future__ import annotations
 
+from posture.result import Reason
+
 CAPTURE_TIPS = (
     ("Side-on", "Stand sideways to the camera, arms relaxed by your sides, looking ahead."),
     ("Whole body", "Head to feet in the picture, and only you in it."),
@@ -49,20 +51,28 @@ REASON_MESSAGES = {
     "no_person": "Nobody was seen.",
     "too_few_frames": "Too few frames of the capture could be measured.",
     "unsteady_capture": "You moved during the capture.",
+    "not_standing": "You do not seem to be standing upright.",
 }
 
 
-def reason_text(reason: str) -> str:
-    """A reason string in plain words (the library's detail kept after the message)."""
-    code, _, detail = reason.partition(":")
-    msg = REASON_MESSAGES.get(code.strip())
-    if msg is None:
-        return reason
-    detail = detail.strip()
+def reason_text(reason: Reason | str) -> str:
+    """A reason in plain words (the library's detail kept after the message)."""
+    r = reason if isinstance(reason, Reason) else Reason.parse(reason)
+    code, detail = r.code, r.detail
+    msg = REASON_MESSAGES.get(code)
+    if msg is None:  # a code we have no words for: its detail, never the raw "code: ..."
+        text = detail or code.replace("_", " ")
+        return text[:1].upper() + text[1:] + ("" if text.endswith((".", "!", "?")) else ".")
     # the library's detail adds facts (which parts are cut off, how many people)
-    if code.strip() in ("body_cut_off", "several_people", "too_few_frames", "unsteady_capture"):
+    if detail and code in ("body_cut_off", "several_people", "too_few_frames",
+                           "unsteady_capture", "not_standing"):
         return f"{msg} ({detail})"
     return msg
+
+
+def reason_code(reason: Reason | str) -> str:
+    """The stable code of a reason (typed or ``"code: detail"``)."""
+    return (reason if isinstance(reason, Reason) else Reason.parse(reason)).code
 
 
 def error_text(code: str, message: str = "") -> str:

@@ -129,7 +129,7 @@ def extract(render_dir: Path, out: Path, model: str | None = None, roll_mode: st
                 x = features(side)
                 if result.primary.mask is not None:
                     patch = pelvis_patch(frame.rgb, result.primary.mask, side)
-                meta.update(view_ok=side.view.ok, reasons=list(side.view.reasons),
+                meta.update(view_ok=side.view.ok, reasons=[str(r) for r in side.view.reasons],
                             facing_ok=side.facing == label["facing"],
                             roll_est=side.roll.deg, roll_true=label["camera"]["roll_deg"])
                 sec_pred = _pipeline_secondary(side)

@@ -9,10 +9,9 @@ stable ``code`` and a ``message``.
 
 from __future__ import annotations
 
-from ..analysis import Assessment
 from ..classify import bands_disclaimer
-from ..config import thresholds
 from ..errors import PostureError
+from ..result import Assessment, Reason
 
 SCHEMA_VERSION = 1
 #: The view gate failed: the person is there but cannot be measured (exit code 3).
@@ -30,7 +29,6 @@ def _iv(m):
 def assessment_to_dict(a: Assessment, *, source: str | None = None) -> dict:
     """The contract dict of one assessment (JSON-serialisable)."""
     m = a.measurements
-    t = thresholds()
     head, knee = m.head_neck_angle.value, m.knee_angle.value
     view = a.side.view
     out = {
@@ -48,14 +46,13 @@ def assessment_to_dict(a: Assessment, *, source: str | None = None) -> dict:
         "severity_probabilities": a.severity.probabilities if a.severity else None,
         "severity_disclaimer": bands_disclaimer(),
         "abstained": a.abstained,
-        "abstain_reasons": list(a.reasons),
+        "abstain_reasons": [str(r) for r in a.reasons],
         "retake_guidance": list(a.guidance),
         "head_neck_angle_deg": _r(head),
-        "forward_head": None if head is None else head < t["head"]["forward_head_below_deg"],
+        "forward_head": a.forward_head,
         "trunk_lean_deg": _r(m.trunk_lean.value),
         "knee_angle_deg": _r(knee),
-        "knee_hyperextension": None if knee is None
-        else knee > t["knee"]["hyperextension_above_deg"],
+        "knee_hyperextension": a.knee_hyperextension,
         "plumb_offsets_stature": {k: _r(v, 4) for k, v in m.plumb.items()},
         "measurements": [
             {"name": x.name, "value": _r(x.value), "unit": x.unit, "convention": x.convention,
@@ -83,7 +80,8 @@ def assessment_to_dict(a: Assessment, *, source: str | None = None) -> dict:
     }
     if not view.ok:
         out["error"] = {"code": VIEW_ERROR_CODE,
-                        "message": "The view cannot be measured: " + "; ".join(view.reasons)}
+                        "message": "The view cannot be measured: "
+                        + "; ".join(str(r) for r in view.reasons)}
     return out
 
 
@@ -100,7 +98,7 @@ def error_to_dict(err: PostureError, *, source: str | None = None) -> dict:
         "lumbar_lordosis_deg": None,
         "severity": None,
         "abstained": True,
-        "abstain_reasons": [f"{err.code}: {err.message}"],
+        "abstain_reasons": [str(Reason(err.code, err.message))],
         "landmarks_px": None,
     }
 
