@@ -40,6 +40,14 @@ class NoPersonError(PostureError):
     exit_code = 3
 
 
+class InternalError(PostureError):
+    """An unforeseen failure inside the analysis (a bug or a native crash on one input).
+    One code everywhere (CLI, batch, app, live): ``internal_error``."""
+
+    code = "internal_error"
+    exit_code = 1
+
+
 class ModelError(PostureError):
     """No pose model could be found, downloaded or built."""
 

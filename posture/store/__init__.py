@@ -10,9 +10,11 @@ Typical use::
         print(compare(history[0], history[-1]).change("pelvic_tilt"))
 """
 
+from . import accounts
 from .db import (
     ENV_VAR,
     Store,
+    db_error,
     default_location,
     encode_jpeg,
     make_engine,
@@ -36,7 +38,8 @@ from .schema import SCHEMA_VERSION
 
 __all__ = [
     "ENV_VAR", "MDC_DEG", "METRICS", "SCHEMA_VERSION", "SEXES", "THOMAS_ANSWERS",
-    "AssessmentRecord", "Comparison", "MetricChange", "Patient", "Store", "StoreError",
+    "AssessmentRecord", "accounts", "db_error",
+    "Comparison", "MetricChange", "Patient", "Store", "StoreError",
     "TrendPoint", "compare", "default_location", "encode_jpeg", "make_engine", "metric_value",
     "new_pseudonym", "open_store", "to_url", "trend", "trend_rows",
 ]

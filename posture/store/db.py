@@ -35,7 +35,45 @@ ENV_VAR = "POSTURE_DB"
 #: Largest photo stored (bytes): a phone JPEG is 2–8 MB; more is a mistake, not a photo.
 MAX_PHOTO_BYTES = 25 * 1024 * 1024
 _T = build_tables(sa.MetaData())
-PATIENTS, ASSESSMENTS = _T["patients"], _T["assessments"]
+PATIENTS, ASSESSMENTS, AUDIT = _T["patients"], _T["assessments"], _T["audit"]
+COUNTERS = _T["id_counters"]
+#: Actions recorded in the audit trail.
+AUDIT_ACTIONS = ("view", "create", "correct", "export", "delete", "login", "logout",
+                 "login_failed", "user_add")
+#: Who did it when a caller names nobody (a script or the CLI without accounts).
+DEFAULT_ACTOR = "local"
+
+_MESSAGES = {
+    "storage_full": "the disk (or quota) that holds the clinic database is full; nothing "
+                    "was saved. Free some space and try again",
+    "database_read_only": "the clinic database is read-only (file permissions, a read-only "
+                          "disk or a read-only server); nothing was saved",
+    "database_locked": "the clinic database stayed locked by another program for too long; "
+                       "nothing was saved. Try again",
+    "audit_append_only": "the audit trail is append-only: entries cannot be changed or "
+                         "deleted",
+    "database_unavailable": "the clinic database cannot be used",
+}
+
+
+def db_error(exc: Exception) -> StoreError:
+    """A coded :class:`StoreError` for a driver error (SQLite message or PostgreSQL
+    SQLSTATE: 53100 disk full, 25006 read-only transaction, 55P03/40P01 lock)."""
+    orig = getattr(exc, "orig", None) or exc
+    text = str(orig).strip().splitlines()[0] if str(orig).strip() else type(orig).__name__
+    low = text.lower()
+    state = getattr(orig, "sqlstate", None) or getattr(orig, "pgcode", None) or ""
+    if "audit_append_only" in low:
+        code = "audit_append_only"
+    elif state.startswith("53") or "disk is full" in low or "no space" in low:
+        code = "storage_full"
+    elif state == "25006" or "readonly" in low or "read-only" in low:
+        code = "database_read_only"
+    elif state in ("55P03", "40P01") or "locked" in low or "lock timeout" in low:
+        code = "database_locked"
+    else:
+        code = "database_unavailable"
+    return StoreError(f"{_MESSAGES[code]} ({text})", code=code)
 
 
 def default_location() -> str:
@@ -212,20 +250,30 @@ class Store:
     def __init__(self, location: str | os.PathLike | None = None):
         self.engine = make_engine(location)
         try:
-            with self._write() as conn:
-                if conn.dialect.name == "postgresql":
-                    # first open by two processes at once: one migrates, the other waits
-                    conn.execute(sa.text("SELECT pg_advisory_xact_lock(724871)"))
+            # a read first: an up-to-date database opens even when it is read-only
+            with self._read() as conn:
                 found = current_version(conn)
-                if found > SCHEMA_VERSION:
-                    raise StoreError(
-                        f"the database has schema version {found}; this version of posture "
-                        f"reads up to {SCHEMA_VERSION}. Upgrade posture.", code="schema_too_new")
-                self.migrated_from, self.schema_version = migrate(conn)
-        except sa.exc.OperationalError as exc:
+            if found != SCHEMA_VERSION:
+                with self._write() as conn:
+                    if conn.dialect.name == "postgresql":
+                        # first open by two processes at once: one migrates, the other waits
+                        conn.execute(sa.text("SELECT pg_advisory_xact_lock(724871)"))
+                    found = current_version(conn)
+                    if found > SCHEMA_VERSION:
+                        raise StoreError(
+                            f"the database has schema version {found}; this version of "
+                            f"posture reads up to {SCHEMA_VERSION}. Upgrade posture.",
+                            code="schema_too_new")
+                    self.migrated_from, self.schema_version = migrate(conn)
+            else:
+                self.migrated_from = self.schema_version = found
+        except StoreError as err:
             self.engine.dispose()
-            raise StoreError(f"cannot open the database: {exc.orig}",
-                             code="database_unavailable") from exc
+            if err.code in ("schema_too_new", "database_read_only", "storage_full",
+                            "database_locked"):
+                raise
+            raise StoreError(f"cannot open the database: {err.message}",
+                             code="database_unavailable") from err
         except BaseException:
             self.engine.dispose()
             raise
@@ -248,20 +296,85 @@ class Store:
 
     @contextmanager
     def _write(self) -> Iterator[sa.Connection]:
-        with self.engine.connect() as conn:
-            conn.execution_options(posture_write=True)
-            with conn.begin():
-                yield conn
+        """One write transaction: all of it is stored, or (on any error) none of it."""
+        try:
+            with self.engine.connect() as conn:
+                conn.execution_options(posture_write=True)
+                with conn.begin():
+                    yield conn
+        except sa.exc.IntegrityError as exc:
+            if "audit_append_only" in str(exc.orig):
+                raise db_error(exc) from exc
+            raise  # the callers name the constraint (duplicate pseudonym, user)
+        except sa.exc.DBAPIError as exc:
+            raise db_error(exc) from exc
 
     @contextmanager
     def _read(self) -> Iterator[sa.Connection]:
-        with self.engine.connect() as conn, conn.begin():
-            yield conn
+        try:
+            with self.engine.connect() as conn, conn.begin():
+                yield conn
+        except sa.exc.DBAPIError as exc:
+            raise db_error(exc) from exc
+
+    def next_id(self, conn: sa.Connection, table: sa.Table) -> int:
+        """The next id of ``table``: above every id it ever handed out, deleted or not.
+
+        Inside the caller's write transaction (SQLite: ``BEGIN IMMEDIATE`` serialises
+        writers; PostgreSQL: the counter row is locked until commit).
+        """
+        q = sa.select(COUNTERS.c.last_id).where(COUNTERS.c.name == table.name)
+        if conn.dialect.name == "postgresql":
+            q = q.with_for_update()
+        last = conn.execute(q).scalar()
+        top = conn.execute(sa.select(sa.func.max(table.c.id))).scalar() or 0
+        nid = max(int(last or 0), int(top)) + 1
+        if last is None:
+            conn.execute(sa.insert(COUNTERS).values(name=table.name, last_id=nid))
+        else:
+            conn.execute(sa.update(COUNTERS).where(COUNTERS.c.name == table.name)
+                         .values(last_id=nid))
+        return nid
+
+    # -- audit trail --------------------------------------------------------------------
+
+    def _audit(self, conn: sa.Connection, actor: str | None, action: str, *,
+               patient_id: int | None = None, assessment_id: int | None = None,
+               detail: str = "") -> None:
+        if action not in AUDIT_ACTIONS:
+            raise StoreError(f"unknown audit action {action!r}", code="invalid_record")
+        conn.execute(sa.insert(AUDIT).values(
+            at=datetime.now(UTC), actor=(actor or DEFAULT_ACTOR)[:64], action=action,
+            patient_id=patient_id, assessment_id=assessment_id, detail=detail[:2000]))
+
+    def log(self, actor: str | None, action: str, *, patient_id: int | None = None,
+            assessment_id: int | None = None, detail: str = "") -> None:
+        """Append one entry to the audit trail (e.g. a view or an export)."""
+        with self._write() as conn:
+            self._audit(conn, actor, action, patient_id=patient_id,
+                        assessment_id=assessment_id, detail=detail)
+
+    def audit_trail(self, *, patient_id: int | None = None, limit: int | None = None
+                    ) -> list[dict[str, Any]]:
+        """Audit entries, oldest first (optionally of one patient, or the last ``limit``)."""
+        q = sa.select(AUDIT)
+        if patient_id is not None:
+            q = q.where(AUDIT.c.patient_id == patient_id)
+        q = q.order_by(AUDIT.c.id.desc())
+        if limit is not None:
+            q = q.limit(limit)
+        with self._read() as conn:
+            rows = conn.execute(q).all()
+        out = [dict(r._mapping) for r in reversed(rows)]
+        for r in out:
+            r["at"] = _from_db_time(r["at"])
+        return out
 
     # -- patients ---------------------------------------------------------------------
 
     def add_patient(self, pseudonym: str | None = None, *, name: str | None = None,
-                    birth_year: int | None = None, sex: str | None = None) -> Patient:
+                    birth_year: int | None = None, sex: str | None = None,
+                    actor: str | None = None) -> Patient:
         """Create a patient; a random pseudonym is made when none is given.
 
         Raises ``duplicate_patient`` when the pseudonym is taken, ``invalid_record`` for
@@ -276,7 +389,9 @@ class Store:
                    created_at=datetime.now(UTC))
         try:
             with self._write() as conn:
-                pid = conn.execute(sa.insert(PATIENTS).values(**row)).inserted_primary_key[0]
+                pid = self.next_id(conn, PATIENTS)
+                conn.execute(sa.insert(PATIENTS).values(id=pid, **row))
+                self._audit(conn, actor, "create", patient_id=pid, detail="patient")
         except sa.exc.IntegrityError as exc:
             raise StoreError(f"a patient with pseudonym {pseudonym!r} already exists",
                              code="duplicate_patient") from exc
@@ -305,13 +420,17 @@ class Store:
             rows = conn.execute(sa.select(PATIENTS).order_by(PATIENTS.c.pseudonym)).all()
         return [_patient(r) for r in rows]
 
-    def delete_patient(self, patient_id: int) -> None:
-        """Erase a patient and all their assessments and photos."""
+    def delete_patient(self, patient_id: int, *, actor: str | None = None) -> None:
+        """Erase a patient and all their assessments and photos (the audit trail keeps
+        the ids, no personal data)."""
         with self._write() as conn:
-            conn.execute(sa.delete(ASSESSMENTS).where(ASSESSMENTS.c.patient_id == patient_id))
+            k = conn.execute(sa.delete(ASSESSMENTS).where(
+                ASSESSMENTS.c.patient_id == patient_id)).rowcount
             n = conn.execute(sa.delete(PATIENTS).where(PATIENTS.c.id == patient_id)).rowcount
-        if not n:
-            raise StoreError(f"no patient with id {patient_id}", code="patient_not_found")
+            if not n:
+                raise StoreError(f"no patient with id {patient_id}", code="patient_not_found")
+            self._audit(conn, actor, "delete", patient_id=patient_id,
+                        detail=f"patient and {k} assessment(s)")
 
     # -- assessments --------------------------------------------------------------------
 
@@ -326,6 +445,7 @@ class Store:
         corrections: Mapping[str, tuple[float, float]] | None = None,
         thomas_test: str | None = None,
         notes: str = "",
+        actor: str | None = None,
     ) -> AssessmentRecord:
         """Save one assessment of a patient.
 
@@ -391,7 +511,13 @@ class Store:
             if conn.execute(sa.select(PATIENTS.c.id).where(
                     PATIENTS.c.id == patient_id)).first() is None:
                 raise StoreError(f"no patient with id {patient_id}", code="patient_not_found")
-            aid = conn.execute(sa.insert(ASSESSMENTS).values(**row)).inserted_primary_key[0]
+            aid = self.next_id(conn, ASSESSMENTS)
+            conn.execute(sa.insert(ASSESSMENTS).values(id=aid, **row))
+            self._audit(conn, actor, "create", patient_id=patient_id, assessment_id=aid,
+                        detail="assessment" + (" with photo" if photo_jpeg else ""))
+            if corr:
+                self._audit(conn, actor, "correct", patient_id=patient_id, assessment_id=aid,
+                            detail="moved: " + ", ".join(sorted(corr)))
         return self.get_assessment(int(aid))
 
     def get_assessment(self, assessment_id: int) -> AssessmentRecord:
@@ -422,13 +548,17 @@ class Store:
                              code="assessment_not_found")
         return None if row[0] is None else bytes(row[0])
 
-    def delete_assessment(self, assessment_id: int) -> None:
+    def delete_assessment(self, assessment_id: int, *, actor: str | None = None) -> None:
+        """Delete one assessment (its number is never given to another one)."""
         with self._write() as conn:
-            n = conn.execute(sa.delete(ASSESSMENTS).where(
-                ASSESSMENTS.c.id == assessment_id)).rowcount
-        if not n:
-            raise StoreError(f"no assessment with id {assessment_id}",
-                             code="assessment_not_found")
+            pid = conn.execute(sa.select(ASSESSMENTS.c.patient_id).where(
+                ASSESSMENTS.c.id == assessment_id)).scalar()
+            if pid is None:
+                raise StoreError(f"no assessment with id {assessment_id}",
+                                 code="assessment_not_found")
+            conn.execute(sa.delete(ASSESSMENTS).where(ASSESSMENTS.c.id == assessment_id))
+            self._audit(conn, actor, "delete", patient_id=pid, assessment_id=assessment_id,
+                        detail="assessment")
 
 
 def _str_or_none(v: Any) -> str | None:

@@ -10,24 +10,14 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from ..errors import PostureError
+from ..errors import StoreError
+
+__all__ = ["SEXES", "THOMAS_ANSWERS", "AssessmentRecord", "Patient", "StoreError"]
 
 #: Allowed values of :attr:`Patient.sex` (None = not recorded).
 SEXES = ("female", "male", "other")
 #: Allowed answers to the modified Thomas test (None = not asked).
 THOMAS_ANSWERS = ("yes", "no", "unsure")
-
-
-class StoreError(PostureError):
-    """A store operation failed. Stable codes:
-
-    ``patient_not_found``, ``assessment_not_found``, ``duplicate_patient``,
-    ``invalid_record``, ``photo_without_consent``, ``photo_not_jpeg``,
-    ``schema_too_new``, ``database_unavailable``.
-    """
-
-    code = "store_error"
-    exit_code = 1
 
 
 @dataclass(frozen=True)
@@ -59,8 +49,12 @@ class Patient:
 
     @property
     def label(self) -> str:
-        """Pseudonym, plus the name when one is recorded (plain text, not markup)."""
-        return f"{self.pseudonym} ({self.name})" if self.name else self.pseudonym
+        """``#id · pseudonym``, then ``— name`` when one is recorded (plain text, not markup).
+
+        Unique by construction (the id), so two patients never share a label even when a
+        pseudonym looks like another patient's pseudonym plus name.
+        """
+        return f"#{self.id} · {self.pseudonym}" + (f" — {self.name}" if self.name else "")
 
 
 @dataclass(frozen=True)

@@ -11,6 +11,11 @@ History
 2. assessments gain ``thomas_test`` (the modified Thomas test answer) and
    ``corrections_json`` (the key points the clinician moved, kept apart from the landmarks
    so a reader can tell a corrected landmark from a detected one).
+3. ``id_counters``: the last id handed out per table, so a deleted patient's or
+   assessment's number is never given to a new record (SQLite without AUTOINCREMENT reuses
+   the highest rowid after a delete); ``users`` and ``sessions`` (accounts); ``audit``, an
+   append-only trail of who viewed, created, corrected, exported or deleted which record
+   (triggers refuse UPDATE and DELETE on it).
 """
 
 from __future__ import annotations
@@ -20,7 +25,7 @@ from datetime import UTC, datetime
 
 import sqlalchemy as sa
 
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 
 # Columns added after version 1, with the version that added them.
 _V2_COLUMNS = (
@@ -74,7 +79,51 @@ def build_tables(md: sa.MetaData, version: int = SCHEMA_VERSION) -> dict[str, sa
     if version >= 2:
         cols += [sa.Column(name, typ) for _, name, typ in _V2_COLUMNS]
     assessments = sa.Table("assessments", md, *cols)
-    return {"schema_version": version_t, "patients": patients, "assessments": assessments}
+    out = {"schema_version": version_t, "patients": patients, "assessments": assessments}
+    if version >= 3:
+        out.update(_v3_tables(md))
+    return out
+
+
+def _v3_tables(md: sa.MetaData) -> dict[str, sa.Table]:
+    counters = sa.Table(
+        "id_counters", md,
+        sa.Column("name", sa.String(32), primary_key=True),
+        sa.Column("last_id", sa.Integer, nullable=False),
+    )
+    users = sa.Table(
+        "users", md,
+        sa.Column("id", sa.Integer, primary_key=True),
+        sa.Column("name", sa.String(64), nullable=False, unique=True),
+        sa.Column("role", sa.String(16), nullable=False),
+        sa.Column("password_hash", sa.String(255), nullable=False),
+        sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("failed_logins", sa.Integer, nullable=False, default=0),
+        sa.Column("locked_until", sa.DateTime(timezone=True)),
+        sa.Column("disabled", sa.Boolean, nullable=False, default=False),
+        sa.CheckConstraint("role IN ('clinician', 'admin')", name="user_role"),
+    )
+    sessions = sa.Table(
+        "sessions", md,
+        # only a hash of the token: a copy of the database does not log anyone in
+        sa.Column("token_hash", sa.String(64), primary_key=True),
+        sa.Column("user_id", sa.Integer, sa.ForeignKey("users.id", ondelete="CASCADE"),
+                  nullable=False, index=True),
+        sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("expires_at", sa.DateTime(timezone=True), nullable=False),
+    )
+    audit = sa.Table(
+        "audit", md,
+        sa.Column("id", sa.Integer, primary_key=True),
+        sa.Column("at", sa.DateTime(timezone=True), nullable=False, index=True),
+        sa.Column("actor", sa.String(64), nullable=False),
+        sa.Column("action", sa.String(24), nullable=False),
+        # no foreign keys: the trail outlives the records it names
+        sa.Column("patient_id", sa.Integer, index=True),
+        sa.Column("assessment_id", sa.Integer),
+        sa.Column("detail", sa.Text, nullable=False, default=""),
+    )
+    return {"id_counters": counters, "users": users, "sessions": sessions, "audit": audit}
 
 
 def _to_v1(conn: sa.Connection) -> None:
@@ -92,8 +141,35 @@ def _to_v2(conn: sa.Connection) -> None:
         )
 
 
+_APPEND_ONLY_SQLITE = (
+    "CREATE TRIGGER audit_no_{op} BEFORE {OP} ON audit "
+    "BEGIN SELECT RAISE(ABORT, 'audit_append_only: the audit trail cannot be changed'); END"
+)
+_APPEND_ONLY_PG = (
+    "CREATE FUNCTION audit_append_only() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN "
+    "RAISE EXCEPTION 'audit_append_only: the audit trail cannot be changed'; END $$",
+    "CREATE TRIGGER audit_no_change BEFORE UPDATE OR DELETE ON audit "
+    "FOR EACH ROW EXECUTE FUNCTION audit_append_only()",
+)
+
+
+def _to_v3(conn: sa.Connection) -> None:
+    md = sa.MetaData()
+    tables = _v3_tables(md)
+    md.create_all(conn)
+    for name in ("patients", "assessments"):
+        top = conn.execute(sa.text(f"SELECT MAX(id) FROM {name}")).scalar() or 0
+        conn.execute(sa.insert(tables["id_counters"]).values(name=name, last_id=int(top)))
+    if conn.dialect.name == "postgresql":
+        for stmt in _APPEND_ONLY_PG:
+            conn.exec_driver_sql(stmt)
+    else:
+        for op in ("update", "delete"):
+            conn.exec_driver_sql(_APPEND_ONLY_SQLITE.format(op=op, OP=op.upper()))
+
+
 #: MIGRATIONS[v] brings a database from version v - 1 to version v.
-MIGRATIONS: dict[int, Callable[[sa.Connection], None]] = {1: _to_v1, 2: _to_v2}
+MIGRATIONS: dict[int, Callable[[sa.Connection], None]] = {1: _to_v1, 2: _to_v2, 3: _to_v3}
 
 
 _VERSION_TABLE = build_tables(sa.MetaData(), 1)["schema_version"]

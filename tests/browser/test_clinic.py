@@ -1,0 +1,245 @@
+"""The Clinic page in headless Chromium: no record can land in the wrong patient.
+
+Each test here reproduces one finding of issue 14 (numbers in the test names) on a fresh
+database that the test fills through the store API where the browser part is not the
+point. The app runs without accounts on 127.0.0.1 (the local, single-user mode).
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pytest
+
+from posture.store import open_store
+
+from .harness import ARTIFACTS, SAMPLES, open_page, running_app, shot
+
+pytestmark = pytest.mark.browser
+
+UPLOAD = '[data-testid="stFileUploaderDropzoneInput"]'
+SAVE = re.compile(r"^Save")
+
+
+def make_result(tilt: float = 12.0) -> dict:
+    """A minimal analysis contract dict (the keys the store and the page read)."""
+    iv = [tilt - 4.0, tilt + 4.0]
+    return {
+        "schema_version": 1, "ok": True, "facing": "left", "pelvic_tilt_deg": tilt,
+        "pelvic_tilt_interval_deg": iv, "interval_coverage": 0.9, "severity": "mild",
+        "severity_label": "Mild anterior tilt", "abstained": False, "abstain_reasons": [],
+        "measurements": [{"name": "pelvic_tilt", "value": tilt, "unit": "deg",
+                          "interval": iv, "coverage": 0.9}],
+        "model": {"pose_variant": "full", "estimator_version": "test"},
+        "landmarks_px": [[100.0 + i, 200.0 + i, 0.9] for i in range(33)],
+    }
+
+
+@pytest.fixture(scope="module")
+def clinic(playwright, tmp_path_factory):
+    """(app URL, database path): the app on a database of its own."""
+    db = tmp_path_factory.mktemp("clinic") / "clinic.db"
+    open_store(db).close()
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("POSTURE_DB", str(db))
+        with running_app(ARTIFACTS / "streamlit-clinic.log") as url:
+            yield url, db
+
+
+@pytest.fixture
+def cpage(launch, clinic):
+    ctx = launch().new_context(viewport={"width": 1400, "height": 1100})
+    pg = ctx.new_page()
+    pg.set_default_timeout(60_000)
+    yield pg
+    ctx.close()
+
+
+@pytest.fixture(scope="module")
+def photos() -> list[Path]:
+    found = sorted(SAMPLES.glob("*.jpg"))
+    if len(found) < 2:
+        pytest.skip("two samples/*.jpg are needed")
+    return found[:2]
+
+
+def seed(db: Path, pseudonym: str, n: int = 0, name: str | None = None):
+    with open_store(db) as s:
+        p = s.add_patient(pseudonym, name=name)
+        recs = [s.save_assessment(p.id, make_result(10.0 + i)) for i in range(n)]
+    return p, recs
+
+
+def n_records(db: Path, pid: int) -> int:
+    with open_store(db) as s:
+        return len(s.list_assessments(pid))
+
+
+def patient_box(page):
+    return page.get_by_test_id("stSelectbox").filter(
+        has=page.get_by_test_id("stWidgetLabel").get_by_text("Patient", exact=True))
+
+
+def choose_patient(page, text: str) -> None:
+    patient_box(page).click()
+    page.get_by_role("option").filter(has_text=text).first.click()
+    header_shows(page, text)
+
+
+def header_shows(page, text: str, timeout: float = 30_000) -> None:
+    page.get_by_test_id("stMain").locator("h3").filter(has_text=text).first.wait_for(
+        timeout=timeout)
+
+
+def open_clinic(page, url: str, pseudonym: str | None = None) -> None:
+    open_page(page, url, "Clinic")
+    if pseudonym:
+        choose_patient(page, pseudonym)
+
+
+def tab(page, name: str) -> None:
+    page.get_by_role("tab", name=re.compile(name)).click()
+
+
+def upload(page, photo: Path) -> None:
+    tab(page, "New assessment")
+    page.locator(UPLOAD).first.set_input_files(str(photo))
+    page.get_by_role("button", name=SAVE).first.wait_for(timeout=120_000)
+
+
+def notes_box(page):
+    return page.get_by_test_id("stTextArea").filter(has_text="Notes").locator("textarea")
+
+
+def consent_box(page):
+    return page.get_by_test_id("stCheckbox").filter(has_text="consented")
+
+
+def saved_id(page) -> int:
+    msg = page.get_by_text(re.compile(r"Saved as .*#\d+")).first
+    msg.wait_for(timeout=60_000)
+    return int(re.search(r"#(\d+)", msg.inner_text()).group(1))
+
+
+def test_1_switching_patient_drops_the_new_assessment(cpage, clinic, photos):
+    url, db = clinic
+    a, _ = seed(db, "SW-001")
+    b, _ = seed(db, "SW-002")
+    open_clinic(cpage, url, "SW-001")
+    upload(cpage, photos[0])
+    notes_box(cpage).fill("knee surgery 2019")
+    consent_box(cpage).click()
+    choose_patient(cpage, "SW-002")
+    tab(cpage, "New assessment")
+    cpage.wait_for_timeout(1500)
+    main = cpage.get_by_test_id("stMain").inner_text()
+    assert "knee surgery 2019" not in [t.input_value() for t in notes_box(cpage).all()]
+    assert cpage.get_by_test_id("stFileUploaderFile").count() == 0, "PT-001's photo kept"
+    assert "Save to SW-001" not in main
+    # nothing was saved anywhere on the way
+    assert n_records(db, a.id) == 0 and n_records(db, b.id) == 0
+
+
+def test_2_created_patient_becomes_current_and_the_dialog_closes(cpage, clinic):
+    url, db = clinic
+    seed(db, "CR-1")
+    open_clinic(cpage, url, "CR-1")
+    cpage.get_by_role("button", name=re.compile("New patient")).click()
+    cpage.get_by_test_id("stTextInput").filter(has_text="Pseudonym").locator(
+        "input").fill("CR-0")
+    cpage.get_by_role("button", name="Create patient").click()
+    header_shows(cpage, "CR-0", timeout=20_000)
+    cpage.wait_for_timeout(1000)
+    assert not cpage.get_by_role("button", name="Create patient").is_visible()
+    shot(cpage, "clinic_2_created")
+
+
+def test_3_after_a_save_the_next_assessment_starts_empty(cpage, clinic, photos):
+    url, db = clinic
+    p, _ = seed(db, "NX-001")
+    open_clinic(cpage, url, "NX-001")
+    upload(cpage, photos[0])
+    notes_box(cpage).fill("first visit")
+    consent_box(cpage).click()
+    cpage.get_by_text("yes (tight)").first.click()
+    cpage.get_by_role("button", name=SAVE).first.click()
+    first = saved_id(cpage)
+    with open_store(db) as s:
+        rec = s.get_assessment(first)
+    assert rec.has_photo and rec.notes == "first visit" and rec.thomas_test == "yes"
+    # the next photo: every field of the form is back at its default
+    upload(cpage, photos[1])
+    cpage.wait_for_timeout(1000)
+    assert notes_box(cpage).first.input_value() == ""
+    assert not consent_box(cpage).locator("input").first.is_checked()
+    thomas = cpage.get_by_test_id("stRadio").filter(has_text="Thomas")
+    assert thomas.locator("input[type=radio]").first.is_checked()  # "not done"
+    assert n_records(db, p.id) == 1
+
+
+def test_4_save_cannot_be_pressed_twice(cpage, clinic, photos):
+    url, db = clinic
+    p, _ = seed(db, "DB-001")
+    open_clinic(cpage, url, "DB-001")
+    upload(cpage, photos[0])
+    save = cpage.get_by_role("button", name=SAVE).first
+    save.click()
+    n = saved_id(cpage)
+    cpage.wait_for_timeout(1500)
+    save = cpage.get_by_role("button", name=SAVE).first
+    if save.count():
+        save.click(force=True, timeout=5_000)
+    cpage.wait_for_timeout(3000)
+    assert n_records(db, p.id) == 1
+    assert cpage.get_by_text(f"Saved as #{n}").count() >= 1
+
+
+def _delete_latest(page) -> None:
+    tab(page, "History")
+    page.get_by_text("One assessment").click()
+    page.get_by_test_id("stCheckbox").filter(has_text="Delete this assessment").click()
+    page.get_by_role("button", name="Delete permanently").click()
+
+
+def test_5_delete_confirmation_is_disarmed_after_use(cpage, clinic):
+    url, db = clinic
+    p, recs = seed(db, "DL-001", n=3)
+    open_clinic(cpage, url, "DL-001")
+    _delete_latest(cpage)
+    header_shows(cpage, "2 assessments")  # the header counts the rest
+    cpage.wait_for_timeout(1000)
+    assert n_records(db, p.id) == 2
+    assert not cpage.get_by_role("button", name="Delete permanently").is_visible()
+    box = cpage.get_by_test_id("stCheckbox").filter(has_text="Delete this assessment")
+    assert not box.locator("input").first.is_checked()
+
+
+def test_6_deleted_assessment_numbers_are_not_reused(cpage, clinic, photos):
+    url, db = clinic
+    p, recs = seed(db, "RU-001", n=2)
+    open_clinic(cpage, url, "RU-001")
+    _delete_latest(cpage)
+    header_shows(cpage, "1 assessment")
+    upload(cpage, photos[0])
+    cpage.get_by_role("button", name=SAVE).first.click()
+    assert saved_id(cpage) > recs[-1].id
+
+
+def test_7_every_patient_has_a_label_of_its_own(cpage, clinic):
+    url, db = clinic
+    a, _ = seed(db, "LB", name="Q")
+    b, _ = seed(db, "LB (Q)")
+    open_clinic(cpage, url)
+    patient_box(cpage).click()
+    options = [o.inner_text().strip() for o in cpage.get_by_role("option").all()]
+    mine = [o for o in options if "LB" in o]
+    assert len(mine) == 2 and len(set(mine)) == 2, mine
+    cpage.keyboard.press("Escape")
+    # each one can be reached and shows its own pseudonym, the name apart
+    for p in (a, b):
+        patient_box(cpage).click()
+        cpage.get_by_role("option").filter(has_text=f"#{p.id}").first.click()
+        heading = cpage.get_by_test_id("stMain").locator("h3").first
+        cpage.wait_for_timeout(1500)
+        assert heading.inner_text().strip() == p.pseudonym
