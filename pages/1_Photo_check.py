@@ -1,54 +1,88 @@
-"""Photo check: upload, take or pick a side-view photo and see its results."""
+"""Photo check: upload, take or pick a side-view photo and see its results, answer first."""
 
 from __future__ import annotations
 
 import streamlit as st
 
 from posture_app.engine import analyze_bytes
-from posture_app.results import show_results
-from posture_app.state import set_current
+from posture_app.results import refused, scroll_into_view, show_results
+from posture_app.state import clear_current, set_current
+from posture_app.timer import self_timer
 from posture_app.ui import MAX_UPLOAD_MB, capture_tips, privacy_note, samples
 
 st.title("📷 Photo check")
-st.markdown("One photo of you standing **side-on**, head to feet. Results appear below.")
-# the tips matter before the first picture; afterwards they would push results down
-capture_tips(expanded=st.session_state.get("photo_upload") is None
-             and st.session_state.get("photo_camera") is None)
+
+# A retake gives the picture widgets new keys, which empties them (Streamlit cannot clear
+# an uploader or camera otherwise); the exercise plan page asks for it with this flag too.
+if st.session_state.pop("photo_retake", False):
+    st.session_state["photo_nonce"] = st.session_state.get("photo_nonce", 0) + 1
+nonce = st.session_state.setdefault("photo_nonce", 0)
+UPLOAD_KEY, CAMERA_KEY = f"photo_upload_{nonce}", f"photo_camera_{nonce}"
+
+
+def retake() -> None:
+    st.session_state["photo_nonce"] = st.session_state.get("photo_nonce", 0) + 1
+    clear_current()
+
 
 SOURCES = ["Upload a photo", "Take a photo", "Try a sample"]
 sample_files = samples()
 if not sample_files:
     SOURCES.remove("Try a sample")
-source = st.radio("Picture", SOURCES, horizontal=True, label_visibility="collapsed",
-                  key="photo_source")
+source = st.session_state.get("photo_source", SOURCES[0])
+chosen = {"Upload a photo": UPLOAD_KEY, "Take a photo": CAMERA_KEY,
+          "Try a sample": "photo_sample"}.get(source)
+had_picture = st.session_state.get(chosen) is not None
 
-data, name, origin = None, None, None
-if source == "Upload a photo":
-    up = st.file_uploader(
-        "Side-view photo (JPEG, PNG, WebP or HEIC)",
-        type=["jpg", "jpeg", "png", "webp", "heic", "heif"], max_upload_size=MAX_UPLOAD_MB,
-        key="photo_upload",
-    )
-    if up is not None:
-        data, name, origin = up.getvalue(), up.name, "photo"
-elif source == "Take a photo":
-    st.caption("Ask someone to take it, or prop the device at hip height and step back.")
-    shot = st.camera_input("Take a side-view photo", key="photo_camera")
-    if shot is not None:
-        data, name, origin = shot.getvalue(), "camera snapshot", "camera"
-else:
+# The results go above the picture controls (the answer first, on a phone too); they are
+# written into this container after the controls below have given us the picture.
+top = st.container(key="photo-top")
+
+
+def picker():
+    """The picture source and its widget; returns ``(bytes, name, origin)`` or Nones."""
+    src = st.radio("Picture", SOURCES, horizontal=True, label_visibility="collapsed",
+                   key="photo_source")
+    if src == "Upload a photo":
+        up = st.file_uploader(
+            "Side-view photo (JPEG, PNG, WebP or HEIC)",
+            type=["jpg", "jpeg", "png", "webp", "heic", "heif"],
+            max_upload_size=MAX_UPLOAD_MB, key=UPLOAD_KEY,
+        )
+        return (up.getvalue(), up.name, "photo") if up is not None else (None, None, None)
+    if src == "Take a photo":
+        st.caption("Prop the phone at hip height, start the self-timer and step back 2–3 m "
+                   "(or ask someone to take it).")
+        self_timer()
+        shot = st.camera_input("Take a side-view photo", key=CAMERA_KEY)
+        return (shot.getvalue(), "camera snapshot", "camera") if shot is not None else \
+            (None, None, None)
     choice = st.selectbox("Sample (synthetic renders, not real people)", sample_files,
                           format_func=lambda p: p.stem.replace("_", " "), key="photo_sample")
-    if choice is not None:
-        data, name, origin = choice.read_bytes(), choice.name, "sample"
+    return (choice.read_bytes(), choice.name, "sample") if choice is not None else \
+        (None, None, None)
+
+
+if had_picture:
+    # after a result the controls fold away below it (open when the picture was refused)
+    with st.expander("📷 Use another photo", expanded=st.session_state.get("photo_refused",
+                                                                          False)):
+        data, name, origin = picker()
+else:
+    st.markdown("One photo of you standing **side-on**, head to feet. Your result appears "
+                "at the top.")
+    capture_tips(expanded=True)
+    data, name, origin = picker()
 
 if data is None:
     st.info("Choose a picture above to see your results.", icon="👆")
 else:
-    with st.spinner("Analysing…"):
-        res = analyze_bytes(data, name)
-    if res.overlay is not None:
-        set_current(res.result, res.overlay, origin)  # the plan page reads it
-    st.divider()
-    show_results(res.result, res.overlay, key="photo")
+    with top:
+        with st.spinner("Analysing…"):
+            res = analyze_bytes(data, name)
+        if res.overlay is not None:
+            set_current(res.result, res.overlay, origin)  # the plan page reads it
+        st.session_state["photo_refused"] = refused(res.result)
+        show_results(res.result, res.overlay, key="photo", retake=retake)
+        scroll_into_view(".st-key-photo-top", res.digest)
 privacy_note()

@@ -5,12 +5,21 @@ from __future__ import annotations
 import html
 import json
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 import numpy as np
 import streamlit as st
 
-from .text import EXPLAIN, PLUMB_EXPLAIN, error_text, flag_text, reason_text
+from .text import (
+    BAND_MEANING,
+    EXPLAIN,
+    PLUMB_EXPLAIN,
+    TILT_SIGN,
+    error_text,
+    flag_text,
+    reason_code,
+    reason_text,
+)
 
 BAND_COLOURS = {"posterior": "#8fb3de", "neutral": "#7cc596", "mild": "#f3d36b",
                 "moderate": "#f2a553", "severe": "#e26d69"}
@@ -84,54 +93,154 @@ def page_link(page: str, label: str, icon: str) -> None:
         pass
 
 
-def _fmt(v: float | None, unit: str = "°") -> str:
-    return "—" if v is None else f"{v:+.1f}{unit}"
+PLAN_PAGE = "pages/3_Exercise_plan.py"
+
+#: The verdict card's look: wraps every line (no ellipsis at any width), band colour on the
+#: left edge. Classes are ``pv-*`` so they cannot clash with Streamlit's.
+_CARD_CSS = """<style>
+.pv-card{border:1px solid rgba(128,128,128,.35);border-left:8px solid var(--pv-band,#999);
+border-radius:10px;padding:12px 14px;margin:0 0 6px;overflow-wrap:anywhere}
+.pv-kicker{font-size:.8rem;text-transform:uppercase;letter-spacing:.04em;opacity:.7;margin:0}
+.pv-tilt{font-size:1.05rem;margin:2px 0 0}
+.pv-value{font-size:2.2rem;font-weight:700;line-height:1.15;margin-right:6px}
+.pv-iv,.pv-sign{font-size:.88rem;opacity:.8;margin:2px 0 0}
+.pv-band{font-size:1.3rem;font-weight:700;margin:8px 0 2px;white-space:normal}
+.pv-meaning{margin:4px 0 0;font-size:1rem}
+</style>"""
 
 
-def show_error(res: dict) -> None:
+def _band_phrase(res: dict) -> str:
+    """The band in words, naming both bands when they are close (``classify.band_phrase``)."""
+    from posture.classify import Severity, band_phrase
+
+    band, label = res.get("severity"), res.get("severity_label")
+    if not band:
+        return "Not graded"
+    probs = res.get("severity_probabilities") or {}
+    try:
+        return band_phrase(Severity(band, label or band, dict(probs)))
+    except (KeyError, ValueError, TypeError):  # a hand-edited saved result
+        return label or band
+
+
+def refused(res: dict) -> bool:
+    """Whether a picture was refused: unreadable, or a view that needs a retake (not merely
+    an installation without a tilt estimator)."""
+    if res.get("error") and res.get("landmarks_px") is None:
+        return True
+    reasons = res.get("abstain_reasons") or []
+    return res.get("pelvic_tilt_deg") is None and any(
+        reason_code(r) != "estimator_unavailable" for r in reasons)
+
+
+def show_error(res: dict, *, retake: Callable[[], None] | None = None, key: str = "") -> None:
     """A clear, non-technical message for an input that could not be analysed."""
     err = res.get("error") or {}
     code = err.get("code", "internal_error")
     st.error(f"**We could not analyse this picture.** {error_text(code, err.get('message'))}"
              f"\n\nError code: `{code}`", icon="🚫")
+    retake_button(retake, key=f"retake-error-{key}")
 
 
-def _show_tilt(res: dict) -> None:
+def retake_button(retake: Callable[[], None] | None, *, key: str) -> None:
+    """The way back after a refused picture (nothing when the page has no way to retake)."""
+    if retake is not None:
+        st.button("📷 Retake the photo", key=key, on_click=retake, type="primary",
+                  width="stretch")
+
+
+def _go_to_plan() -> None:
+    from streamlit.errors import StreamlitAPIException
+
+    try:
+        st.switch_page(PLAN_PAGE)
+    except StreamlitAPIException:  # page run on its own (AppTest): no navigation
+        st.session_state["_posture_plan_requested"] = True
+
+
+def verdict_card(res: dict, *, key: str, retake: Callable[[], None] | None = None) -> None:
+    """The answer first: tilt with its interval, the band in words, one sentence of meaning
+    and the next step. On a phone it is the first thing under the title."""
+    tilt = res.get("pelvic_tilt_deg")
+    with st.container(key=f"verdict-{key}"):
+        if tilt is None:
+            reasons = res.get("abstain_reasons") or []
+            only_estimator = reasons and all(reason_code(r) == "estimator_unavailable"
+                                             for r in reasons)
+            st.markdown("#### Pelvic tilt: not measured")
+            lines = "\n".join(f"- {reason_text(r)}" for r in reasons)
+            if only_estimator:
+                st.info(lines + " The other findings below are measured.", icon="ℹ️")
+                return
+            tips = "\n".join(f"- {g}" for g in res.get("retake_guidance") or [])
+            st.warning(f"**Please retake the picture.**\n\n{lines}\n\n**How to retake:**\n"
+                       f"{tips}", icon="📷")
+            retake_button(retake, key=f"retake-{key}")
+            return
+        iv = res.get("pelvic_tilt_interval_deg")
+        cov = res.get("interval_coverage") or 0.9
+        band = res.get("severity") or ""
+        e = html.escape
+        iv_txt = (f"{cov:.0%} interval {iv[0]:+.1f}° to {iv[1]:+.1f}°" if iv else
+                  "no interval available")
+        meaning = BAND_MEANING.get(band, "")
+        st.html(_CARD_CSS + (
+            f'<div class="pv-card" data-band="{e(band)}" style="--pv-band:'
+            f'{BAND_COLOURS.get(band, "#999")}">'
+            f'<p class="pv-kicker">Your result</p>'
+            f'<p class="pv-tilt"><span class="pv-value">{tilt:+.1f}°</span>pelvic tilt</p>'
+            f'<p class="pv-iv">{e(iv_txt)}</p>'
+            f'<p class="pv-sign">{e(TILT_SIGN)}</p>'
+            f'<p class="pv-band">{e(_band_phrase(res))}</p>'
+            f'<p class="pv-meaning">{e(meaning)}</p></div>'))
+        st.button("Next: your exercise plan →", key=f"to-plan-{key}", type="primary",
+                  width="stretch", on_click=_go_to_plan)
+
+
+def _fmt(v: float | None, unit: str = "°") -> str:
+    return "—" if v is None else f"{v:+.1f}{unit}"
+
+
+def _explain_tilt(res: dict) -> None:
+    """The detail behind the card: band chances, the bands picture, the disclaimer."""
     from posture.classify import bands
 
     tilt = res.get("pelvic_tilt_deg")
     if tilt is None:
-        reasons = res.get("abstain_reasons") or []
-        only_estimator = reasons and all(r.startswith("estimator_unavailable") for r in reasons)
-        st.markdown("#### Pelvic tilt: not measured")
-        lines = "\n".join(f"- {reason_text(r)}" for r in reasons)
-        if only_estimator:
-            st.info(lines + " The other findings below are measured.", icon="ℹ️")
-        else:
-            tips = "\n".join(f"- {g}" for g in res.get("retake_guidance") or [])
-            st.warning(f"**Please retake the picture.**\n\n{lines}\n\n**How to retake:**\n"
-                       f"{tips}", icon="📷")
         return
-    iv = res.get("pelvic_tilt_interval_deg")
-    cov = res.get("interval_coverage") or 0.9
-    c1, c2 = st.columns(2)
-    c1.metric("Pelvic tilt (+ = anterior)", f"{tilt:+.1f}°",
-              help=EXPLAIN["pelvic_tilt_deg"][1])
-    if iv:
-        c1.caption(f"{cov:.0%} interval: {iv[0]:+.1f}° to {iv[1]:+.1f}°")
-    label = res.get("severity_label") or "Not graded"
+    st.markdown(f"**Pelvic tilt:** {EXPLAIN['pelvic_tilt_deg'][1]}")
     probs = res.get("severity_probabilities") or {}
-    c2.metric("Severity band", label)
-    p = probs.get(res.get("severity") or "", None)
-    if p is not None:
-        others = sorted(((v, k) for k, v in probs.items() if k != res.get("severity")),
-                        reverse=True)
+    if probs:
         labels = {b.id: b.label for b in bands()}
-        more = f"; next most likely: {labels.get(others[0][1], others[0][1])} " \
-            f"({others[0][0]:.0%})" if others and others[0][0] >= 0.15 else ""
-        c2.caption(f"Chance of this band given the uncertainty: {p:.0%}{more}")
-    st.markdown(bands_svg(bands(), tilt, iv), unsafe_allow_html=True)
+        ranked = sorted(((v, k) for k, v in probs.items() if v >= 0.05), reverse=True)
+        st.markdown("**How sure is the band?** Given the uncertainty of the estimate: " +
+                    "; ".join(f"{labels.get(k, k)} {v:.0%}" for v, k in ranked) + ".")
+    st.markdown(bands_svg(bands(), tilt, res.get("pelvic_tilt_interval_deg")),
+                unsafe_allow_html=True)
     st.caption(res.get("severity_disclaimer") or "")
+
+
+def _typical_badge(key: str, v: float | None) -> str:
+    from posture.typical import judge
+
+    j = judge(key, v)
+    if j is None:
+        return ""
+    inside, r = j
+    return " :green-badge[typical]" if inside else " :orange-badge[outside typical]"
+
+
+def _typical_source(key: str) -> None:
+    from posture.typical import judge, typical_note
+
+    j = judge(key, 0.0)
+    if j is None:
+        return
+    r = j[1]
+    with st.expander(f"Typical: {r.text()} · source", icon="📚"):
+        st.markdown(r.how)
+        st.markdown("\n".join(f"- {s}" for s in r.sources))
+        st.caption(typical_note())
 
 
 def _show_findings(res: dict) -> None:
@@ -147,19 +256,16 @@ def _show_findings(res: dict) -> None:
                 value = "not measured"
                 if key == "lumbar_lordosis_deg":
                     value += " (needs the pelvic tilt estimator)"
+                st.markdown(f"**{title}**  \n{value}")
             else:
-                value = _fmt(v)
-            flag = flag_text(key, res)
-            badge = ""
-            if flag:
-                badge = f" :orange-badge[{flag}]" if flag != "Not flagged" else \
-                    " :green-badge[Not flagged]"
-            st.markdown(f"**{title}**  \n### {value}{badge}" if v is not None else
-                        f"**{title}**  \n{value}")
+                flag = flag_text(key, res)
+                badge = f" :orange-badge[{flag}]" if flag and flag != "Not flagged" else ""
+                st.markdown(f"**{title}**  \n### {_fmt(v)}{_typical_badge(key, v)}{badge}")
             if v is not None and key in spread:
                 st.caption(f"Steadiness: frames differed by {spread[key]:.1f}° "
                            "(interquartile range)")
             st.caption(explain)
+            _typical_source(key)
     plumb = res.get("plumb_offsets_stature") or {}
     if plumb:
         with st.container(border=True, key="finding-plumb"):
@@ -168,12 +274,35 @@ def _show_findings(res: dict) -> None:
             st.caption(PLUMB_EXPLAIN)
 
 
-def show_results(res: dict, overlay: np.ndarray | None, *, key: str) -> None:
-    """The whole results panel for one contract dict (photo or aggregated capture)."""
+def scroll_into_view(selector: str, token: str) -> None:
+    """Bring an element into view once per ``token`` (a new result), e.g. the verdict card
+    on a phone after the analysis; the page's own scroll position is kept otherwise."""
+    import streamlit.components.v1 as components
+
+    done = st.session_state.setdefault("_posture_scrolled", set())
+    if token in done:
+        return
+    done.add(token)
+    sel = json.dumps(selector)
+    components.html(
+        "<script>(function(){let n=0;const t=setInterval(function(){"
+        f"const el=window.parent.document.querySelector({sel});"
+        "if(el){el.style.scrollMarginTop='72px';el.scrollIntoView({block:'nearest'});}"
+        "if(el||++n>40){clearInterval(t);}},100);})();</script>", height=0)
+
+
+def show_results(res: dict, overlay: np.ndarray | None, *, key: str,
+                 retake: Callable[[], None] | None = None) -> None:
+    """The whole results panel for one contract dict (photo or aggregated capture): the
+    verdict card first, then the picture and the findings, details folded away."""
     if res.get("landmarks_px") is None and res.get("error") and not res.get("frames"):
-        show_error(res)
+        show_error(res, retake=retake, key=key)
         return
     with st.container(key=f"result-panel-{key}"):
+        verdict_card(res, key=key, retake=retake)
+        if res.get("pelvic_tilt_deg") is not None:
+            with st.expander("What does this mean?", icon="💡"):
+                _explain_tilt(res)
         left, right = st.columns([2, 3], gap="large")
         with left:
             if overlay is not None:
@@ -185,7 +314,6 @@ def show_results(res: dict, overlay: np.ndarray | None, *, key: str) -> None:
                            f"{frames.get('captured', 0)} frames (median); shown: the frame "
                            f"closest to the median.")
         with right:
-            _show_tilt(res)
             if (res.get("view") or {}).get("ok", True):
                 _show_findings(res)
             else:  # numbers from a view the gate rejected would mislead
@@ -194,9 +322,6 @@ def show_results(res: dict, overlay: np.ndarray | None, *, key: str) -> None:
             if facing:
                 st.caption(f"Facing: {facing}" + (
                     f" · camera tilt corrected: {roll:+.1f}°" if roll is not None else ""))
-            b1, b2 = st.columns(2)
-            b1.download_button("Download results (JSON)", json.dumps(res, indent=2),
+            st.download_button("Download results (JSON)", json.dumps(res, indent=2),
                                file_name="posture-result.json", mime="application/json",
                                key=f"json-{key}", icon="⬇️")
-            with b2:
-                page_link("pages/3_Exercise_plan.py", "See matching exercises", "🏋️")

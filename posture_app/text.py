@@ -131,3 +131,24 @@ def flag_text(key: str, d: dict) -> str | None:
     if key == "knee_angle_deg" and d.get("knee_hyperextension") is not None:
         return "Hyperextended" if d["knee_hyperextension"] else "Not flagged"
     return None
+
+
+#: One sentence of meaning per severity band, for the verdict card (the bands are the tool's
+#: heuristic: bands.yaml; the 6–7% and 0–23° figures are Herrington 2011 and Preece 2008).
+BAND_MEANING = {
+    "posterior": "Your pelvis tips slightly backwards, which few people show (6–7% of young "
+                 "adults); it often comes with a flatter lower back.",
+    "neutral": "Your pelvis sits in the range most people stand in; nothing here needs "
+               "correcting.",
+    "mild": "Your pelvis tips a little further forward than most people's; this is often "
+            "just your build, and general hip and core exercises suit it.",
+    "moderate": "Your pelvis tips further forward than most people's; pelvis shape varies, "
+                "so this can be normal for you, but hip stretches and glute and core work "
+                "may help comfort.",
+    "severe": "Your pelvis tips well forward compared with most people; if you also have "
+              "back pain, a physiotherapist can check it, and the plan suggests where to "
+              "start.",
+}
+
+#: The sign convention in words, shown under the tilt.
+TILT_SIGN = "+ = pelvis tipped forward (anterior), − = backward"

@@ -1,0 +1,85 @@
+"""The person at home on a phone (390×844 CSS px, Chromium): the answer first, nothing cut
+off, hands-free live capture, red flags before the plan (issue 16)."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+
+from .harness import ARTIFACTS, ESTIMATOR, shot
+
+pytestmark = pytest.mark.browser
+
+PHONE = {"width": 390, "height": 844}
+UPLOAD = '[data-testid="stFileUploaderDropzoneInput"]'
+CARD = ".st-key-verdict-photo"
+PANEL = ".st-key-result-panel-photo"
+
+#: Elements whose text would be cut with an ellipsis when too narrow: every element in the
+#: results whose own text overflows its box (scrollWidth > clientWidth) and hides it.
+TRUNCATED_JS = """(root) => {
+  const out = [];
+  for (const el of root.querySelectorAll('*')) {
+    if (!el.clientWidth || el.closest('svg')) continue;
+    const own = Array.from(el.childNodes).some(n => n.nodeType === 3 && n.textContent.trim());
+    if (!own) continue;
+    const s = getComputedStyle(el);
+    const clipped = s.overflowX !== 'visible' || s.textOverflow === 'ellipsis';
+    if (clipped && el.scrollWidth > el.clientWidth + 1)
+      out.push(el.tagName + ': ' + el.textContent.trim().slice(0, 60) +
+               ` (${el.scrollWidth} > ${el.clientWidth})`);
+  }
+  return out;
+}"""
+
+
+@pytest.fixture
+def phone(launch, app_url):
+    browser = launch()
+    ctx = browser.new_context(viewport=PHONE, device_scale_factor=2, is_mobile=True,
+                              has_touch=True)
+    pg = ctx.new_page()
+    pg.set_default_timeout(60_000)
+    yield pg
+    ctx.close()
+
+
+def in_viewport(page, locator) -> dict:
+    box = locator.bounding_box()
+    assert box is not None, "the element has no box (not rendered)"
+    return box
+
+
+def test_phone_verdict_card_in_view_after_upload(phone, app_url, photo):
+    if not ESTIMATOR.is_file():
+        pytest.skip("no fitted estimator: no tilt, so no verdict card")
+    page = phone
+    page.goto(app_url)
+    # on a phone the sidebar is collapsed: go to the page by its URL path
+    page.goto(f"{app_url}/Photo_check")
+    page.get_by_role("heading", name=re.compile("Photo check")).first.wait_for()
+    page.set_input_files(UPLOAD, str(photo))
+    card = page.locator(CARD)
+    card.wait_for(timeout=90_000)
+    card.get_by_role("button", name=re.compile("exercise plan")).wait_for()
+    page.wait_for_timeout(1500)  # let the layout settle (images, scrolling)
+    box = in_viewport(page, card)
+    # below Streamlit's fixed header (it would cover the card's top) and above the fold
+    header = page.get_by_test_id("stHeader").bounding_box()
+    top = header["y"] + header["height"] if header else 0
+    assert box["y"] >= top - 1 and box["y"] + box["height"] <= PHONE["height"], box
+    assert box["x"] >= 0 and box["x"] + box["width"] <= PHONE["width"], box
+    text = card.inner_text()
+    assert re.search(r"[+-]\d+\.\d°\s*pelvic tilt", text), text
+    assert re.search(r"90% interval [+-]\d+\.\d° to [+-]\d+\.\d°", text), text
+    assert re.search(r"(Posterior|Neutral|Mild|Moderate|Severe)", text), text
+    page.screenshot(path=str(ARTIFACTS / "phone_verdict.png"))
+    # no text anywhere in the results is cut off, on the phone
+    panel = page.locator(PANEL)
+    page.get_by_text("What does this mean?").click()
+    panel.locator(".st-key-finding-knee_angle_deg").wait_for()
+    page.wait_for_timeout(800)
+    cut = panel.evaluate(TRUNCATED_JS)
+    assert cut == [], cut
+    shot(page, "phone_photo_results")
