@@ -211,24 +211,22 @@ def csv_row(file: str, d: dict[str, Any]) -> dict[str, Any]:
 def analyse_file(analyzer, file: str, annotate_to: str | None = None) -> dict[str, Any]:
     """The contract dict of one file; any failure becomes an error dict, never an
     exception (a batch must survive every bad file)."""
-    from .images import load_image
-    from .present.contract import assessment_to_dict, error_to_dict
+    from .present.contract import error_to_dict
+    from .safe import INTERNAL_ERROR, analyse_input
 
-    try:
-        frame = load_image(file)
-        a = analyzer.analyze(frame)
-        d = assessment_to_dict(a, source=file)
-        if annotate_to:
-            from .outputs import save_overlay  # checked by _Outputs before the run
-            from .present.overlay import draw_overlay
+    outcome = analyse_input(analyzer, file, name=file)
+    d = outcome.to_dict()
+    if annotate_to and outcome.assessment is not None:
+        from .outputs import save_overlay  # checked by _Outputs before the run
 
-            save_overlay(draw_overlay(frame.rgb, a), annotate_to, replace=True)
-        return d
-    except PostureError as err:
-        return error_to_dict(err, source=file)
-    except Exception as exc:  # a native or unforeseen failure on one image
-        return error_to_dict(PostureError(f"{type(exc).__name__}: {exc}", code="internal"),
-                             source=file)
+        try:
+            save_overlay(outcome.overlay(), annotate_to, replace=True)
+        except PostureError as err:
+            return error_to_dict(err, source=file)
+        except Exception as exc:  # a native or unforeseen failure on one image
+            return error_to_dict(PostureError(f"{type(exc).__name__}: {exc}",
+                                              code=INTERNAL_ERROR), source=file)
+    return d
 
 
 # -- output files ------------------------------------------------------------------------

@@ -88,22 +88,23 @@ def _save_annotation(args, rgb, replace: bool) -> None:
 
 
 def cmd_analyze(args) -> int:
+    from contextlib import ExitStack
+
     from .analysis import Analyzer
-    from .images import load_image
-    from .present.contract import assessment_to_dict, error_to_dict, exit_code_for
+    from .present.contract import error_to_dict, exit_code_for
+    from .safe import analyse_input
 
     source = str(args.photo)
     replace = _annotate_target(args)  # an output error is the command's error: exit 6
     try:
         roll = _roll_arg(args)
-        frame = load_image(args.photo)
-        with Analyzer(args.model, roll=roll) as analyzer:
-            assessment = analyzer.analyze(frame)
-        d = assessment_to_dict(assessment, source=source)
-        if args.annotate:
-            from .present.overlay import draw_overlay
-
-            _save_annotation(args, draw_overlay(frame.rgb, assessment), bool(replace))
+        with ExitStack() as stack:  # the model is loaded only for a readable photo
+            outcome = analyse_input(
+                lambda: stack.enter_context(Analyzer(args.model, roll=roll)), args.photo,
+                name=source)
+        d = outcome.to_dict()
+        if args.annotate and outcome.assessment is not None:
+            _save_annotation(args, outcome.overlay(), bool(replace))
     except PostureError as err:
         d = error_to_dict(err, source=source)
     if args.plan and d.get("ok"):

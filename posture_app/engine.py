@@ -19,6 +19,7 @@ import streamlit as st
 log = logging.getLogger("posture_app")
 
 _SESSION_KEY = "_posture_photo_analyzer"
+_LOCK_KEY = "_posture_photo_lock"
 
 
 @st.cache_resource(show_spinner="Loading the pose model…")
@@ -29,17 +30,30 @@ def model_path() -> str:
     return str(resolve_model().path)
 
 
+def session_lock() -> threading.Lock:
+    """This session's landmarker lock: a rerun of the same session may overlap the previous
+    one for a moment, and the lock keeps two script threads from using it at once."""
+    return st.session_state.setdefault(_LOCK_KEY, threading.Lock())
+
+
 def session_analyzer():
     """This session's photo analyzer and its lock (created on first use)."""
     from posture.analysis import Analyzer
 
     entry = st.session_state.get(_SESSION_KEY)
     if entry is None:
-        # a rerun of the same session may overlap the previous one for a moment: the lock
-        # keeps two script threads from using the landmarker at once
-        entry = (Analyzer(model_path(), mode="image"), threading.Lock())
+        entry = (Analyzer(model_path(), mode="image"), session_lock())
         st.session_state[_SESSION_KEY] = entry
     return entry
+
+
+def analyse_upload(data: bytes, source: str | None):
+    """This session's safe analysis of an upload (:func:`posture.safe.analyse_input`): the
+    model is loaded only for a readable picture; never raises."""
+    from posture.safe import analyse_input
+
+    return analyse_input(lambda: session_analyzer()[0], data, name=source,
+                         lock=session_lock(), log=log)
 
 
 @dataclass(frozen=True)
@@ -51,42 +65,18 @@ class PhotoResult:
     digest: str
 
 
-def _error(code: str, message: str, source: str | None) -> dict:
-    from posture.errors import PostureError
-    from posture.present.contract import error_to_dict
-
-    return error_to_dict(PostureError(message, code=code), source=source)
-
-
 def analyze_bytes(data: bytes, source: str | None) -> PhotoResult:
     """Analyse an uploaded picture; never raises (errors become an error result).
 
     Results are remembered per session by content hash, so reruns (any widget click)
     do not run the model again.
     """
-    from posture.errors import PostureError
-    from posture.images import load_image
-    from posture.present.contract import assessment_to_dict, error_to_dict
-    from posture.present.overlay import draw_overlay
-
     digest = hashlib.sha256(data).hexdigest()
     cache = st.session_state.setdefault("_posture_photo_cache", {})
     if digest in cache:
         return cache[digest]
-    overlay = None
-    try:
-        frame = load_image(data)
-        analyzer, lock = session_analyzer()
-        with lock:
-            a = analyzer.analyze(frame)
-        result = assessment_to_dict(a, source=source)
-        overlay = draw_overlay(frame.rgb, a)
-    except PostureError as err:
-        result = error_to_dict(err, source=source)
-    except Exception:  # never show a traceback to a user; keep it in the server log
-        log.exception("analysis failed for %s", source)
-        result = _error("internal_error", "the analysis failed unexpectedly", source)
-    out = PhotoResult(result, overlay, digest)
+    outcome = analyse_upload(data, source)
+    out = PhotoResult(outcome.to_dict(), outcome.overlay(), digest)
     cache.clear()  # keep one picture's result per session: images are not kept around
     cache[digest] = out
     return out

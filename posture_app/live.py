@@ -97,10 +97,16 @@ class LiveSession:
 
         return Analyzer(self._model_path, mode="video")
 
+    def _get_analyzer(self):
+        if self._analyzer is None:
+            self._analyzer = self._new_analyzer()
+        return self._analyzer
+
     def process(self, rgb: np.ndarray, now: float | None = None) -> np.ndarray:
         """Analyse one RGB frame; returns it with the overlay and guidance drawn on."""
         from posture.present.contract import assessment_to_dict
         from posture.present.overlay import draw_overlay
+        from posture.safe import NOBODY_CODE, analyse_input
 
         now = time.monotonic() if now is None else now
         rgb = np.ascontiguousarray(fit(rgb))
@@ -108,12 +114,11 @@ class LiveSession:
         with self._lock:
             if self._closed:
                 return rgb
-            try:
-                if self._analyzer is None:
-                    self._analyzer = self._new_analyzer()
-                a = self._analyzer.analyze_video_frame(rgb, int((now - self._t0) * 1000))
-            except Exception:  # a bad frame must not kill the stream; details to the log
-                log.exception("live frame analysis failed")
+            # a bad frame must not kill the stream: a coded outcome, details to the log
+            outcome = analyse_input(self._get_analyzer, rgb, name="live", log=log,
+                                    timestamp_ms=int((now - self._t0) * 1000))
+            a = outcome.assessment
+            if outcome.failed and outcome.code != NOBODY_CODE:
                 error = "The analysis of the video failed; see the server log."
         if a is None:
             out = rgb.copy()

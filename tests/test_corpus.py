@@ -312,7 +312,7 @@ def test_batch_completes_with_a_row_per_item(corpus, batch_run):
     names = sorted(i["name"] for i in manifest["items"])
     assert sorted(rows) == names and sorted(jsonl) == names
     assert f"{len(names)} images in the output ({len(names)} analysed now" in r.stdout
-    assert "internal" not in {row["error_code"] for row in rows.values()}
+    assert "internal_error" not in {row["error_code"] for row in rows.values()}
 
 
 @pytest.mark.slow

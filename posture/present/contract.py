@@ -85,6 +85,10 @@ def assessment_to_dict(a: Assessment, *, source: str | None = None) -> dict:
     return out
 
 
+#: The contract's writer under its short name (``assessment_to_dict`` stays for callers).
+to_dict = assessment_to_dict
+
+
 def error_to_dict(err: PostureError, *, source: str | None = None) -> dict:
     """The contract dict of a failure (no person, unreadable input, ...)."""
     return {
