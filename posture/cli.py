@@ -226,6 +226,10 @@ def build_parser() -> argparse.ArgumentParser:
     m.add_argument("variant", nargs="?", default="full", choices=["lite", "full", "heavy"])
     m.add_argument("--force", action="store_true", help="fetch again even when cached")
     m.set_defaults(func=cmd_models)
+
+    from .cli_users import add_parsers as add_clinic_parsers  # users, audit (clinic store)
+
+    add_clinic_parsers(sub)
     return p
 
 

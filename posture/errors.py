@@ -77,11 +77,19 @@ class StoreError(PostureError):
     Database: ``schema_too_new``, ``database_unavailable``, ``storage_full`` (disk or
     quota full), ``database_read_only`` (file or server is read-only),
     ``database_locked`` (another writer held the lock past the timeout).
-    Accounts: ``duplicate_user``, ``user_not_found``, ``invalid_user``, ``weak_password``,
-    ``login_failed``, ``account_locked``, ``session_expired``, ``not_allowed``,
-    ``audit_append_only``.
+    Accounts: ``duplicate_user``, ``invalid_user``, ``weak_password``,
+    ``password_mismatch``, ``login_failed``, ``account_locked``, ``audit_append_only``.
     A failed write leaves nothing half-saved: every write is one transaction.
     """
 
     code = "store_error"
-    exit_code = 6
+    exit_code = 7
+
+
+class EngineError(PostureError):
+    """The batch's parallel engine cannot run: ``engine_unavailable`` (Ray not installed,
+    or no cluster at the address given), ``engine_failed`` (Ray gave up on the job; the
+    rows written until then stay, so a second run resumes)."""
+
+    code = "engine_error"
+    exit_code = 1

@@ -1,0 +1,56 @@
+"""Where the correctable key points start: the detected ones, and default ASIS/PSIS.
+
+The clinic's landmark correction starts each point at its detected place; ASIS and PSIS are
+not pose landmarks, so they start at the ends of the drawn pelvis line (at the estimated
+tilt), or, when the tilt was withheld, a level line 4% of the image height above the hip.
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+from .analysis import CORRECTABLE, Assessment
+
+#: Offset of the default ASIS/PSIS from the hip joint without a tilt, fraction of the image
+#: height (about half the ASIS–PSIS depth, and the ASIS–PSIS midpoint's height above the
+#: hip joint: ground-truth note).
+_PELVIS_OFFSET = 0.04
+
+
+def key_points(a: Assessment) -> dict[str, tuple[float, float]]:
+    """Every point of :data:`posture.analysis.CORRECTABLE` (image pixels, x right, y down)
+    where a correction starts: detected landmarks of the near side, default ASIS/PSIS."""
+    from .present.overlay import pelvis_line_px
+
+    pts = {n: (float(a.side.points_px[f"{n}_near"][0]), float(a.side.points_px[f"{n}_near"][1]))
+           for n in CORRECTABLE if n not in ("asis", "psis")}
+    ends = pelvis_line_px(a)
+    if ends is not None:
+        pts["psis"] = (float(ends[0][0]), float(ends[0][1]))
+        pts["asis"] = (float(ends[1][0]), float(ends[1][1]))
+    else:
+        hx, hy = pts["hip"]
+        d = _PELVIS_OFFSET * a.frame_size[1]
+        fwd = 1.0 if a.facing == "right" else -1.0
+        pts["psis"] = (hx - fwd * d, hy - d)
+        pts["asis"] = (hx + fwd * d, hy - d)
+    return pts
+
+
+def with_pelvis(corrections: dict[str, tuple[float, float]], a: Assessment
+                ) -> dict[str, tuple[float, float]]:
+    """``corrections`` with both pelvis points (``reassess`` uses them only as a pair)."""
+    if not {"asis", "psis"} & set(corrections):
+        return dict(corrections)
+    start = key_points(a)
+    return {**{n: start[n] for n in ("asis", "psis")}, **corrections}
+
+
+def drawable(a: Assessment) -> Assessment:
+    """``a`` as ``draw_overlay`` can label it: its label expects an interval beside every
+    tilt, which a clinician-placed ASIS/PSIS tilt lacks (a zero-width one is drawn)."""
+    t = a.measurements.pelvic_tilt
+    if t.value is None or t.interval is not None:
+        return a
+    tilt = replace(t, interval=(t.value, t.value))
+    return replace(a, measurements=replace(a.measurements, pelvic_tilt=tilt))

@@ -1,0 +1,172 @@
+"""The Clinic page's new assessment: upload, landmark correction, save.
+
+Every widget of a draft is keyed by the patient and the photo (its SHA-256), so a draft
+can never follow the clinician to another patient or into the next photo: a new patient or
+a new photo starts with empty notes, no consent, Thomas test "not done" and today's date.
+A saved draft stays on screen with Save disabled ("Saved as #N") so it cannot be saved
+twice.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from datetime import UTC, datetime, time
+
+import pandas as pd
+import streamlit as st
+
+from posture.errors import PostureError
+from posture.store import THOMAS_ANSWERS, Patient, StoreError, encode_jpeg
+from posture.store.history import METRICS
+
+from .clinic_views import THOMAS_LABEL, esc, fail, fmt
+
+DRAFT = "clinic_draft"  # session-state prefix of everything that belongs to a draft
+SAVED = "clinic_saved"  # {(patient id, photo digest): assessment id}
+
+
+def forget_drafts(pid: int) -> None:
+    """Drop every draft that is not the current patient's (photo, fields, corrections)."""
+    if st.session_state.get(f"{DRAFT}_pid") == pid:
+        return
+    for k in [k for k in st.session_state if str(k).startswith(DRAFT)]:
+        del st.session_state[k]
+    st.session_state[f"{DRAFT}_pid"] = pid
+
+
+def analyse_upload(data: bytes):
+    """(digest, (frame, assessment) or PostureError); one photo in memory at a time."""
+    from posture.images import load_image
+    from posture_app.engine import session_analyzer
+
+    digest = hashlib.sha256(data).hexdigest()
+    cache = st.session_state.setdefault(f"{DRAFT}_analysis", {})
+    if digest not in cache:
+        cache.clear()
+        try:
+            frame = load_image(data)
+            analyzer, lock = session_analyzer()
+            with lock:
+                cache[digest] = (frame, analyzer.analyze(frame))
+        except PostureError as err:
+            cache[digest] = err
+    return digest, cache[digest]
+
+
+def correction_form(k: str, a) -> dict[str, tuple[float, float]]:
+    """Place key points (sliders); returns the points moved from their starting place."""
+    from posture.analysis import CORRECTABLE
+    from posture.correction import key_points, with_pelvis
+
+    w, h = a.frame_size
+    start = key_points(a)
+    by_hand = st.checkbox("Place ASIS and PSIS by hand (replaces the estimated tilt)",
+                          key=f"{DRAFT}-pelvis-{k}")
+    names = [n for n in CORRECTABLE if by_hand or n not in ("asis", "psis")]
+    # our own dict: Streamlit forgets the sliders of points not shown in this run
+    moved = st.session_state.setdefault(f"{DRAFT}_moved_{k}", {})
+    point = st.radio("Point", names, horizontal=True, key=f"{DRAFT}-point-{k}")
+    home = tuple(int(round(v)) for v in start[point])
+    x0, y0 = moved.get(point, home)
+    x = st.slider("x (px)", 0, w - 1, int(x0), key=f"{DRAFT}-x-{k}-{point}")
+    y = st.slider("y (px)", 0, h - 1, int(y0), key=f"{DRAFT}-y-{k}-{point}")
+    if (x, y) != home:
+        moved[point] = (x, y)
+    else:
+        moved.pop(point, None)
+    corr = {n: (float(v[0]), float(v[1])) for n, v in moved.items() if n in names}
+    if by_hand:
+        corr = with_pelvis({**{n: start[n] for n in ("asis", "psis")}, **corr}, a)
+    if st.button("Reset corrections", key=f"{DRAFT}-reset-{k}"):
+        for key in [key for key in st.session_state if k in str(key)]:
+            del st.session_state[key]
+        st.rerun()
+    return corr
+
+
+def new_assessment_tab(s, p: Patient, actor: str) -> None:
+    from posture.analysis import reassess
+    from posture.correction import drawable
+    from posture.present.compare import mark_points
+    from posture.present.contract import assessment_to_dict
+    from posture.present.overlay import draw_overlay
+
+    forget_drafts(p.id)
+    up = st.file_uploader("Side-view photo", type=["jpg", "jpeg", "png", "webp", "heic"],
+                          key=f"{DRAFT}-upload-{p.id}")
+    if up is None:
+        st.caption("The photo is analysed in memory; it is stored only if you tick the "
+                   "consent box and save.")
+        return
+    digest, got = analyse_upload(up.getvalue())
+    if isinstance(got, PostureError):
+        st.error(f"{got.message} (code: {got.code})")
+        return
+    frame, a = got
+    k = f"{p.id}-{digest[:16]}"
+    left, right = st.columns([1, 1], gap="large")
+    with right:
+        st.markdown("**Landmark correction**")
+        corr = correction_form(k, a)
+        try:
+            shown = reassess(a, corr) if corr else a
+        except ValueError as exc:
+            st.warning(f"Correction not applied: {exc}")
+            shown, corr = a, {}
+        d = assessment_to_dict(shown, source=up.name)
+        show_metrics(d)
+    left.image(mark_points(draw_overlay(frame.rgb, drawable(shown)), corr), width="stretch",
+               caption="landmarks used" + (" (corrected: " + ", ".join(corr) + ")"
+                                           if corr else ""))
+    save_form(s, p, k, frame, d, corr, actor)
+
+
+def save_form(s, p: Patient, k: str, frame, d: dict, corr: dict, actor: str) -> None:
+    saved = st.session_state.setdefault(SAVED, {})
+    done = saved.get(k)
+    with st.form(f"{DRAFT}-form-{k}"):
+        st.markdown(f"**Save to {esc(p.pseudonym)}** (#{p.id})")
+        c1, c2 = st.columns(2)
+        day = c1.date_input("Date of the photo", value=datetime.now(UTC).date(),
+                            key=f"{DRAFT}-day-{k}")
+        thomas = c2.radio("Modified Thomas test", ["not done", *THOMAS_ANSWERS],
+                          horizontal=True, format_func=lambda v: THOMAS_LABEL.get(v, v),
+                          key=f"{DRAFT}-thomas-{k}")
+        notes = st.text_area("Notes", max_chars=4000, key=f"{DRAFT}-notes-{k}")
+        consent = st.checkbox("The patient consented to storing this photo",
+                              key=f"{DRAFT}-consent-{k}")
+        go = st.form_submit_button("Save assessment" if done is None else f"Saved as #{done}",
+                                   type="primary", icon="💾", disabled=done is not None)
+    if done is not None:
+        st.success(f"Saved as #{done}. Upload the next photo for a new assessment.",
+                   icon="💾")
+        return
+    if not go:
+        return
+    try:
+        rec = s.save_assessment(
+            p.id, d, taken_at=datetime.combine(day, time(12), UTC),
+            photo_jpeg=encode_jpeg(frame.rgb) if consent else None, photo_consent=consent,
+            corrections=corr, notes=notes, actor=actor,
+            thomas_test=None if thomas == "not done" else thomas)
+    except StoreError as err:
+        fail(err)
+        return
+    saved[k] = rec.id  # at once: a second click in flight finds it and saves nothing
+    st.rerun()  # the header, history and comparison now include it
+
+
+def show_metrics(d: dict) -> None:
+    if d.get("pelvic_tilt_deg") is None:
+        st.warning("Pelvic tilt not measured: " + "; ".join(
+            str(r) for r in d.get("abstain_reasons") or []))
+    else:
+        iv = d.get("pelvic_tilt_interval_deg")
+        st.metric("Pelvic tilt (+ = anterior)", fmt(d["pelvic_tilt_deg"]),
+                  f"interval {fmt(iv[0])} to {fmt(iv[1])}" if iv else "clinician-placed",
+                  delta_color="off", delta_arrow="off")
+        if d.get("severity_label"):
+            st.text(f"Severity: {d['severity_label']}")
+    rows = [{"Metric": m.label, "Value": fmt(d.get(m.key)), "Convention": m.convention}
+            for m in METRICS[1:]]
+    st.dataframe(pd.DataFrame(rows), hide_index=True, width="stretch")

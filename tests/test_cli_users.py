@@ -1,0 +1,76 @@
+"""``posture users`` and ``posture audit``: accounts from the command line, the trail out."""
+
+from __future__ import annotations
+
+import csv
+import io
+
+import pytest
+
+from posture.cli import main
+from posture.cli_users import read_password
+from posture.store import accounts, open_store
+
+PW = "a long passphrase"
+
+
+@pytest.fixture
+def db(tmp_path, monkeypatch):
+    path = tmp_path / "clinic.db"
+    monkeypatch.setenv("POSTURE_DB", str(path))
+    return path
+
+
+def run(monkeypatch, capsys, argv, stdin=""):
+    monkeypatch.setattr("sys.stdin", io.StringIO(stdin))
+    code = main(argv)
+    out = capsys.readouterr()
+    return code, out.out, out.err
+
+
+def test_users_add_reads_two_lines_and_the_user_can_log_in(db, monkeypatch, capsys):
+    code, out, _ = run(monkeypatch, capsys, ["users", "add", "dr_lee", "--role", "admin"],
+                       f"{PW}\n{PW}\n")
+    assert code == 0 and "dr_lee (admin)" in out
+    with open_store(db) as s:
+        assert [(u.name, u.role) for u in accounts.list_users(s)] == [("dr_lee", "admin")]
+        assert accounts.session_user(s, accounts.login(s, "dr_lee", PW)).name == "dr_lee"
+    code, out, _ = run(monkeypatch, capsys, ["users", "list"])
+    assert out.split() == ["dr_lee", "admin"]
+
+
+@pytest.mark.parametrize(("stdin", "code_name"), [
+    (f"{PW}\nsomething else\n", "password_mismatch"),
+    ("short\nshort\n", "weak_password"),
+    ("", "weak_password"),
+])
+def test_users_add_refuses_bad_passwords_and_stores_nothing(db, monkeypatch, capsys, stdin,
+                                                           code_name):
+    code, _, err = run(monkeypatch, capsys, ["users", "add", "nurse"], stdin)
+    assert code == 7 and f"error [{code_name}]" in err and "Traceback" not in err
+    with open_store(db) as s:
+        assert not accounts.has_users(s)
+
+
+def test_password_at_a_terminal_is_asked_twice_without_echo(monkeypatch):
+    asked = []
+    monkeypatch.setattr("getpass.getpass", lambda prompt: asked.append(prompt) or PW)
+    assert read_password(io.StringIO("ignored\n"), tty=True) == PW
+    assert len(asked) == 2
+
+
+def test_audit_export_lists_the_actions(db, monkeypatch, capsys, tmp_path):
+    run(monkeypatch, capsys, ["users", "add", "boss", "--role", "admin"], f"{PW}\n{PW}\n")
+    with open_store(db) as s:
+        p = s.add_patient("AX-1", actor="boss")
+        s.log("boss", "view", patient_id=p.id)
+    out_file = tmp_path / "trail.csv"
+    code, _, _ = run(monkeypatch, capsys, ["audit", "export", "--out", str(out_file)])
+    assert code == 0
+    rows = list(csv.DictReader(out_file.open(encoding="utf-8")))
+    assert [(r["actor"], r["action"]) for r in rows] == [
+        ("cli:" + rows[0]["actor"].split(":", 1)[1], "user_add"), ("boss", "create"),
+        ("boss", "view")]
+    # never replaced
+    code, _, err = run(monkeypatch, capsys, ["audit", "export", "--out", str(out_file)])
+    assert code != 0 and "output_exists" in err
