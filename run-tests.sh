@@ -13,6 +13,8 @@ fi
 export PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD=1
 echo "==> installing test and dev-tool requirements"
 .venv/bin/python -m pip install -q -r requirements-dev.txt
+echo "==> installing the optional Ray engine (posture[cluster]) for its tests"
+.venv/bin/python -m pip install -q -r requirements-cluster.txt
 if [ -f tools/synth/requirements.txt ]; then
     # torch first, from the CPU build pip finds locally, or pip pulls a multi-GB CUDA build
     .venv/bin/python -m pip install -q "$(grep -E '^torch==' tools/synth/requirements.txt)"

@@ -507,6 +507,9 @@ def summarise(csv_path: str | os.PathLike, *, processed: int = 0,
 def _worker(tasks, results, model: str | None) -> None:
     """A worker process: one Analyzer for its life, closed when the parent says stop."""
     from .analysis import Analyzer
+    from .threads import limit_worker_threads
+
+    limit_worker_threads()  # one BLAS/OpenCV thread each: workers must not fight for cores
 
     try:
         analyzer = Analyzer(model)
@@ -616,11 +619,13 @@ def run_batch(
     *,
     jsonl: str | os.PathLike | None = None,
     annotate_dir: str | os.PathLike | None = None,
-    workers: int = 1,
+    workers: int | str = 1,
     model: str | None = None,
     progress: bool = True,
     analyzer_factory: Callable[[], Any] | None = None,
     overwrite: bool = False,
+    engine: str = "local",
+    engine_options: dict[str, Any] | None = None,
 ) -> BatchSummary:
     """Analyse every image of ``inputs`` (folder, glob or list of paths) into ``out_csv``.
 
@@ -631,7 +636,8 @@ def run_batch(
     annotate_dir
         Write an annotated PNG per analysed image here.
     workers
-        Processes in parallel; 1 analyses in this process.
+        Processes in parallel; 1 analyses in this process; ``"auto"`` from the cores
+        (:func:`posture.threads.auto_workers`; with ``engine="ray"``, the cluster's).
     model
         Pose model variant or .task path (default: the full model).
     analyzer_factory
@@ -641,6 +647,9 @@ def run_batch(
         Replace an existing ``out_csv`` / ``jsonl`` / annotated image that was not written
         by posture (otherwise refused with ``output_mismatch`` / ``output_exists``). Inputs
         are never written to, whatever this says.
+    engine
+        ``"local"`` (processes here) or ``"ray"`` (Ray Data, :mod:`posture.engines.ray_engine`,
+        which also reads URIs); ``engine_options`` go to its ``run_ray`` (``address``, ...).
 
     Raises
     ------
@@ -648,10 +657,19 @@ def run_batch(
         Before anything is written, for an output that is an input, not ours, not a
         regular file, or locked by another run (see :mod:`posture.outputs`).
     """
-    if workers < 1:
+    if workers == "auto" and engine != "ray":
+        from .threads import auto_workers
+
+        workers = auto_workers()
+    if workers != "auto" and workers < 1:
         raise PostureError("--workers must be at least 1", code="bad_argument")
-    files = expand_inputs(inputs) if isinstance(inputs, str) else _unique_files(
-        inputs, keep_missing=True)
+    if engine == "ray" and isinstance(inputs, str) and "://" in inputs:
+        from .engines.ray_engine import expand_uri
+
+        files = expand_uri(inputs)  # URIs as listed: a path's normalisation would break them
+    else:
+        files = expand_inputs(inputs) if isinstance(inputs, str) else _unique_files(
+            inputs, keep_missing=True)
     out_csv, jsonl_path = Path(out_csv), Path(jsonl) if jsonl else None
     # a glob such as 'dir/*' also matches our own CSV/JSONL in dir: they are not photos
     files = [f for f in files if f.lower().endswith(IMAGE_EXTENSIONS) or not any(
@@ -687,10 +705,16 @@ def run_batch(
     try:
         if not todo:
             pass
+        elif engine == "ray":
+            from .engines.ray_engine import run_ray
+
+            run_ray(todo, on_result, model=model, workers=workers,
+                    analyzer_factory=analyzer_factory, **(engine_options or {}))
         elif workers == 1:
             from .analysis import Analyzer
+            from .threads import worker_threads
 
-            with (analyzer_factory or (lambda: Analyzer(model)))() as analyzer:
+            with worker_threads(), (analyzer_factory or (lambda: Analyzer(model)))() as analyzer:
                 while todo:
                     file, annot = todo.popleft()
                     on_result(file, analyse_file(analyzer, file, annot))

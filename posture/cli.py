@@ -159,11 +159,22 @@ def cmd_models(args) -> int:
     return 0
 
 
+def _workers_arg(text: str) -> int | str:
+    if text == "auto":
+        return text
+    try:
+        return int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError("a whole number or 'auto'") from None
+
+
 def cmd_batch(args) -> int:
     from .batch import run_batch
 
+    engine_options = {"address": args.address} if args.engine == "ray" else None
     summary = run_batch(args.inputs, args.out, jsonl=args.jsonl, annotate_dir=args.annotate,
-                        workers=args.workers, model=args.model, overwrite=args.overwrite)
+                        workers=args.workers, model=args.model, overwrite=args.overwrite,
+                        engine=args.engine, engine_options=engine_options)
     print(summary.text())
     return 0  # bad files are rows with their error code, not a failed run
 
@@ -217,7 +228,13 @@ def build_parser() -> argparse.ArgumentParser:
     b.add_argument("--overwrite", action="store_true",
                    help="replace outputs that exist but were not written by posture (inputs "
                         "are never written to)")
-    b.add_argument("--workers", type=int, default=1, help="parallel processes (default 1)")
+    b.add_argument("--workers", type=_workers_arg, default=1,
+                   help="parallel processes (Ray: actors), or 'auto' from the cores (default 1)")
+    b.add_argument("--engine", choices=["local", "ray"], default="local",
+                   help="local processes, or Ray Data (pip install 'posture[cluster]'; "
+                        "inputs may then be URIs such as s3://bucket/photos)")
+    b.add_argument("--address", metavar="HOST:PORT",
+                   help="with --engine ray: join this Ray cluster (default: a local instance)")
     b.add_argument("--model", default=None, help="pose model: a .task path or lite|full|heavy")
     b.set_defaults(func=cmd_batch)
 

@@ -1,0 +1,372 @@
+"""``posture batch --engine ray``: the batch analysed on Ray Data, on this machine or a cluster.
+
+:func:`posture.batch.run_batch` does everything around the analysis exactly as for the local
+engine: it enumerates the inputs, opens and locks the outputs, skips the files already in
+the CSV (resume), shows progress and writes each row (and JSONL line) with the same writer
+as soon as it comes back. This module only replaces the worker processes:
+
+* the images still to do are a Ray dataset of file names (one block per ``batch_size``
+  files, so that the work spreads over the actors);
+* ``map_batches`` runs :class:`AnalyseBatch`, a callable class: each actor loads the pose
+  model once (one :class:`~posture.analysis.Analyzer` for its life) and analyses its
+  batches with the local engine's own :func:`posture.batch.analyse_file` (URIs are read
+  through pyarrow's filesystems first);
+* each actor asks for a fraction of a CPU, so that the actors never take every CPU and Ray
+  Data's own tasks still find one (on 2 CPUs, two 1-CPU actors and a 1-CPU read task wait
+  for each other for ever);
+* results come back as the contract dicts of ``posture analyze --json``, serialised as
+  JSON so that values round-trip exactly.
+
+A file that kills its actor (a native crash) becomes a ``worker_crashed`` row, as with the
+local engine: before analysing a file, the actor records it in a small ledger actor; Ray
+restarts the dead actor and retries its batch, and the retry finds the file started but
+never finished, so it writes the error row instead of analysing the file again.
+
+Ray is an optional extra: ``pip install 'posture[cluster]'``. Every node of a cluster needs
+posture installed the same way and the pose model cached (``posture models fetch``).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+from collections.abc import Callable, Iterable
+from typing import Any
+
+from ..errors import EngineError, InputError, PostureError
+
+#: Local object store: results are small rows, images are read by the actors themselves.
+OBJECT_STORE_BYTES = 256 * 1024 * 1024
+#: Files per Ray task by default: small enough that rows stream back steadily and a kill
+#: loses little, large enough that Ray's per-task cost stays a small share.
+DEFAULT_BATCH_SIZE = 4
+
+
+# -- inputs --------------------------------------------------------------------------------
+
+def is_uri(spec: Any) -> bool:
+    """Whether ``spec`` is a URI (``scheme://...``) rather than a local path or glob."""
+    return isinstance(spec, str) and "://" in spec.split("?", 1)[0][:32]
+
+
+def _filesystem(uri: str):
+    """(pyarrow filesystem, path inside it) of a URI; InputError for a scheme or address
+    pyarrow cannot open."""
+    import pyarrow.fs as pafs
+
+    try:
+        return pafs.FileSystem.from_uri(uri)
+    except (ValueError, OSError, TypeError) as exc:  # ArrowInvalid is a ValueError
+        raise InputError(f"cannot open {uri!r} ({exc})", code="file_unreadable") from None
+
+
+def expand_uri(spec: str) -> list[str]:
+    """Image URIs of a folder URI (its files with image extensions, not recursive) or of
+    one file URI, sorted. ``file:///photos`` gives ``file:///photos/a.jpg``, ...
+
+    Raises
+    ------
+    InputError
+        ``no_inputs`` when nothing is found; ``file_unreadable`` when the filesystem
+        cannot be opened or listed.
+    """
+    import pyarrow.fs as pafs
+
+    from ..batch import IMAGE_EXTENSIONS
+
+    fs, path = _filesystem(spec)
+    base = spec.split("?", 1)[0]
+    scheme = base[: base.index("://") + 3]
+    try:
+        info = fs.get_file_info(path)
+        if info.type == pafs.FileType.Directory:
+            infos = fs.get_file_info(pafs.FileSelector(path, recursive=False))
+        elif info.type == pafs.FileType.File:
+            infos = [info]
+        else:
+            infos = []
+    except OSError as exc:
+        raise InputError(f"cannot list {spec!r} ({exc})", code="file_unreadable") from None
+    found = []
+    for i in infos:
+        if i.type == pafs.FileType.File and i.path.lower().endswith(IMAGE_EXTENSIONS):
+            # file:// paths are absolute ("/x"), object stores' are "bucket/key"
+            found.append(scheme + i.path)
+    if not found:
+        raise InputError(f"no image files found for {spec!r}", code="no_inputs")
+    return sorted(set(found))
+
+
+def _read_uri(uri: str, max_bytes: int) -> bytes:
+    """The bytes of a file URI, with the local reader's error codes."""
+    import pyarrow.fs as pafs
+
+    fs, path = _filesystem(uri)
+    try:
+        info = fs.get_file_info(path)
+        if info.type == pafs.FileType.NotFound:
+            raise InputError(f"no such file: {uri}", code="file_not_found")
+        if info.type != pafs.FileType.File:
+            raise InputError(f"not a regular file: {uri}", code="file_not_found")
+        if info.size == 0:
+            raise InputError(f"{uri} is empty (0 bytes)", code="empty_file")
+        if info.size is not None and info.size > max_bytes:
+            raise InputError(f"{uri} is {info.size / 1e6:.1f} MB; the limit is "
+                             f"{max_bytes / 1e6:.1f} MB", code="file_too_large")
+        with fs.open_input_stream(path) as f:
+            return f.read(max_bytes + 1)
+    except OSError as exc:
+        raise InputError(f"cannot read {uri}: {exc}", code="file_unreadable") from None
+
+
+# -- the actor -----------------------------------------------------------------------------
+
+def analyse_one(analyzer, file: str, annotate_to: str | None) -> dict:
+    """The contract dict of one file, a path or a URI; any failure becomes an error dict.
+
+    A path goes through :func:`posture.batch.analyse_file`, the local engine's own
+    function, so that both engines give the same row for the same file. A URI is read
+    through pyarrow (with the local reader's error codes) and analysed from memory.
+    The annotated image, if any, is written by the actor: on a cluster, ``--annotate``
+    must name a folder every node sees (as local input paths must be).
+    """
+    from ..batch import analyse_file
+
+    if not is_uri(file):
+        return analyse_file(analyzer, file, annotate_to)
+    from ..images import DEFAULT_MAX_BYTES
+    from ..present.contract import error_to_dict
+    from ..safe import analyse_input
+
+    try:
+        data = _read_uri(file, DEFAULT_MAX_BYTES)
+    except PostureError as err:
+        return error_to_dict(err, source=file)
+    outcome = analyse_input(analyzer, data, name=file)
+    if annotate_to and outcome.assessment is not None:
+        from ..outputs import save_overlay
+
+        try:
+            save_overlay(outcome.overlay(), annotate_to, replace=True)
+        except PostureError as err:
+            return error_to_dict(err, source=file)
+    return outcome.to_dict()
+
+
+class _Ledger:
+    """Files an actor has started and not finished (made a Ray actor in :func:`run_ray`)."""
+
+    def __init__(self) -> None:
+        self.open: set[str] = set()
+
+    def begin(self, file: str) -> bool:
+        """Record ``file`` as started; True if an earlier start never finished."""
+        died_on_it = file in self.open
+        self.open.add(file)
+        return died_on_it
+
+    def end(self, file: str) -> None:
+        self.open.discard(file)
+
+
+class AnalyseBatch:
+    """The ``map_batches`` callable: one pose model per actor, loaded once.
+
+    Parameters
+    ----------
+    model
+        Pose model variant or .task path.
+    factory
+        Makes the analyzer instead of :class:`~posture.analysis.Analyzer` (tests).
+    ledger
+        Handle of the :class:`_Ledger` actor, or None to run without crash bookkeeping.
+    """
+
+    def __init__(self, model: str | None, factory: Callable[[], Any] | None, ledger) -> None:
+        from ..threads import limit_worker_threads
+
+        limit_worker_threads()  # one BLAS/OpenCV thread: the parallelism is the actors
+        self.ledger, self.fatal, self.analyzer = ledger, None, None
+        try:
+            if factory is not None:
+                self.analyzer = factory()
+            else:
+                from ..analysis import Analyzer
+
+                self.analyzer = Analyzer(model)
+            self.analyzer.__enter__()
+        except PostureError as err:  # e.g. no pose model on this node: the driver stops
+            self.fatal = {"code": err.code, "message": err.message,
+                          "exit_code": err.exit_code}
+
+    def __call__(self, batch: dict) -> dict:
+        import ray
+
+        from ..present.contract import error_to_dict
+
+        files = [str(f) for f in batch["file"]]
+        annots = [str(a) or None for a in batch["annotate_to"]]
+        results = []
+        for file, annot in zip(files, annots, strict=True):
+            if self.fatal is not None:
+                results.append(json.dumps({"fatal": self.fatal}))
+                continue
+            died = self.ledger is not None and ray.get(self.ledger.begin.remote(file))
+            if died:
+                d = error_to_dict(PostureError("the worker analysing this file died",
+                                               code="worker_crashed"), source=file)
+            else:
+                d = analyse_one(self.analyzer, file, annot)
+            if self.ledger is not None:
+                self.ledger.end.remote(file)  # ordered before this actor's next begin()
+            results.append(json.dumps(d, ensure_ascii=False))
+        return {"file": files, "result": results}
+
+    def close(self) -> None:
+        if self.analyzer is not None:
+            self.analyzer.__exit__(None, None, None)
+            self.analyzer = None
+
+    def __del__(self):  # Ray Data calls it when the actor pool shuts down
+        try:
+            self.close()
+        except Exception:
+            pass
+
+
+# -- the run -------------------------------------------------------------------------------
+
+def _import_ray():
+    try:
+        import ray
+        import ray.data  # noqa: F401
+    except ImportError:
+        raise EngineError("--engine ray needs Ray Data: pip install 'posture[cluster]'",
+                          code="engine_unavailable") from None
+    return ray
+
+
+def start_ray(address: str | None = None, num_cpus: int | None = None) -> bool:
+    """Join the cluster at ``address``, or start a local Ray instance of ``num_cpus`` CPUs
+    (default: this process's usable cores) without dashboard and with quiet logs. Returns
+    whether this call started it (then :func:`run_ray` shuts it down)."""
+    ray = _import_ray()
+    if ray.is_initialized():
+        return False
+    # Ray's C++ core prints warnings to this process's stderr; keep the terminal readable
+    os.environ.setdefault("RAY_BACKEND_LOG_LEVEL", "fatal")
+    quiet = dict(log_to_driver=False, logging_level=logging.ERROR, include_dashboard=False,
+                 configure_logging=True)
+    try:
+        if address:
+            ray.init(address=address, **quiet)
+        else:
+            from ..threads import usable_cores
+
+            ray.init(num_cpus=num_cpus or usable_cores(),
+                     object_store_memory=OBJECT_STORE_BYTES, **quiet)
+    except (ConnectionError, RuntimeError, ValueError) as exc:
+        raise EngineError(f"cannot start or join Ray ({exc})",
+                          code="engine_unavailable") from None
+    return True
+
+
+def plan_actors(total_cpus: float, workers: int | str, jobs: int) -> tuple[int, float]:
+    """(actors, CPUs each) for ``total_cpus`` CPUs in the cluster.
+
+    ``workers`` is a count or ``"auto"`` (:func:`posture.threads.auto_workers` of the
+    cluster's CPUs). The actors together ask for at most all CPUs but one, so that Ray
+    Data's own tasks always find a CPU; a lone actor asks for at most one.
+    """
+    from ..threads import auto_workers
+
+    cores = max(1, int(total_cpus))
+    n = auto_workers(cores, jobs=jobs) if workers == "auto" else max(1, min(int(workers), jobs))
+    per = min(1.0, max(0.1, (total_cpus - 1.0) / n))
+    return n, round(per, 3)
+
+
+def run_ray(
+    todo: Iterable[tuple[str, str | None]],
+    on_result: Callable[[str, dict], None],
+    *,
+    model: str | None = None,
+    workers: int | str = "auto",
+    address: str | None = None,
+    num_cpus: int | None = None,
+    batch_size: int = DEFAULT_BATCH_SIZE,
+    analyzer_factory: Callable[[], Any] | None = None,
+) -> None:
+    """Analyse ``todo`` ((file, annotated image path or None) pairs) on Ray Data and hand
+    every result to ``on_result(file, contract_dict)`` as it arrives, on this thread.
+
+    Parameters
+    ----------
+    workers
+        Actors (each one pose model), or ``"auto"``: from the cluster's CPUs.
+    address
+        A Ray cluster to join (``ray://host:10001`` or ``host:6379``); without it a local
+        instance of ``num_cpus`` CPUs starts and stops with the run.
+    batch_size
+        Files per Ray task.
+    analyzer_factory
+        Picklable callable making the analyzer in each actor (tests).
+
+    Raises
+    ------
+    PostureError
+        ``engine_unavailable`` without Ray; the actors' own code (e.g.
+        ``model_unavailable``) when they cannot load the model; ``engine_failed`` when
+        Ray gives up on the job. Rows written before any of these stay (resume).
+    """
+    jobs = list(todo)
+    if not jobs:
+        return
+    ray = _import_ray()
+    started = start_ray(address, num_cpus)
+    try:
+        _run(ray, jobs, on_result, model=model, workers=workers, batch_size=batch_size,
+             factory=analyzer_factory)
+    finally:
+        if started:
+            ray.shutdown()
+
+
+def _run(ray, jobs, on_result, *, model, workers, batch_size, factory) -> None:
+    ctx = ray.data.DataContext.get_current()
+    ctx.enable_progress_bars = False  # the batch shows its own, per written row
+    ctx.print_on_execution_start = False
+    ctx.verbose_stats_logs = False
+    logging.getLogger("ray.data").setLevel(logging.ERROR)
+    logging.getLogger("ray").setLevel(logging.ERROR)
+
+    n, per_actor = plan_actors(ray.cluster_resources().get("CPU", 1.0), workers, len(jobs))
+    ledger = ray.remote(num_cpus=0)(_Ledger).remote()
+    # no fewer blocks than actors, or some actors would have nothing to do
+    bs = max(1, min(int(batch_size), -(-len(jobs) // n)))
+    ds = ray.data.from_items([{"file": f, "annotate_to": a or ""} for f, a in jobs],
+                             override_num_blocks=max(1, -(-len(jobs) // bs)))
+    ds = ds.map_batches(
+        AnalyseBatch, fn_constructor_args=(model, factory, ledger), batch_size=bs,
+        batch_format="numpy", num_cpus=per_actor,
+        compute=ray.data.ActorPoolStrategy(size=n),
+    )
+    try:
+        for batch in ds.iter_batches(batch_size=None, batch_format="numpy"):
+            for file, res in zip(batch["file"], batch["result"], strict=True):
+                file, d = str(file), json.loads(str(res))
+                if "fatal" in d:
+                    err = PostureError(d["fatal"]["message"], code=d["fatal"]["code"])
+                    err.exit_code = d["fatal"]["exit_code"]
+                    raise err
+                on_result(file, d)
+    except PostureError:
+        raise
+    except (ray.exceptions.RayError, RuntimeError) as exc:
+        first = str(exc).splitlines()[0] if str(exc) else ""
+        raise EngineError(f"the Ray job failed ({type(exc).__name__}: {first}); rows "
+                          "written so far are kept, run again to resume",
+                          code="engine_failed") from None
+    finally:
+        ray.kill(ledger)
