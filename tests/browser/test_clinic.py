@@ -92,6 +92,10 @@ def header_shows(page, text: str, timeout: float = 30_000) -> None:
         timeout=timeout)
 
 
+def main_shows(page, text: str, timeout: float = 30_000) -> None:
+    page.get_by_test_id("stMain").get_by_text(text).first.wait_for(timeout=timeout)
+
+
 def open_clinic(page, url: str, pseudonym: str | None = None) -> None:
     open_page(page, url, "Clinic")
     if pseudonym:
@@ -146,8 +150,7 @@ def test_2_created_patient_becomes_current_and_the_dialog_closes(cpage, clinic):
     seed(db, "CR-1")
     open_clinic(cpage, url, "CR-1")
     cpage.get_by_role("button", name=re.compile("New patient")).click()
-    cpage.get_by_test_id("stTextInput").filter(has_text="Pseudonym").locator(
-        "input").fill("CR-0")
+    cpage.get_by_label("Pseudonym (leave empty for a random one)").fill("CR-0")
     cpage.get_by_role("button", name="Create patient").click()
     header_shows(cpage, "CR-0", timeout=20_000)
     cpage.wait_for_timeout(1000)
@@ -207,7 +210,7 @@ def test_5_delete_confirmation_is_disarmed_after_use(cpage, clinic):
     p, recs = seed(db, "DL-001", n=3)
     open_clinic(cpage, url, "DL-001")
     _delete_latest(cpage)
-    header_shows(cpage, "2 assessments")  # the header counts the rest
+    main_shows(cpage, "2 assessments")  # the header counts the rest
     cpage.wait_for_timeout(1000)
     assert n_records(db, p.id) == 2
     assert not cpage.get_by_role("button", name="Delete permanently").is_visible()
@@ -220,7 +223,7 @@ def test_6_deleted_assessment_numbers_are_not_reused(cpage, clinic, photos):
     p, recs = seed(db, "RU-001", n=2)
     open_clinic(cpage, url, "RU-001")
     _delete_latest(cpage)
-    header_shows(cpage, "1 assessment")
+    main_shows(cpage, "1 assessment")
     upload(cpage, photos[0])
     cpage.get_by_role("button", name=SAVE).first.click()
     assert saved_id(cpage) > recs[-1].id
