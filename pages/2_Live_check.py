@@ -1,8 +1,10 @@
 """Live check: webcam video analysed on the server, guidance until in position, then a
-"hold still" capture of a few seconds combined into one result."""
+hands-free capture (count-down, a few seconds combined into one result) shown beside the
+video."""
 
 from __future__ import annotations
 
+import math
 import time
 
 import streamlit as st
@@ -10,12 +12,14 @@ import streamlit as st
 from posture_app.aggregate import aggregate_frames
 from posture_app.engine import analyze_bytes, model_path
 from posture_app.live import CAPTURE_SECONDS, processor_factory
-from posture_app.results import show_results
+from posture_app.results import show_results, verdict_card
 from posture_app.rtc import rtc_configuration
 from posture_app.state import set_current
 from posture_app.ui import capture_tips, privacy_note
 
 st.title("🎥 Live check")
+if st.session_state.pop("photo_retake", False):  # "Retake" on the plan page
+    st.session_state.pop("live_result", None)
 
 try:
     from streamlit_webrtc import WebRtcMode, webrtc_streamer
@@ -41,11 +45,18 @@ def _processor_class(path: str):
 def _status_md(s) -> str:
     if s.error:
         return f"⚠️ {s.error}"
+    if s.phase == "countdown" and s.countdown is not None:
+        return f"✅ **Side-on and whole.** Keep still: capture starts in\n\n" \
+               f"# ⏱️ {max(1, math.ceil(s.countdown))}"
+    if s.phase == "capturing":
+        return "📸 **Hold still…** combining a few seconds of frames."
+    if s.phase == "done":
+        return "✅ **Captured.** Step out of the picture, or press **Check again**, for " \
+               "another capture."
     if not s.person:
         return "🔍 **Looking for you…** " + " ".join(s.guidance)
     if s.ready:
-        return "✅ **Side-on and whole.** Press **Hold still** and keep still for " \
-               f"{CAPTURE_SECONDS:.0f} seconds."
+        return "✅ **Side-on and whole.** Keep still: the capture starts by itself."
     return "↪️ **Adjust your position:** " + " ".join(s.guidance)
 
 
@@ -60,6 +71,14 @@ def _finish_capture(session) -> bool:
     if rep is not None:
         set_current(agg, overlay, "live")
     return True
+
+
+def _retake_live() -> None:
+    st.session_state.pop("live_result", None)
+
+
+def _retake_snapshot() -> None:
+    st.session_state["snapshot_nonce"] = st.session_state.get("snapshot_nonce", 0) + 1
 
 
 if mode == "Live video" and webrtc_streamer is not None:
@@ -85,10 +104,21 @@ if mode == "Live video" and webrtc_streamer is not None:
         status_box = st.empty()
         progress_box = st.empty()
         playing = ctx.state.playing
-        if st.button(f"🧍 Hold still — capture {CAPTURE_SECONDS:.0f} s", type="primary",
-                     disabled=not playing, key="live_capture", width="stretch"):
-            if ctx.video_processor is not None:
-                ctx.video_processor.session.start_capture(CAPTURE_SECONDS)
+        proc = ctx.video_processor
+        ready_now = bool(proc is not None and proc.session.status.ready)
+        # hands-free by default; the button is for someone helping, and only in position
+        if st.button(f"🧍 Hold still — capture {CAPTURE_SECONDS:.0f} s now",
+                     disabled=not (playing and ready_now), key="live_capture",
+                     width="stretch", help="Starts the capture without the count-down."):
+            if proc is not None:
+                proc.session.start_capture(CAPTURE_SECONDS)
+        if "live_result" in st.session_state:
+            # the answer beside the video, where the person looks
+            verdict_card(st.session_state["live_result"][0], key="live-side",
+                         retake=_retake_live)
+            if st.button("🔁 Check again", key="live_again", width="stretch") and \
+                    proc is not None:
+                proc.session.check_again()
         if not playing:
             status_box.info("Press **START** under the video to turn the camera on. If it "
                             "keeps spinning, your network blocks live video: choose "
@@ -97,9 +127,9 @@ if mode == "Live video" and webrtc_streamer is not None:
     with results_area:
         if "live_result" in st.session_state:
             st.divider()
-            st.markdown("### Result of your capture")
+            st.markdown("### Details of your capture")
             agg, overlay = st.session_state["live_result"]
-            show_results(agg, overlay, key="live")
+            show_results(agg, overlay, key="live", retake=_retake_live, card=False)
     privacy_note()
     # Connecting: if it takes long, the network probably blocks WebRTC; offer snapshots.
     waited = 0.0
@@ -117,7 +147,13 @@ if mode == "Live video" and webrtc_streamer is not None:
         proc = ctx.video_processor
         if proc is not None:
             session = proc.session
-            status_box.markdown(_status_md(session.status))
+            status = session.status
+            status_box.markdown(_status_md(status))
+            last = st.session_state.get("_live_rerun_at", 0.0)
+            if status.ready != ready_now and status.phase in ("waiting", "settling") and \
+                    time.monotonic() - last > 2.0:  # not on every flicker of the view gate
+                st.session_state["_live_rerun_at"] = time.monotonic()
+                st.rerun()  # enable or disable the manual button with the position
             p = session.capture_progress()
             if p is not None:
                 progress_box.progress(p, text="Hold still… combining a few seconds of frames")
@@ -126,12 +162,13 @@ if mode == "Live video" and webrtc_streamer is not None:
         time.sleep(0.25)
 else:
     st.markdown("Take a snapshot with your camera, standing side-on, head to feet in view.")
-    shot = st.camera_input("Side-view snapshot", key="live_snapshot")
+    shot = st.camera_input("Side-view snapshot",
+                           key=f"live_snapshot_{st.session_state.get('snapshot_nonce', 0)}")
     if shot is not None:
         with st.spinner("Analysing…"):
             res = analyze_bytes(shot.getvalue(), "camera snapshot")
         if res.overlay is not None:
             set_current(res.result, res.overlay, "camera")
         st.divider()
-        show_results(res.result, res.overlay, key="snapshot")
+        show_results(res.result, res.overlay, key="snapshot", retake=_retake_snapshot)
     privacy_note()

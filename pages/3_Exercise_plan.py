@@ -1,5 +1,6 @@
-"""Exercise plan: the routine matched to the latest result, the Thomas self-check, red flags;
-printable (print-friendly page, HTML and text downloads)."""
+"""Exercise plan: red-flag questions first, then the routine matched to the latest result and
+the Thomas self-check; printable (print-friendly page, HTML and text downloads that keep the
+answers)."""
 
 from __future__ import annotations
 
@@ -10,13 +11,18 @@ import streamlit as st
 from posture.errors import PostureError
 from posture.plan import (
     PlanInput,
-    format_plan_text,
     make_plan,
     thomas_test_guide,
 )
-from posture_app.plan_view import plan_html
+from posture_app.plan_view import (
+    clinician_advice,
+    plan_html,
+    plan_text,
+    red_flag_questions,
+    screening_outcome,
+)
 from posture_app.state import get_current
-from posture_app.text import error_text, reason_text
+from posture_app.text import error_text, reason_code, reason_text
 
 # When printed from the browser, drop the app chrome and the controls; keep the plan.
 st.markdown(
@@ -60,12 +66,50 @@ if not inp.usable:
     st.markdown("### No exercise plan yet")
     reasons = inp.abstain_reasons or ("the analysis did not produce a measurement",)
     st.info("\n".join(f"- {reason_text(r)}" for r in reasons), icon="ℹ️")
-    if not all(r.startswith("estimator_unavailable") for r in reasons):
+    if not all(reason_code(r) == "estimator_unavailable" for r in reasons):
         st.warning("**How to retake the picture:**\n" +
                    "\n".join(f"- {g}" for g in plan.retake_guidance), icon="📷")
+        live = current is not None and current.origin == "live"
+        if st.button("📷 Retake the picture", type="primary", key="plan_retake",
+                     width="stretch"):
+            st.session_state["photo_retake"] = True  # the photo page empties its picture
+            st.switch_page("pages/2_Live_check.py" if live else "pages/1_Photo_check.py")
     st.error(f"**{plan.red_flags_intro}**\n" + "\n".join(f"- {r}" for r in plan.red_flags),
              icon="🚩")
     st.caption(plan.disclaimer)
+    st.stop()
+
+# Red flags first: the plan is not shown until every question has a yes or no, and a yes
+# replaces it with advice to see a clinician.
+QUESTIONS = red_flag_questions()
+ANSWER = {"No": False, "Yes": True}
+answers = {q.flag: ANSWER.get(st.session_state.get(f"redflag_{i}"))
+           for i, q in enumerate(QUESTIONS)}
+outcome = screening_outcome(answers, QUESTIONS)
+with st.container(key="red-flags"), st.expander(
+        "🚩 Safety questions" + (": all answered no" if outcome == "clear" else ""),
+        expanded=outcome != "clear"):
+    st.markdown("**Before your plan: a few questions about your health.** Answer each one; "
+                "a yes means a clinician should see you before you start exercising.")
+    for i, q in enumerate(QUESTIONS):
+        st.radio(q.question, list(ANSWER), index=None, horizontal=True, key=f"redflag_{i}")
+if outcome == "unanswered":
+    left = sum(v is None for v in answers.values())
+    st.info(f"Answer the safety questions above to see your plan ({left} of "
+            f"{len(QUESTIONS)} still open).", icon="🚩")
+    st.stop()
+if outcome == "see_clinician":
+    yes = [q for q in QUESTIONS if answers[q.flag]]
+    with st.container(key="see-clinician"):
+        st.error("**Please see a clinician before starting an exercise plan.**\n\n" +
+                 clinician_advice() + "\n\n**You answered yes to:**\n" +
+                 "\n".join(f"- {q.question} *{q.why}*" for q in yes), icon="🩺")
+        st.download_button("Your answers (text)", "\n".join(
+            f"{'YES' if answers[q.flag] else 'no'}: {q.question}" for q in QUESTIONS) +
+            "\n\n" + clinician_advice() + "\n", file_name="safety-answers.txt",
+            mime="text/plain", icon="📄", key="answers_txt")
+    st.caption("The exercise plan is not shown after a yes. If an answer was a mistake, "
+               "change it above.")
     st.stop()
 
 THOMAS = {"Not done yet": None, "Yes: a thigh lifted or a knee straightened": "yes",
@@ -123,9 +167,9 @@ st.error(f"**{plan.red_flags_intro}**\n" + "\n".join(f"- {r}" for r in plan.red_
 st.caption(plan.disclaimer)
 
 d1, d2, _ = st.columns([1, 1, 2])
-d1.download_button("Printable plan (HTML)", plan_html(plan, result),
+d1.download_button("Printable plan (HTML)", plan_html(plan, result, answers),
                    file_name="exercise-plan.html", mime="text/html", icon="🖨️",
                    key="plan_html")
-d2.download_button("Plan as text", format_plan_text(plan), file_name="exercise-plan.txt",
-                   mime="text/plain", icon="📄", key="plan_txt")
+d2.download_button("Plan as text", plan_text(plan, result, answers),
+                   file_name="exercise-plan.txt", mime="text/plain", icon="📄", key="plan_txt")
 st.caption("Tip: your browser's Print (Ctrl/⌘+P) prints this page without the controls.")

@@ -14,6 +14,10 @@ Phases::
        ▲                        │                      │                          │
        └──── out of position for longer than grace_s ──┴──────────────────────────┘
     capturing ──finish()──▶ done ──out of position, or reset()──▶ waiting
+
+A manual start (:meth:`AutoCapture.start_now`, the button) goes straight to ``capturing``
+and is not aborted when the person leaves: they chose to capture, and the frames' own
+checks say what could be measured.
 """
 
 from __future__ import annotations
@@ -71,6 +75,7 @@ class AutoCapture:
         self._state: State = "waiting"
         self._since: float | None = None  # when the current in-position stretch began
         self._lost: float | None = None  # when the position was last lost (grace timer)
+        self._manual = False  # the running capture was started by hand
 
     @property
     def state(self) -> State:
@@ -83,6 +88,8 @@ class AutoCapture:
             if not in_position:
                 self.reset()
             return Phase(self._state)
+        if self._state == "capturing" and self._manual:
+            return Phase("capturing")
         if not in_position:
             if self._state == "waiting":
                 return Phase("waiting")
@@ -100,7 +107,7 @@ class AutoCapture:
 
     def start_now(self, now: float) -> Phase:
         """A manual start (the button): skip the settle time and the count-down."""
-        self._state, self._since, self._lost = "capturing", now, None
+        self._state, self._since, self._lost, self._manual = "capturing", now, None, True
         return Phase("capturing", event="start")
 
     def finish(self) -> None:

@@ -1,7 +1,10 @@
-"""The live check's video processing: one landmarker per stream, overlay, "hold still" capture.
+"""The live check's video processing: one landmarker per stream, overlay, hands-free capture.
 
 :class:`LiveSession` holds everything and knows nothing of WebRTC (so it is testable with
 plain arrays); :func:`processor_factory` wraps it in a ``streamlit-webrtc`` video processor.
+The capture starts by itself once the person has held a measurable position for a moment,
+after a count-down (:class:`posture.autocapture.AutoCapture` decides when); the manual
+button still works.
 
 Threads: ``process`` runs on the stream's worker thread, ``close`` on aiortc's event loop
 when the stream ends, and the page's script thread reads the status and drives captures.
@@ -18,6 +21,8 @@ from dataclasses import dataclass, field
 
 import cv2
 import numpy as np
+
+from posture.autocapture import AutoCapture, AutoCaptureConfig
 
 log = logging.getLogger("posture_app")
 
@@ -36,6 +41,8 @@ class LiveStatus:
     ready: bool = False  # side-on, whole body, alone: a capture can be measured
     guidance: tuple[str, ...] = ("Step into the picture, side-on to the camera.",)
     error: str | None = None
+    phase: str = "waiting"  # AutoCapture state: waiting, settling, countdown, capturing, done
+    countdown: float | None = None  # seconds left before the capture starts (countdown)
 
 
 @dataclass
@@ -74,10 +81,25 @@ def _banner(img: np.ndarray, text: str, colour: tuple[int, int, int],
                       -1)
 
 
+def _countdown(img: np.ndarray, seconds_left: float) -> None:
+    """The count-down number, big in the middle of the frame (readable from 2–3 m)."""
+    h, w = img.shape[:2]
+    text = str(max(1, int(np.ceil(seconds_left))))
+    scale = min(h, w) / 110
+    th = max(2, round(scale * 3))
+    (tw, tht), _ = cv2.getTextSize(text, cv2.FONT_HERSHEY_SIMPLEX, scale, th)
+    org = ((w - tw) // 2, (h + tht) // 2)
+    cv2.putText(img, text, org, cv2.FONT_HERSHEY_SIMPLEX, scale, (0, 0, 0), th + 6, cv2.LINE_AA)
+    cv2.putText(img, text, org, cv2.FONT_HERSHEY_SIMPLEX, scale, (255, 255, 255), th,
+                cv2.LINE_AA)
+
+
 class LiveSession:
     """Analyses the frames of one stream with its own VIDEO-mode analyzer."""
 
-    def __init__(self, model_path: str | None = None, *, analyzer_factory=None):
+    def __init__(self, model_path: str | None = None, *, analyzer_factory=None,
+                 auto: AutoCaptureConfig | None = None, auto_capture: bool = True,
+                 capture_seconds: float = CAPTURE_SECONDS):
         self._model_path = model_path
         self._factory = analyzer_factory
         self._analyzer = None
@@ -87,6 +109,8 @@ class LiveSession:
         self._status = LiveStatus()
         self._capture: _Capture | None = None
         self._t0 = time.monotonic()
+        self._auto = AutoCapture(auto) if auto_capture else None
+        self._capture_seconds = capture_seconds
 
     # --- worker thread ------------------------------------------------------------------
 
@@ -130,9 +154,14 @@ class LiveSession:
             out = draw_overlay(rgb, a)
             ready = bool(a.side.view.ok)
             guidance = tuple(a.side.view.guidance) or (
-                ("Good: side-on and whole. Press “Hold still” and keep still.",)
+                ("Good: side-on and whole. Keep still: the capture starts by itself.",)
             )
         with self._state:
+            phase = self._auto.update(ready, now) if self._auto is not None else None
+            if phase is not None and phase.event == "start":
+                self._capture = _Capture(self._capture_seconds)
+            elif phase is not None and phase.event == "abort":
+                self._capture = None  # they left: the frames would mix two positions
             cap = self._capture
             progress = None
             if cap is not None and not cap.done:
@@ -146,10 +175,19 @@ class LiveSession:
                 progress = (now - cap.start) / cap.seconds
                 if progress >= 1:
                     cap.done = True
+                    if self._auto is not None:
+                        self._auto.finish()
+            state = self._auto.state if self._auto is not None else "waiting"
+            left = phase.seconds_left if phase is not None else None
             self._status = LiveStatus(self._status.frames + 1, a is not None, ready,
-                                      guidance, error)
+                                      guidance, error, state, left)
         if progress is not None and progress < 1:
             _banner(out, f"Hold still... {min(progress, 1):.0%}", (255, 255, 255), progress)
+        elif left is not None:
+            _countdown(out, left)
+            _banner(out, "Stay side-on: capture starts in a moment", (120, 230, 140))
+        elif state == "done":
+            _banner(out, "Captured: your result is beside the video", (120, 230, 140))
         elif ready:
             _banner(out, "Side-on and whole: ready", (120, 230, 140))
         else:
@@ -177,9 +215,19 @@ class LiveSession:
     def closed(self) -> bool:
         return self._closed
 
-    def start_capture(self, seconds: float = CAPTURE_SECONDS) -> None:
+    def start_capture(self, seconds: float | None = None) -> None:
+        """A manual start (the button): capture now, without the count-down."""
         with self._state:
-            self._capture = _Capture(seconds)
+            self._capture = _Capture(seconds or self._capture_seconds)
+            if self._auto is not None:
+                self._auto.start_now(time.monotonic())
+
+    def check_again(self) -> None:
+        """Arm the hands-free capture again (after a result, without leaving the picture)."""
+        with self._state:
+            self._capture = None
+            if self._auto is not None:
+                self._auto.reset()
 
     def capture_progress(self) -> float | None:
         """0-1 while a capture runs (1 when done), None when there is none."""

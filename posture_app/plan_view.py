@@ -1,11 +1,19 @@
-"""A printable, self-contained HTML page of an exercise plan (pictures embedded)."""
+"""The exercise plan for people: the red-flag screen that comes first, and the plan as a
+printable HTML page (pictures embedded) or plain text (no server paths), both keeping the
+red-flag answers."""
 
 from __future__ import annotations
 
 import base64
 import html
+import textwrap
+from collections.abc import Mapping
+from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
+
+from posture.config import load_data_file
+from posture.errors import DataFileError
 
 _CSS = """
 body{font-family:system-ui,-apple-system,'Segoe UI',sans-serif;max-width:820px;margin:24px auto;
@@ -34,7 +42,109 @@ def _li(items) -> str:
     return "".join(f"<li>{html.escape(s)}</li>" for s in items)
 
 
-def plan_html(plan, result: dict | None = None, *, today: date | None = None) -> str:
+@dataclass(frozen=True)
+class RedFlagQuestion:
+    """One red flag asked as a yes/no question (``red_flags.yaml`` → ``screening``)."""
+
+    flag: str  # the statement, word for word as in ``red_flags``
+    question: str
+    why: str  # what a clinician would want to rule out, in plain words
+
+
+def red_flag_questions() -> tuple[RedFlagQuestion, ...]:
+    """The screening questions, one per red flag, in the file's order.
+
+    Raises :class:`~posture.errors.DataFileError` when a question is missing for a red flag
+    (or names one that is not in the list): the screen must ask about every flag.
+    """
+    data = load_data_file("red_flags.yaml")
+    flags = data.get("red_flags") or []
+    raw = data.get("screening") or []
+    out = []
+    for i, q in enumerate(raw):
+        if not isinstance(q, Mapping) or not all(isinstance(q.get(k), str) and q[k].strip()
+                                                  for k in ("flag", "question", "why")):
+            raise DataFileError(f"red_flags.yaml: screening[{i}] needs flag, question, why")
+        out.append(RedFlagQuestion(q["flag"].strip(), q["question"].strip(),
+                                   " ".join(q["why"].split())))
+    if sorted(q.flag for q in out) != sorted(flags):
+        raise DataFileError("red_flags.yaml: 'screening' must ask about each red flag once")
+    return tuple(out)
+
+
+def clinician_advice() -> str:
+    return " ".join(str(load_data_file("red_flags.yaml").get("clinician_advice", "")).split())
+
+
+def screening_outcome(answers: Mapping[str, bool | None],
+                      questions: tuple[RedFlagQuestion, ...] | None = None) -> str:
+    """``"unanswered"`` until every question has a yes/no, then ``"see_clinician"`` if any
+    answer is yes, else ``"clear"``. ``answers`` maps a red flag to True (yes) / False."""
+    questions = red_flag_questions() if questions is None else questions
+    values = [answers.get(q.flag) for q in questions]
+    if any(v is None for v in values):
+        return "unanswered"
+    return "see_clinician" if any(values) else "clear"
+
+
+def _answers_lines(answers: Mapping[str, bool | None] | None) -> list[str]:
+    if not answers:
+        return []
+    return [f"{'YES' if v else 'no' if v is not None else 'not answered'}: {q.question}"
+            for q in red_flag_questions() for v in [answers.get(q.flag)]]
+
+
+def plan_text(plan, result: dict | None = None,
+              answers: Mapping[str, bool | None] | None = None, *,
+              today: date | None = None, width: int = 88) -> str:
+    """The plan as plain text for a download: no server file paths, the red-flag answers
+    kept (``answers`` as for :func:`screening_outcome`)."""
+    today = today or date.today()
+
+    def wrap(text: str, first: str = "", rest: str | None = None) -> str:
+        return textwrap.fill(text, width, initial_indent=first,
+                             subsequent_indent=first if rest is None else rest,
+                             break_on_hyphens=False)
+
+    out = ["EXERCISE PLAN", "=============", f"Made {today.isoformat()} with posture.", ""]
+    if result and result.get("pelvic_tilt_deg") is not None:
+        iv = result.get("pelvic_tilt_interval_deg")
+        rng = f" (90% interval {iv[0]:+.0f}° to {iv[1]:+.0f}°)" if iv else ""
+        out += [wrap(f"Pelvic tilt {result['pelvic_tilt_deg']:+.1f}°{rng}; "
+                     f"{result.get('severity_label') or 'not graded'}."), ""]
+    lines = _answers_lines(answers)
+    if lines:
+        out.append("Safety questions (your answers):")
+        out += [wrap(s, "  - ", "    ") for s in lines]
+        out.append("")
+    out += [wrap(plan.headline), ""]
+    if plan.retake_guidance:
+        out.append("How to retake the photo:")
+        out += [wrap(g, "  - ", "    ") for g in plan.retake_guidance]
+        out.append("")
+    for n, it in enumerate(plan.items, 1):
+        out.append(f"{n}. {it.name}  [{it.kind}]")
+        out.append(wrap(it.dose_text, "   Dose: ", "         "))
+        out.append(wrap(it.why, "   Why:  ", "         "))
+        out += [wrap(s, f"     {i}. ", "        ") for i, s in enumerate(it.steps, 1)]
+        for label, text in (("Easier", it.easier), ("Harder", it.harder)):
+            if text:
+                out.append(wrap(text, f"   {label}: ", "         "))
+        out += [wrap(c, "   Care: ", "         ") for c in it.cautions]
+        out.append("")
+    if plan.notes:
+        out.append("Notes:")
+        out += [wrap(n, "  - ", "    ") for n in plan.notes]
+        out.append("")
+    out.append(wrap(plan.red_flags_intro))
+    out += [wrap(r, "  - ", "    ") for r in plan.red_flags]
+    out += ["", wrap(plan.disclaimer)]
+    return "\n".join(out) + "\n"
+
+
+def plan_html(plan, result: dict | None = None,
+              answers: Mapping[str, bool | None] | None = None, *,
+              today: date | None = None) -> str:
     """The plan as one HTML document (``posture.plan.Plan``; ``result`` for the summary)."""
     e = html.escape
     today = today or date.today()
@@ -47,6 +157,10 @@ def plan_html(plan, result: dict | None = None, *, today: date | None = None) ->
         rng = f" (90% interval {iv[0]:+.0f}° to {iv[1]:+.0f}°)" if iv[0] is not None else ""
         out.append(f"<p class='meta'>Pelvic tilt {result['pelvic_tilt_deg']:+.1f}°{rng}; "
                    f"{e(result.get('severity_label') or '')}.</p>")
+    lines = _answers_lines(answers)
+    if lines:
+        out.append(f"<h2>Safety questions (your answers)</h2><ul class='small'>{_li(lines)}"
+                   "</ul>")
     out.append(f"<p><b>{e(plan.headline)}</b></p>")
     if plan.retake_guidance:
         out.append(f"<h2>How to retake the photo</h2><ul>{_li(plan.retake_guidance)}</ul>")

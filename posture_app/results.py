@@ -292,14 +292,16 @@ def scroll_into_view(selector: str, token: str) -> None:
 
 
 def show_results(res: dict, overlay: np.ndarray | None, *, key: str,
-                 retake: Callable[[], None] | None = None) -> None:
+                 retake: Callable[[], None] | None = None, card: bool = True) -> None:
     """The whole results panel for one contract dict (photo or aggregated capture): the
-    verdict card first, then the picture and the findings, details folded away."""
+    verdict card first (``card=False`` where the page shows it elsewhere, e.g. beside the
+    live video), then the picture and the findings, details folded away."""
     if res.get("landmarks_px") is None and res.get("error") and not res.get("frames"):
         show_error(res, retake=retake, key=key)
         return
     with st.container(key=f"result-panel-{key}"):
-        verdict_card(res, key=key, retake=retake)
+        if card:
+            verdict_card(res, key=key, retake=retake)
         if res.get("pelvic_tilt_deg") is not None:
             with st.expander("What does this mean?", icon="💡"):
                 _explain_tilt(res)

@@ -239,20 +239,80 @@ def _error_script():
     show_results(error_to_dict(InputError("x", code="corrupt_image")), None, key="t")
 
 
+def _card(at) -> str:
+    """The verdict card's HTML (the answer first: value, interval, band, meaning)."""
+    cards = [h.proto.body for h in at.get("html") if "pv-card" in h.proto.body]
+    assert len(cards) == 1, cards
+    return cards[0]
+
+
 def test_results_panel_with_a_graded_tilt():
     from streamlit.testing.v1 import AppTest
 
     at = AppTest.from_function(_results_script).run(timeout=30)
     assert not at.exception
-    metrics = {m.label: m.value for m in at.metric}
-    assert metrics["Pelvic tilt (+ = anterior)"] == "+17.3°"
-    assert metrics["Severity band"] == "Mild anterior tilt"
-    text = " ".join(c.value for c in at.caption)
-    assert "90% interval: +12.1° to +22.5°" in text
-    assert "45%" in text and "next most likely: Neutral (30%)" in text
+    card = _card(at)
+    assert '<span class="pv-value">+17.3°</span>pelvic tilt' in card
+    assert "90% interval +12.1° to +22.5°" in card
+    # mild 45% vs neutral 30%: 15 points apart, so one band is named
+    assert '<p class="pv-band">Mild anterior tilt</p>' in card
+    assert "a little further forward than most" in card  # one sentence of meaning
+    assert any("exercise plan" in b.label for b in at.button)  # the next step
     md = " ".join(m.value for m in at.markdown)
+    assert "Mild anterior tilt 45%; Neutral 30%" in md  # folded into "What does this mean?"
     assert "you: +17.3°" in md  # the bands picture with the marker
     assert "Forward head" in md and "Hyperextended" in md
+    # typical ranges: lordosis 31° inside 20–45°, head 47° below 50°, knee 6° above 5°
+    assert "+31.0° :green-badge[typical]" in md
+    assert "+47.0° :orange-badge[outside typical]" in md
+    assert "+6.0° :orange-badge[outside typical]" in md
+    assert any(e.label.startswith("Typical: 20° to 45°") for e in at.expander)
+
+
+def _close_bands_script():
+    from posture_app.results import show_results
+
+    show_results({"ok": True, "pelvic_tilt_deg": 19.6, "pelvic_tilt_interval_deg": [12, 27],
+                  "severity": "mild", "severity_label": "Mild anterior tilt",
+                  "severity_probabilities": {"posterior": 0.0, "neutral": 0.2, "mild": 0.4,
+                                             "moderate": 0.33, "severe": 0.07},
+                  "landmarks_px": [[1, 2, 1]], "abstain_reasons": []}, None, key="t")
+
+
+def test_close_bands_are_both_named():
+    from streamlit.testing.v1 import AppTest
+
+    at = AppTest.from_function(_close_bands_script).run(timeout=30)
+    assert not at.exception
+    assert '<p class="pv-band">Mild to moderate anterior tilt</p>' in _card(at)
+
+
+def _refused_script():
+    import streamlit as st
+
+    from posture_app.results import show_results
+
+    def retake():
+        st.session_state["retaken"] = st.session_state.get("retaken", 0) + 1
+
+    show_results({"ok": False, "pelvic_tilt_deg": None, "landmarks_px": [[1, 2, 1]],
+                  "abstain_reasons": ["not_standing: the body axis is 90° from vertical"],
+                  "retake_guidance": ["Stand upright."], "view": {"ok": False}}, None,
+                 key="t", retake=retake)
+
+
+def test_refused_picture_gives_plain_reason_and_retake():
+    from streamlit.testing.v1 import AppTest
+
+    at = AppTest.from_function(_refused_script).run(timeout=30)
+    assert not at.exception
+    warning = at.warning[0].value
+    assert "not_standing" not in warning  # never the raw code
+    assert "standing upright" in warning and "90° from vertical" in warning
+    retake = [b for b in at.button if "Retake" in b.label]
+    assert len(retake) == 1
+    retake[0].click().run(timeout=30)
+    assert at.session_state["retaken"] == 1
 
 
 def test_results_panel_for_bad_input_is_a_message_with_its_code():
@@ -262,3 +322,51 @@ def test_results_panel_for_bad_input_is_a_message_with_its_code():
     assert not at.exception
     assert len(at.error) == 1 and "corrupt_image" in at.error[0].value
     assert "damaged" in at.error[0].value
+
+
+def test_red_flag_screen_asks_every_flag_and_a_yes_means_clinician():
+    from posture.plan import load_safety
+    from posture_app.plan_view import red_flag_questions, screening_outcome
+
+    qs = red_flag_questions()
+    assert [q.flag for q in qs] == list(load_safety()["red_flags"])
+    flags = " ".join(q.flag for q in qs)
+    for word in ("cancer", "weight loss", "steroid", "osteoporosis", "immune", "fever",
+                 "bladder", "below the knee"):
+        assert word in flags  # what the guidelines name (red_flags.yaml sources)
+    no = {q.flag: False for q in qs}
+    assert screening_outcome(no, qs) == "clear"
+    assert screening_outcome({**no, qs[0].flag: None}, qs) == "unanswered"
+    for q in qs:
+        assert screening_outcome({**no, q.flag: True}, qs) == "see_clinician"
+
+
+def test_plan_downloads_keep_answers_and_no_server_paths():
+    from posture.plan import PlanInput, make_plan
+    from posture_app.plan_view import plan_html, plan_text, red_flag_questions
+
+    result = {"ok": True, "abstained": False, "pelvic_tilt_deg": 22.0,
+              "pelvic_tilt_interval_deg": [17.0, 27.0], "severity": "moderate",
+              "severity_label": "Moderate anterior tilt"}
+    plan = make_plan(PlanInput.from_result(result), thomas_test="yes")
+    qs = red_flag_questions()
+    answers = {q.flag: False for q in qs}
+    text = plan_text(plan, result, answers)
+    assert "Picture:" not in text and ".png" not in text and "/posture/" not in text
+    assert f"no: {qs[0].question}" in text and "Safety questions" in text
+    assert all(it.name in text for it in plan.items)
+    page = plan_html(plan, result, answers)
+    assert "Safety questions (your answers)" in page and qs[-1].question in page
+
+
+def test_typical_ranges_have_sources_and_judge_values():
+    from posture.typical import judge, typical_ranges
+
+    r = typical_ranges()
+    assert set(r) == {"lumbar_lordosis_deg", "head_neck_angle_deg", "trunk_lean_deg",
+                      "knee_angle_deg"}
+    assert all(x.sources and x.how for x in r.values())
+    assert judge("head_neck_angle_deg", 49.0)[0] is False
+    assert judge("head_neck_angle_deg", 55.0)[0] is True
+    assert judge("knee_angle_deg", 5.5)[0] is False and judge("knee_angle_deg", 0.0)[0]
+    assert judge("lumbar_lordosis_deg", None) is None

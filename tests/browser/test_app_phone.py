@@ -83,3 +83,73 @@ def test_phone_verdict_card_in_view_after_upload(phone, app_url, photo):
     cut = panel.evaluate(TRUNCATED_JS)
     assert cut == [], cut
     shot(page, "phone_photo_results")
+
+
+@pytest.fixture
+def phone_camera(camera_browser, app_url):
+    ctx = camera_browser.new_context(viewport=PHONE, device_scale_factor=2, is_mobile=True,
+                                     has_touch=True)
+    pg = ctx.new_page()
+    pg.set_default_timeout(60_000)
+    yield pg
+    ctx.close()
+
+
+def test_phone_live_check_captures_hands_free(phone_camera, app_url):
+    """The fake camera shows a side-on person: after START nothing is clicked, and a
+    count-down appears, then the result beside the video."""
+    page = phone_camera
+    page.goto(f"{app_url}/Live_check")
+    page.get_by_role("heading", name=re.compile("Live check")).first.wait_for()
+    frame = page.frame_locator("iframe[title*='webrtc']").first
+    frame.get_by_role("button", name=re.compile("start", re.I)).click()
+    frame.locator("video").wait_for()
+    countdown = page.get_by_text(re.compile("capture starts in"))
+    countdown.first.wait_for(timeout=90_000)
+    page.wait_for_timeout(700)
+    page.screenshot(path=str(ARTIFACTS / "phone_live_countdown.png"))
+    side = page.locator(".st-key-verdict-live-side")
+    side.wait_for(timeout=90_000)  # no click on "Hold still"
+    panel = page.locator(".st-key-result-panel-live")
+    panel.wait_for()
+    m = re.search(r"Combined from (\d+) usable of (\d+) frames", panel.inner_text())
+    assert m and int(m.group(1)) >= 1, panel.inner_text()[:800]
+    if ESTIMATOR.is_file():
+        value = side.locator(".pv-value").inner_text()
+        assert re.fullmatch(r"[+-]\d+\.\d°", value.strip()), value
+    side.scroll_into_view_if_needed()
+    page.wait_for_timeout(800)
+    page.screenshot(path=str(ARTIFACTS / "phone_live_result.png"))
+
+
+def test_phone_red_flag_yes_hides_the_plan(phone, app_url, photo):
+    if not ESTIMATOR.is_file():
+        pytest.skip("no fitted estimator: no plan to hide")
+    page = phone
+    page.goto(f"{app_url}/Photo_check")
+    page.set_input_files(UPLOAD, str(photo))
+    page.locator(CARD).get_by_role("button", name=re.compile("exercise plan")).click()
+    page.get_by_role("heading", name=re.compile("Exercise plan")).first.wait_for()
+    box = page.locator(".st-key-red-flags")
+    radios = box.get_by_test_id("stRadio")
+    radios.first.wait_for()
+    n = radios.count()
+    assert n >= 10
+    assert page.locator(".st-key-plan-item-1").count() == 0  # not before the answers
+    for i in range(n):
+        radios.nth(i).get_by_text("No", exact=True).click()
+        page.wait_for_timeout(150)
+    page.locator(".st-key-plan-item-1").wait_for()  # all "no": the plan
+    # a "yes" to one (history of cancer) replaces the plan with advice to see a clinician
+    page.get_by_text(re.compile("Safety questions")).first.click()  # open the folded list
+    cancer = radios.filter(has_text="cancer")
+    cancer.get_by_text("Yes", exact=True).click()
+    advice = page.locator(".st-key-see-clinician")
+    advice.wait_for()
+    assert "see a clinician" in advice.inner_text().lower()
+    assert "cancer" in advice.inner_text()
+    page.wait_for_timeout(500)
+    assert page.locator(".st-key-plan-item-1").count() == 0
+    assert page.get_by_role("button", name=re.compile("Printable plan")).count() == 0
+    advice.scroll_into_view_if_needed()
+    page.screenshot(path=str(ARTIFACTS / "phone_red_flag_yes.png"))
