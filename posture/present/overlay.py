@@ -89,11 +89,29 @@ def _label(img: np.ndarray, a: Assessment, th: int) -> None:
             text += f" [{m.interval[0]:+.0f}, {m.interval[1]:+.0f}]"
         if a.severity:
             text += f" {a.severity.band}"
-    scale = max(0.5, img.shape[1] / 1100)
-    (tw, tht), base = cv2.getTextSize(text, cv2.FONT_HERSHEY_SIMPLEX, scale, th)
-    cv2.rectangle(img, (0, 0), (tw + 16, tht + base + 16), (0, 0, 0), -1)
-    cv2.putText(img, text, (8, tht + 8), cv2.FONT_HERSHEY_SIMPLEX, scale, (255, 255, 255), th,
-                cv2.LINE_AA)
+    w = img.shape[1]
+    scale = max(0.5, w / 1100)
+    font = cv2.FONT_HERSHEY_SIMPLEX
+    # on a small picture the label must stay whole: shrink it (not below legible), then
+    # break it into lines at spaces
+    (tw, _), _ = cv2.getTextSize(text, font, scale, th)
+    if tw + 16 > w:
+        scale = max(0.35, scale * (w - 16) / tw)
+        th = 1
+    lines: list[str] = []
+    for word in text.split(" "):
+        trial = f"{lines[-1]} {word}" if lines else word
+        if lines and cv2.getTextSize(trial, font, scale, th)[0][0] + 16 <= w:
+            lines[-1] = trial
+        else:
+            lines.append(word)
+    sizes = [cv2.getTextSize(s, font, scale, th) for s in lines]
+    line_h = max(sz[0][1] + sz[1] for sz in sizes) + 6
+    box_w = max(sz[0][0] for sz in sizes) + 16
+    cv2.rectangle(img, (0, 0), (min(box_w, w), line_h * len(lines) + 10), (0, 0, 0), -1)
+    for i, (s, ((_, tht), _)) in enumerate(zip(lines, sizes, strict=True)):
+        cv2.putText(img, s, (8, 8 + tht + i * line_h), font, scale, (255, 255, 255), th,
+                    cv2.LINE_AA)
 
 
 def save_image(rgb: np.ndarray, path: str | os.PathLike) -> None:

@@ -150,7 +150,10 @@ def test_live_check_with_fake_camera(camera_page, app_url, photo):
     text = panel.inner_text()
     m = re.search(r"Combined from (\d+) usable of (\d+) frames", text)
     assert m and int(m.group(1)) >= 1, text[:1500]
-    head = panel.locator(".st-key-finding-head_neck_angle_deg").inner_text()
+    card = panel.locator(".st-key-finding-head_neck_angle_deg")
+    # the panel streams in after the capture's rerun: wait for the value, then read it
+    card.get_by_text(re.compile(r"[+-]\d+\.\d°")).first.wait_for(timeout=30_000)
+    head = card.inner_text()
     assert re.search(r"[+-]\d+\.\d°", head), head
     panel.get_by_test_id("stImage").wait_for()
     no_traceback(page)
