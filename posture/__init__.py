@@ -9,9 +9,10 @@ The data flows one way, one module per step::
     estimator learned tilt/lordosis             -> (used by metrics)
     metrics   every number with unit/interval   -> Measurements
     classify  severity bands (our heuristic)    -> Severity
-    analysis  the steps above in one call       -> Assessment
+    analysis  the steps above in one call       -> Assessment (posture.result)
+    safe      one input, never raises           -> Outcome (assessment or coded error)
     plan      exercises matched to findings     -> Plan
-    present/  overlay, JSON contract, reports
+    present/  overlay, JSON contract (Reading <-> dict), reports
 
 Typical use::
 
@@ -31,7 +32,5 @@ __all__ = ["Analyzer", "Assessment", "analyze", "plan_for", "__version__"]
 def plan_for(assessment: Assessment, thomas_test: str | None = None):
     """The exercise plan matched to an assessment (see :mod:`posture.plan`)."""
     from .plan import PlanInput, make_plan
-    from .present.contract import assessment_to_dict
 
-    return make_plan(PlanInput.from_result(assessment_to_dict(assessment)),
-                     thomas_test=thomas_test)
+    return make_plan(PlanInput.from_assessment(assessment), thomas_test=thomas_test)

@@ -15,7 +15,6 @@ The code only selects, doses, orders and formats. Typical use::
 
 from __future__ import annotations
 
-import math
 import re
 import string
 import textwrap
@@ -23,11 +22,16 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import yaml
 
+from posture.classify import BAND_IDS
 from posture.errors import DataFileError, InputError
+from posture.result import Reason
+
+if TYPE_CHECKING:
+    from posture.result import Assessment, Reading
 
 DATA_DIR = Path(__file__).parent / "data"
 CATALOGUE_PATH = DATA_DIR / "exercises.yaml"
@@ -36,7 +40,7 @@ SAFETY_PATH = DATA_DIR / "red_flags.yaml"
 IMAGE_DIR = DATA_DIR / "exercises"
 
 KINDS = ("stretch", "mobility", "activation", "strength", "habit")
-SEVERITIES = ("posterior", "neutral", "mild", "moderate", "severe")
+SEVERITIES = BAND_IDS  # the severity bands (posture.classify, bands.yaml)
 FINDINGS = (
     "anterior_tilt",
     "posterior_tilt",
@@ -108,7 +112,7 @@ class PlanInput:
 
     ok: bool = True
     abstained: bool = False
-    abstain_reasons: tuple[str, ...] = ()
+    abstain_reasons: tuple[Reason, ...] = ()
     retake_guidance: tuple[str, ...] = ()
     pelvic_tilt_deg: float | None = None
     pelvic_tilt_interval_deg: tuple[float, float] | None = None
@@ -121,40 +125,36 @@ class PlanInput:
     trunk_lean_deg: float | None = None
 
     @classmethod
+    def from_reading(cls, r: Reading) -> PlanInput:
+        """The plan's view of a typed result (:class:`posture.result.Reading`)."""
+        return cls(
+            ok=r.ok, abstained=r.abstained, abstain_reasons=r.reasons,
+            retake_guidance=r.retake_guidance, pelvic_tilt_deg=r.pelvic_tilt_deg,
+            pelvic_tilt_interval_deg=r.pelvic_tilt_interval_deg, severity=r.severity,
+            lumbar_lordosis_deg=r.lumbar_lordosis_deg, forward_head=r.forward_head,
+            head_neck_angle_deg=r.head_neck_angle_deg,
+            knee_hyperextension=r.knee_hyperextension, knee_angle_deg=r.knee_angle_deg,
+            trunk_lean_deg=r.trunk_lean_deg,
+        )
+
+    @classmethod
+    def from_assessment(cls, a: Assessment) -> PlanInput:
+        """The plan's view of an assessment (no JSON in between)."""
+        from posture.present.contract import reading
+
+        return cls.from_reading(reading(a))
+
+    @classmethod
     def from_result(cls, d: Mapping[str, Any]) -> PlanInput:
-        """Build from the JSON dict printed by ``posture analyze --json``.
+        """Build from the JSON dict printed by ``posture analyze --json``
+        (:func:`posture.present.contract.from_dict`).
 
         Absent keys and nulls become ``None`` (or the field default); NaN numbers become
         ``None``. Values of the wrong type raise ``InputError`` (code ``invalid_result``).
         """
-        if not isinstance(d, Mapping):
-            raise _bad_result(f"an analysis result must be a JSON object, got {type(d).__name__}")
-        severity = d.get("severity")
-        if severity is not None and severity not in SEVERITIES:
-            raise _bad_result(
-                f"'severity' must be one of {list(SEVERITIES)} or null, got {severity!r}"
-            )
-        interval = d.get("pelvic_tilt_interval_deg")
-        if interval is not None:
-            if not isinstance(interval, list | tuple) or len(interval) != 2:
-                raise _bad_result("'pelvic_tilt_interval_deg' must be [lo, hi] or null")
-            lo, hi = (_num(d, "pelvic_tilt_interval_deg", v) for v in interval)
-            interval = None if lo is None or hi is None else (lo, hi)
-        return cls(
-            ok=_flag(d, "ok", default=True),
-            abstained=_flag(d, "abstained", default=False),
-            abstain_reasons=_texts(d, "abstain_reasons"),
-            retake_guidance=_texts(d, "retake_guidance"),
-            pelvic_tilt_deg=_num(d, "pelvic_tilt_deg"),
-            pelvic_tilt_interval_deg=interval,
-            severity=severity,
-            lumbar_lordosis_deg=_num(d, "lumbar_lordosis_deg"),
-            forward_head=_flag(d, "forward_head", default=None),
-            head_neck_angle_deg=_num(d, "head_neck_angle_deg"),
-            knee_hyperextension=_flag(d, "knee_hyperextension", default=None),
-            knee_angle_deg=_num(d, "knee_angle_deg"),
-            trunk_lean_deg=_num(d, "trunk_lean_deg"),
-        )
+        from posture.present.contract import from_dict
+
+        return cls.from_reading(from_dict(d))
 
     @property
     def usable(self) -> bool:
@@ -195,44 +195,6 @@ class Plan:
     thomas_test: str | None = None
     red_flags_intro: str = ""
     catalogue_version: int | None = None
-
-
-# --------------------------------------------------------------------------- result parsing
-
-
-def _bad_result(msg: str) -> InputError:
-    return InputError(f"analysis result: {msg}", code="invalid_result")
-
-
-def _num(d: Mapping[str, Any], key: str, value: Any = ...) -> float | None:
-    v = d.get(key) if value is ... else value
-    if v is None:
-        return None
-    if isinstance(v, bool) or not isinstance(v, int | float):
-        raise _bad_result(f"'{key}' must be a number or null, got {v!r}")
-    try:
-        f = float(v)
-    except OverflowError:  # JSON integers have no size limit
-        raise _bad_result(f"'{key}' is out of range: {v!r:.40}") from None
-    return None if math.isnan(f) else f
-
-
-def _flag(d: Mapping[str, Any], key: str, *, default: bool | None) -> bool | None:
-    v = d.get(key)
-    if v is None:
-        return default
-    if not isinstance(v, bool):
-        raise _bad_result(f"'{key}' must be true, false or null, got {v!r}")
-    return v
-
-
-def _texts(d: Mapping[str, Any], key: str) -> tuple[str, ...]:
-    v = d.get(key)
-    if v is None:
-        return ()
-    if not isinstance(v, list | tuple) or not all(isinstance(s, str) for s in v):
-        raise _bad_result(f"'{key}' must be a list of strings")
-    return tuple(v)
 
 
 # --------------------------------------------------------------------------- validation

@@ -12,7 +12,7 @@ so every step, :mod:`posture.sagittal` included, can create :class:`Reason` valu
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from .config import thresholds
 
@@ -20,7 +20,7 @@ if TYPE_CHECKING:
     import numpy as np
 
     from .classify import Severity
-    from .metrics import Measurements
+    from .metrics import Measurement, Measurements
     from .pose import Pose
     from .sagittal import SideView
 
@@ -101,9 +101,116 @@ class Assessment:
         return tuple(r.code for r in self.reasons)
 
     @property
+    def notes(self) -> tuple[Reason, ...]:
+        """Things to know that did not stop the measurement (e.g. ``partial_view``)."""
+        return self.side.view.notes
+
+    @property
     def forward_head(self) -> bool | None:
         return forward_head(self.measurements.head_neck_angle.value)
 
     @property
     def knee_hyperextension(self) -> bool | None:
         return knee_hyperextension(self.measurements.knee_angle.value)
+
+
+@dataclass(frozen=True)
+class ViewSummary:
+    """The view gate's figures as the contract's ``view`` object holds them."""
+
+    ok: bool
+    side_on_score: float | None = None
+    frontal_ratio: float | None = None
+    whole_body: bool | None = None
+    other_people: int | None = None
+    facing_confidence: float | None = None
+    near_side: str | None = None
+
+
+@dataclass(frozen=True)
+class ErrorInfo:
+    """Why there is no (usable) result: a stable ``code``, a ``message`` and the CLI's exit
+    code (None where the contract gave none)."""
+
+    code: str
+    message: str
+    exit_code: int | None = None
+
+
+@dataclass(frozen=True)
+class Reading:
+    """One result in portable form: exactly what the JSON contract holds, typed.
+
+    An :class:`Assessment` lives in memory only (pose, mask, patch); a ``Reading`` is what
+    leaves the analysis (:func:`posture.present.contract.reading`) and what comes back from
+    a stored or exported JSON (:func:`posture.present.contract.from_dict`). Plans, the
+    clinic store, its history charts, the PDF and the app's panels all read this type,
+    never the dict. Numbers are rounded as in the contract (degrees to 0.01).
+
+    ``measurements`` keeps the contract's list (name, value, unit, convention, interval,
+    coverage, method); ``extra`` holds keys outside the contract (e.g. a capture's
+    ``frames``), kept so a round trip loses nothing.
+    """
+
+    ok: bool
+    abstained: bool
+    source: str | None = None
+    facing: str | None = None
+    pelvic_tilt_deg: float | None = None
+    pelvic_tilt_interval_deg: tuple[float, float] | None = None
+    interval_coverage: float | None = None
+    lumbar_lordosis_deg: float | None = None
+    lumbar_lordosis_interval_deg: tuple[float, float] | None = None
+    severity: str | None = None
+    severity_label: str | None = None
+    severity_probabilities: dict[str, float] | None = None
+    severity_disclaimer: str | None = None
+    reasons: tuple[Reason, ...] = ()
+    retake_guidance: tuple[str, ...] = ()
+    head_neck_angle_deg: float | None = None
+    forward_head: bool | None = None
+    trunk_lean_deg: float | None = None
+    knee_angle_deg: float | None = None
+    knee_hyperextension: bool | None = None
+    plumb_offsets_stature: dict[str, float | None] | None = None
+    measurements: tuple[Measurement, ...] = ()
+    view: ViewSummary | None = None
+    roll_deg: float | None = None
+    roll_source: str | None = None
+    image_size: tuple[int, int] | None = None
+    pose_variant: str | None = None
+    estimator_version: str | None = None
+    landmarks_px: tuple[tuple[float | None, float | None, float | None], ...] | None = None
+    error: ErrorInfo | None = None
+    schema_version: int = 1
+    extra: dict[str, Any] = field(default_factory=dict, compare=False, repr=False)
+
+    @property
+    def usable(self) -> bool:
+        """A measured, graded reading (view ok and not abstained)."""
+        return self.ok and not self.abstained
+
+    @property
+    def reason_codes(self) -> tuple[str, ...]:
+        return tuple(r.code for r in self.reasons)
+
+    @property
+    def analysed(self) -> bool:
+        """An image was analysed (False for an error before any analysis: unreadable file,
+        nobody found)."""
+        return self.image_size is not None or bool(self.measurements)
+
+    def measurement(self, name: str) -> Measurement | None:
+        """The named measurement (``pelvic_tilt``, ``lumbar_lordosis``, ...), or None."""
+        return next((m for m in self.measurements if m.name == name), None)
+
+    def metric(self, name: str) -> tuple[float | None, tuple[float, float] | None,
+                                         float | None]:
+        """``(value, interval, coverage)`` of a measurement by name: from ``measurements``,
+        else from the top-level ``<name>_deg`` keys (older results)."""
+        m = self.measurement(name)
+        if m is not None:
+            return m.value, m.interval, m.coverage
+        value = getattr(self, f"{name}_deg", None)
+        iv = getattr(self, f"{name}_interval_deg", None)
+        return value, iv, (self.interval_coverage if iv is not None else None)
