@@ -254,18 +254,23 @@ def start_ray(address: str | None = None, num_cpus: int | None = None) -> bool:
     ray = _import_ray()
     if ray.is_initialized():
         return False
-    # Ray's C++ core prints warnings to this process's stderr; keep the terminal readable
+    from ..pose import quiet_native_stderr
+
+    # Ray's C++ core logs to this process's stderr (a warning per actor pool about
+    # constructor arguments, the log level it set): keep the terminal readable
     os.environ.setdefault("RAY_BACKEND_LOG_LEVEL", "fatal")
     quiet = dict(log_to_driver=False, logging_level=logging.ERROR, include_dashboard=False,
                  configure_logging=True)
     try:
-        if address:
-            ray.init(address=address, **quiet)
-        else:
-            from ..threads import usable_cores
+        with quiet_native_stderr():
+            if address:
+                ray.init(address=address, **quiet)
+            else:
+                from ..threads import usable_cores
 
-            ray.init(num_cpus=num_cpus or usable_cores(),
-                     object_store_memory=OBJECT_STORE_BYTES, **quiet)
+                # address="local": a new instance, never one some other user started here
+                ray.init(address="local", num_cpus=num_cpus or usable_cores(),
+                         object_store_memory=OBJECT_STORE_BYTES, **quiet)
     except (ConnectionError, RuntimeError, ValueError) as exc:
         raise EngineError(f"cannot start or join Ray ({exc})",
                           code="engine_unavailable") from None
