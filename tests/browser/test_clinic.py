@@ -82,6 +82,7 @@ def patient_box(page):
 
 
 def choose_patient(page, text: str) -> None:
+    settle(page)  # a rerun that ends meanwhile would close the list again
     patient_box(page).click()
     page.get_by_role("option").filter(has_text=text).first.click()
     header_shows(page, text)
@@ -90,6 +91,18 @@ def choose_patient(page, text: str) -> None:
 def header_shows(page, text: str, timeout: float = 30_000) -> None:
     page.get_by_test_id("stMain").locator("h3").filter(has_text=text).first.wait_for(
         timeout=timeout)
+
+
+_IDLE = """() => !document.querySelector(
+  '[data-testid="stStatusWidgetRunningIcon"], [data-testid="stStatusWidgetRunningManIcon"],'
+  + ' [data-stale="true"]')"""
+
+
+def settle(page, timeout: float = 60_000) -> None:
+    """Wait for the script run to end and every element to be redrawn by it (a negative
+    check on elements left over from the previous run would pass or fail by chance)."""
+    page.wait_for_timeout(300)
+    page.wait_for_function(_IDLE, timeout=timeout, polling=100)
 
 
 def main_shows(page, text: str, timeout: float = 30_000) -> None:
@@ -136,7 +149,7 @@ def test_1_switching_patient_drops_the_new_assessment(cpage, clinic, photos):
     consent_box(cpage).click()
     choose_patient(cpage, "SW-002")
     tab(cpage, "New assessment")
-    cpage.wait_for_timeout(1500)
+    settle(cpage)
     main = cpage.get_by_test_id("stMain").inner_text()
     assert "knee surgery 2019" not in [t.input_value() for t in notes_box(cpage).all()]
     assert cpage.get_by_test_id("stFileUploaderFile").count() == 0, "PT-001's photo kept"
@@ -153,7 +166,7 @@ def test_2_created_patient_becomes_current_and_the_dialog_closes(cpage, clinic):
     cpage.get_by_label("Pseudonym (leave empty for a random one)").fill("CR-0")
     cpage.get_by_role("button", name="Create patient").click()
     header_shows(cpage, "CR-0", timeout=20_000)
-    cpage.wait_for_timeout(1000)
+    settle(cpage)
     assert not cpage.get_by_role("button", name="Create patient").is_visible()
     shot(cpage, "clinic_2_created")
 
@@ -173,7 +186,7 @@ def test_3_after_a_save_the_next_assessment_starts_empty(cpage, clinic, photos):
     assert rec.has_photo and rec.notes == "first visit" and rec.thomas_test == "yes"
     # the next photo: every field of the form is back at its default
     upload(cpage, photos[1])
-    cpage.wait_for_timeout(1000)
+    settle(cpage)
     assert notes_box(cpage).first.input_value() == ""
     assert not consent_box(cpage).locator("input").first.is_checked()
     thomas = cpage.get_by_test_id("stRadio").filter(has_text="Thomas")
@@ -189,11 +202,11 @@ def test_4_save_cannot_be_pressed_twice(cpage, clinic, photos):
     save = cpage.get_by_role("button", name=SAVE).first
     save.click()
     n = saved_id(cpage)
-    cpage.wait_for_timeout(1500)
+    settle(cpage)
     save = cpage.get_by_role("button", name=SAVE).first
     if save.count():
         save.click(force=True, timeout=5_000)
-    cpage.wait_for_timeout(3000)
+    settle(cpage)
     assert n_records(db, p.id) == 1
     assert cpage.get_by_text(f"Saved as #{n}").count() >= 1
 
@@ -211,8 +224,9 @@ def test_5_delete_confirmation_is_disarmed_after_use(cpage, clinic):
     open_clinic(cpage, url, "DL-001")
     _delete_latest(cpage)
     main_shows(cpage, "2 assessments")  # the header counts the rest
-    cpage.wait_for_timeout(1000)
+    settle(cpage)
     assert n_records(db, p.id) == 2
+    shot(cpage, "clinic_5_after_delete")
     assert not cpage.get_by_role("button", name="Delete permanently").is_visible()
     box = cpage.get_by_test_id("stCheckbox").filter(has_text="Delete this assessment")
     assert not box.locator("input").first.is_checked()
@@ -243,6 +257,6 @@ def test_7_every_patient_has_a_label_of_its_own(cpage, clinic):
     for p in (a, b):
         patient_box(cpage).click()
         cpage.get_by_role("option").filter(has_text=f"#{p.id}").first.click()
+        settle(cpage)
         heading = cpage.get_by_test_id("stMain").locator("h3").first
-        cpage.wait_for_timeout(1500)
         assert heading.inner_text().strip() == p.pseudonym
