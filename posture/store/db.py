@@ -28,6 +28,8 @@ import sqlalchemy as sa
 from sqlalchemy import event
 from sqlalchemy.pool import StaticPool
 
+from ..errors import InputError
+from ..result import Reading
 from .records import SEXES, THOMAS_ANSWERS, AssessmentRecord, Patient, StoreError
 from .schema import SCHEMA_VERSION, build_tables, current_version, migrate
 
@@ -181,25 +183,17 @@ def _check_corrections(corr: Mapping[str, Any] | None) -> dict[str, list[float]]
     return out
 
 
-def _check_result_fields(result: dict[str, Any]) -> None:
-    """The contract fields copied into columns must have their contract types: anything
-    else is ``invalid_record`` (not an IndexError or a driver error mid-insert)."""
-    iv = result.get("pelvic_tilt_interval_deg")
-    if iv is not None and not (isinstance(iv, list) and len(iv) == 2
-                               and all(_num(v) is not None for v in iv)):
-        raise StoreError("result: pelvic_tilt_interval_deg must be [lo, hi] or null",
-                         code="invalid_record")
-    reasons = result.get("abstain_reasons")
-    if reasons is not None and not (isinstance(reasons, list)
-                                    and all(isinstance(r, str) for r in reasons)):
-        raise StoreError("result: abstain_reasons must be a list of text", code="invalid_record")
-    if not isinstance(result.get("severity"), str | None):
-        raise StoreError("result: severity must be text or null", code="invalid_record")
-    model = result.get("model")
-    if model is not None and not (isinstance(model, dict)
-                                  and isinstance(model.get("pose_variant"), str | None)):
-        raise StoreError("result: model must be an object with a text pose_variant",
-                         code="invalid_record")
+def _check_result_fields(result: dict[str, Any]) -> Reading:
+    """The typed reading of a result (:func:`posture.present.contract.from_dict`): a
+    field without its contract type is ``invalid_record`` (not an IndexError or a driver
+    error mid-insert)."""
+    from ..present.contract import from_dict
+
+    try:
+        return from_dict(result)
+    except InputError as exc:
+        raise StoreError(exc.message.replace("analysis result:", "result:", 1),
+                         code="invalid_record") from exc
 
 
 def _check_patient_fields(name, birth_year, sex) -> None:
@@ -486,24 +480,25 @@ class Store:
         corr = _check_corrections(corrections)
         text = _dump(dict(result), "result")
         result = json.loads(text)  # what we return is exactly what a reader will get
-        _check_result_fields(result)
-        iv = result.get("pelvic_tilt_interval_deg") or (None, None)
-        model = result.get("model") or {}
+        r = _check_result_fields(result)
+        iv = r.pelvic_tilt_interval_deg or (None, None)
         row = dict(
             patient_id=patient_id, taken_at=_utc(taken_at), created_at=datetime.now(UTC),
             photo_consent=bool(photo_consent),
             photo_jpeg=bytes(photo_jpeg) if photo_jpeg is not None else None,
             result_json=text,
-            landmarks_json=_dump(result.get("landmarks_px"), "landmarks"),
-            pelvic_tilt_deg=_num(result.get("pelvic_tilt_deg")),
+            landmarks_json=_dump(None if r.landmarks_px is None
+                                 else [list(p) for p in r.landmarks_px], "landmarks"),
+            pelvic_tilt_deg=_num(r.pelvic_tilt_deg),
             pelvic_tilt_lo_deg=_num(iv[0]), pelvic_tilt_hi_deg=_num(iv[1]),
-            lumbar_lordosis_deg=_num(result.get("lumbar_lordosis_deg")),
-            head_neck_angle_deg=_num(result.get("head_neck_angle_deg")),
-            trunk_lean_deg=_num(result.get("trunk_lean_deg")),
-            knee_angle_deg=_num(result.get("knee_angle_deg")),
-            severity=result.get("severity"), abstained=bool(result.get("abstained", True)),
-            pose_model=model.get("pose_variant") or None,
-            estimator_version=_str_or_none(model.get("estimator_version")),
+            lumbar_lordosis_deg=_num(r.lumbar_lordosis_deg),
+            head_neck_angle_deg=_num(r.head_neck_angle_deg),
+            trunk_lean_deg=_num(r.trunk_lean_deg),
+            knee_angle_deg=_num(r.knee_angle_deg),
+            # a stored result without the key is taken as an abstention (never graded)
+            severity=r.severity, abstained=r.abstained if "abstained" in result else True,
+            pose_model=r.pose_variant or None,
+            estimator_version=r.estimator_version,
             notes=notes, thomas_test=thomas_test,
             corrections_json=_dump(corr, "corrections") if corr else None,
         )

@@ -26,6 +26,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+from ..errors import InputError
 from .records import AssessmentRecord
 
 
@@ -75,16 +76,15 @@ class TrendPoint:
 
 def metric_value(result: dict[str, Any], name: str) -> tuple[float | None, tuple | None,
                                                               float | None]:
-    """(value, interval, coverage) of metric ``name`` in a contract dict."""
-    spec = METRIC_BY_NAME[name]
-    for m in result.get("measurements") or ():
-        if m.get("name") == name:
-            iv = m.get("interval")
-            return (m.get("value"), None if iv is None else (float(iv[0]), float(iv[1])),
-                    m.get("coverage"))
-    iv = result.get(f"{name}_interval_deg")
-    cov = result.get("interval_coverage") if iv is not None else None
-    return result.get(spec.key), None if iv is None else (float(iv[0]), float(iv[1])), cov
+    """(value, interval, coverage) of metric ``name`` in a contract dict
+    (:meth:`posture.result.Reading.metric`)."""
+    from ..present.contract import from_dict
+
+    METRIC_BY_NAME[name]  # KeyError for a metric that is not tracked
+    try:
+        return from_dict(result).metric(name)
+    except InputError:
+        return None, None, None
 
 
 def trend(records: Iterable[AssessmentRecord],
@@ -95,7 +95,7 @@ def trend(records: Iterable[AssessmentRecord],
     for name in metrics:
         pts = []
         for r in recs:
-            v, iv, cov = metric_value(r.result, name)
+            v, iv, cov = r.reading.metric(name)
             pts.append(TrendPoint(r.id, r.taken_at, name, v, iv[0] if iv else None,
                                   iv[1] if iv else None, cov))
         out[name] = tuple(pts)
@@ -157,8 +157,8 @@ def compare(before: AssessmentRecord, after: AssessmentRecord) -> Comparison:
     each exceeds the measurement's uncertainty (rule in the module docstring)."""
     changes = []
     for spec in METRICS:
-        va, iva, _ = metric_value(before.result, spec.name)
-        vb, ivb, _ = metric_value(after.result, spec.name)
+        va, iva, _ = before.reading.metric(spec.name)
+        vb, ivb, _ = after.reading.metric(spec.name)
         if va is None or vb is None:
             changes.append(MetricChange(spec.name, spec.label, va, vb, None, None, None, None))
             continue

@@ -8,16 +8,18 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime
+from functools import cached_property
 from typing import Any
 
-from ..errors import StoreError
+from ..errors import InputError, StoreError
+from ..plan import THOMAS_ANSWERS
+from ..result import ErrorInfo, Reading, Reason
 
 __all__ = ["SEXES", "THOMAS_ANSWERS", "AssessmentRecord", "Patient", "StoreError"]
 
 #: Allowed values of :attr:`Patient.sex` (None = not recorded).
 SEXES = ("female", "male", "other")
-#: Allowed answers to the modified Thomas test (None = not asked).
-THOMAS_ANSWERS = ("yes", "no", "unsure")
+# THOMAS_ANSWERS (None = not asked) is the plan's: one definition (posture.plan).
 
 
 @dataclass(frozen=True)
@@ -97,25 +99,38 @@ class AssessmentRecord:
     photo_consent: bool
     has_photo: bool
 
+    @cached_property
+    def reading(self) -> Reading:
+        """The saved result, typed (:func:`posture.present.contract.from_dict`); a result
+        that no longer parses reads as an abstention with code ``invalid_result``."""
+        from ..present.contract import from_dict
+
+        try:
+            return from_dict(self.result)
+        except InputError as err:
+            return Reading(ok=False, abstained=True, reasons=(Reason(err.code, err.message),),
+                           error=ErrorInfo(err.code, err.message))
+
     @property
     def pelvic_tilt_deg(self) -> float | None:
         """Pelvic tilt, degrees, positive = anterior (None when abstained)."""
-        return self.result.get("pelvic_tilt_deg")
+        return self.reading.pelvic_tilt_deg
 
     @property
     def pelvic_tilt_interval_deg(self) -> tuple[float, float] | None:
-        iv = self.result.get("pelvic_tilt_interval_deg")
-        return None if iv is None else (float(iv[0]), float(iv[1]))
+        return self.reading.pelvic_tilt_interval_deg
 
     @property
     def severity(self) -> str | None:
-        return self.result.get("severity")
+        return self.reading.severity
 
     @property
     def abstained(self) -> bool:
-        return bool(self.result.get("abstained", True))
+        # a saved result without the key was never graded
+        return self.reading.abstained if "abstained" in self.result else True
 
     @property
     def landmarks_px(self) -> list | None:
         """The 33 pose landmarks used, ``[x, y, visibility]`` in image pixels."""
-        return self.result.get("landmarks_px")
+        lm = self.reading.landmarks_px
+        return None if lm is None else [list(p) for p in lm]
