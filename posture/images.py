@@ -5,7 +5,8 @@ Every failure caused by the input raises :class:`posture.errors.InputError` with
 
 Codes
 -----
-``file_not_found``     the path does not exist or is not a regular file
+``file_not_found``     the path does not exist
+``not_a_regular_file`` a folder, FIFO, device (e.g. a link to ``/dev/zero``) or socket
 ``file_unreadable``    the file exists but cannot be read (permissions, I/O error)
 ``empty_file``         zero bytes
 ``file_too_large``     more bytes than ``max_bytes`` (checked before reading it all)
@@ -13,14 +14,23 @@ Codes
 ``unsupported_image``  an image, but in a format, mode or array layout we do not read
 ``corrupt_image``      a known format whose pixel data cannot be decoded (e.g. truncated), or a
                        JPEG of more scans than :data:`MAX_JPEG_SCANS` (decoding would stall)
+``too_many_segments``  a JPEG of more metadata segments than :data:`MAX_JPEG_METADATA_SEGMENTS`
+                       or a PNG of more chunks than :data:`MAX_PNG_CHUNKS` /
+                       :data:`MAX_PNG_METADATA_CHUNKS`: refused from a scan of the structure,
+                       before Pillow parses it (the parse would take seconds and gigabytes)
 ``image_too_large``    more pixels than ``max_pixels`` (checked from the header, before decoding)
 ``image_too_small``    a side shorter than :data:`MIN_SIDE_PX`
 """
 
 from __future__ import annotations
 
+import dataclasses
 import io
+import logging
 import os
+import re
+import stat
+import struct
 import threading
 import warnings
 from dataclasses import dataclass
@@ -31,9 +41,14 @@ from PIL import Image
 
 from posture.errors import InputError
 
-# 50 MB: the largest phone photos (50 MP HEIC/JPEG) are 15-30 MB; a file twice that is not a
-# photo we can use, and reading it all into memory first would be the attack.
-DEFAULT_MAX_BYTES = 50 * 1024 * 1024
+# THE size limit, in one place: the app's uploader and .streamlit/config.toml use
+# MAX_UPLOAD_MB. 50 MB: the largest phone photos (50 MP HEIC/JPEG) are 15-30 MB; a file twice
+# that is not a photo we can use, and reading it all into memory first would be the attack.
+# Decimal megabytes, because Streamlit's uploader counts 1 MB = 1,000,000 bytes in the
+# browser (except on Windows, where it counts 2**20 and the library refuses the excess with
+# file_too_large); its server allows maxUploadSize * 2**20 bytes, more than this.
+MAX_UPLOAD_MB = 50
+DEFAULT_MAX_BYTES = MAX_UPLOAD_MB * 1_000_000
 # 50 megapixels: phone sensors top out at 48-50 MP (8160 x 6120 = 49.9 MP). Decoded as RGB that
 # is 150 MB; beyond it a tiny file declaring huge dimensions (a "decompression bomb") could
 # exhaust memory. The pose model works at 256 px, so nothing is lost by refusing more.
@@ -42,6 +57,20 @@ DEFAULT_MAX_PIXELS = 50_000_000
 # works through every scan however empty: 100,000 empty scans (a 1.7 MB file) in a 4096 x 4096
 # JPEG take ~50 s to decode, and 50 MB of them would tie up a worker for many minutes.
 MAX_JPEG_SCANS = 1000
+# APPn and COM segments (EXIF, XMP, ICC, maker notes, comments) before the end of the first
+# picture. A phone JPEG has under 20; an ICC profile is split into at most 255 APP2 segments
+# and extended XMP into 64 KB APP1 segments (about 800 in a 50 MB file). Pillow parses every
+# segment in Python and keeps each: 11.7 million empty APP2 markers (47 MB) took 18.9 s and
+# 1.8 GB in Image.open.
+MAX_JPEG_METADATA_SEGMENTS = 1000
+# Bytes that are not part of any segment (libjpeg skips them with a warning; Pillow's header
+# loop reads them one at a time in Python).
+MAX_JPEG_JUNK_BYTES = 1 << 20
+# PNG chunks up to the end of the first picture's pixel data. Encoders write IDAT chunks of
+# 8-64 KB (a 50 MB PNG: under 7,000), and a handful of metadata chunks; 3.65 million tiny
+# chunks took Pillow 5.8 s.
+MAX_PNG_CHUNKS = 100_000
+MAX_PNG_METADATA_CHUNKS = 1000
 # Below 64 px on a side a whole body spans too few pixels for the pose model to place joints.
 MIN_SIDE_PX = 64
 
@@ -63,6 +92,8 @@ _TRANSPOSE_FOR_ORIENTATION = {
     8: Image.Transpose.ROTATE_90,
 }
 
+log = logging.getLogger(__name__)
+
 _heif_lock = threading.Lock()
 _heif_registered = False
 
@@ -82,12 +113,17 @@ class Frame:
     format : str or None
         Pillow's name of the container format (``"JPEG"``, ``"PNG"``, ``"HEIF"``, ...);
         ``None`` for arrays.
+    notes : tuple of (code, message)
+        What the decoder warned about and we worked around, e.g. ``("exif_unreadable",
+        ...)`` for damaged EXIF (the photo is used, its orientation tag taken as absent).
+        Decoder warnings never reach stderr.
     """
 
     rgb: np.ndarray
     source: str
     exif_orientation: int = 1
     format: str | None = None
+    notes: tuple[tuple[str, str], ...] = ()
 
     @property
     def width(self) -> int:
@@ -147,24 +183,47 @@ def load_image(
 
 
 def _read_file(path: Path, max_bytes: int) -> bytes:
-    """Read a regular file, refusing empty and oversized files before reading them."""
+    """Read a regular file, refusing empty, oversized and non-regular files before reading.
+
+    The file is opened without blocking (a FIFO would otherwise wait for a writer forever)
+    and checked again through the open descriptor, so a path swapped after the first check
+    is still refused.
+    """
     try:
         st = path.stat()
     except FileNotFoundError:
+        if path.is_symlink():
+            raise InputError(f"{path} is a broken symbolic link", code="file_not_found") from None
         raise InputError(f"no such file: {path}", code="file_not_found") from None
     except OSError as exc:
         raise InputError(f"cannot read {path}: {exc.strerror}", code="file_unreadable") from None
-    if not path.is_file():
-        raise InputError(f"not a regular file: {path}", code="file_not_found")
+    _check_regular(st, path)
     _check_byte_count(st.st_size, max_bytes, str(path))
     try:
-        with path.open("rb") as fh:
+        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_CLOEXEC", 0))
+    except OSError as exc:
+        raise InputError(f"cannot read {path}: {exc.strerror}", code="file_unreadable") from None
+    try:
+        _check_regular(os.fstat(fd), path)
+        with os.fdopen(fd, "rb", closefd=False) as fh:
             # Read at most one byte past the limit: the file may have grown since stat().
             data = fh.read(max_bytes + 1)
     except OSError as exc:
         raise InputError(f"cannot read {path}: {exc.strerror}", code="file_unreadable") from None
+    finally:
+        os.close(fd)
     _check_byte_count(len(data), max_bytes, str(path))
     return data
+
+
+def _check_regular(st: os.stat_result, path: Path) -> None:
+    if stat.S_ISREG(st.st_mode):
+        return
+    kind = ("a folder" if stat.S_ISDIR(st.st_mode) else "a FIFO (named pipe)"
+            if stat.S_ISFIFO(st.st_mode) else "a device" if stat.S_ISCHR(st.st_mode)
+            or stat.S_ISBLK(st.st_mode) else "a socket" if stat.S_ISSOCK(st.st_mode)
+            else "not a regular file")
+    raise InputError(f"{path} is {kind}, not a photo file", code="not_a_regular_file")
 
 
 def _check_byte_count(n: int, max_bytes: int, where: str) -> None:
@@ -172,7 +231,8 @@ def _check_byte_count(n: int, max_bytes: int, where: str) -> None:
         raise InputError(f"{where} is empty (0 bytes)", code="empty_file")
     if n > max_bytes:
         raise InputError(
-            f"{where} is {n / 1e6:.1f} MB; the limit is {max_bytes / 1e6:.1f} MB",
+            f"{where} is {n / 1e6:.1f} MB; the limit is {max_bytes / 1e6:.1f} MB "
+            f"({max_bytes:,} bytes)",
             code="file_too_large",
         )
 
@@ -301,6 +361,101 @@ def _check_jpeg_scans(data: bytes, where: str) -> None:
         )
 
 
+_PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
+# markers without a length field: TEM, RSTn, SOI, EOI
+_JPEG_STANDALONE = frozenset({0x01, *range(0xD0, 0xD8), 0xD8, 0xD9})
+# inside entropy-coded data a marker is 0xFF followed by anything but 0x00 (stuffing), RSTn
+# (restart) or 0xFF (fill)
+_JPEG_FILL = re.compile(rb"\xff+")
+_JPEG_NEXT_MARKER = re.compile(rb"\xff+(?=[^\x00\xd0-\xd7\xff])")
+
+
+def check_structure(data: bytes, where: str) -> None:
+    """Refuse a JPEG or PNG whose structure would make parsing it slow or large.
+
+    A cheap walk over the segment (JPEG) or chunk (PNG) headers, jumping over their
+    contents, up to the end of the first picture; at most a few thousand steps before it
+    answers. Pillow and libjpeg/zlib see the bytes only after this passes. Other formats,
+    and damage this walk does not understand, are left to the decoder.
+
+    Raises
+    ------
+    InputError
+        ``too_many_segments`` past :data:`MAX_JPEG_METADATA_SEGMENTS`,
+        :data:`MAX_PNG_CHUNKS` or :data:`MAX_PNG_METADATA_CHUNKS`; ``corrupt_image`` past
+        :data:`MAX_JPEG_JUNK_BYTES` of bytes outside any JPEG segment.
+    """
+    if data[:3] == b"\xff\xd8\xff":
+        _walk_jpeg(data, where)
+    elif data[:8] == _PNG_SIGNATURE:
+        _walk_png(data, where)
+
+
+def _too_many(where: str, what: str, limit: int) -> InputError:
+    return InputError(f"{where} has more than {limit:,} {what}; a photo has far fewer "
+                      "(refused before decoding)", code="too_many_segments")
+
+
+def _walk_jpeg(data: bytes, where: str) -> None:
+    n, pos, meta, junk = len(data), 2, 0, 0
+    while pos < n:
+        if data[pos] != 0xFF:  # bytes outside any segment
+            nxt = data.find(b"\xff", pos)
+            nxt = n if nxt < 0 else nxt
+            junk += nxt - pos
+            if junk > MAX_JPEG_JUNK_BYTES:
+                raise InputError(f"{where} holds more than {MAX_JPEG_JUNK_BYTES:,} bytes "
+                                 "outside its JPEG segments", code="corrupt_image")
+            pos = nxt
+            continue
+        fill = _JPEG_FILL.match(data, pos).end() - 1  # 0xFF fill bytes before a marker
+        junk += fill - pos
+        pos = fill
+        if junk > MAX_JPEG_JUNK_BYTES:
+            raise InputError(f"{where} holds more than {MAX_JPEG_JUNK_BYTES:,} fill bytes",
+                             code="corrupt_image")
+        if pos + 1 >= n:
+            return
+        marker = data[pos + 1]
+        pos += 2
+        if marker == 0xD9:  # EOI: the first picture ends (an MPO's others are not decoded)
+            return
+        if marker in _JPEG_STANDALONE or marker == 0x00:
+            continue
+        if pos + 2 > n:
+            return
+        length = (data[pos] << 8) | data[pos + 1]
+        if 0xE0 <= marker <= 0xEF or marker == 0xFE:  # APPn, COM
+            meta += 1
+            if meta > MAX_JPEG_METADATA_SEGMENTS:
+                raise _too_many(where, "JPEG metadata (APP/COM) segments",
+                                MAX_JPEG_METADATA_SEGMENTS)
+        pos += max(length, 2)
+        if marker == 0xDA:  # start of scan: jump over the entropy-coded data
+            m = _JPEG_NEXT_MARKER.search(data, pos)
+            if m is None:
+                return
+            pos = m.end() - 1
+
+
+def _walk_png(data: bytes, where: str) -> None:
+    n, pos, chunks, meta, in_pixels = len(data), 8, 0, 0, False
+    while pos + 8 <= n:
+        length, kind = struct.unpack_from(">I4s", data, pos)
+        if kind in (b"IDAT", b"fdAT"):
+            in_pixels = True
+        elif in_pixels or kind == b"IEND":  # the first picture's pixel data ended
+            return
+        else:
+            meta += 1
+            if meta > MAX_PNG_METADATA_CHUNKS:
+                raise _too_many(where, "PNG metadata chunks", MAX_PNG_METADATA_CHUNKS)
+        chunks += 1
+        if chunks > MAX_PNG_CHUNKS:
+            raise _too_many(where, "PNG chunks", MAX_PNG_CHUNKS)
+        pos += 12 + length
+
+
 def _orientation(im: Image.Image) -> int:
     """The EXIF orientation tag, or 1 when absent or invalid."""
     try:
@@ -316,6 +471,25 @@ def _decoder_applied_orientation(info: dict) -> int:
 
 
 def _decode(data: bytes, where: str, *, max_pixels: int) -> Frame:
+    check_structure(data, where)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        frame = _decode_checked(data, where, max_pixels=max_pixels)
+    notes = []
+    for w in caught:
+        text = " ".join(str(w.message).split())
+        # EXIF is a TIFF structure: Pillow's TIFF reader warns about a damaged one
+        exif = "exif" in text.lower() or "TiffImagePlugin" in (w.filename or "")
+        code = "exif_unreadable" if exif else "decoder_warning"
+        if (code, text) not in notes:
+            notes.append((code, text))
+    if notes:
+        log.debug("%s: %s", where, notes)
+        frame = dataclasses.replace(frame, notes=tuple(notes))
+    return frame
+
+
+def _decode_checked(data: bytes, where: str, *, max_pixels: int) -> Frame:
     im = _open(data, where)
     with im:
         fmt = im.format

@@ -6,13 +6,14 @@ from pathlib import Path
 
 import streamlit as st
 
+# Largest upload the app accepts, MB: the library's one limit, in Streamlit's units, so
+# the browser and the library never disagree (see posture.images).
+from posture.images import MAX_UPLOAD_MB  # noqa: F401
+
 from .text import CAPTURE_TIPS
 
 ROOT = Path(__file__).resolve().parents[1]
 SAMPLES_DIR = ROOT / "samples"
-#: Largest upload the app accepts, MB; the same as the library's own byte limit
-#: (posture.images.DEFAULT_MAX_BYTES = 50 MB), so the two never disagree.
-MAX_UPLOAD_MB = 50
 
 
 def capture_tips(*, expanded: bool = True) -> None:

@@ -36,6 +36,7 @@ ITEMS = (
     "huge_20000.png", "text_bomb.png", "many_scans.jpg", "tiny_32.png", "cmyk.jpg",
     "rgb16.png", "gray.jpg", "rgba.png", "palette.png", "animated.gif",
     *(f"exif_{t}.jpg" for t in range(1, 9)),
+    "app2_flood.jpg", "com_flood.jpg", "chunk_flood.png", "bad_exif.jpg",
     "no_person.jpg", "two_people.jpg", "lying_down.jpg", "cut_at_waist.jpg",
     "cut_at_knees.jpg", "front_view.jpg", "back_view.jpg",
 )
@@ -45,11 +46,13 @@ RENDERED = ("front_view.jpg", "back_view.jpg")  # need tools.synth (torch, anny)
 KNOWN_WRONG: dict[str, str] = {}
 # The errors a user's file can cause before any model runs (CLI exit code 2).
 INPUT_CODES = {"empty_file", "not_an_image", "corrupt_image", "image_too_large",
-               "image_too_small", "unsupported_image", "file_too_large"}
+               "image_too_small", "unsupported_image", "file_too_large", "too_many_segments",
+               "not_a_regular_file"}
 # The CLI costs ~2 s per call once it loads the model, <1 s when the file is refused first:
 # every item refused before the model runs, plus one of each other outcome kind.
 CLI_ITEMS = ("empty.jpg", "random.jpg", "text.jpg", "truncated.jpg", "bomb.png",
              "huge_20000.png", "text_bomb.png", "many_scans.jpg", "tiny_32.png",
+             "app2_flood.jpg", "com_flood.jpg", "chunk_flood.png", "bad_exif.jpg",
              "base.jpg", "exif_6.jpg", "animated.gif", "no_person.jpg", "two_people.jpg",
              "cut_at_knees.jpg", "front_view.jpg")
 
@@ -153,7 +156,7 @@ def test_bombs_are_small_valid_pngs_of_huge_size():
 # ------------------------------------------------------------------------- bounded work
 
 _WORST = ("bomb.png", "huge_20000.png", "text_bomb.png", "many_scans.jpg", "truncated.jpg",
-          "random.jpg")
+          "random.jpg", "app2_flood.jpg", "com_flood.jpg", "chunk_flood.png")
 _LOAD_SCRIPT = """
 import json, resource, sys, time
 from posture.errors import InputError
@@ -189,19 +192,40 @@ def test_worst_items_are_refused_fast_and_small(corpus):
         code, seconds = res[p]
         assert code == expect[Path(p).name], p
         assert seconds < 2.0, f"{p} took {seconds:.1f} s"
+    # the floods are 44-47 MB read whole (the byte limit is 50 MB): the rest is the parse
     assert res["peak_kb"] < 300 * 1024, f"peak memory {res['peak_kb'] // 1024} MB"
 
 
 def test_upload_limit_matches_the_library_byte_limit():
-    # The app refuses an upload over maxUploadSize (MB) before our code sees it; the loader's
-    # own limit still applies behind it. They must agree, or one of them is a lie.
+    # One limit, stated once (posture.images.MAX_UPLOAD_MB), in Streamlit's units: its
+    # uploader counts 1 MB = 1,000,000 bytes in the browser (1,024 only on Windows), its
+    # server allows maxUploadSize * 2**20. The library's byte limit is the browser's, so a
+    # file the page accepts is never refused by the library for size on Linux or macOS, and
+    # nothing the library would refuse passes silently (it says file_too_large).
+    import re
+
+    import streamlit
+
+    from posture.images import MAX_UPLOAD_MB
+
     cfg = tomllib.loads((ROOT / ".streamlit" / "config.toml").read_text())
-    max_mb = cfg["server"]["maxUploadSize"]
-    assert max_mb * 1024 * 1024 == DEFAULT_MAX_BYTES
+    assert cfg["server"]["maxUploadSize"] == MAX_UPLOAD_MB
+    assert DEFAULT_MAX_BYTES == MAX_UPLOAD_MB * 1_000_000
     ui = (ROOT / "posture_app" / "ui.py").read_text()
-    assert f"MAX_UPLOAD_MB = {max_mb}\n" in ui
+    assert re.search(r"^from posture\.images import .*MAX_UPLOAD_MB", ui, re.M), \
+        "posture_app.ui must take MAX_UPLOAD_MB from posture.images, not repeat it"
     page = (ROOT / "pages" / "1_Photo_check.py").read_text()
     assert "max_upload_size=MAX_UPLOAD_MB" in page
+    # the browser's unit, as shipped: "Windows ? 1024 : 1e3" bytes per kB
+    js = Path(streamlit.__file__).parent / "static" / "static" / "js"
+    assert any(re.search(r"\?1024:1e3\b", f.read_text(errors="replace"))
+               for f in js.glob("*.js")), "Streamlit's uploader changed its MB: recheck"
+    # 51.4 MB (the size the browser refused while the library took 50 MiB) is refused by
+    # the library as well, and 50,000,000 bytes is accepted by both
+    with pytest.raises(InputError) as e:
+        load_image(b"\xff\xd8" + bytes(51_400_000))
+    assert e.value.code == "file_too_large"
+    assert "50.0 MB" in e.value.message
 
 
 def _peak_rss_kb() -> int:
@@ -266,6 +290,7 @@ def _cli(*args: str, timeout: float = 120) -> subprocess.CompletedProcess:
 
 def assert_clean_stderr(stderr: str) -> None:
     assert "Traceback" not in stderr and "Exception ignored" not in stderr, stderr[-2000:]
+    assert "Warning" not in stderr, stderr[-2000:]  # e.g. Pillow's corrupt-EXIF warnings
 
 
 @pytest.mark.slow

@@ -329,7 +329,7 @@ def test_array_size_limits():
 def test_file_not_found(tmp_path):
     assert code_of(tmp_path / "nope.jpg") == "file_not_found"
     assert code_of(str(tmp_path / "nope.jpg")) == "file_not_found"
-    assert code_of(tmp_path) == "file_not_found"  # a directory
+    assert code_of(tmp_path) == "not_a_regular_file"  # a directory
 
 
 def test_empty_file(tmp_path):

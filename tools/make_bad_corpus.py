@@ -146,6 +146,32 @@ def many_scans_jpeg(side: int = 4096, copies: int = 100_000) -> bytes:
     return data[:pos] + min(scans, key=len) * copies + data[pos:]
 
 
+def marker_flood_jpeg(jpeg: bytes, marker: int = 0xE2, count: int = 11_700_000) -> bytes:
+    """``jpeg`` with ``count`` empty segments (``FF marker 00 02``) after its SOI.
+
+    Each is valid (an empty APP2 or COM segment), so the file still decodes; 11.7 million
+    make a 47 MB file that Pillow took 18.9 s and 1.8 GB (APP2) to open, one segment at a
+    time. ``count`` can be made small where a test lowers the limit instead.
+    """
+    return jpeg[:2] + bytes((0xFF, marker, 0, 2)) * count + jpeg[2:]
+
+
+def chunk_flood_png(png: bytes, count: int = 3_650_000, kind: bytes = b"tEXt") -> bytes:
+    """``png`` with ``count`` empty ``kind`` chunks before its first IDAT (12 bytes each,
+    valid CRC): 3.65 million took Pillow 5.8 s to parse."""
+    at = png.index(b"IDAT") - 4
+    return png[:at] + _chunk(kind, b"") * count + png[at:]
+
+
+def bad_exif_jpeg(jpeg: bytes) -> bytes:
+    """``jpeg`` with an EXIF block whose one tag points past the end of the data (Pillow
+    warns "Tag data larger than file"): the picture is unchanged."""
+    tiff = (b"II*\x00" + struct.pack("<IH", 8, 1) + struct.pack("<HHII", 0x010F, 2, 100, 1000)
+            + struct.pack("<I", 0))
+    payload = b"Exif\x00\x00" + tiff
+    return jpeg[:2] + b"\xff\xe1" + struct.pack(">H", len(payload) + 2) + payload + jpeg[2:]
+
+
 # --------------------------------------------------------------------------- the person
 
 def choose_base(samples: Path) -> Path:
@@ -285,6 +311,14 @@ def build(out_dir: Path, *, base: Path | None = None, render: bool = True) -> di
     add("many_scans.jpg", many_scans_jpeg(),
         "a 1.7 MB progressive 4096x4096 JPEG with 100,000 empty scans (decoding stalls)",
         {"code": "corrupt_image"})
+    add("app2_flood.jpg", marker_flood_jpeg(base_bytes, 0xE2),
+        "the base JPEG after 11.7 million empty APP2 segments (47 MB)",
+        {"code": "too_many_segments"})
+    add("com_flood.jpg", marker_flood_jpeg(base_bytes, 0xFE),
+        "the base JPEG after 11.7 million empty COM segments (47 MB)",
+        {"code": "too_many_segments"})
+    add("chunk_flood.png", chunk_flood_png(_encode(upright.resize((120, 200)), "PNG")),
+        "a PNG with 3.65 million empty tEXt chunks (44 MB)", {"code": "too_many_segments"})
     add("tiny_32.png", _encode(upright.resize((32, 32), Image.Resampling.LANCZOS), "PNG"),
         "the person scaled to 32x32 px", {"code": "image_too_small"})
 
@@ -302,6 +336,8 @@ def build(out_dir: Path, *, base: Path | None = None, render: bool = True) -> di
                                 append_images=[second], duration=500, loop=0),
         "animated GIF: the base, then its mirror image (only frame 1 may be used)",
         LOSSY)
+    add("bad_exif.jpg", bad_exif_jpeg(base_bytes),
+        "the base JPEG with a damaged EXIF block (a tag past the end)", EXACT)
     for tag, op in STORE_FOR_TAG.items():
         stored = upright if op is None else upright.transpose(op)
         add(f"exif_{tag}.jpg", _encode(stored, "JPEG", quality=95, exif=_exif(tag)),
