@@ -351,13 +351,27 @@ def _error(v: Any) -> ErrorInfo | None:
                      _int(m.get("exit_code"), "error.exit_code"))
 
 
-def from_dict(d: Any) -> Reading:
+def from_dict(d: Any, *, strict: bool = True) -> Reading:
     """A :class:`Reading` from a contract dict (as printed, stored or exported).
 
     Absent keys and nulls become None (or the field's default), NaN numbers None; keys
     outside the contract are kept in ``extra``. A value of the wrong type raises
-    :class:`~posture.errors.InputError` with code ``invalid_result``.
+    :class:`~posture.errors.InputError` with code ``invalid_result``; with
+    ``strict=False`` it gives an abstained reading carrying that error instead (for
+    displaying saved results, where raising helps nobody).
     """
+    if isinstance(d, Reading):
+        return d
+    if strict:
+        return _from_dict(d)
+    try:
+        return _from_dict(d)
+    except InputError as err:
+        return Reading(ok=False, abstained=True, reasons=(Reason(err.code, err.message),),
+                       error=ErrorInfo(err.code, err.message))
+
+
+def _from_dict(d: Any) -> Reading:
     if not isinstance(d, Mapping):
         raise _bad(f"an analysis result must be a JSON object, got {type(d).__name__}")
     severity = d.get("severity")

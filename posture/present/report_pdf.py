@@ -23,8 +23,10 @@ from fpdf import FPDF
 from fpdf.enums import XPos, YPos
 from fpdf.fonts import FontFace
 
-from ..store.history import METRICS, metric_value
+from ..result import Reading
+from ..store.history import METRICS
 from ..store.records import AssessmentRecord, Patient
+from .contract import from_dict
 
 FONT_ENV = "POSTURE_PDF_FONT"
 _DEBIAN_DEJAVU = Path("/usr/share/fonts/truetype/dejavu")
@@ -176,15 +178,17 @@ def _fmt(v: float | None, signed: bool = True) -> str:
     return f"{v:+.1f}°" if signed else f"{v:.1f}°"
 
 
-def _coverage_pct(result: Mapping[str, Any]) -> str:
-    cov = result.get("interval_coverage") or 0.9  # the contract's default coverage
+def _coverage_pct(r: Reading) -> str:
+    from ..config import thresholds
+
+    cov = r.interval_coverage or thresholds()["estimate"]["interval_coverage"]
     return f"{round(100 * float(cov))}%"
 
 
-def _metric_rows(result: Mapping[str, Any]) -> list[tuple[str, str, str, str]]:
+def _metric_rows(r: Reading) -> list[tuple[str, str, str, str]]:
     rows = []
     for spec in METRICS:
-        v, iv, _ = metric_value(dict(result), spec.name)
+        v, iv, _ = r.metric(spec.name)
         if v is None:
             value, interval = "not measured", ""
         else:
@@ -198,7 +202,7 @@ def _metric_rows(result: Mapping[str, Any]) -> list[tuple[str, str, str, str]]:
 
 
 def build_report(
-    result: Mapping[str, Any],
+    result: Mapping[str, Any] | Reading,
     *,
     patient: Patient | None = None,
     record: AssessmentRecord | None = None,
@@ -216,7 +220,8 @@ def build_report(
     Parameters
     ----------
     result
-        The analysis contract dict (``posture analyze --json``).
+        The typed result (:class:`posture.result.Reading`, e.g. ``record.reading``) or
+        the analysis contract dict (``posture analyze --json``).
     patient, record
         The patient and, for a saved assessment, its record (whose Thomas test, notes,
         corrections and date override the keyword arguments of the same meaning).
@@ -229,6 +234,7 @@ def build_report(
     include_name
         Print the patient's name (personal data) beside the pseudonym.
     """
+    result = from_dict(result, strict=False)
     if record is not None:
         thomas_test, notes = record.thomas_test, record.notes
         corrections, taken_at = record.corrections, record.taken_at
@@ -252,7 +258,6 @@ def _title(pdf: _Doc, result, patient, taken_at, include_name) -> None:
     pdf.set_text_color(*_ACCENT)
     pdf.cell(0, 9, pdf.t("Posture assessment report"), new_x=XPos.LMARGIN, new_y=YPos.NEXT)
     pdf.set_text_color(0, 0, 0)
-    model = result.get("model") or {}
     rows = []
     if patient is not None:
         rows.append(("Patient", patient.pseudonym))
@@ -261,9 +266,9 @@ def _title(pdf: _Doc, result, patient, taken_at, include_name) -> None:
         rows.append(("Birth year / sex", f"{patient.birth_year or '—'} / {patient.sex or '—'}"))
     when = taken_at.astimezone(UTC).strftime("%Y-%m-%d %H:%M UTC") if taken_at else "—"
     rows += [("Assessment date", when),
-             ("Facing", str(result.get("facing") or "—")),
-             ("Pose model / estimator", f"{model.get('pose_variant') or '—'} / "
-                                        f"{model.get('estimator_version') or 'none'}")]
+             ("Facing", str(result.facing or "—")),
+             ("Pose model / estimator", f"{result.pose_variant or '—'} / "
+                                        f"{result.estimator_version or 'none'}")]
     pdf.set_font(pdf.family, "", 9.5)
     with pdf.table(col_widths=(45, 135), width=180, align="LEFT", first_row_as_headings=False,
                    borders_layout="NONE", line_height=5.2, text_align="LEFT") as table:
@@ -280,7 +285,7 @@ def _findings(pdf: _Doc, result, photo, draw_landmarks) -> None:
     bottom = top
     if photo is not None:
         img = _as_pil(photo if not draw_landmarks else
-                      mark_landmarks(np.asarray(_as_pil(photo)), result.get("landmarks_px")))
+                      mark_landmarks(np.asarray(_as_pil(photo)), result.landmarks_px))
         w = 60.0
         h = min(110.0, w * img.height / img.width)
         w = h * img.width / img.height
@@ -307,27 +312,26 @@ def _findings(pdf: _Doc, result, photo, draw_landmarks) -> None:
     pdf.set_y(max(pdf.get_y(), bottom) + 2)
 
 
-def _severity(pdf: _Doc, result) -> None:
-    if result.get("abstained") or result.get("severity") is None:
+def _severity(pdf: _Doc, result: Reading) -> None:
+    if result.abstained or result.severity is None:
         pdf.para("Pelvic tilt was not graded: the tool abstained.", 9.5, bold=True)
-        pdf.bullets(result.get("abstain_reasons") or ["no reason given"], 8.5)
-        guidance = result.get("retake_guidance") or []
+        pdf.bullets([str(r) for r in result.reasons] or ["no reason given"], 8.5)
+        guidance = list(result.retake_guidance)
         if guidance:
             pdf.para("To retake the photo:", 8.5)
             pdf.bullets(guidance, 8.5)
     else:
-        label = result.get("severity_label") or result["severity"]
+        label = result.severity_label or result.severity
         pdf.para(f"Severity band: {label}", 10, bold=True)
-        probs = result.get("severity_probabilities") or {}
+        probs = result.severity_probabilities or {}
         if probs:
             top = sorted(probs.items(), key=lambda kv: -kv[1])[:3]
             pdf.para("Band probabilities: " + ", ".join(f"{k} {100 * v:.0f}%" for k, v in top),
                      8.5)
-    if result.get("severity_disclaimer"):
-        pdf.para(result["severity_disclaimer"], 8, muted=True)
-    err = result.get("error")
-    if isinstance(err, Mapping):
-        pdf.para(f"Error [{err.get('code')}]: {err.get('message')}", 8.5)
+    if result.severity_disclaimer:
+        pdf.para(result.severity_disclaimer, 8, muted=True)
+    if result.error is not None:
+        pdf.para(f"Error [{result.error.code}]: {result.error.message}", 8.5)
 
 
 def _clinical(pdf: _Doc, thomas_test, notes, corrections) -> None:
@@ -349,7 +353,7 @@ def _auto_plan(result, thomas_test):
     from ..plan import PlanInput, make_plan
 
     try:
-        return make_plan(PlanInput.from_result(dict(result)), thomas_test=thomas_test)
+        return make_plan(PlanInput.from_reading(result), thomas_test=thomas_test)
     except PostureError as err:  # a broken plan data file must not stop the report
         return err
 

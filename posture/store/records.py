@@ -11,9 +11,9 @@ from datetime import datetime
 from functools import cached_property
 from typing import Any
 
-from ..errors import InputError, StoreError
+from ..errors import StoreError
 from ..plan import THOMAS_ANSWERS
-from ..result import ErrorInfo, Reading, Reason
+from ..result import Reading
 
 __all__ = ["SEXES", "THOMAS_ANSWERS", "AssessmentRecord", "Patient", "StoreError"]
 
@@ -105,11 +105,7 @@ class AssessmentRecord:
         that no longer parses reads as an abstention with code ``invalid_result``."""
         from ..present.contract import from_dict
 
-        try:
-            return from_dict(self.result)
-        except InputError as err:
-            return Reading(ok=False, abstained=True, reasons=(Reason(err.code, err.message),),
-                           error=ErrorInfo(err.code, err.message))
+        return from_dict(self.result, strict=False)
 
     @property
     def pelvic_tilt_deg(self) -> float | None:
