@@ -41,18 +41,18 @@ def _patients(store: Store, patient_id: int | None) -> list[Patient]:
 
 def csv_row(p: Patient, r: AssessmentRecord, *, include_names: bool = False) -> dict[str, Any]:
     """The CSV row of one assessment (values not yet made formula-safe)."""
-    d = r.result
-    iv = r.pelvic_tilt_interval_deg or (None, None)
+    d = r.reading
+    iv = d.pelvic_tilt_interval_deg or (None, None)
     row = {
         "pseudonym": p.pseudonym, "name": p.name or "", "birth_year": p.birth_year,
         "sex": p.sex, "assessment_id": r.id, "taken_at": r.taken_at.isoformat(),
         "pelvic_tilt_deg": r.pelvic_tilt_deg, "pelvic_tilt_lo_deg": iv[0],
-        "pelvic_tilt_hi_deg": iv[1], "interval_coverage": d.get("interval_coverage"),
+        "pelvic_tilt_hi_deg": iv[1], "interval_coverage": d.interval_coverage,
         "severity": r.severity, "abstained": r.abstained,
-        "abstain_reasons": " | ".join(d.get("abstain_reasons") or ()),
-        "lumbar_lordosis_deg": d.get("lumbar_lordosis_deg"),
-        "head_neck_angle_deg": d.get("head_neck_angle_deg"),
-        "trunk_lean_deg": d.get("trunk_lean_deg"), "knee_angle_deg": d.get("knee_angle_deg"),
+        "abstain_reasons": " | ".join(str(x) for x in d.reasons),
+        "lumbar_lordosis_deg": d.lumbar_lordosis_deg,
+        "head_neck_angle_deg": d.head_neck_angle_deg,
+        "trunk_lean_deg": d.trunk_lean_deg, "knee_angle_deg": d.knee_angle_deg,
         "thomas_test": r.thomas_test,
         "corrections": json.dumps(r.corrections) if r.corrections else "",
         "notes": r.notes, "pose_model": r.pose_model,
