@@ -10,6 +10,12 @@ if ! command -v chromium >/dev/null 2>&1 && [ "$(id -u)" = 0 ] && command -v apt
     apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends \
         chromium fonts-dejavu-core >/dev/null
 fi
+# The clinic-store tests start a throwaway PostgreSQL cluster (tests/test_store_postgres.py).
+if ! ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 && [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
+    echo "==> installing postgresql (Debian) for the clinic-store tests"
+    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends \
+        postgresql >/dev/null
+fi
 export PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD=1
 echo "==> installing test and dev-tool requirements"
 .venv/bin/python -m pip install -q -r requirements-dev.txt

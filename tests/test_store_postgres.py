@@ -1,0 +1,175 @@
+"""The clinic store on a real PostgreSQL: a throwaway cluster that the tests start and stop.
+
+The cluster is made with Debian's ``postgresql`` package (``initdb``/``pg_ctl`` under
+``/usr/lib/postgresql/N/bin``) in a temporary folder, listens on a Unix socket there only
+(no TCP port), trusts its own socket, and is removed at the end. ``initdb`` refuses to run
+as root, so as root the cluster belongs to the ``postgres`` system user. Each test gets a
+database of its own. Missing PostgreSQL or psycopg skips here and fails under CI.
+"""
+
+from __future__ import annotations
+
+import glob
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from pathlib import Path
+
+import pytest
+import sqlalchemy as sa
+from conftest import require_or_skip
+from test_store import make_result
+from test_store_clinic import check_accounts, check_audit_trail, check_numbers_never_reused
+
+from posture.store import SCHEMA_VERSION, StoreError, open_store
+from posture.store.schema import migrate
+
+
+def _bin_dir() -> Path | None:
+    found = sorted(glob.glob("/usr/lib/postgresql/*/bin/initdb"),
+                   key=lambda p: int(Path(p).parts[-3]))
+    return Path(found[-1]).parent if found else None
+
+
+def _as_owner(cmd: list[str], owner: str | None) -> list[str]:
+    return ["runuser", "-u", owner, "--", *cmd] if owner else cmd
+
+
+@pytest.fixture(scope="module")
+def pg_cluster():
+    """(socket dir, port, superuser) of a running throwaway cluster."""
+    bindir = _bin_dir()
+    require_or_skip(bindir is not None, "PostgreSQL is not installed (apt-get install "
+                    "postgresql)")
+    try:
+        import psycopg  # noqa: F401
+    except ImportError:
+        require_or_skip(False, "psycopg is not installed (pip install 'psycopg[binary]')")
+    owner = "postgres" if os.geteuid() == 0 else None
+    root = Path(tempfile.mkdtemp(prefix="posture-pg-"))
+    if owner:
+        shutil.chown(root, owner)
+    data, port, user = root / "data", 54329, "posture"
+    run = dict(check=True, capture_output=True, text=True, timeout=120)
+    subprocess.run(_as_owner([str(bindir / "initdb"), "-D", str(data), "-U", user,
+                              "--auth=trust", "-E", "UTF8", "--no-sync"], owner), **run)
+    opts = f"-k {root} -p {port} -c listen_addresses='' -c fsync=off"
+    subprocess.run(_as_owner([str(bindir / "pg_ctl"), "-D", str(data), "-o", opts, "-l",
+                              str(root / "log"), "-w", "-t", "60", "start"], owner), **run)
+    try:
+        yield str(root), port, user
+    finally:
+        subprocess.run(_as_owner([str(bindir / "pg_ctl"), "-D", str(data), "-m", "fast",
+                                  "-w", "stop"], owner), capture_output=True, timeout=120)
+        shutil.rmtree(root, ignore_errors=True)
+
+
+def _url(cluster, db: str, **query) -> str:
+    sock, port, user = cluster
+    extra = "".join(f"&{k}={v}" for k, v in query.items())
+    return f"postgresql+psycopg://{user}@/{db}?host={sock}&port={port}{extra}"
+
+
+@pytest.fixture
+def pg_url(pg_cluster):
+    """A fresh, empty database of the cluster; its URL."""
+    name = "t_" + uuid.uuid4().hex[:12]
+    eng = sa.create_engine(_url(pg_cluster, "postgres"), isolation_level="AUTOCOMMIT")
+    with eng.connect() as conn:
+        conn.execute(sa.text(f'CREATE DATABASE "{name}"'))
+    eng.dispose()
+    return _url(pg_cluster, name)
+
+
+def test_store_round_trip_and_schema(pg_url):
+    with open_store(pg_url) as s:
+        assert s.engine.dialect.name == "postgresql"
+        assert (s.migrated_from, s.schema_version) == (0, SCHEMA_VERSION)
+        p = s.add_patient("PG-1", name="Zoë O'Brien'); DROP TABLE patients; --")
+        r = s.save_assessment(p.id, make_result(), photo_jpeg=b"\xff\xd8\xff" + bytes(100),
+                              photo_consent=True, corrections={"hip": (1.0, 2.0)})
+    with open_store(pg_url) as s:  # reopened: nothing to migrate, data intact
+        assert s.migrated_from == SCHEMA_VERSION
+        assert s.get_patient(p.id).name == "Zoë O'Brien'); DROP TABLE patients; --"
+        got = s.get_assessment(r.id)
+        assert got.has_photo and got.corrections == {"hip": (1.0, 2.0)}
+        assert got.result == r.result
+
+
+def test_v2_database_migrates(pg_url):
+    eng = sa.create_engine(pg_url)
+    with eng.begin() as conn:
+        migrate(conn, target=2)
+        conn.execute(sa.text("INSERT INTO patients (id, pseudonym, created_at) VALUES "
+                             "(41, 'OLD', now())"))
+    eng.dispose()
+    with open_store(pg_url) as s:
+        assert (s.migrated_from, s.schema_version) == (2, SCHEMA_VERSION)
+        assert s.find_patient("OLD").id == 41
+        assert s.add_patient("NEW").id == 42
+
+
+def test_numbers_never_reused(pg_url):
+    with open_store(pg_url) as s:
+        check_numbers_never_reused(s)
+
+
+def test_accounts(pg_url, monkeypatch):
+    with open_store(pg_url) as s:
+        check_accounts(s, monkeypatch)
+
+
+def test_audit_trail(pg_url):
+    with open_store(pg_url) as s:
+        check_audit_trail(s)
+
+
+_PROC = """
+import sys, time
+from posture.store import open_store
+url, tag, go, n = sys.argv[1], sys.argv[2], float(sys.argv[3]), int(sys.argv[4])
+with open_store(url) as s:
+    p = s.find_patient(tag)
+    while time.time() < go:
+        time.sleep(0.005)
+    for i in range(n):
+        s.save_assessment(p.id, {"ok": True, "abstained": True}, notes=f"{tag}-{i}",
+                          actor=tag)
+"""
+
+
+def test_concurrent_saves_from_three_processes(pg_url):
+    n = 60
+    with open_store(pg_url) as s:
+        ids = {tag: s.add_patient(tag).id for tag in ("PG-A", "PG-B", "PG-C")}
+    go = time.time() + 4.0  # all start writing at the same instant
+    procs = [subprocess.Popen([sys.executable, "-c", _PROC, pg_url, tag, str(go), str(n)],
+                              stderr=subprocess.PIPE, text=True) for tag in ids]
+    for p in procs:
+        _, err = p.communicate(timeout=300)
+        assert p.returncode == 0, err
+    with open_store(pg_url) as s:
+        all_ids = []
+        for tag, pid in ids.items():
+            recs = s.list_assessments(pid)
+            assert sorted(r.notes for r in recs) == sorted(f"{tag}-{i}" for i in range(n))
+            all_ids += [r.id for r in recs]
+        assert len(set(all_ids)) == 3 * n
+        creates = [e for e in s.audit_trail() if e["action"] == "create"
+                   and e["assessment_id"] is not None]
+        assert len(creates) == 3 * n
+
+
+def test_read_only_server_gives_a_coded_error(pg_url):
+    with open_store(pg_url) as s:
+        p = s.add_patient("RO-PG")
+    ro = pg_url + "&options=-c%20default_transaction_read_only%3Don"
+    with open_store(ro) as s:
+        assert s.get_patient(p.id).pseudonym == "RO-PG"
+        with pytest.raises(StoreError) as e:
+            s.save_assessment(p.id, make_result())
+        assert e.value.code == "database_read_only"
