@@ -1,0 +1,353 @@
+"""Accuracy gates: the pelvic tilt against independent truth, and its invariances.
+
+Truth: the labelled renders in ``samples/`` (12 picked to span the extremes, where the
+estimate regresses towards the mean) and ``samples/heldout/`` (40 drawn at random from a
+seed never used for training or calibration). The labels come from the body model's
+ASIS/PSIS, not from this program, so every bound here can fail.
+
+The bounds follow from the accuracy measured on 300 held-out renders (README "Accuracy",
+``bench/results/accuracy.json``), not from what the estimator happens to print for these
+files; a better estimator only widens the margin. Each bound names its derivation.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import subprocess
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pytest
+from conftest import REAL_PHOTOS, SAMPLES
+
+from posture.images import load_image
+
+pytestmark = pytest.mark.slow
+
+# ------------------------------------------------------------------ measured accuracy
+#: Mean |error| on 300 held-out renders, degrees (README "Accuracy").
+MEASURED_MAE = 2.66
+#: Root-mean-square error on the same renders, degrees.
+MEASURED_RMSE = 3.58
+#: The widest calibrated 90% interval half-width (predicted tilt 15-22°), degrees.
+WIDEST_HALF_WIDTH = 7.5
+#: Nominal coverage of the interval.
+COVERAGE = 0.90
+
+#: Any one render: 2 × the widest 90% half-width. If the error in that bin is normal, its
+#: 90% half-width is 1.645 σ, so this is 3.3 σ (P ≈ 0.001 per render) where the error is
+#: largest, and 4 σ of the overall error (RMSE 3.58°).
+MAX_ABS_ERROR = 2 * WIDEST_HALF_WIDTH
+#: sd(|e|) from the measured moments: sqrt(RMSE² − MAE²) = 2.39°.
+_SD_ABS = math.sqrt(MEASURED_RMSE**2 - MEASURED_MAE**2)
+
+
+def mae_bound(n: int) -> float:
+    """Mean |error| of ``n`` random renders: the measured MAE + 3 standard errors."""
+    return MEASURED_MAE + 3 * _SD_ABS / math.sqrt(n)
+
+
+def bias_bound(n: int) -> float:
+    """|mean error| of ``n`` random renders: 3 standard errors of a mean of errors whose
+    SD is the RMSE (measured bias +0.06°)."""
+    return 3 * MEASURED_RMSE / math.sqrt(n)
+
+
+#: Mean |error| of the 12 extreme samples: there the error SD is the widest bin's,
+#: σ = 7.5 / 1.645 = 4.56°, so E|e| = 0.80 σ = 3.64° and its standard error over 12 is
+#: 0.60 σ / √12 = 0.79°: 3.64 + 3 × 0.79 = 6.0°.
+EXTREMES_MAE_BOUND = 6.0
+#: A 90% interval may be no wider than the widest calibrated bin (7.5°) plus the rounding
+#: of that figure and of the interval ends (0.5°).
+MAX_HALF_WIDTH = WIDEST_HALF_WIDTH + 0.5
+#: Mean half-width over random renders: an interval of normal errors with SD = the measured
+#: RMSE needs 1.645 × 3.58 = 5.9°; 10% allowance for the per-bin calibration.
+MEAN_HALF_WIDTH_BOUND = 1.1 * 1.645 * MEASURED_RMSE
+
+#: Issue 12's target: a mirrored photo gives the same tilt to within 0.2°.
+MIRROR_TOL = 0.2
+#: A render rotated by ROLL_DEG and cropped back to an upright frame, analysed with the
+#: true roll declared. Rotation resamples every pixel and crops ~13% of each side, so it
+#: is held to the measured size invariance (mean 1.2°, max 4.1° between 300 and 2000 px
+#: tall), tightened towards issue 12's crop target (max 1°): mean ≤ 1.2°, max ≤ 3.0°.
+ROLL_DEG = 5.0
+ROLL_MEAN_TOL = 1.2
+ROLL_MAX_TOL = 3.0
+#: The automatic roll on renders: MAE 0.50° on 120 renders (posture/horizon.py); 3 ×.
+ROLL_FOUND_TOL = 1.5
+#: ... and the automatic roll must be found (not "none") on most rolled renders.
+ROLL_FOUND_SHARE = 0.8
+
+EXTREMES = sorted(SAMPLES.glob("*.jpg"))
+HELDOUT = sorted((SAMPLES / "heldout").glob("*.jpg"))
+
+
+def label(path: Path) -> dict:
+    return json.loads(path.with_suffix(".json").read_text())
+
+
+@dataclass(frozen=True)
+class Reading:
+    name: str
+    truth: float
+    facing: str
+    value: float | None
+    interval: tuple[float, float] | None
+    abstained: bool
+    got_facing: str | None
+
+    @property
+    def error(self) -> float:
+        return self.value - self.truth
+
+    @property
+    def half_width(self) -> float:
+        return (self.interval[1] - self.interval[0]) / 2
+
+
+def read(analyzer, path: Path, rgb: np.ndarray | None = None) -> Reading:
+    lab = label(path)
+    a = analyzer.analyze(load_image(path).rgb if rgb is None else rgb)
+    m = a.measurements.pelvic_tilt
+    iv = None if m.interval is None else (float(m.interval[0]), float(m.interval[1]))
+    return Reading(path.name, float(lab["pelvic_tilt_deg"]), lab["facing"], m.value, iv,
+                   a.abstained, a.facing)
+
+
+@pytest.fixture(scope="module")
+def readings(analyzer) -> dict[str, list[Reading]]:
+    assert len(EXTREMES) >= 12 and len(HELDOUT) >= 40, "labelled renders are missing"
+    return {"extremes": [read(analyzer, p) for p in EXTREMES],
+            "heldout": [read(analyzer, p) for p in HELDOUT]}
+
+
+def _table(rs: list[Reading]) -> str:
+    return "\n".join(f"{r.name}: truth {r.truth:+.1f} est {r.value} {r.interval}" for r in rs)
+
+
+# ------------------------------------------------------------------ accuracy
+
+def test_the_labelled_renders_span_the_range_and_both_facings():
+    labs = [label(p) for p in EXTREMES + HELDOUT]
+    tilts = [lab["pelvic_tilt_deg"] for lab in labs]
+    assert min(tilts) < -5 and max(tilts) > 30
+    for lo, hi in ((-10, 0), (0, 10), (10, 20), (20, 30)):
+        assert sum(lo <= t < hi for t in tilts) >= 5, (lo, hi)
+    assert {lab["facing"] for lab in labs} == {"left", "right"}
+    assert all(lab["seed"] == 5150 for lab in map(label, HELDOUT))  # reserved seed
+
+
+def test_every_labelled_render_is_measured_facing_the_right_way(readings):
+    rs = readings["extremes"] + readings["heldout"]
+    assert [r.name for r in rs if r.abstained or r.value is None] == []
+    assert [r.name for r in rs if r.got_facing != r.facing] == []
+
+
+def test_each_error_is_within_the_bound(readings):
+    rs = readings["extremes"] + readings["heldout"]
+    bad = [r for r in rs if abs(r.error) > MAX_ABS_ERROR]
+    assert not bad, f"|error| > {MAX_ABS_ERROR}°:\n{_table(bad)}"
+
+
+def test_mean_error_of_the_random_draw(readings):
+    rs = readings["heldout"]
+    errs = np.array([r.error for r in rs])
+    mae, bias = float(np.abs(errs).mean()), float(errs.mean())
+    assert mae <= mae_bound(len(rs)), f"MAE {mae:.2f}° > {mae_bound(len(rs)):.2f}°"
+    assert abs(bias) <= bias_bound(len(rs)), f"bias {bias:+.2f}° > ±{bias_bound(len(rs)):.2f}°"
+
+
+def test_mean_error_of_the_extremes(readings):
+    rs = readings["extremes"]
+    mae = float(np.mean([abs(r.error) for r in rs]))
+    assert mae <= EXTREMES_MAE_BOUND, f"MAE {mae:.2f}° on the extremes\n{_table(rs)}"
+
+
+def test_the_estimate_follows_the_truth_across_the_range(readings):
+    # Regression towards the mean is measured (README); an estimate that ignores the
+    # picture (slope 0) or halves every tilt must still fail, whatever its mean error.
+    rs = readings["extremes"] + readings["heldout"]
+    truth, est = np.array([r.truth for r in rs]), np.array([r.value for r in rs])
+    slope = float(np.polyfit(truth, est, 1)[0])
+    # the per-render bound (15°) over a 44° range of truth allows a slope down to 0.32;
+    # the random draw's MAE bound, 3.8° on a spread (SD) of ~11°, about 0.65
+    assert slope >= 0.65, f"slope {slope:.2f}"
+
+
+def _min_inside(n: int, p: float = COVERAGE, alpha: float = 0.005) -> int:
+    """The smallest k with P(Binomial(n, p) < k) < alpha."""
+    cdf = 0.0
+    for k in range(n + 1):
+        pk = math.comb(n, k) * p**k * (1 - p) ** (n - k)
+        if cdf + pk >= alpha:
+            return k
+        cdf += pk
+    return n
+
+
+def test_interval_coverage_on_the_random_draw(readings):
+    rs = readings["heldout"]
+    inside = sum(r.interval[0] <= r.truth <= r.interval[1] for r in rs)
+    need = _min_inside(len(rs))  # 31 of 40: P(≤ 30 | true 90% coverage) = 0.5%
+    assert inside >= need, f"{inside} of {len(rs)} inside the 90% interval (need {need})"
+
+
+def test_interval_width_is_bounded(readings):
+    rs = readings["extremes"] + readings["heldout"]
+    assert all(r.interval[0] <= r.value <= r.interval[1] for r in rs)
+    wide = [r for r in rs if r.half_width > MAX_HALF_WIDTH]
+    assert not wide, f"half-width > {MAX_HALF_WIDTH}°:\n{_table(wide)}"
+    mean_hw = float(np.mean([r.half_width for r in readings["heldout"]]))
+    assert mean_hw <= MEAN_HALF_WIDTH_BOUND, f"mean half-width {mean_hw:.2f}°"
+
+
+# ------------------------------------------------------------------ mirror
+
+@pytest.mark.parametrize("path", EXTREMES + HELDOUT[::4], ids=lambda p: p.stem)
+def test_mirrored_render_gives_the_same_tilt(path, analyzer):
+    rgb = load_image(path).rgb
+    a = read(analyzer, path, rgb)
+    b = analyzer.analyze(np.ascontiguousarray(np.fliplr(rgb)))
+    assert b.facing == {"left": "right", "right": "left"}[a.got_facing]
+    tilt_b = b.measurements.pelvic_tilt.value
+    assert tilt_b is not None and abs(tilt_b - a.value) <= MIRROR_TOL, (a.value, tilt_b)
+
+
+@pytest.mark.parametrize("row", REAL_PHOTOS, ids=[r["file"] for r in REAL_PHOTOS])
+def test_mirrored_real_photo_gives_the_same_tilt(row, shared_photos, analyzer):
+    rgb = load_image(shared_photos / row["file"]).rgb
+    a = analyzer.analyze(rgb)
+    b = analyzer.analyze(np.ascontiguousarray(np.fliplr(rgb)))
+    assert (a.facing, b.facing) == (row["facing"], {"left": "right", "right": "left"}[
+        row["facing"]])
+    ta, tb = a.measurements.pelvic_tilt.value, b.measurements.pelvic_tilt.value
+    assert a.abstained == b.abstained
+    if not a.abstained:
+        assert abs(ta - tb) <= MIRROR_TOL, (ta, tb)
+
+
+# ------------------------------------------------------------------ camera roll
+
+def rolled(rgb: np.ndarray, deg: float) -> np.ndarray:
+    """The picture a camera rolled by ``deg`` would take (true verticals appear rotated
+    clockwise by ``deg``, the horizon module's sign), cropped to the largest centred
+    upright box of the same aspect, so no blank corner or frame edge is left."""
+    import cv2
+
+    h, w = rgb.shape[:2]
+    out = cv2.warpAffine(rgb, cv2.getRotationMatrix2D((w / 2, h / 2), -deg, 1.0), (w, h),
+                         flags=cv2.INTER_LINEAR)
+    c, s = math.cos(math.radians(abs(deg))), math.sin(math.radians(abs(deg)))
+    k = min((w / 2) / (w / 2 * c + h / 2 * s), (h / 2) / (w / 2 * s + h / 2 * c))
+    cw, ch = int(w * k) // 2, int(h * k) // 2
+    return np.ascontiguousarray(out[h // 2 - ch: h // 2 + ch, w // 2 - cw: w // 2 + cw])
+
+
+def test_rolled_helper_turns_verticals_clockwise():
+    img = np.zeros((400, 300, 3), np.uint8)
+    img[:, 148:152] = 255  # a vertical bar through the centre
+    r = rolled(img, 10.0)
+    ys, xs = np.nonzero(r[..., 0] > 128)
+    top, bottom = xs[ys < ys.min() + 10].mean(), xs[ys > ys.max() - 10].mean()
+    assert top > bottom  # clockwise: the top moved right
+    assert math.degrees(math.atan2(top - bottom, ys.max() - ys.min())) == pytest.approx(
+        10.0, abs=1.0)
+
+
+@pytest.fixture(scope="module")
+def roll_runs(analyzer):
+    """Each extreme sample, rotated by ±ROLL_DEG: (name, truth, tilt upright with its true
+    roll declared, applied total roll, tilt rolled+declared, Assessment rolled+auto)."""
+    from posture.analysis import Analyzer
+    from posture.horizon import Roll
+
+    runs = []
+    for i, path in enumerate(EXTREMES):
+        lab = label(path)
+        r0 = float(lab["camera"]["roll_deg"])  # the render's own camera roll
+        rgb = load_image(path).rgb
+        with Analyzer("full", roll=Roll(r0, "declared")) as d:
+            upright = d.analyze(rgb).measurements.pelvic_tilt.value
+        deg = ROLL_DEG if i % 2 else -ROLL_DEG
+        img = rolled(rgb, deg)
+        with Analyzer("full", roll=Roll(r0 + deg, "declared")) as d:
+            declared = d.analyze(img).measurements.pelvic_tilt.value
+        runs.append((path.name, lab["pelvic_tilt_deg"], upright, r0 + deg, declared,
+                     analyzer.analyze(img)))
+    return runs
+
+
+def test_rolled_render_with_declared_roll_gives_the_same_tilt(roll_runs):
+    diffs = [abs(declared - upright) for _, _, upright, _, declared, _ in roll_runs]
+    detail = [(n, up, dec) for n, _, up, _, dec, _ in roll_runs]
+    assert max(diffs) <= ROLL_MAX_TOL, detail
+    assert float(np.mean(diffs)) <= ROLL_MEAN_TOL, detail
+    assert all(abs(dec - truth) <= MAX_ABS_ERROR for _, truth, _, _, dec, _ in roll_runs)
+
+
+def test_rolled_render_with_automatic_roll(roll_runs):
+    found = [r for r in roll_runs if r[5].side.roll.source == "estimated"]
+    assert len(found) >= ROLL_FOUND_SHARE * len(roll_runs), [
+        (r[0], r[5].side.roll) for r in roll_runs]
+    for name, truth, _, applied, declared, auto in found:
+        err = auto.side.roll.deg - applied
+        assert abs(err) <= ROLL_FOUND_TOL, (name, auto.side.roll, applied)
+        tilt = auto.measurements.pelvic_tilt.value
+        # the same picture: the tilt moves by about the roll error, no more
+        assert abs(tilt - declared) <= abs(err) + 1.0, (name, tilt, declared, err)
+        assert abs(tilt - truth) <= MAX_ABS_ERROR, (name, tilt, truth)
+
+
+def test_cli_vertical_declares_the_roll(tmp_path, roll_runs):
+    """``posture analyze --vertical`` and ``--roll`` on a rolled render: the declared roll
+    is used (roll_source "declared"), both give one tilt, and it is the upright one."""
+    from PIL import Image
+
+    path = EXTREMES[1]
+    name, _, upright, applied, _, _ = roll_runs[1]
+    assert name == path.name
+    img = rolled(load_image(path).rgb, applied - float(label(path)["camera"]["roll_deg"]))
+    f = tmp_path / "rolled.png"
+    Image.fromarray(img).save(f)
+    h, w = img.shape[:2]
+    # a truly vertical line through the centre, as it appears in the rolled picture
+    t = math.radians(applied)
+    p0 = (w / 2, h / 2 + 200)
+    p1 = (w / 2 + 400 * math.sin(t), h / 2 + 200 - 400 * math.cos(t))
+    outs = []
+    for extra in (["--vertical", ",".join(f"{v:.3f}" for v in (*p0, *p1))],
+                  ["--roll", f"{applied:.4f}"]):
+        r = subprocess.run([sys.executable, "-m", "posture.cli", "analyze", str(f), "--json",
+                            *extra], capture_output=True, text=True, timeout=300)
+        assert r.returncode == 0, r.stderr[-2000:]
+        d = json.loads(r.stdout)
+        assert d["roll_source"] == "declared"
+        assert d["roll_deg"] == pytest.approx(applied, abs=0.01)
+        outs.append(d["pelvic_tilt_deg"])
+    assert outs[0] == pytest.approx(outs[1], abs=0.02)  # the two ways to say the same roll
+    assert abs(outs[0] - upright) <= ROLL_MAX_TOL
+
+
+def test_rolled_real_photos_with_declared_roll(shared_photos, analyzer):
+    """The real photos rotated by ±ROLL_DEG on top of the roll found upright, declared."""
+    from posture.analysis import Analyzer
+    from posture.horizon import Roll
+
+    diffs = []
+    for i, row in enumerate(REAL_PHOTOS):
+        rgb = load_image(shared_photos / row["file"]).rgb
+        a = analyzer.analyze(rgb)
+        if a.abstained:
+            continue
+        deg = ROLL_DEG if i % 2 else -ROLL_DEG
+        with Analyzer("full", roll=Roll(a.side.roll.deg + deg, "declared")) as d:
+            b = d.analyze(rolled(rgb, deg))
+        assert not b.abstained, (row["file"], b.reasons)
+        diffs.append((row["file"], a.measurements.pelvic_tilt.value,
+                      b.measurements.pelvic_tilt.value))
+    assert len(diffs) >= len(REAL_PHOTOS) - 1
+    d = [abs(x - y) for _, x, y in diffs]
+    assert max(d) <= ROLL_MAX_TOL and float(np.mean(d)) <= ROLL_MEAN_TOL, diffs
