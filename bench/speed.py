@@ -296,6 +296,169 @@ def bench_batch(tmp: Path, n_images: int) -> dict:
     return out
 
 
+# -- engines: local workers 1/2/auto and Ray, against raw MediaPipe (issue 17) ---------------
+
+_RAW_PROCESS = textwrap.dedent("""
+    import json, sys, time
+    t0 = time.perf_counter()
+    import mediapipe as mp
+    from posture.images import load_image
+    from posture.pose import PoseEstimator
+    from posture.threads import limit_worker_threads
+    limit_worker_threads()  # as a batch worker runs
+    files = open(sys.argv[1]).read().split("\\n")
+    with PoseEstimator("full") as est:  # the pipeline's options: 2 poses, mask on
+        t1 = time.perf_counter()
+        for f in files:
+            rgb = load_image(f).rgb
+            est._landmarker.detect(mp.Image(image_format=mp.ImageFormat.SRGB, data=rgb))
+        t2 = time.perf_counter()
+    print(json.dumps({"startup_s": t1 - t0, "loop_s": t2 - t1}))
+""")
+
+
+def _timed_process(cmd: list[str]) -> tuple[float, float, subprocess.CompletedProcess]:
+    """(wall s, CPU s of the process and the children it waited for, result)."""
+    before = os.times()
+    t0 = time.perf_counter()
+    proc = subprocess.run(cmd, capture_output=True, text=True, check=False, env=_env())
+    wall = time.perf_counter() - t0
+    after = os.times()
+    cpu = (after.children_user - before.children_user) + (after.children_system
+                                                          - before.children_system)
+    return wall, cpu, proc
+
+
+def _engine_run(folder: Path, csv: Path, workers: str, engine: str) -> dict:
+    cmd = _posture_cmd() + ["batch", str(folder), "--out", str(csv), "--workers", workers,
+                            "--engine", engine]
+    load = load_avg()
+    wall, cpu, proc = _timed_process(cmd)
+    rows = max(0, len(csv.read_text().splitlines()) - 1) if csv.exists() else 0
+    return {"wall_s": round(wall, 2), "cpu_s": round(cpu, 2), "rows": rows,
+            "exit": proc.returncode, "load_before": load,
+            "error": proc.stderr.strip().splitlines()[-1] if proc.returncode else None}
+
+
+def bench_engines(images: list[Path], tmp: Path, with_ray: bool = True) -> dict:
+    """Whole ``posture batch`` processes on the same images (local 1, 2 and auto workers;
+    Ray Data with auto actors on a local instance) against one process that only decodes
+    and runs MediaPipe on them. Each is run on all images and on a quarter of them: the
+    difference gives the steady rate without start-up (imports, model loads, Ray)."""
+    from posture.threads import auto_workers, usable_cores
+
+    n = len(images)
+    n_small = max(2, n // 4)
+    sets = {"all": images, "quarter": images[:n_small]}
+    folders = {}
+    for name, files in sets.items():
+        folders[name] = tmp / f"engines_{name}"
+        folders[name].mkdir()
+        for f in files:
+            shutil.copy(f, folders[name] / f.name)
+    out: dict = {"images": n, "images_small": n_small, "cores": usable_cores(),
+                 "auto_workers": auto_workers(), "runs": {}}
+
+    def steady(name: str, run_all: dict, run_small: dict) -> dict:
+        dt = run_all["wall_s"] - run_small["wall_s"]
+        rate = (n - n_small) / dt if dt > 0 else float("nan")
+        cpu_per_image = (run_all["cpu_s"] - run_small["cpu_s"]) / (n - n_small)
+        return {"images_per_s": round(n / run_all["wall_s"], 2),
+                "steady_images_per_s": round(rate, 2),
+                "startup_s": round(run_all["wall_s"] - n / rate, 2) if dt > 0 else None,
+                "cpu_ms_per_image": round(1000 * cpu_per_image, 1),
+                "all": run_all, "quarter": run_small}
+
+    # raw MediaPipe: the same images, one process, decode + detect only
+    raw = {}
+    for name, files in sets.items():
+        lst = tmp / f"raw_{name}.txt"
+        lst.write_text("\n".join(str(f) for f in files))
+        load = load_avg()
+        wall, cpu, proc = _timed_process([sys.executable, "-c", _RAW_PROCESS, str(lst)])
+        inner = json.loads(proc.stdout.strip().splitlines()[-1]) if proc.returncode == 0 \
+            else {}
+        raw[name] = {"wall_s": round(wall, 2), "cpu_s": round(cpu, 2), "rows": len(files),
+                     "exit": proc.returncode, "load_before": load,
+                     "loop_s": round(inner.get("loop_s", float("nan")), 2)}
+    out["runs"]["raw mediapipe"] = steady("raw", raw["all"], raw["quarter"])
+    out["runs"]["raw mediapipe"]["loop_images_per_s"] = round(n / raw["all"]["loop_s"], 2)
+
+    configs = [("local", "1"), ("local", "2"), ("local", "auto")]
+    if with_ray:
+        configs.append(("ray", "auto"))
+    for engine, workers in configs:
+        label = f"{engine} workers={workers}"
+        if engine == "local" and workers == "auto" and str(auto_workers()) in ("1", "2"):
+            out["runs"][label] = {"same_as": f"local workers={auto_workers()}"}
+            continue
+        runs = {name: _engine_run(folders[name], tmp / f"{engine}_{workers}_{name}.csv",
+                                  workers, engine) for name in ("all", "quarter")}
+        out["runs"][label] = steady(label, runs["all"], runs["quarter"])
+
+    def get(label):
+        r = out["runs"][label]
+        return out["runs"][r["same_as"]] if "same_as" in r else r
+
+    rawr = out["runs"]["raw mediapipe"]
+    for label in list(out["runs"]):
+        r = out["runs"][label]
+        if "same_as" in r or label == "raw mediapipe":
+            continue
+        r["wall_over_raw"] = round(r["all"]["wall_s"] / rawr["all"]["wall_s"], 3)
+        r["steady_over_raw"] = round(rawr["steady_images_per_s"] / r["steady_images_per_s"], 3)
+    out["workers_2_over_1_steady"] = round(
+        get("local workers=2")["steady_images_per_s"]
+        / get("local workers=1")["steady_images_per_s"], 3)
+    best = min((k for k in out["runs"] if k.startswith("local") and "same_as" not in
+                out["runs"][k]), key=lambda k: out["runs"][k]["all"]["wall_s"])
+    out["best_local"] = best
+    out["batch_over_raw"] = out["runs"][best]["wall_over_raw"]
+    if with_ray:
+        ray_r, loc = out["runs"]["ray workers=auto"], get("local workers=auto")
+        out["ray_overhead"] = {
+            "startup_extra_s": (round(ray_r["startup_s"] - loc["startup_s"], 2)
+                                if ray_r["startup_s"] is not None and loc["startup_s"]
+                                is not None else None),
+            "steady_ratio": round(ray_r["steady_images_per_s"]
+                                  / loc["steady_images_per_s"], 3),
+        }
+    return out
+
+
+def render_engines_md(e: dict) -> list[str]:
+    lines = ["", "## Engines: `posture batch` local and Ray vs raw MediaPipe (issue 17)", "",
+             f"{e['images']} renders (540x960), whole processes; the quarter run "
+             f"({e['images_small']} images) is subtracted for the steady rate. raw = one "
+             "process that decodes each image and runs MediaPipe detect (the pipeline's "
+             f"options), nothing else. {e['cores']} usable cores; `--workers auto` = "
+             f"{e['auto_workers']}. CPU = user+system time of the process and its waited-for "
+             "children. 1-min load average before each run in the last column: other "
+             "agents share this machine, so wall times are noisy.", "",
+             "| run | wall s (all) | images/s | steady images/s | start-up s | CPU ms/image "
+             "| wall / raw | steady raw/this | load (all, quarter) |",
+             "|---|---|---|---|---|---|---|---|---|"]
+    for label, r in e["runs"].items():
+        if "same_as" in r:
+            lines.append(f"| {label} | = {r['same_as']} | | | | | | | |")
+            continue
+        lines.append(
+            f"| {label} | {r['all']['wall_s']} | {r['images_per_s']} | "
+            f"{r['steady_images_per_s']} | {r['startup_s']} | {r['cpu_ms_per_image']} | "
+            f"{r.get('wall_over_raw', '')} | {r.get('steady_over_raw', '')} | "
+            f"{r['all']['load_before']}, {r['quarter']['load_before']} |")
+    lines += ["", f"- `posture batch` ({e['best_local']}, the fastest local run) over raw "
+              f"MediaPipe, whole process: **{e['batch_over_raw']}×** (target ≤ 1.25).",
+              f"- 2 workers / 1 worker, steady: **{e['workers_2_over_1_steady']}×** "
+              "(target ≥ 1.0)."]
+    if "ray_overhead" in e:
+        o = e["ray_overhead"]
+        lines.append(f"- Ray on one node vs local, same worker count (auto): start-up "
+                     f"{o['startup_extra_s']} s more, steady rate {o['steady_ratio']}× "
+                     "the local one.")
+    return lines
+
+
 # -- model provisioning, loading, RSS -------------------------------------------------------
 
 _PROBE = textwrap.dedent("""
@@ -504,9 +667,45 @@ def render_md(r: dict) -> str:
               "| input | size | peak RSS MB |", "|---|---|---|"]
     for name, d in r["rss"].items():
         lines.append(f"| {name} | {d['size']} | {d['peak_rss_mb']} |")
+    if r.get("engines"):
+        lines += render_engines_md(r["engines"])
     if r.get("notes"):
         lines += ["", "## Notes", ""] + [f"- {n}" for n in r["notes"]]
     return "\n".join(lines) + "\n"
+
+
+def _ray_available() -> bool:
+    try:
+        import ray  # noqa: F401
+    except ImportError:
+        return False
+    return True
+
+
+def engines_main(args, images: list[Path]) -> int:
+    """``--engines-only``: the engines section alone, in its own report files."""
+    r = {"meta": {"date": dt.datetime.now().astimezone().isoformat(timespec="seconds"),
+                  "commit": args.label or _git("rev-parse", "--short", "HEAD"),
+                  "cpu": _cpu_name(), "cores": os.cpu_count(),
+                  "load_before": load_avg()}}
+    with tempfile.TemporaryDirectory(prefix="posture-engines-") as tmpdir:
+        r["engines"] = bench_engines(images, Path(tmpdir),
+                                     with_ray=not args.no_ray and _ray_available())
+    r["meta"]["load_after"] = load_avg()
+    r["notes"] = args.note
+    m = r["meta"]
+    md = "\n".join(["# Speed: batch engines", "",
+                    f"Measured {m['date']} at commit `{m['commit']}` by `python bench/speed.py "
+                    f"--engines-only` on {m['cpu']} ({m['cores']} cores). 1-minute load "
+                    f"average {m['load_before']} before, {m['load_after']} after."]
+                   + render_engines_md(r["engines"])
+                   + ([""] + [f"- {n}" for n in r["notes"]] if r["notes"] else [])) + "\n"
+    print(md)
+    args.out.mkdir(parents=True, exist_ok=True)
+    (args.out / "speed_engines.md").write_text(md, encoding="utf-8")
+    (args.out / "speed_engines.json").write_text(json.dumps(r, indent=2) + "\n",
+                                                 encoding="utf-8")
+    return 0
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -519,7 +718,17 @@ def main(argv: list[str] | None = None) -> int:
                     help="folder of real photos (*.jpg) to time as well")
     ap.add_argument("--label", help="name the code measured (default: the git commit)")
     ap.add_argument("--note", action="append", default=[], help="a line for the report")
+    ap.add_argument("--engine-images", type=Path, action="append", default=None,
+                    help="folder of renders for the engines section (repeatable; default "
+                         "samples/ and samples/heldout/)")
+    ap.add_argument("--no-ray", action="store_true", help="engines section without Ray")
+    ap.add_argument("--engines-only", action="store_true",
+                    help="only the engines section (issue 17); writes speed_engines.{md,json}")
     args = ap.parse_args(argv)
+    engine_dirs = args.engine_images or [ROOT / "samples", ROOT / "samples" / "heldout"]
+    engine_images = sorted(p for d in engine_dirs for p in d.glob("*.jpg"))
+    if args.engines_only:
+        return engines_main(args, engine_images)
 
     import mediapipe as mp
 
@@ -548,6 +757,8 @@ def main(argv: list[str] | None = None) -> int:
         if "shared photos" in groups:
             rss_inputs["largest shared photo"] = max(groups["shared photos"], key=_pixels)
         r["rss"] = peak_rss(rss_inputs, tmp)
+        print("engines ...", file=sys.stderr)
+        r["engines"] = bench_engines(engine_images, tmp, with_ray=not args.no_ray)
     r["meta"]["load_after"] = load_avg()
     r["verdicts"] = verdicts(r)
     r["notes"] = args.note
