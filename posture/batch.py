@@ -45,6 +45,7 @@ from .outputs import (
     write_atomic,
 )
 from .present.cells import formula_safe, formula_unsafe
+from .result import Reading
 
 IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".webp", ".heic", ".heif")
 #: Columns of the CSV, in order. Two-number intervals are split into ``_lo``/``_hi``.
@@ -188,21 +189,21 @@ def _cell(v: Any) -> Any:
     return v
 
 
-def csv_row(file: str, d: dict[str, Any]) -> dict[str, Any]:
-    """The CSV row of one contract dict."""
-    err = d.get("error") or {}
-    model = d.get("model") or {}
-    size = d.get("image_size") or (None, None)
-    row = {k: d.get(k) for k in CSV_COLUMNS}
+def csv_row(file: str, d: dict[str, Any] | Reading) -> dict[str, Any]:
+    """The CSV row of one result (a contract dict or its typed :class:`Reading`)."""
+    from .present.contract import from_dict
+
+    r = from_dict(d, strict=False)
+    size = r.image_size or (None, None)
+    row = {k: getattr(r, k, None) for k in CSV_COLUMNS}  # columns named as Reading fields
     for key in ("pelvic_tilt_interval_deg", "lumbar_lordosis_interval_deg"):
-        iv = d.get(key) or (None, None)
+        iv = getattr(r, key) or (None, None)
         row[f"{key}_lo"], row[f"{key}_hi"] = iv[0], iv[1]
-    row.update(file=file, error_code=err.get("code"), error_message=err.get("message"),
-               abstain_reasons=" | ".join(d.get("abstain_reasons") or ()),
+    row.update(file=file, error_code=r.error.code if r.error else None,
+               error_message=r.error.message if r.error else None,
+               abstain_reasons=" | ".join(str(x) for x in r.reasons),
                image_width=size[0], image_height=size[1],
-               pose_variant=model.get("pose_variant"),
-               estimator_version=model.get("estimator_version"),
-               side_on_score=(d.get("view") or {}).get("side_on_score"))
+               side_on_score=r.view.side_on_score if r.view else None)
     out = {k: _cell(row[k]) for k in CSV_COLUMNS}
     out["file"] = file  # exactly: it is the resume key (names may hold newlines, two spaces)
     return out
