@@ -52,7 +52,7 @@ def main() -> None:
         with t_new:
             new_assessment_tab(s, p, viewer.name)
         with t_cmp:
-            compare_tab(s, recs)
+            compare_tab(s, p, recs, viewer.name)
         with t_exp:
             export_tab(s, p, viewer.name)
         if viewer.is_admin:

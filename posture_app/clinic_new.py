@@ -34,22 +34,16 @@ def forget_drafts(pid: int) -> None:
     st.session_state[f"{DRAFT}_pid"] = pid
 
 
-def analyse_upload(data: bytes):
+def analyse_upload(data: bytes, name: str | None):
     """(digest, (frame, assessment) or PostureError); one photo in memory at a time."""
-    from posture.images import load_image
-    from posture_app.engine import session_analyzer
+    from posture_app.engine import analyse_upload as safe_analysis
 
     digest = hashlib.sha256(data).hexdigest()
     cache = st.session_state.setdefault(f"{DRAFT}_analysis", {})
     if digest not in cache:
         cache.clear()
-        try:
-            frame = load_image(data)
-            analyzer, lock = session_analyzer()
-            with lock:
-                cache[digest] = (frame, analyzer.analyze(frame))
-        except PostureError as err:
-            cache[digest] = err
+        out = safe_analysis(data, name)
+        cache[digest] = out.error if out.failed else (out.frame, out.assessment)
     return digest, cache[digest]
 
 
@@ -98,7 +92,7 @@ def new_assessment_tab(s, p: Patient, actor: str) -> None:
         st.caption("The photo is analysed in memory; it is stored only if you tick the "
                    "consent box and save.")
         return
-    digest, got = analyse_upload(up.getvalue())
+    digest, got = analyse_upload(up.getvalue(), up.name)
     if isinstance(got, PostureError):
         st.error(f"{got.message} (code: {got.code})")
         return

@@ -138,13 +138,23 @@ def pick(label: str, recs, index: int, where, key: str):
     return by_id[rid]
 
 
-def stored_photo(s, rec):
+def photo_rgb(s, rec):
+    """The record's consented photo as RGB, or None."""
     if not rec.has_photo:
         return None
     from posture.images import load_image
-    from posture.present.report_pdf import mark_landmarks
 
-    return mark_landmarks(load_image(s.photo(rec.id)).rgb, rec.landmarks_px)
+    return load_image(s.photo(rec.id)).rgb
+
+
+def stored_photo(s, rec):
+    """The stored photo with landmarks, plumb line, grid and the pelvis line (or None)."""
+    rgb = photo_rgb(s, rec)
+    if rgb is None:
+        return None
+    from posture.present.compare import in_place
+
+    return in_place(rgb, rec.result)
 
 
 def history_tab(s, p: Patient, recs, actor: str) -> None:
@@ -225,19 +235,27 @@ def report_for(p, rec, img) -> bytes:
 
 # -- compare, export, audit -------------------------------------------------------------
 
-def compare_tab(s, recs) -> None:
+def compare_tab(s, p: Patient, recs, actor: str) -> None:
     if len(recs) < 2:
         st.info("Two saved assessments are needed for a comparison.", icon="⚖️")
         return
+    from posture.present.compare import annotated, blend
+
     c1, c2 = st.columns(2)
     before = pick("Before", recs, 0, c1, "cmp_a")
     after = pick("After", recs, len(recs) - 1, c2, "cmp_b")
-    for col, rec in ((c1, before), (c2, after)):
-        img = stored_photo(s, rec)
-        if img is not None:
-            col.image(img, width="stretch")
-        else:
-            col.caption("No photo stored.")
+    pics = [annotated(photo_rgb(s, r), r.result, f"{r.taken_at:%Y-%m-%d}  #{r.id}")
+            for r in (before, after)]
+    t = st.slider("Blend: before → after", 0.0, 1.0, 0.0, 0.05, key="cmp_blend",
+                  help="0 shows the before picture, 1 the after picture")
+    v1, v2, v3 = st.columns(3)
+    v1.image(pics[0], caption="before", width="stretch")
+    v2.image(pics[1], caption="after", width="stretch")
+    v3.image(blend(*pics, t), caption=f"blend {t:.2f}", width="stretch")
+    st.caption("Aligned at the ankle and scaled to stature (from the ear–ankle height); "
+               "yellow: plumb line through the ankle; grid every 10% of stature; red: "
+               "pelvis line at the recorded tilt. Records without a photo show their "
+               "landmarks.")
     c = compare(before, after)
     rows = [{"Metric": x.label, "Before": fmt(x.before), "After": fmt(x.after),
              "Change": fmt(x.change), "Threshold": "—" if x.threshold is None
@@ -245,10 +263,22 @@ def compare_tab(s, recs) -> None:
              "Beyond uncertainty": {True: "yes", False: "no", None: "—"}[x.exceeds_uncertainty]}
             for x in c.changes]
     st.dataframe(pd.DataFrame(rows), hide_index=True, width="stretch")
+    progress_button(s, p, recs, before, after, pics, actor)
     st.caption(f"{c.days_between:g} days apart. A change counts as beyond the measurement's "
                "uncertainty when it exceeds √(h₁² + h₂²), the half-widths of the two 90% "
                "intervals combined, or, where an interval is missing, the minimal detectable "
                "change of photo posture measures (5°).")
+
+
+def progress_button(s, p: Patient, recs, before, after, pics, actor: str) -> None:
+    from posture.present.progress_pdf import build_progress_report
+
+    data = build_progress_report(p, recs, before, after, pics)
+    st.download_button("Progress report (PDF)", data, icon="📄", key="cmp_pdf",
+                       file_name=f"posture-progress-{p.pseudonym}-{after.taken_at:%Y%m%d}.pdf",
+                       mime="application/pdf", on_click=s.log, args=(actor, "export"),
+                       kwargs={"patient_id": p.id, "assessment_id": after.id,
+                               "detail": f"progress PDF #{before.id} to #{after.id}"})
 
 
 def export_tab(s, p: Patient, actor: str) -> None:

@@ -1,0 +1,152 @@
+"""The progress report of one patient (PDF): before and after pictures aligned and
+annotated, the change of every tracked metric with its verdict against the measurement's
+uncertainty, the pelvic tilt over time with each 90% interval, and the current plan.
+
+Fonts, page set-up, headings and the plan section are the single-assessment report's
+(:mod:`posture.present.report_pdf`), so both documents look and shape text alike.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import UTC, datetime
+
+import numpy as np
+from fpdf.fonts import FontFace
+
+from ..store import AssessmentRecord, Patient, compare, trend
+from .contract import from_dict
+from .report_pdf import _ACCENT, _MUTED, _auto_plan, _Doc, _fmt, _plan_section
+
+_VERDICT = {True: "beyond uncertainty", False: "within uncertainty", None: "—"}
+
+
+def build_progress_report(patient: Patient, records: Sequence[AssessmentRecord],
+                          before: AssessmentRecord, after: AssessmentRecord,
+                          pictures: Sequence[np.ndarray] | None = None, *,
+                          include_name: bool = True) -> bytes:
+    """The progress PDF as bytes.
+
+    Parameters
+    ----------
+    records
+        All the patient's assessments (for the tilt-over-time chart), any order.
+    before, after
+        The two assessments compared.
+    pictures
+        The two aligned, annotated pictures (RGB arrays,
+        :func:`posture.present.compare.annotated`); made from the landmarks when omitted
+        (no photo is read here).
+    """
+    from .compare import annotated
+
+    if pictures is None:
+        pictures = [annotated(None, r.result, f"{r.taken_at:%Y-%m-%d}") for r in
+                    (before, after)]
+    pdf = _Doc("posture · progress report · screening aid, not a diagnosis · generated "
+               + datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"))
+    pdf.set_title("Posture progress report")
+    pdf.set_creator("posture")
+    pdf.add_page()
+    pdf.set_font(pdf.family, "B", 17)
+    pdf.set_text_color(*_ACCENT)
+    pdf.cell(0, 9, pdf.t("Posture progress report"), new_x="LMARGIN", new_y="NEXT")
+    pdf.set_text_color(0, 0, 0)
+    who = patient.pseudonym + (f" · {patient.name}" if include_name and patient.name else "")
+    c = compare(before, after)
+    pdf.para(f"Patient {who} · assessments #{before.id} ({before.taken_at:%Y-%m-%d}) and "
+             f"#{after.id} ({after.taken_at:%Y-%m-%d}), {c.days_between:g} days apart", 10)
+    _pictures(pdf, pictures, before, after)
+    _changes(pdf, c)
+    _tilt_chart(pdf, records)
+    plan = _auto_plan(from_dict(after.result, strict=False), after.thomas_test)
+    _plan_section(pdf, plan)
+    return bytes(pdf.output())
+
+
+def _pictures(pdf: _Doc, pictures, before, after) -> None:
+    from PIL import Image
+
+    pdf.heading("Before and after")
+    top, w = pdf.get_y(), 86.0
+    for i, (img, rec) in enumerate(zip(pictures, (before, after), strict=True)):
+        im = Image.fromarray(np.asarray(img))
+        h = w * im.height / im.width
+        x = pdf.l_margin + i * (w + 8.0)
+        pdf.image(im, x=x, y=top, w=w, h=h)
+        pdf.set_xy(x, top + h + 1)
+        pdf.set_font(pdf.family, "", 8)
+        pdf.cell(w, 4, pdf.t(f"{'Before' if i == 0 else 'After'}: {rec.taken_at:%Y-%m-%d}, "
+                             f"tilt {_fmt(rec.pelvic_tilt_deg)}"), align="C")
+    pdf.set_xy(pdf.l_margin, top + w * pictures[0].shape[0] / pictures[0].shape[1] + 6)
+    pdf.para("Aligned at the ankle and scaled to stature. Yellow: plumb line through the "
+             "ankle; blue: grid every 10% of stature; red: pelvis line at the recorded "
+             "tilt.", 8, muted=True)
+
+
+def _changes(pdf: _Doc, c) -> None:
+    pdf.heading("Change")
+    heads = FontFace(emphasis="BOLD", color=(255, 255, 255), fill_color=_ACCENT)
+    pdf.set_font(pdf.family, "", 8.8)
+    with pdf.table(col_widths=(50, 20, 20, 20, 24, 46), width=180, align="LEFT",
+                   line_height=4.8, headings_style=heads, text_align="LEFT") as table:
+        r = table.row()
+        for h in ("Metric", "Before", "After", "Change", "Threshold", "Verdict"):
+            r.cell(pdf.t(h))
+        for x in c.changes:
+            r = table.row()
+            for v in (x.label, _fmt(x.before), _fmt(x.after), _fmt(x.change),
+                      "—" if x.threshold is None else f"±{x.threshold:.1f}°",
+                      _VERDICT[x.exceeds_uncertainty]):
+                r.cell(pdf.t(v))
+    pdf.ln(1)
+    pdf.para("A change is beyond the measurement's uncertainty when it exceeds "
+             "√(h₁² + h₂²) of the two 90% interval half-widths, or, without intervals, the "
+             "minimal detectable change of photo posture measures (5°).", 8, muted=True)
+
+
+def _tilt_chart(pdf: _Doc, records) -> None:
+    pts = [p for p in trend(records, ["pelvic_tilt"])["pelvic_tilt"] if p.value is not None]
+    if pdf.will_page_break(80):  # heading and chart on one page
+        pdf.add_page()
+    pdf.heading("Pelvic tilt over time")
+    if not pts:
+        pdf.para("No assessment has a measured pelvic tilt.", 9)
+        return
+    x0, y0, w, h = pdf.l_margin + 12, pdf.get_y() + 2, 160.0, 50.0
+    vals = [v for p in pts for v in (p.value, p.lo, p.hi) if v is not None] + [0.0]
+    lo, hi = min(vals) - 2, max(vals) + 2
+    t0 = pts[0].taken_at.timestamp()
+    span = max(pts[-1].taken_at.timestamp() - t0, 1.0)
+
+    def X(t):  # noqa: N802
+        return x0 + 6 + (0.5 if len(pts) == 1 else (t.timestamp() - t0) / span) * (w - 12)
+
+    def Y(v):  # noqa: N802
+        return y0 + h - (v - lo) / (hi - lo) * h
+
+    pdf.set_draw_color(*_MUTED)
+    pdf.set_line_width(0.2)
+    pdf.rect(x0, y0, w, h)
+    pdf.set_font(pdf.family, "", 7)
+    step = 5.0 if hi - lo <= 40 else 10.0
+    for v in np.arange(np.ceil(lo / step) * step, hi, step):
+        pdf.text(x0 - 11, Y(v) + 1, pdf.t(f"{v:+.0f}°"))
+    pdf.set_dash_pattern(dash=1, gap=1)
+    pdf.line(x0, Y(0), x0 + w, Y(0))
+    pdf.set_dash_pattern()
+    pdf.set_draw_color(*_ACCENT)
+    pdf.set_fill_color(*_ACCENT)
+    for p in pts:
+        if p.lo is not None:
+            pdf.line(X(p.taken_at), Y(p.lo), X(p.taken_at), Y(p.hi))
+    pdf.set_line_width(0.6)
+    for a, b in zip(pts, pts[1:], strict=False):
+        pdf.line(X(a.taken_at), Y(a.value), X(b.taken_at), Y(b.value))
+    for p in pts:
+        pdf.ellipse(X(p.taken_at) - 1.0, Y(p.value) - 1.0, 2.0, 2.0, style="F")
+        pdf.text(X(p.taken_at) - 6, y0 + h + 4, p.taken_at.strftime("%Y-%m-%d"))
+    pdf.set_line_width(0.2)
+    pdf.set_xy(pdf.l_margin, y0 + h + 7)
+    pdf.para("Degrees, + = anterior; vertical bars: 90% interval of each estimate.", 8,
+             muted=True)
