@@ -43,30 +43,31 @@ def _roll_arg(args):
     return "none" if args.no_roll else "auto"
 
 
-def _human_summary(d: dict) -> str:
-    lines = [f"{d.get('source') or 'image'}: facing {d['facing']}"]
-    if d["abstained"]:
+def _human_summary(r) -> str:
+    """The terminal summary of a :class:`~posture.result.Reading`."""
+    lines = [f"{r.source or 'image'}: facing {r.facing}"]
+    if r.abstained:
         lines.append("Pelvic tilt: not measured (abstained)")
-        lines += [f"  - {r}" for r in d["abstain_reasons"]]
-        lines += [f"  > {g}" for g in d.get("retake_guidance", [])]
+        lines += [f"  - {x}" for x in r.reasons]
+        lines += [f"  > {g}" for g in r.retake_guidance]
     else:
-        lo, hi = d["pelvic_tilt_interval_deg"]
-        cov = round(100 * (d.get("interval_coverage") or 0.9))
+        lo, hi = r.pelvic_tilt_interval_deg
+        cov = round(100 * (r.interval_coverage or 0.9))
         lines.append(
-            f"Pelvic tilt: {d['pelvic_tilt_deg']:+.1f}° (positive = anterior; {cov}% interval "
-            f"{lo:+.1f}° to {hi:+.1f}°) → {d['severity_label']}"
+            f"Pelvic tilt: {r.pelvic_tilt_deg:+.1f}° (positive = anterior; {cov}% interval "
+            f"{lo:+.1f}° to {hi:+.1f}°) → {r.severity_label}"
         )
-        if d.get("lumbar_lordosis_deg") is not None:
-            lines.append(f"Lumbar lordosis (surface): {d['lumbar_lordosis_deg']:.1f}°")
-        lines.append(f"  {d['severity_disclaimer']}")
-    if d.get("head_neck_angle_deg") is not None:
-        flag = " (forward head)" if d.get("forward_head") else ""
-        lines.append(f"Ear–shoulder angle: {d['head_neck_angle_deg']:.1f}°{flag}")
-    if d.get("knee_angle_deg") is not None:
-        flag = " (hyperextended)" if d.get("knee_hyperextension") else ""
-        lines.append(f"Knee: {d['knee_angle_deg']:+.1f}° (+ = hyperextension){flag}")
-    if d.get("roll_source") != "none":
-        lines.append(f"Camera roll corrected: {d['roll_deg']:+.1f}° ({d['roll_source']})")
+        if r.lumbar_lordosis_deg is not None:
+            lines.append(f"Lumbar lordosis (surface): {r.lumbar_lordosis_deg:.1f}°")
+        lines.append(f"  {r.severity_disclaimer}")
+    if r.head_neck_angle_deg is not None:
+        flag = " (forward head)" if r.forward_head else ""
+        lines.append(f"Ear–shoulder angle: {r.head_neck_angle_deg:.1f}°{flag}")
+    if r.knee_angle_deg is not None:
+        flag = " (hyperextended)" if r.knee_hyperextension else ""
+        lines.append(f"Knee: {r.knee_angle_deg:+.1f}° (+ = hyperextension){flag}")
+    if r.roll_source != "none":
+        lines.append(f"Camera roll corrected: {r.roll_deg:+.1f}° ({r.roll_source})")
     return "\n".join(lines)
 
 
@@ -91,7 +92,8 @@ def cmd_analyze(args) -> int:
     from contextlib import ExitStack
 
     from .analysis import Analyzer
-    from .present.contract import error_to_dict, exit_code_for
+    from .plan import PlanInput, format_plan_text, make_plan, plan_to_dict
+    from .present.contract import error_reading, exit_code_for, to_dict
     from .safe import analyse_input
 
     source = str(args.photo)
@@ -102,22 +104,25 @@ def cmd_analyze(args) -> int:
             outcome = analyse_input(
                 lambda: stack.enter_context(Analyzer(args.model, roll=roll)), args.photo,
                 name=source)
-        d = outcome.to_dict()
+        r = outcome.reading()
         if args.annotate and outcome.assessment is not None:
             _save_annotation(args, outcome.overlay(), bool(replace))
     except PostureError as err:
-        d = error_to_dict(err, source=source)
-    if args.plan and d.get("ok"):
-        d["plan"] = _plan_dict(d, args.thomas)
+        r = error_reading(err, source=source)
+    plan = (make_plan(PlanInput.from_reading(r), thomas_test=args.thomas)
+            if args.plan and r.ok else None)
     if args.json:
+        d = to_dict(r)
+        if plan is not None:
+            d["plan"] = plan_to_dict(plan)
         _print_json(d)
     else:
-        print(_human_summary(d) if "facing" in d and d["facing"] else
-              f"error [{d['error']['code']}]: {d['error']['message']}")
-        if args.plan and "plan" in d:
+        print(_human_summary(r) if r.facing else
+              f"error [{r.error.code}]: {r.error.message}")
+        if plan is not None:
             print()
-            print(_plan_text(d, args.thomas))
-    return exit_code_for(d)
+            print(format_plan_text(plan))
+    return exit_code_for(r)
 
 
 def _plan_dict(result: dict, thomas):

@@ -57,6 +57,14 @@ class Outcome:
         """The error code, None when analysed (an abstention is not an error here)."""
         return None if self.error is None else self.error.code
 
+    def reading(self):
+        """The portable typed result (:class:`~posture.result.Reading`) of this outcome."""
+        from .present.contract import error_reading, reading
+
+        if self.assessment is not None:
+            return reading(self.assessment, source=self.source)
+        return error_reading(self.error, source=self.source)
+
     def to_dict(self) -> dict:
         """The JSON contract of this outcome (see :mod:`posture.present.contract`)."""
         from .present.contract import error_to_dict, to_dict
