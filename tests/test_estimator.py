@@ -68,46 +68,10 @@ def test_outline_descriptors_grow_with_a_deeper_lumbar_curve():
     assert np.isnan(outline_descriptors(v, ant * np.nan, flat * np.nan, hip_v)).all()
 
 
-@pytest.mark.slow
-def test_interval_coverage_on_fresh_renders(analyzer, tmp_path):
-    """The 90% interval holds the true tilt for most of 20 renders drawn at random.
-
-    The renders come from a seed never used for training or calibration. (The shipped
-    samples are not used here: they were picked to span the extremes, where the estimate
-    regresses towards the mean, so they are not a random draw.)
-    """
-    import subprocess
-    import sys
-
-    pytest.importorskip("torch", reason="tools/synth needs torch (tools/synth/requirements.txt)")
-    pytest.importorskip("anny", reason="tools/synth needs anny (tools/synth/requirements.txt)")
-    out = tmp_path / "fresh"
-    subprocess.run([sys.executable, "-m", "tools.synth", "generate", "--n", "20", "--seed",
-                    "909", "--out", str(out), "--workers", "1"], check=True,
-                   capture_output=True, cwd=SAMPLES.parent, timeout=600)
-    inside, graded = 0, 0
-    for f in sorted(out.glob("*.jpg")):
-        truth = json.loads(f.with_suffix(".json").read_text())["pelvic_tilt_deg"]
-        a = analyzer.analyze(f)
-        if a.abstained:
-            continue
-        graded += 1
-        lo, hi = a.measurements.pelvic_tilt.interval
-        inside += lo <= truth <= hi
-    assert graded >= 18
-    # with true 90% coverage, P(at most 15 of 20 inside) is 4%: fewer means miscalibration
-    assert inside >= graded - 4, f"{inside} of {graded} inside"
-
-
-@pytest.mark.slow
-def test_tilt_orders_posterior_below_severe(analyzer):
-    """The flattest and the most tilted sample are told apart by a wide margin."""
-    labels = {f: json.loads(f.with_suffix(".json").read_text())["pelvic_tilt_deg"]
-              for f in SAMPLES.glob("*.jpg")}
-    lo_f, hi_f = min(labels, key=labels.get), max(labels, key=labels.get)
-    lo_t = analyzer.analyze(lo_f).measurements.pelvic_tilt.value
-    hi_t = analyzer.analyze(hi_f).measurements.pelvic_tilt.value
-    assert hi_t - lo_t > 20.0
+# Accuracy, interval coverage and width, and the mirror and roll invariances are gated
+# against labelled renders in tests/test_accuracy_gates.py (40 random held-out renders in
+# samples/heldout replace the 20 rendered here at test time, and per-render error bounds
+# replace "the extremes differ by more than 20°", which passed with both ends ~11° off).
 
 
 @pytest.mark.slow
