@@ -10,6 +10,10 @@ from collections.abc import Callable, Sequence
 import numpy as np
 import streamlit as st
 
+from posture.present.contract import from_dict, to_dict
+from posture.result import Reading
+from posture.safe import INTERNAL_ERROR
+
 from .text import (
     BAND_MEANING,
     EXPLAIN,
@@ -17,7 +21,6 @@ from .text import (
     TILT_SIGN,
     error_text,
     flag_text,
-    reason_code,
     reason_text,
 )
 
@@ -109,35 +112,44 @@ border-radius:10px;padding:12px 14px;margin:0 0 6px;overflow-wrap:anywhere}
 </style>"""
 
 
-def _band_phrase(res: dict) -> str:
+def _typed(res: dict | Reading) -> Reading:
+    """The result as the library's typed :class:`~posture.result.Reading` (a dict that does
+    not parse reads as its ``invalid_result`` error)."""
+    return from_dict(res, strict=False)
+
+
+def _band_phrase(res: dict | Reading) -> str:
     """The band in words, naming both bands when they are close (``classify.band_phrase``)."""
     from posture.classify import Severity, band_phrase
 
-    band, label = res.get("severity"), res.get("severity_label")
+    r = _typed(res)
+    band, label = r.severity, r.severity_label
     if not band:
         return "Not graded"
-    probs = res.get("severity_probabilities") or {}
+    probs = r.severity_probabilities or {}
     try:
         return band_phrase(Severity(band, label or band, dict(probs)))
     except (KeyError, ValueError, TypeError):  # a hand-edited saved result
         return label or band
 
 
-def refused(res: dict) -> bool:
+def refused(res: dict | Reading) -> bool:
     """Whether a picture was refused: unreadable, or a view that needs a retake (not merely
     an installation without a tilt estimator)."""
-    if res.get("error") and res.get("landmarks_px") is None:
+    r = _typed(res)
+    if r.error is not None and r.landmarks_px is None:
         return True
-    reasons = res.get("abstain_reasons") or []
-    return res.get("pelvic_tilt_deg") is None and any(
-        reason_code(r) != "estimator_unavailable" for r in reasons)
+    return r.pelvic_tilt_deg is None and any(
+        code != "estimator_unavailable" for code in r.reason_codes)
 
 
-def show_error(res: dict, *, retake: Callable[[], None] | None = None, key: str = "") -> None:
+def show_error(res: dict | Reading, *, retake: Callable[[], None] | None = None,
+               key: str = "") -> None:
     """A clear, non-technical message for an input that could not be analysed."""
-    err = res.get("error") or {}
-    code = err.get("code", "internal_error")
-    st.error(f"**We could not analyse this picture.** {error_text(code, err.get('message'))}"
+    err = _typed(res).error
+    code = err.code if err is not None else INTERNAL_ERROR
+    st.error(f"**We could not analyse this picture.** "
+             f"{error_text(code, err.message if err is not None else '')}"
              f"\n\nError code: `{code}`", icon="🚫")
     retake_button(retake, key=f"retake-error-{key}")
 
@@ -158,28 +170,30 @@ def _go_to_plan() -> None:
         st.session_state["_posture_plan_requested"] = True
 
 
-def verdict_card(res: dict, *, key: str, retake: Callable[[], None] | None = None) -> None:
+def verdict_card(res: dict | Reading, *, key: str,
+                 retake: Callable[[], None] | None = None) -> None:
     """The answer first: tilt with its interval, the band in words, one sentence of meaning
     and the next step. On a phone it is the first thing under the title."""
-    tilt = res.get("pelvic_tilt_deg")
+    res = _typed(res)
+    tilt = res.pelvic_tilt_deg
     with st.container(key=f"verdict-{key}"):
         if tilt is None:
-            reasons = res.get("abstain_reasons") or []
-            only_estimator = reasons and all(reason_code(r) == "estimator_unavailable"
+            reasons = res.reasons
+            only_estimator = reasons and all(r.code == "estimator_unavailable"
                                              for r in reasons)
             st.markdown("#### Pelvic tilt: not measured")
             lines = "\n".join(f"- {reason_text(r)}" for r in reasons)
             if only_estimator:
                 st.info(lines + " The other findings below are measured.", icon="ℹ️")
                 return
-            tips = "\n".join(f"- {g}" for g in res.get("retake_guidance") or [])
+            tips = "\n".join(f"- {g}" for g in res.retake_guidance)
             st.warning(f"**Please retake the picture.**\n\n{lines}\n\n**How to retake:**\n"
                        f"{tips}", icon="📷")
             retake_button(retake, key=f"retake-{key}")
             return
-        iv = res.get("pelvic_tilt_interval_deg")
-        cov = res.get("interval_coverage") or 0.9
-        band = res.get("severity") or ""
+        iv = res.pelvic_tilt_interval_deg
+        cov = res.interval_coverage or 0.9
+        band = res.severity or ""
         e = html.escape
         iv_txt = (f"{cov:.0%} interval {iv[0]:+.1f}° to {iv[1]:+.1f}°" if iv else
                   "no interval available")
@@ -201,23 +215,23 @@ def _fmt(v: float | None, unit: str = "°") -> str:
     return "—" if v is None else f"{v:+.1f}{unit}"
 
 
-def _explain_tilt(res: dict) -> None:
+def _explain_tilt(res: Reading) -> None:
     """The detail behind the card: band chances, the bands picture, the disclaimer."""
     from posture.classify import bands
 
-    tilt = res.get("pelvic_tilt_deg")
+    tilt = res.pelvic_tilt_deg
     if tilt is None:
         return
     st.markdown(f"**Pelvic tilt:** {EXPLAIN['pelvic_tilt_deg'][1]}")
-    probs = res.get("severity_probabilities") or {}
+    probs = res.severity_probabilities or {}
     if probs:
         labels = {b.id: b.label for b in bands()}
         ranked = sorted(((v, k) for k, v in probs.items() if v >= 0.05), reverse=True)
         st.markdown("**How sure is the band?** Given the uncertainty of the estimate: " +
                     "; ".join(f"{labels.get(k, k)} {v:.0%}" for v, k in ranked) + ".")
-    st.markdown(bands_svg(bands(), tilt, res.get("pelvic_tilt_interval_deg")),
+    st.markdown(bands_svg(bands(), tilt, res.pelvic_tilt_interval_deg),
                 unsafe_allow_html=True)
-    st.caption(res.get("severity_disclaimer") or "")
+    st.caption(res.severity_disclaimer or "")
 
 
 def _typical_badge(key: str, v: float | None) -> str:
@@ -243,14 +257,14 @@ def _typical_source(key: str) -> None:
         st.caption(typical_note())
 
 
-def _show_findings(res: dict) -> None:
+def _show_findings(res: Reading) -> None:
     st.markdown("#### Other findings")
-    spread = res.get("spread_deg") or {}
+    spread = res.extra.get("spread_deg") or {}  # a capture's frame-to-frame spread
     keys = ("lumbar_lordosis_deg", "head_neck_angle_deg", "trunk_lean_deg", "knee_angle_deg")
     cols = st.columns(2)
     for i, key in enumerate(keys):
         title, explain = EXPLAIN[key]
-        v = res.get(key)
+        v = getattr(res, key)
         with cols[i % 2].container(border=True, key=f"finding-{key}"):
             if v is None:
                 value = "not measured"
@@ -266,7 +280,7 @@ def _show_findings(res: dict) -> None:
                            "(interquartile range)")
             st.caption(explain)
             _typical_source(key)
-    plumb = res.get("plumb_offsets_stature") or {}
+    plumb = res.plumb_offsets_stature or {}
     if plumb:
         with st.container(border=True, key="finding-plumb"):
             txt = " · ".join(f"{k} {v * 100:+.1f}%" for k, v in plumb.items())
@@ -296,13 +310,15 @@ def show_results(res: dict, overlay: np.ndarray | None, *, key: str,
     """The whole results panel for one contract dict (photo or aggregated capture): the
     verdict card first (``card=False`` where the page shows it elsewhere, e.g. beside the
     live video), then the picture and the findings, details folded away."""
-    if res.get("landmarks_px") is None and res.get("error") and not res.get("frames"):
+    res = _typed(res)
+    frames = res.extra.get("frames")  # a capture's frame counts
+    if res.landmarks_px is None and res.error is not None and not frames:
         show_error(res, retake=retake, key=key)
         return
     with st.container(key=f"result-panel-{key}"):
         if card:
             verdict_card(res, key=key, retake=retake)
-        if res.get("pelvic_tilt_deg") is not None:
+        if res.pelvic_tilt_deg is not None:
             with st.expander("What does this mean?", icon="💡"):
                 _explain_tilt(res)
         left, right = st.columns([2, 3], gap="large")
@@ -310,20 +326,19 @@ def show_results(res: dict, overlay: np.ndarray | None, *, key: str,
             if overlay is not None:
                 st.image(overlay, width="stretch")
                 st.caption(OVERLAY_LEGEND)
-            frames = res.get("frames")
             if frames:
                 st.caption(f"Combined from {frames.get('usable', 0)} usable of "
                            f"{frames.get('captured', 0)} frames (median); shown: the frame "
                            f"closest to the median.")
         with right:
-            if (res.get("view") or {}).get("ok", True):
+            if res.view is None or res.view.ok:
                 _show_findings(res)
             else:  # numbers from a view the gate rejected would mislead
                 st.caption("Other findings are not shown: this view cannot be measured.")
-            facing, roll = res.get("facing"), res.get("roll_deg")
+            facing, roll = res.facing, res.roll_deg
             if facing:
                 st.caption(f"Facing: {facing}" + (
                     f" · camera tilt corrected: {roll:+.1f}°" if roll is not None else ""))
-            st.download_button("Download results (JSON)", json.dumps(res, indent=2),
+            st.download_button("Download results (JSON)", json.dumps(to_dict(res), indent=2),
                                file_name="posture-result.json", mime="application/json",
                                key=f"json-{key}", icon="⬇️")

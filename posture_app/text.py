@@ -6,7 +6,7 @@ conventions restate the library's (``posture.metrics``), they do not define them
 
 from __future__ import annotations
 
-from posture.result import Reason
+from posture.result import Reading, Reason
 
 CAPTURE_TIPS = (
     ("Side-on", "Stand sideways to the camera, arms relaxed by your sides, looking ahead."),
@@ -124,12 +124,12 @@ PLUMB_EXPLAIN = (
 )
 
 
-def flag_text(key: str, d: dict) -> str | None:
-    """A short verdict for a finding, from the library's own flags."""
-    if key == "head_neck_angle_deg" and d.get("forward_head") is not None:
-        return "Forward head" if d["forward_head"] else "Not flagged"
-    if key == "knee_angle_deg" and d.get("knee_hyperextension") is not None:
-        return "Hyperextended" if d["knee_hyperextension"] else "Not flagged"
+def flag_text(key: str, r: Reading) -> str | None:
+    """A short verdict for a finding, from the library's own flags (``posture.result``)."""
+    if key == "head_neck_angle_deg" and r.forward_head is not None:
+        return "Forward head" if r.forward_head else "Not flagged"
+    if key == "knee_angle_deg" and r.knee_hyperextension is not None:
+        return "Hyperextended" if r.knee_hyperextension else "Not flagged"
     return None
 
 
