@@ -9,6 +9,7 @@ from datetime import UTC, datetime
 
 import numpy as np
 import pytest
+from conftest import require_or_skip
 
 from posture.present import report_pdf
 from posture.present.export import export_csv, export_dict, export_json
@@ -102,8 +103,8 @@ def test_name_can_be_left_out(patient):
 
 
 def test_glyphs_missing_from_the_font_show_as_question_marks(patient):
-    if report_pdf.find_unicode_font() is None:
-        pytest.skip("no unicode font installed")
+    require_or_skip(report_pdf.find_unicode_font() is not None,
+                    "no Unicode font installed (run-tests.sh installs fonts-dejavu-core)")
     p = Patient(1, "P-1", "王小明 Zoë", None, None, datetime.now(UTC))
     text = pdf_text(build_report(make_result(), patient=p, plan=None))
     assert "??? Zoë" in text
@@ -171,3 +172,132 @@ def test_json_export_keeps_full_contracts(clinic):
     assert len(first["assessments"][0]["result"]["landmarks_px"]) == 33
     one = export_dict(s, a.id, include_names=True)
     assert [p["name"] for p in one["patients"]] == [NAME]
+
+
+# ------------------------------------------------------------------ fed real output
+# The tests above use hand-made dicts (every branch, abstentions, odd names). These feed the
+# store, history, PDF, CSV/JSON export and plan the real Assessment of a sample photo, so a
+# key renamed or dropped in the contract breaks them.
+
+@pytest.fixture(scope="module")
+def real(analyzer):
+    """(Assessment, its contract dict, the photo) of one sample, analysed once."""
+    from conftest import SAMPLES
+
+    from posture.images import load_image
+    from posture.present.contract import assessment_to_dict
+
+    path = SAMPLES / "s2024_000054.jpg"  # true tilt +23.1°: anterior, gets a plan
+    rgb = load_image(path).rgb
+    a = analyzer.analyze(rgb)
+    assert not a.abstained, a.reasons
+    d = json.loads(json.dumps(assessment_to_dict(a, source=path.name)))  # as stored/printed
+    return a, d, rgb
+
+
+def _fmt(v: float) -> str:
+    return f"{v:+.1f}°"
+
+
+def test_store_keeps_a_real_result_whole(real, tmp_path):
+    from posture.store import encode_jpeg
+
+    a, d, rgb = real
+    tilt = a.measurements.pelvic_tilt
+    with open_store(tmp_path / "real.db") as s:
+        p = s.add_patient("R-1")
+        rec = s.save_assessment(p.id, d, photo_jpeg=encode_jpeg(rgb), photo_consent=True,
+                                taken_at=datetime(2024, 2, 1, tzinfo=UTC))
+        got = s.get_assessment(rec.id)
+        assert got.result == d
+        assert got.pelvic_tilt_deg == pytest.approx(tilt.value, abs=0.01)
+        assert got.pelvic_tilt_interval_deg == pytest.approx(tilt.interval, abs=0.01)
+        assert got.severity == a.severity.band and got.abstained is False
+        assert got.pose_model == "full" and got.estimator_version == a.estimator_meta["version"]
+        assert got.landmarks_px == d["landmarks_px"] and len(got.landmarks_px) == 33
+        assert got.has_photo and s.photo(rec.id)[:2] == b"\xff\xd8"
+
+
+def test_history_trend_and_compare_read_real_results(real, tmp_path):
+    from posture.store.history import METRICS, compare, trend
+
+    a, d, _ = real
+    later = json.loads(json.dumps(d))
+    later["pelvic_tilt_deg"] = round(d["pelvic_tilt_deg"] - 8.0, 2)  # a real drop of 8°
+    lo, hi = d["pelvic_tilt_interval_deg"]
+    later["pelvic_tilt_interval_deg"] = [round(lo - 8.0, 2), round(hi - 8.0, 2)]
+    for m in later["measurements"]:
+        if m["name"] == "pelvic_tilt":
+            m["value"], m["interval"] = later["pelvic_tilt_deg"], later["pelvic_tilt_interval_deg"]
+    with open_store(tmp_path / "h.db") as s:
+        p = s.add_patient("R-2")
+        r1 = s.save_assessment(p.id, d, taken_at=datetime(2024, 1, 1, tzinfo=UTC))
+        r2 = s.save_assessment(p.id, later, taken_at=datetime(2024, 3, 1, tzinfo=UTC))
+        recs = s.list_assessments(p.id)
+    series = trend(recs)
+    by_name = {m.name: m for m in a.measurements.all()}
+    for spec in METRICS:  # every tracked metric is found in the real contract
+        first = series[spec.name][0]
+        assert first.value == pytest.approx(by_name[spec.name].value, abs=0.01), spec.name
+        if by_name[spec.name].interval is not None:
+            assert (first.lo, first.hi) == pytest.approx(by_name[spec.name].interval, abs=0.01)
+    c = compare(r1, r2)
+    tilt = c.change("pelvic_tilt")
+    h = (hi - lo) / 2
+    assert tilt.change == pytest.approx(-8.0, abs=0.01) and tilt.rule == "intervals"
+    assert tilt.threshold == pytest.approx((2 * h * h) ** 0.5, abs=0.01)
+    assert tilt.exceeds_uncertainty == (8.0 > tilt.threshold)
+    assert c.change("head_neck_angle").change == 0.0
+
+
+def test_pdf_report_of_a_real_result(real, patient):
+    import posture
+
+    a, d, rgb = real
+    m = a.measurements
+    text = squash(pdf_text(build_report(d, patient=patient, photo=rgb, draw_landmarks=True)))
+    lo, hi = m.pelvic_tilt.interval
+    for expected in (_fmt(m.pelvic_tilt.value), f"{_fmt(lo)} to {_fmt(hi)}",
+                     _fmt(m.lumbar_lordosis.value), _fmt(m.head_neck_angle.value),
+                     f"Severity band: {a.severity.label}", "full / " + a.estimator_meta[
+                         "version"]):
+        assert squash(expected) in text, expected
+    for item in posture.plan_for(a).items:
+        assert squash(item.name) in text
+
+
+def test_csv_and_json_export_of_real_results(real, tmp_path):
+    a, d, _ = real
+    with open_store(tmp_path / "e.db") as s:
+        p = s.add_patient("R-3")
+        rec = s.save_assessment(p.id, d, taken_at=datetime(2024, 4, 1, tzinfo=UTC))
+        (row,) = list(csv.DictReader(io.StringIO(export_csv(s, p.id))))
+        exported = json.loads(export_json(s))
+    m = a.measurements
+    assert float(row["pelvic_tilt_deg"]) == pytest.approx(m.pelvic_tilt.value, abs=0.01)
+    assert (float(row["pelvic_tilt_lo_deg"]), float(row["pelvic_tilt_hi_deg"])) == \
+        pytest.approx(m.pelvic_tilt.interval, abs=0.01)
+    assert float(row["interval_coverage"]) == pytest.approx(0.9)
+    assert row["severity"] == a.severity.band and row["abstained"] == "False"
+    for key, meas in (("lumbar_lordosis_deg", m.lumbar_lordosis),
+                      ("head_neck_angle_deg", m.head_neck_angle),
+                      ("trunk_lean_deg", m.trunk_lean), ("knee_angle_deg", m.knee_angle)):
+        assert float(row[key]) == pytest.approx(meas.value, abs=0.01), key
+    assert row["pose_model"] == "full"
+    assert row["estimator_version"] == a.estimator_meta["version"]
+    assert row["assessment_id"] == str(rec.id)
+    (entry,) = exported["patients"]
+    assert entry["assessments"][0]["result"] == d
+
+
+def test_plan_of_a_real_assessment(real):
+    import posture
+    from posture.plan import PlanInput, make_plan
+
+    a, d, _ = real
+    plan = posture.plan_for(a)
+    assert 4 <= len(plan.items) <= 7, "an anterior tilt gets a routine"
+    # the same plan from the saved JSON (the CLI's `posture plan result.json` path)
+    again = make_plan(PlanInput.from_result(d))
+    assert [i.exercise_id for i in again.items] == [i.exercise_id for i in plan.items]
+    assert PlanInput.from_result(d).severity == a.severity.band
