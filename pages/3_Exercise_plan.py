@@ -14,6 +14,7 @@ from posture.plan import (
     make_plan,
     thomas_test_guide,
 )
+from posture.present.contract import from_dict
 from posture_app.plan_view import (
     clinician_advice,
     plan_html,
@@ -137,9 +138,10 @@ if current is not None and current.overlay is not None and result is current.res
 else:
     head = st.container()
 with head:
-    tilt = result.get("pelvic_tilt_deg")
+    shown = from_dict(result, strict=False)  # typed (posture.result.Reading)
+    tilt = shown.pelvic_tilt_deg
     if tilt is not None:
-        st.caption(f"Based on pelvic tilt {tilt:+.1f}° ({result.get('severity_label')}), "
+        st.caption(f"Based on pelvic tilt {tilt:+.1f}° ({shown.severity_label}), "
                    f"from your {current.origin if current else 'saved'} check.")
     st.markdown(f"### {plan.headline}")
 if plan.retake_guidance:

@@ -14,6 +14,8 @@ from pathlib import Path
 
 from posture.config import load_data_file
 from posture.errors import DataFileError
+from posture.present.contract import from_dict
+from posture.result import Reading
 
 _CSS = """
 body{font-family:system-ui,-apple-system,'Segoe UI',sans-serif;max-width:820px;margin:24px auto;
@@ -87,6 +89,13 @@ def screening_outcome(answers: Mapping[str, bool | None],
     return "see_clinician" if any(values) else "clear"
 
 
+def _cov(r: Reading) -> str:
+    """The interval's coverage as a percentage (it is editable in thresholds.yaml)."""
+    from posture.config import thresholds
+
+    return f"{r.interval_coverage or thresholds()['estimate']['interval_coverage']:.0%}"
+
+
 def _answers_lines(answers: Mapping[str, bool | None] | None) -> list[str]:
     if not answers:
         return []
@@ -107,11 +116,12 @@ def plan_text(plan, result: dict | None = None,
                              break_on_hyphens=False)
 
     out = ["EXERCISE PLAN", "=============", f"Made {today.isoformat()} with posture.", ""]
-    if result and result.get("pelvic_tilt_deg") is not None:
-        iv = result.get("pelvic_tilt_interval_deg")
-        rng = f" (90% interval {iv[0]:+.0f}° to {iv[1]:+.0f}°)" if iv else ""
-        out += [wrap(f"Pelvic tilt {result['pelvic_tilt_deg']:+.1f}°{rng}; "
-                     f"{result.get('severity_label') or 'not graded'}."), ""]
+    r = from_dict(result, strict=False) if result else None
+    if r is not None and r.pelvic_tilt_deg is not None:
+        iv = r.pelvic_tilt_interval_deg
+        rng = f" ({_cov(r)} interval {iv[0]:+.0f}° to {iv[1]:+.0f}°)" if iv else ""
+        out += [wrap(f"Pelvic tilt {r.pelvic_tilt_deg:+.1f}°{rng}; "
+                     f"{r.severity_label or 'not graded'}."), ""]
     lines = _answers_lines(answers)
     if lines:
         out.append("Safety questions (your answers):")
@@ -152,11 +162,12 @@ def plan_html(plan, result: dict | None = None,
            f"<title>Exercise plan ({today.isoformat()})</title><style>{_CSS}</style></head>",
            "<body><h1>Exercise plan</h1>",
            f"<p class='meta'>Made {today.isoformat()} with posture.</p>"]
-    if result and result.get("pelvic_tilt_deg") is not None:
-        iv = result.get("pelvic_tilt_interval_deg") or [None, None]
-        rng = f" (90% interval {iv[0]:+.0f}° to {iv[1]:+.0f}°)" if iv[0] is not None else ""
-        out.append(f"<p class='meta'>Pelvic tilt {result['pelvic_tilt_deg']:+.1f}°{rng}; "
-                   f"{e(result.get('severity_label') or '')}.</p>")
+    r = from_dict(result, strict=False) if result else None
+    if r is not None and r.pelvic_tilt_deg is not None:
+        iv = r.pelvic_tilt_interval_deg
+        rng = f" ({_cov(r)} interval {iv[0]:+.0f}° to {iv[1]:+.0f}°)" if iv else ""
+        out.append(f"<p class='meta'>Pelvic tilt {r.pelvic_tilt_deg:+.1f}°{rng}; "
+                   f"{e(r.severity_label or '')}.</p>")
     lines = _answers_lines(answers)
     if lines:
         out.append(f"<h2>Safety questions (your answers)</h2><ul class='small'>{_li(lines)}"
