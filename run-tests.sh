@@ -16,6 +16,14 @@ if ! ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 && [ "$(id -u)" = 0 ] &
     apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends \
         postgresql >/dev/null
 fi
+# Noto fonts (Debian) for names in every script in the PDF report; without them those
+# tests skip.
+if [ ! -f /usr/share/fonts/opentype/noto/NotoSansCJK-Regular.ttc ] && [ "$(id -u)" = 0 ] \
+        && command -v apt-get >/dev/null; then
+    echo "==> installing Noto fonts (Debian) for the PDF report"
+    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq \
+        --no-install-recommends fonts-noto-core fonts-noto-cjk >/dev/null
+fi
 export PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD=1
 echo "==> installing test and dev-tool requirements"
 .venv/bin/python -m pip install -q -r requirements-dev.txt

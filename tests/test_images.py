@@ -3,7 +3,11 @@
 from __future__ import annotations
 
 import io
+import json
+import os
 import struct
+import subprocess
+import sys
 import time
 import warnings
 import zlib
@@ -15,6 +19,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from PIL import Image, ImageOps
 
+from posture import images
 from posture.errors import InputError
 from posture.images import DEFAULT_MAX_PIXELS, MIN_SIDE_PX, Frame, load_image
 
@@ -504,3 +509,141 @@ def test_fuzz_gives_a_frame_or_an_input_error(data):
             assert exc.code in CODES
             return
     check_frame(frame)
+
+
+# --- not a regular file, bounded parsing, decoder warnings (issue 15) -----------------------
+
+
+def test_fifo_device_link_and_folder_are_not_regular_files(tmp_path):
+    fifo = tmp_path / "photo.jpg"
+    os.mkfifo(fifo)  # opening it for reading would wait for a writer forever
+    assert code_of(fifo) == "not_a_regular_file"
+    zero = tmp_path / "zero.jpg"
+    zero.symlink_to("/dev/zero")
+    assert code_of(zero) == "not_a_regular_file"
+    assert code_of(tmp_path) == "not_a_regular_file"
+    broken = tmp_path / "gone.jpg"
+    broken.symlink_to(tmp_path / "nowhere.jpg")
+    assert code_of(broken) == "file_not_found"
+
+
+def test_cli_says_not_a_regular_file_for_a_fifo(tmp_path):
+    fifo = tmp_path / "p.jpg"
+    os.mkfifo(fifo)
+    r = subprocess.run([sys.executable, "-m", "posture.cli", "analyze", "--json", str(fifo)],
+                       capture_output=True, text=True, timeout=60)
+    assert json.loads(r.stdout)["error"]["code"] == "not_a_regular_file"
+    assert r.returncode == 2 and "Traceback" not in r.stderr
+
+
+def _corpus_tool():
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location(
+        "make_bad_corpus", Path(__file__).resolve().parents[1] / "tools" / "make_bad_corpus.py")
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    return mod
+
+
+def _no_pillow(monkeypatch):
+    def refuse(*a, **k):
+        raise AssertionError("the bytes reached Pillow")
+
+    monkeypatch.setattr(images.Image, "open", refuse)
+
+
+@pytest.mark.parametrize("marker", [0xE2, 0xFE, 0xE1])
+def test_jpeg_metadata_segment_cap_is_checked_before_pillow(marker, monkeypatch):
+    tool = _corpus_tool()
+    jpeg = encode(Image.fromarray(pattern()), "JPEG")
+    limit = images.MAX_JPEG_METADATA_SEGMENTS
+    ok = tool.marker_flood_jpeg(jpeg, marker, limit - 1)  # plus the JFIF APP0: at the limit
+    assert load_image(ok).width == 96
+    monkeypatch.setattr(images, "MAX_JPEG_METADATA_SEGMENTS", 50)
+    _no_pillow(monkeypatch)
+    assert code_of(tool.marker_flood_jpeg(jpeg, marker, 50)) == "too_many_segments"
+
+
+def test_png_chunk_caps_are_checked_before_pillow(monkeypatch):
+    tool = _corpus_tool()
+    png = encode(Image.fromarray(pattern()), "PNG")
+    assert load_image(tool.chunk_flood_png(png, images.MAX_PNG_METADATA_CHUNKS - 2)).width == 96
+    # many IDAT chunks are normal (encoders split pixel data): only the total is capped
+    many_idat = _split_idat(png, 4000)
+    assert np.array_equal(load_image(many_idat).rgb, load_image(png).rgb)
+    monkeypatch.setattr(images, "MAX_PNG_METADATA_CHUNKS", 20)
+    monkeypatch.setattr(images, "MAX_PNG_CHUNKS", 1000)
+    _no_pillow(monkeypatch)
+    assert code_of(tool.chunk_flood_png(png, 20)) == "too_many_segments"
+    assert code_of(_split_idat(png, 1000)) == "too_many_segments"
+
+
+def _split_idat(png: bytes, parts: int) -> bytes:
+    """The same PNG with its pixel data split over ``parts`` IDAT chunks."""
+    pos, head, data = 8, b"", b""
+    while pos < len(png):
+        length = int.from_bytes(png[pos:pos + 4], "big")
+        kind = png[pos + 4:pos + 8]
+        if kind == b"IDAT":
+            data += png[pos + 8:pos + 8 + length]
+        elif kind != b"IEND":
+            head += png[pos:pos + 12 + length]
+        pos += 12 + length
+    step = max(1, -(-len(data) // parts))
+    pieces = [data[i:i + step] for i in range(0, len(data), step)]
+    pieces += [b""] * (parts - len(pieces))
+    return (png[:8] + head + b"".join(png_chunk(b"IDAT", p) for p in pieces)
+            + png_chunk(b"IEND", b""))
+
+
+@pytest.mark.parametrize("kind", ["app2", "com", "png"])
+def test_default_caps_refuse_the_real_floods_fast(kind, tmp_path):
+    # the files of the report, at their real size (44-47 MB), from a file on disk
+    tool = _corpus_tool()
+    im = Image.fromarray(pattern())
+    data = (tool.marker_flood_jpeg(encode(im, "JPEG"), 0xE2 if kind == "app2" else 0xFE)
+            if kind != "png" else tool.chunk_flood_png(encode(im, "PNG")))
+    assert len(data) > 40_000_000
+    path = tmp_path / f"flood.{'png' if kind == 'png' else 'jpg'}"
+    path.write_bytes(data)
+    del data
+    start = time.perf_counter()
+    assert code_of(path) == "too_many_segments"
+    assert time.perf_counter() - start < 1.0
+
+
+def test_jpeg_junk_between_segments_is_bounded(monkeypatch):
+    jpeg = encode(Image.fromarray(pattern()), "JPEG")
+    at = 4 + int.from_bytes(jpeg[4:6], "big")  # after the APP0 segment
+    junk = jpeg[:at] + b"\x00" * 5000 + jpeg[at:]
+    assert load_image(junk).width == 96  # tolerated by the decoders: allowed under the cap
+    monkeypatch.setattr(images, "MAX_JPEG_JUNK_BYTES", 4096)
+    assert code_of(junk) == "corrupt_image"
+
+
+def test_real_photo_structures_pass_the_walk():
+    # progressive, EXIF + ICC, MPO-like trailing data after EOI
+    im = Image.fromarray(pattern())
+    icc = bytes(300_000)  # split by Pillow into 5 APP2 segments
+    for data in (encode(im, "JPEG", progressive=True),
+                 encode(im, "JPEG", exif=exif_with_orientation(6), icc_profile=icc),
+                 encode(im, "JPEG") + b"\xff\xe2\x00\x02" * 5000):
+        images.check_structure(data, "x")
+
+
+def test_corrupt_exif_warning_becomes_a_note_not_stderr(tmp_path):
+    tool = _corpus_tool()
+    data = tool.bad_exif_jpeg(encode(Image.fromarray(pattern()), "JPEG"))
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # any warning that escapes fails the test
+        frame = load_image(data)
+    assert frame.width == 96 and frame.exif_orientation == 1
+    assert [c for c, _ in frame.notes] == ["exif_unreadable"]
+    path = tmp_path / "bad_exif.jpg"
+    path.write_bytes(data)
+    r = subprocess.run([sys.executable, "-W", "always", "-c",
+                        "from posture.images import load_image; import sys; "
+                        "load_image(sys.argv[1])", str(path)],
+                       capture_output=True, text=True, timeout=60)
+    assert r.returncode == 0 and r.stderr == "", r.stderr

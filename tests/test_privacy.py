@@ -256,3 +256,64 @@ def test_clinic_page_escapes_names_for_markdown(tmp_path, monkeypatch):
         i += 1
     # notes are shown as text or table cells, never through markdown
     assert not any("onerror" in m.value for m in at.markdown)
+
+
+# ------------------------------------------------------------------ names in every script (PDF)
+
+WORLD_NAMES = {
+    "chinese": "王小明", "japanese": "山田はなこ", "korean": "김민준",
+    "thai": "สมชาย ใจดี", "devanagari": "अर्जुन शर्मा", "bengali": "অমিত দাস",
+    "tamil": "தமிழ் செல்வி", "arabic": "محمد الأحمد", "persian": "مهسا امینی",
+    "hebrew": "דוד כהן", "armenian": "Արամ Պետրոսյան", "georgian": "ნინო ბერიძე",
+    "greek": "Γιώργος Παπαδόπουλος", "cyrillic": "Анна Иванова",
+    "latin": "Zoë Łukasiewicz-Øberg",
+}
+
+
+def _squash(text: str) -> str:
+    # pypdf puts spaces (or, for the CFF-based CJK subset's two-byte codes, a NUL before
+    # each) between CJK glyphs, gives control codes for shaped Indic glyphs that stand for
+    # no character of their own (a mark's repositioned copy), and breaks lines where the
+    # layout does: none of these is in a name. (Rendered with poppler, every name of
+    # WORLD_NAMES showed in its script, Arabic joined and right to left.)
+    return "".join(c for c in "".join(text.split()) if ord(c) >= 0x20)
+
+
+def test_pdf_keeps_names_in_every_script():
+    pypdf = pytest.importorskip("pypdf")
+    from posture.present import report_pdf
+    from posture.store import Patient
+
+    missing = sorted({f[2] for ch in "".join(WORLD_NAMES.values())
+                      if (f := next((s for s in report_pdf.SCRIPT_FONTS if any(
+                          lo <= ord(ch) <= hi for lo, hi in s[1])), None))
+                      and report_pdf.script_font(ch) is None})
+    if missing:
+        pytest.skip(f"Noto fonts not installed ({', '.join(missing)}): apt-get install "
+                    "fonts-noto-core fonts-noto-cjk (run-tests.sh does, as root)")
+    assert report_pdf.shaping_available(), "uharfbuzz (requirements.txt) is missing"
+    rtl = ("arabic", "persian", "hebrew")  # one report each: a mixed line reorders
+    groups = [[s] for s in rtl] + [[s for s in WORLD_NAMES if s not in rtl]]
+    for group in groups:
+        names = [WORLD_NAMES[s] for s in group]
+        p = Patient(1, "P-1", " ".join(names), 1980, "female",
+                    datetime(2024, 1, 1, tzinfo=UTC))
+        pdf = report_pdf.build_report(_result(), patient=p, notes=" ".join(names), plan=None)
+        text = _squash(" ".join(pg.extract_text() for pg in
+                                pypdf.PdfReader(io.BytesIO(pdf)).pages))
+        # in logical order: right-to-left names are laid out right to left (shaped), so
+        # they read back as typed, not reversed
+        for script, name in zip(group, names, strict=True):
+            assert text.count(_squash(name)) >= 2, (script, name)
+        assert "?" not in text, group  # the report itself has no "?"
+
+
+def test_pdf_without_fallback_fonts_shows_a_question_mark_not_nothing(monkeypatch):
+    from posture.present import report_pdf
+
+    monkeypatch.setattr(report_pdf, "_DEBIAN_NOTO", ())
+    monkeypatch.delenv(report_pdf.FONT_DIRS_ENV, raising=False)
+    doc = report_pdf._Doc("x")
+    if not doc.unicode:
+        pytest.skip("no Unicode font at all")
+    assert doc.t("王 abc") == "? abc"

@@ -5,6 +5,14 @@ with control characters removed. Unicode needs a TrueType font: DejaVu Sans from
 Debian package ``fonts-dejavu-core`` or, failing that, the copy bundled with matplotlib (a
 dependency of mediapipe); ``POSTURE_PDF_FONT`` may name another .ttf. Without any, the
 report falls back to the PDF core font and transliterates to Latin-1 ("°" → " deg").
+
+People's names come in every script. Characters DejaVu lacks are drawn with a Noto font
+for their script (:data:`SCRIPT_FONTS`: CJK incl. Korean, Thai, Devanagari, Bengali, Tamil,
+Arabic, Hebrew, Armenian, Georgian, Ethiopic), from Debian's ``fonts-noto-core`` and
+``fonts-noto-cjk`` or folders named in ``POSTURE_PDF_FONT_DIRS``; each is added (and its
+glyphs subset and embedded) only when the text needs it. With ``uharfbuzz`` installed, text
+is shaped: Arabic letters join, Indic clusters form, right-to-left runs read right to left.
+A character no installed font has is shown as "?", never dropped silently.
 """
 
 from __future__ import annotations
@@ -29,7 +37,35 @@ from ..store.records import AssessmentRecord, Patient
 from .contract import from_dict
 
 FONT_ENV = "POSTURE_PDF_FONT"
+FONT_DIRS_ENV = "POSTURE_PDF_FONT_DIRS"
 _DEBIAN_DEJAVU = Path("/usr/share/fonts/truetype/dejavu")
+_DEBIAN_NOTO = (Path("/usr/share/fonts/truetype/noto"), Path("/usr/share/fonts/opentype/noto"))
+#: Fallback font per script: (name, code point ranges, regular file, bold file).
+#: The CJK collection's face 0 (Japanese) has every Han, kana and Hangul glyph.
+SCRIPT_FONTS: tuple[tuple[str, tuple[tuple[int, int], ...], str, str], ...] = (
+    ("cjk", ((0x1100, 0x11FF), (0x2E80, 0x33FF), (0x3400, 0x9FFF), (0xA960, 0xA97F),
+             (0xAC00, 0xD7FF), (0xF900, 0xFAFF), (0xFE30, 0xFE4F), (0xFF00, 0xFFEF),
+             (0x20000, 0x3FFFF)), "NotoSansCJK-Regular.ttc", "NotoSansCJK-Bold.ttc"),
+    ("thai", ((0x0E00, 0x0E7F),), "NotoSansThai-Regular.ttf", "NotoSansThai-Bold.ttf"),
+    ("devanagari", ((0x0900, 0x097F), (0xA8E0, 0xA8FF), (0x1CD0, 0x1CFF)),
+     "NotoSansDevanagari-Regular.ttf", "NotoSansDevanagari-Bold.ttf"),
+    ("bengali", ((0x0980, 0x09FF),), "NotoSansBengali-Regular.ttf",
+     "NotoSansBengali-Bold.ttf"),
+    ("tamil", ((0x0B80, 0x0BFF),), "NotoSansTamil-Regular.ttf", "NotoSansTamil-Bold.ttf"),
+    ("arabic", ((0x0600, 0x06FF), (0x0750, 0x077F), (0x08A0, 0x08FF), (0xFB50, 0xFDFF),
+                (0xFE70, 0xFEFF)), "NotoSansArabic-Regular.ttf", "NotoSansArabic-Bold.ttf"),
+    ("hebrew", ((0x0590, 0x05FF), (0xFB1D, 0xFB4F)), "NotoSansHebrew-Regular.ttf",
+     "NotoSansHebrew-Bold.ttf"),
+    ("armenian", ((0x0530, 0x058F),), "NotoSansArmenian-Regular.ttf",
+     "NotoSansArmenian-Bold.ttf"),
+    ("georgian", ((0x10A0, 0x10FF), (0x1C90, 0x1CBF)), "NotoSansGeorgian-Regular.ttf",
+     "NotoSansGeorgian-Bold.ttf"),
+    ("ethiopic", ((0x1200, 0x139F),), "NotoSansEthiopic-Regular.ttf",
+     "NotoSansEthiopic-Bold.ttf"),
+)
+# joiners shape Persian and Indic text; every other format character (bidi overrides that
+# could reorder a name, zero-width spaces) is removed
+_KEEP_FORMAT = {"\u200c", "\u200d"}
 _ACCENT = (31, 78, 121)  # dark blue: headings and rules
 _MUTED = (95, 95, 95)
 _LATIN1_MAP = {"°": " deg", "–": "-", "—": "-", "−": "-", "’": "'", "‘": "'", "“": '"',
@@ -52,6 +88,28 @@ def find_unicode_font() -> tuple[Path, Path | None] | None:
         if regular.is_file():
             return regular, bold if bold.is_file() else None
     return None
+
+
+def _font_dirs() -> list[Path]:
+    extra = os.environ.get(FONT_DIRS_ENV, "")
+    return [Path(d) for d in extra.split(os.pathsep) if d] + list(_DEBIAN_NOTO)
+
+
+def script_font(ch: str) -> tuple[str, Path, Path | None] | None:
+    """(name, regular, bold or None) of the installed fallback font for ``ch``'s script."""
+    cp = ord(ch)
+    for name, ranges, regular, bold in SCRIPT_FONTS:
+        if any(lo <= cp <= hi for lo, hi in ranges):
+            for d in _font_dirs():
+                if (d / regular).is_file():
+                    return name, d / regular, (d / bold) if (d / bold).is_file() else None
+            return None
+    return None
+
+
+def shaping_available() -> bool:
+    """Whether text shaping (uharfbuzz) is installed."""
+    return importlib.util.find_spec("uharfbuzz") is not None
 
 
 def to_latin1(text: str) -> str:
@@ -77,7 +135,8 @@ def clean_text(text: Any) -> str:
     """User text made safe to draw: a string without control characters except newlines."""
     s = "" if text is None else str(text)
     s = s.replace("\r\n", "\n").replace("\r", "\n").replace("\t", " ")
-    return "".join(c for c in s if c == "\n" or unicodedata.category(c)[0] != "C")
+    return "".join(c for c in s if c == "\n" or c in _KEEP_FORMAT
+                   or unicodedata.category(c)[0] != "C")
 
 
 class _Doc(FPDF):
@@ -92,16 +151,36 @@ class _Doc(FPDF):
             self.add_font("body", "", str(font[0]))
             self.add_font("body", "B", str(font[1] or font[0]))
             self.family = "body"
+            if shaping_available():
+                self.set_text_shaping(True)
         else:
             self.family = "helvetica"
+        self._fallbacks: list[str] = []
+
+    def _covered(self, c: str) -> bool:
+        """Whether the body font or a fallback font (added now if needed) draws ``c``."""
+        cp = ord(c)
+        if cp in self.fonts["body"].cmap or any(
+                cp in self.fonts[f].cmap for f in self._fallbacks):
+            return True
+        found = script_font(c)
+        if found is None or found[0] in self._fallbacks:
+            return False
+        name, regular, bold = found
+        self.add_font(name, "", str(regular))
+        self.add_font(name, "B", str(bold or regular))
+        self._fallbacks.append(name)
+        self.set_fallback_fonts(self._fallbacks, exact_match=False)
+        return cp in self.fonts[name].cmap
 
     def t(self, text: Any) -> str:
         s = clean_text(text)
         if not self.unicode:
             return to_latin1(s)
-        # a glyph the font lacks would vanish without a trace: show "?" instead
+        # a glyph no font has would vanish without a trace: show "?" instead
         cmap = self.fonts["body"].cmap
-        return "".join(c if c == "\n" or ord(c) in cmap else _fallback(c, cmap) for c in s)
+        return "".join(c if c == "\n" or c in _KEEP_FORMAT or self._covered(c)
+                       else _fallback(c, cmap) for c in s)
 
     def footer(self) -> None:
         self.set_y(-12)
