@@ -16,6 +16,8 @@ import pandas as pd
 import streamlit as st
 
 from posture.errors import PostureError
+from posture.present.contract import from_dict
+from posture.result import Reading
 from posture.store import THOMAS_ANSWERS, Patient, StoreError, encode_jpeg
 from posture.store.history import METRICS
 
@@ -150,17 +152,17 @@ def save_form(s, p: Patient, k: str, frame, d: dict, corr: dict, actor: str) -> 
     st.rerun()  # the header, history and comparison now include it
 
 
-def show_metrics(d: dict) -> None:
-    if d.get("pelvic_tilt_deg") is None:
-        st.warning("Pelvic tilt not measured: " + "; ".join(
-            str(r) for r in d.get("abstain_reasons") or []))
+def show_metrics(d: dict | Reading) -> None:
+    r = from_dict(d, strict=False)  # typed (posture.result.Reading)
+    if r.pelvic_tilt_deg is None:
+        st.warning("Pelvic tilt not measured: " + "; ".join(str(x) for x in r.reasons))
     else:
-        iv = d.get("pelvic_tilt_interval_deg")
-        st.metric("Pelvic tilt (+ = anterior)", fmt(d["pelvic_tilt_deg"]),
+        iv = r.pelvic_tilt_interval_deg
+        st.metric("Pelvic tilt (+ = anterior)", fmt(r.pelvic_tilt_deg),
                   f"interval {fmt(iv[0])} to {fmt(iv[1])}" if iv else "clinician-placed",
                   delta_color="off", delta_arrow="off")
-        if d.get("severity_label"):
-            st.text(f"Severity: {d['severity_label']}")
-    rows = [{"Metric": m.label, "Value": fmt(d.get(m.key)), "Convention": m.convention}
+        if r.severity_label:
+            st.text(f"Severity: {r.severity_label}")
+    rows = [{"Metric": m.label, "Value": fmt(r.metric(m.name)[0]), "Convention": m.convention}
             for m in METRICS[1:]]
     st.dataframe(pd.DataFrame(rows), hide_index=True, width="stretch")
