@@ -317,16 +317,41 @@ _RAW_PROCESS = textwrap.dedent("""
 """)
 
 
+def _session_cpu(sid: int, seen: dict[int, float]) -> None:
+    """Record the CPU seconds (user + system) of every live process of session ``sid``."""
+    tick = os.sysconf("SC_CLK_TCK")
+    for p in Path("/proc").iterdir():
+        if not p.name.isdigit():
+            continue
+        try:
+            f = (p / "stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        if int(f[3]) == sid:
+            seen[int(p.name)] = max(seen.get(int(p.name), 0.0), (int(f[11]) + int(f[12])) / tick)
+
+
 def _timed_process(cmd: list[str]) -> tuple[float, float, subprocess.CompletedProcess]:
-    """(wall s, CPU s of the process and the children it waited for, result)."""
-    before = os.times()
+    """(wall s, CPU s, result). CPU is that of every process of the command's session,
+    sampled every 0.1 s (Ray's workers are not children the command waits for, so
+    ``os.times`` would miss them; a process's last 0.1 s before it exits is lost)."""
+    seen: dict[int, float] = {}
     t0 = time.perf_counter()
-    proc = subprocess.run(cmd, capture_output=True, text=True, check=False, env=_env())
+    with subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                          env=_env(), start_new_session=True) as p:
+        import threading
+
+        out: dict = {}
+        reader = threading.Thread(target=lambda: out.update(zip(
+            ("stdout", "stderr"), p.communicate(), strict=True)))
+        reader.start()
+        while reader.is_alive():
+            _session_cpu(p.pid, seen)
+            reader.join(0.1)
     wall = time.perf_counter() - t0
-    after = os.times()
-    cpu = (after.children_user - before.children_user) + (after.children_system
-                                                          - before.children_system)
-    return wall, cpu, proc
+    proc = subprocess.CompletedProcess(cmd, p.returncode, out.get("stdout", ""),
+                                       out.get("stderr", ""))
+    return wall, sum(seen.values()), proc
 
 
 def _engine_run(folder: Path, csv: Path, workers: str, engine: str) -> dict:
@@ -354,8 +379,8 @@ def bench_engines(images: list[Path], tmp: Path, with_ray: bool = True) -> dict:
     for name, files in sets.items():
         folders[name] = tmp / f"engines_{name}"
         folders[name].mkdir()
-        for f in files:
-            shutil.copy(f, folders[name] / f.name)
+        for i, f in enumerate(files):  # numbered: --engine-repeat lists a file again
+            shutil.copy(f, folders[name] / f"{i:04d}_{f.name}")
     out: dict = {"images": n, "images_small": n_small, "cores": usable_cores(),
                  "auto_workers": auto_workers(), "runs": {}}
 
@@ -432,9 +457,9 @@ def render_engines_md(e: dict) -> list[str]:
              f"({e['images_small']} images) is subtracted for the steady rate. raw = one "
              "process that decodes each image and runs MediaPipe detect (the pipeline's "
              f"options), nothing else. {e['cores']} usable cores; `--workers auto` = "
-             f"{e['auto_workers']}. CPU = user+system time of the process and its waited-for "
-             "children. 1-min load average before each run in the last column: other "
-             "agents share this machine, so wall times are noisy.", "",
+             f"{e['auto_workers']}. CPU = user+system time of every process of the run "
+             "(Ray's included), sampled every 0.1 s. 1-min load average before each run in "
+             "the last column: other agents share this machine, so wall times are noisy.", "",
              "| run | wall s (all) | images/s | steady images/s | start-up s | CPU ms/image "
              "| wall / raw | steady raw/this | load (all, quarter) |",
              "|---|---|---|---|---|---|---|---|---|"]
@@ -721,12 +746,15 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--engine-images", type=Path, action="append", default=None,
                     help="folder of renders for the engines section (repeatable; default "
                          "samples/ and samples/heldout/)")
+    ap.add_argument("--engine-repeat", type=int, default=1,
+                    help="use the engine images this many times (longer, steadier runs)")
     ap.add_argument("--no-ray", action="store_true", help="engines section without Ray")
     ap.add_argument("--engines-only", action="store_true",
                     help="only the engines section (issue 17); writes speed_engines.{md,json}")
     args = ap.parse_args(argv)
     engine_dirs = args.engine_images or [ROOT / "samples", ROOT / "samples" / "heldout"]
-    engine_images = sorted(p for d in engine_dirs for p in d.glob("*.jpg"))
+    engine_images = sorted(p for d in engine_dirs for p in d.glob("*.jpg")) * max(
+        1, args.engine_repeat)
     if args.engines_only:
         return engines_main(args, engine_images)
 
