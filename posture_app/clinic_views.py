@@ -270,10 +270,16 @@ def compare_tab(s, p: Patient, recs, actor: str) -> None:
                "change of photo posture measures (5°).")
 
 
-def progress_button(s, p: Patient, recs, before, after, pics, actor: str) -> None:
+@st.cache_data(show_spinner="Building the progress report…", max_entries=4)
+def _progress_bytes(_p, _recs, _before, _after, _pics, key: tuple) -> bytes:
     from posture.present.progress_pdf import build_progress_report
 
-    data = build_progress_report(p, recs, before, after, pics)
+    return build_progress_report(_p, _recs, _before, _after, _pics)
+
+
+def progress_button(s, p: Patient, recs, before, after, pics, actor: str) -> None:
+    key = (p.id, p.name, tuple((r.id, r.thomas_test) for r in recs), before.id, after.id)
+    data = _progress_bytes(p, recs, before, after, pics, key)
     st.download_button("Progress report (PDF)", data, icon="📄", key="cmp_pdf",
                        file_name=f"posture-progress-{p.pseudonym}-{after.taken_at:%Y%m%d}.pdf",
                        mime="application/pdf", on_click=s.log, args=(actor, "export"),

@@ -131,7 +131,7 @@ def _tilt_chart(pdf: _Doc, records) -> None:
     pdf.set_font(pdf.family, "", 7)
     step = 5.0 if hi - lo <= 40 else 10.0
     for v in np.arange(np.ceil(lo / step) * step, hi, step):
-        pdf.text(x0 - 11, Y(v) + 1, pdf.t(f"{v:+.0f}°"))
+        pdf.text(x0 - 11, Y(v) + 1, pdf.t(f"{v + 0.0:+.0f}°"))  # no "-0"
     pdf.set_dash_pattern(dash=1, gap=1)
     pdf.line(x0, Y(0), x0 + w, Y(0))
     pdf.set_dash_pattern()

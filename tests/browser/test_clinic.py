@@ -260,3 +260,44 @@ def test_7_every_patient_has_a_label_of_its_own(cpage, clinic):
         settle(cpage)
         heading = cpage.get_by_test_id("stMain").locator("h3").first
         assert heading.inner_text().strip() == p.pseudonym
+
+
+def test_before_after_view_aligns_blends_and_offers_the_progress_pdf(cpage, clinic, photos):
+    from datetime import UTC, datetime, timedelta
+
+    from posture.analysis import Analyzer
+    from posture.images import load_image
+    from posture.present.contract import assessment_to_dict
+    from posture.store import encode_jpeg
+
+    url, db = clinic
+    with open_store(db) as s, Analyzer() as an:
+        p = s.add_patient("BA-001")
+        for i, f in enumerate(photos):
+            fr = load_image(f)
+            s.save_assessment(p.id, assessment_to_dict(an.analyze(fr)),
+                              taken_at=datetime(2026, 3, 1, tzinfo=UTC) + timedelta(days=60 * i),
+                              photo_jpeg=encode_jpeg(fr.rgb), photo_consent=True)
+    open_clinic(cpage, url, "BA-001")
+    tab(cpage, "Before")
+    panel = cpage.get_by_role("tabpanel").filter(has_text="Blend")
+    panel.get_by_test_id("stImage").nth(2).wait_for()
+    assert panel.get_by_test_id("stImage").count() == 3  # before, after, blend
+    assert "beyond" in panel.inner_text() or "within" in panel.inner_text() or "no" in \
+        panel.inner_text()
+    before = panel.get_by_test_id("stImage").nth(2).locator("img").screenshot()
+    slider = panel.get_by_test_id("stSlider").get_by_role("slider")
+    slider.focus()
+    for _ in range(10):
+        cpage.keyboard.press("ArrowRight")
+    settle(cpage)
+    assert "blend 0.50" in panel.inner_text()
+    after = panel.get_by_test_id("stImage").nth(2).locator("img").screenshot()
+    assert before != after
+    with cpage.expect_download() as dl:
+        panel.get_by_role("button", name="Progress report (PDF)").click()
+    assert dl.value.suggested_filename.startswith("posture-progress-BA-001")
+    shot(cpage, "clinic_before_after")
+    with open_store(db) as s:
+        assert any(e["action"] == "export" and e["patient_id"] == p.id
+                   for e in s.audit_trail(patient_id=p.id))
