@@ -4,6 +4,19 @@
 set -euo pipefail
 cd "$(dirname "$0")"
 bash scripts/setup-env.sh app,test
+# The offline-build tests (tests/test_models.py) build the pose model from the mediapipe
+# 0.10.21 wheel. `models fetch` leaves that wheel in the cache only when it had to build
+# offline; where Google's storage was reachable it is absent, so fetch it here (pip
+# download from PyPI, never installed). Under CI a missing wheel fails those tests.
+.venv/bin/python - <<'PY'
+import subprocess, zipfile
+from posture import models
+src = models.cache_dir() / "sources"
+if not any(zipfile.is_zipfile(w) for w in src.glob(models.SOURCE_WHEEL_GLOB)):
+    print("==> downloading the mediapipe 0.10.21 wheel for the offline-build tests")
+    src.mkdir(parents=True, exist_ok=True)
+    subprocess.run(models.pip_download_command(src), check=True)
+PY
 # The browser tests need Debian's Chromium; install it where we can (root), else they skip.
 if ! command -v chromium >/dev/null 2>&1 && [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
     echo "==> installing chromium (Debian) for the browser tests"
@@ -15,6 +28,13 @@ if ! ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 && [ "$(id -u)" = 0 ] &
     echo "==> installing postgresql (Debian) for the clinic-store tests"
     apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends \
         postgresql >/dev/null
+fi
+# A Unicode font for the PDF report's tests (present with chromium, but not only then).
+if [ ! -f /usr/share/fonts/truetype/dejavu/DejaVuSans.ttf ] && [ "$(id -u)" = 0 ] \
+        && command -v apt-get >/dev/null; then
+    echo "==> installing fonts-dejavu-core (Debian) for the PDF report"
+    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq \
+        --no-install-recommends fonts-dejavu-core >/dev/null
 fi
 # Noto fonts (Debian) for names in every script in the PDF report; without them those
 # tests skip.
