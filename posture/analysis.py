@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import os
 from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass, replace
+from statistics import NormalDist
 from typing import Literal
 
 import numpy as np
@@ -16,13 +18,13 @@ import numpy as np
 from .classify import classify_tilt
 from .config import thresholds
 from .errors import NoPersonError
-from .estimator import EstimatorModel, load_estimator, pelvis_patch
+from .estimator import PATCH_JITTER, EstimatorModel, load_estimator, pelvis_patch
 from .horizon import LEVEL, Roll, Segments, line_segments, roll_from_segments
 from .images import Frame, load_image
-from .metrics import Measurements, measure
+from .metrics import Measurements, measure_views
 from .pose import PoseEstimator, PoseResult
 from .result import Assessment, Reason
-from .sagittal import analyse_side
+from .sagittal import analyse_side, facing_direction, mean_scores, view_scores
 
 RollMode = Literal["auto", "none"] | Roll
 #: In VIDEO mode, re-estimate camera roll every this many frames with a person in them.
@@ -34,6 +36,68 @@ RETAKE_GUIDANCE = (
     "Camera at hip height, level, 2–3 m away; fitted clothes so the outline of the lower "
     "back and buttocks shows.",
 )
+
+
+@dataclass(frozen=True)
+class View:
+    """One detection of the photo: the image as given, or its mirror image.
+
+    ``rgb`` is the image the detection ran on (for the pelvis patch); a ``patch`` kept from
+    an earlier assessment can stand in for it.
+    """
+
+    result: PoseResult
+    roll: Roll = LEVEL
+    rgb: np.ndarray | None = None
+    patch: np.ndarray | None = None
+
+
+def mirrored_roll(r: Roll) -> Roll:
+    """The same camera roll seen in the mirror image (the sign flips)."""
+    return replace(r, deg=-r.deg)
+
+
+def mirror_balanced_roll(a: Roll, b_mirrored: Roll) -> Roll:
+    """One roll for a photo from its own estimate ``a`` and its mirror's ``b_mirrored``.
+
+    Symmetric by construction: swapping the image and its mirror gives the mirrored
+    answer. Where only one of them found straight edges, that one is used.
+    """
+    b = mirrored_roll(b_mirrored)
+    if a.source == b.source == "estimated":
+        return replace(a, deg=(a.deg + b.deg) / 2.0, evidence=(a.evidence + b.evidence) / 2.0,
+                       spread_deg=(a.spread_deg + b.spread_deg) / 2.0)
+    if b.source == "estimated":
+        return b
+    return a
+
+
+def _rescaled_roll(r: Roll) -> Roll:
+    return r  # an angle: the same in a uniformly resized image
+
+
+def working_image(rgb: np.ndarray) -> np.ndarray:
+    """The photo resized so its long side is ``thresholds.yaml``'s ``working_long_side``.
+
+    Every copy of a photo (re-saved, resized, slightly cropped) then reaches the pose model
+    at nearly the same pixel scale, which makes the reading repeatable; the pose model
+    works at 256 px anyway, so nothing it could use is lost.
+    """
+    import cv2
+
+    h, w = rgb.shape[:2]
+    target = int(thresholds()["analysis"]["working_long_side"])
+    s = target / max(h, w)
+    if abs(s - 1.0) < 1e-3:
+        return rgb
+    size = (max(1, round(w * s)), max(1, round(h * s)))
+    interp = cv2.INTER_AREA if s < 1 else cv2.INTER_LINEAR
+    return cv2.resize(rgb, size, interpolation=interp)
+
+
+def normal_sigma(halfwidth: float, coverage: float) -> float:
+    """One normal SD from a symmetric interval's half-width at ``coverage`` (0–1)."""
+    return halfwidth / NormalDist().inv_cdf(0.5 + coverage / 2.0)
 
 
 def assess(result: PoseResult, model: EstimatorModel | None, roll: Roll = LEVEL,
@@ -49,21 +113,59 @@ def assess(result: PoseResult, model: EstimatorModel | None, roll: Roll = LEVEL,
     NoPersonError
         When no person was detected.
     """
-    side = analyse_side(result, roll)
-    if side is None:
+    return assess_views([View(result, roll, rgb, patch)], model, coverage=coverage,
+                        model_variant=model_variant)
+
+
+def assess_views(views: list[View], model: EstimatorModel | None, *,
+                 coverage: float | None = None, model_variant: str = "",
+                 report: PoseResult | None = None) -> Assessment:
+    """One assessment from several detections of the same photo.
+
+    ``views[0]`` is the photo as given (its landmarks are the ones reported, or those of
+    ``report``: the same detection in the photo's own pixels when the views ran on a
+    resized copy); the others are its mirror image. The view gate decides once, on the
+    evidence pooled over all views, and every measurement is the mean over the views
+    (each is facing-normalised), so a photo and its mirror give the same reading.
+
+    Raises
+    ------
+    NoPersonError
+        When no person was detected in the photo as given.
+    """
+    first = report if report is not None else views[0].result
+    if views[0].result.primary is None:
         raise NoPersonError(
             "No person was found in the image. " + RETAKE_GUIDANCE[1], code="no_person"
         )
+    views = [v for v in views if v.result.primary is not None]
+    facings = []
+    scores = []
+    for v in views:
+        facing, conf = facing_direction(v.result.primary)
+        facings.append(facing)
+        scores.append(view_scores(v.result.primary, v.result, conf))
+    pooled = mean_scores(scores)
+    if any(f == facings[0] for f in facings[1:]):
+        # a mirror image must face the other way: if not, the facing is a guess
+        pooled = replace(pooled, facing_confidence=0.0)
+    sides = [analyse_side(v.result, v.roll, scores=pooled) for v in views]
+    side = sides[0]
     est = thresholds()["estimate"]
     coverage = coverage or est["interval_coverage"]
     reasons = list(side.view.reasons)
     guidance = list(side.view.guidance)
-    if patch is None and rgb is not None and model is not None and model.patchnet is not None \
-            and result.primary.mask is not None:
-        patch = pelvis_patch(rgb, result.primary.mask, side)  # kept for reassess()
+    patches = []
+    for v, sd in zip(views, sides, strict=True):
+        p = v.patch
+        if p is None and v.rgb is not None and model is not None \
+                and model.patchnet is not None and v.result.primary.mask is not None:
+            p = pelvis_patch(v.rgb, v.result.primary.mask, sd, jitter=PATCH_JITTER)
+        patches.append(p)
     # the patch networks (~12 ms) run only when the view passed: otherwise the learned
     # values are withheld anyway (a live stream spends many frames turning side-on)
-    meas = measure(side, model, coverage, patch if side.view.ok else None)
+    meas = measure_views(sides, model, coverage,
+                         patches if side.view.ok else [None] * len(sides))
     severity = None
     if model is None:
         reasons.append(Reason("estimator_unavailable", "estimator not available in this build"))
@@ -73,8 +175,7 @@ def assess(result: PoseResult, model: EstimatorModel | None, roll: Roll = LEVEL,
             reasons.append(Reason("interval_too_wide", "the estimate is too uncertain to grade"))
             guidance.append(RETAKE_GUIDANCE[2])
         else:
-            # the interval is symmetric at 90%: half-width / 1.645 is one normal SD
-            sigma = (hi - lo) / 2.0 / 1.6449
+            sigma = normal_sigma((hi - lo) / 2.0, coverage)
             severity = classify_tilt(meas.pelvic_tilt.value, sigma)
     abstained = bool(reasons)
     if abstained:
@@ -82,9 +183,12 @@ def assess(result: PoseResult, model: EstimatorModel | None, roll: Roll = LEVEL,
         severity = None
         if not guidance:
             guidance = list(RETAKE_GUIDANCE)
+    if report is not None:  # the geometry to show, in the photo's own pixels
+        side = analyse_side(report, _rescaled_roll(views[0].roll), scores=pooled)
     return Assessment(
-        (result.width, result.height), result.primary, side, meas, severity, abstained,
-        tuple(reasons), tuple(guidance), model_variant, model.meta if model else {}, patch,
+        (first.width, first.height), first.primary, side, meas, severity, abstained,
+        tuple(reasons), tuple(guidance), model_variant, model.meta if model else {},
+        patches[0],
     )
 
 
@@ -166,8 +270,13 @@ class Analyzer:
     """
 
     def __init__(self, model: str | os.PathLike | None = None, *,
-                 mode: Literal["image", "video"] = "image", roll: RollMode = "auto"):
+                 mode: Literal["image", "video"] = "image", roll: RollMode = "auto",
+                 mirror: bool = True):
         self.estimator = PoseEstimator(model, mode=mode)
+        #: photos are analysed as given and mirrored, and the two readings averaged: the
+        #: reading of a photo and of its mirror image are then the same by construction,
+        #: and the noise of each detection is halved in variance
+        self.mirror = mirror
         self.tilt_model = load_estimator()
         self.roll_mode = roll
         # The roll's line search needs no pose: it runs on this thread while MediaPipe works
@@ -210,10 +319,28 @@ class Analyzer:
     def analyze(self, src: str | os.PathLike | bytes | np.ndarray | Frame) -> Assessment:
         """Analyse one photo (path, bytes, RGB array or :class:`Frame`)."""
         frame = src if isinstance(src, Frame) else load_image(src)
-        segments = self._start_roll(frame.rgb)
-        result = self.estimator.detect(frame)
-        return assess(result, self.tilt_model, self._roll(frame.rgb, result, segments),
-                      model_variant=self.estimator.bundle.variant, rgb=frame.rgb)
+        rgb = frame.rgb
+        if self.mirror:
+            return self._analyze_balanced(rgb)
+            segments = self._start_roll(rgb)
+            result = self.estimator.detect(frame)
+            return assess(result, self.tilt_model, self._roll(rgb, result, segments),
+                          model_variant=self.estimator.bundle.variant, rgb=rgb)
+
+    def _analyze_balanced(self, rgb: np.ndarray) -> Assessment:
+        """The photo at working size and its mirror image, judged and measured once."""
+        work = np.ascontiguousarray(working_image(rgb))
+        flipped = np.ascontiguousarray(work[:, ::-1])
+        seg_a, seg_b = self._start_roll(work), self._start_roll(flipped)
+        res_a = self.estimator.detect(work)
+        res_b = self.estimator.detect(flipped)
+        roll = mirror_balanced_roll(self._roll(work, res_a, seg_a),
+                                    self._roll(flipped, res_b, seg_b))
+        h, w = rgb.shape[:2]
+        report = res_a if work is rgb else res_a.rescaled(w, h)
+        return assess_views([View(res_a, roll, work), View(res_b, mirrored_roll(roll), flipped)],
+                            self.tilt_model, model_variant=self.estimator.bundle.variant,
+                            report=report)
 
     def analyze_video_frame(self, rgb: np.ndarray, timestamp_ms: int) -> Assessment | None:
         """Analyse one frame of a stream; None when nobody is in it."""

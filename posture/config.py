@@ -48,7 +48,11 @@ def thresholds() -> dict[str, dict[str, float]]:
                  "min_visibility", "other_person_size_ratio",
                  "min_leg_torso_ratio", "max_leg_torso_ratio", "max_knee_hip_width_ratio",
                  "same_person_iou", "max_body_axis_deg"],
+        "partial": ["ear_hip_fraction", "ear_knee_fraction", "hip_height_fraction",
+                    "min_thigh_room", "min_thigh_torso_ratio", "max_thigh_torso_ratio",
+                    "interval_scale"],
         "estimate": ["interval_coverage", "max_interval_width_deg"],
+        "analysis": ["working_long_side"],
         "head": ["forward_head_below_deg"],
         "knee": ["hyperextension_above_deg"],
     }
@@ -62,3 +66,8 @@ def thresholds() -> dict[str, dict[str, float]]:
 
 def view_thresholds() -> dict[str, float]:
     return thresholds()["view"]
+
+
+def partial_thresholds() -> dict[str, float]:
+    """Constants for a view without the feet (``thresholds.yaml``, ``partial``)."""
+    return thresholds()["partial"]

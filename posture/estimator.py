@@ -159,30 +159,46 @@ PATCH_SIDE = 0.40
 PATCH_CENTRE = 0.05
 
 
-def pelvis_patch(rgb: np.ndarray, mask: np.ndarray, side: SideView) -> np.ndarray:
+#: Test-time jitter of the pelvis patch: (forward, up) shifts of its centre in stature
+#: units. The network's answer is averaged over them, so that a landmark moved by a few
+#: pixels (a re-saved or cropped copy of the photo) moves the reading much less.
+PATCH_JITTER = tuple((du, dv) for dv in (-0.012, 0.0, 0.012) for du in (-0.012, 0.0, 0.012))
+
+
+def pelvis_patch(rgb: np.ndarray, mask: np.ndarray, side: SideView,
+                 jitter: tuple[tuple[float, float], ...] | None = None) -> np.ndarray:
     """Grey image and person mask around the pelvis, in the body frame.
 
     The patch is facing-normalised (the person always faces +x), upright (roll removed)
     and scaled by stature, so a small network sees the same anatomy at the same place
     whatever the photo's size, roll or facing.
 
+    Parameters
+    ----------
+    jitter : sequence of (du, dv), optional
+        Shifts of the patch centre (stature units); one patch per shift is returned.
+
     Returns
     -------
-    (2, PATCH_PX, PATCH_PX) uint8 array: grey image, mask (255 = person).
+    (2, PATCH_PX, PATCH_PX) uint8 array: grey image, mask (255 = person); with ``jitter``,
+    (len(jitter), 2, PATCH_PX, PATCH_PX).
     """
     import cv2
 
     f = side.frame
-    c = side.points["hip"] + np.array([0.0, PATCH_CENTRE])
+    shifts = ((0.0, 0.0),) if jitter is None else tuple(jitter)
     h = PATCH_SIDE / 2
-    corners = np.array([[c[0] - h, c[1] + h], [c[0] + h, c[1] + h], [c[0] - h, c[1] - h]])
-    img_pts = f.to_image(corners)  # patch top-left, top-right, bottom-left in pixels
+    centres = [side.points["hip"] + np.array([du, PATCH_CENTRE + dv]) for du, dv in shifts]
+    corners = [np.array([[c[0] - h, c[1] + h], [c[0] + h, c[1] + h], [c[0] - h, c[1] - h]])
+               for c in centres]
+    img_pts = [f.to_image(c) for c in corners]  # patch top-left, top-right, bottom-left (px)
+    everything = np.concatenate(img_pts)
     # Shrink a crop first when the patch is much smaller than its footprint: warpAffine
     # samples points and would alias; INTER_AREA averages.
-    span = float(np.linalg.norm(img_pts[1] - img_pts[0]))
+    span = float(np.linalg.norm(img_pts[0][1] - img_pts[0][0]))
     scale = min(1.0, 2.0 * PATCH_PX / max(span, 1.0))
-    x0, y0 = np.floor(img_pts.min(axis=0) - span * 0.75).astype(int)
-    x1, y1 = np.ceil(img_pts.max(axis=0) + span * 0.75).astype(int)
+    x0, y0 = np.floor(everything.min(axis=0) - span * 0.75).astype(int)
+    x1, y1 = np.ceil(everything.max(axis=0) + span * 0.75).astype(int)
     x0, y0 = max(x0, 0), max(y0, 0)
     x1, y1 = min(x1, rgb.shape[1]), min(y1, rgb.shape[0])
     grey = cv2.cvtColor(np.ascontiguousarray(rgb[y0:y1, x0:x1]), cv2.COLOR_RGB2GRAY)
@@ -191,27 +207,33 @@ def pelvis_patch(rgb: np.ndarray, mask: np.ndarray, side: SideView) -> np.ndarra
         size = (max(1, round(grey.shape[1] * scale)), max(1, round(grey.shape[0] * scale)))
         grey = cv2.resize(grey, size, interpolation=cv2.INTER_AREA)
         m = cv2.resize(m, size, interpolation=cv2.INTER_AREA)
-    src = ((img_pts - (x0, y0)) * scale).astype(np.float32)
     dst = np.array([[0, 0], [PATCH_PX, 0], [0, PATCH_PX]], np.float32)
-    warp = cv2.getAffineTransform(src, dst)
     size = (PATCH_PX, PATCH_PX)
-    g = cv2.warpAffine(grey, warp, size, flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
-    mm = cv2.warpAffine(m, warp, size, flags=cv2.INTER_LINEAR, borderValue=0)
-    return np.stack([g, mm])
+    out = []
+    for pts in img_pts:
+        src = ((pts - (x0, y0)) * scale).astype(np.float32)
+        warp = cv2.getAffineTransform(src, dst)
+        g = cv2.warpAffine(grey, warp, size, flags=cv2.INTER_LINEAR,
+                           borderMode=cv2.BORDER_REPLICATE)
+        mm = cv2.warpAffine(m, warp, size, flags=cv2.INTER_LINEAR, borderValue=0)
+        out.append(np.stack([g, mm]))
+    return out[0] if jitter is None else np.stack(out)
 
 
 def _conv3x3(x: np.ndarray, w: np.ndarray, b: np.ndarray) -> np.ndarray:
-    """3×3 convolution, padding 1, stride 1. x: (C, H, W); w: (O, C, 3, 3)."""
-    c, hh, ww = x.shape
-    xp = np.pad(x, ((0, 0), (1, 1), (1, 1)))
-    cols = np.lib.stride_tricks.sliding_window_view(xp, (3, 3), axis=(1, 2))  # C,H,W,3,3
-    cols = cols.transpose(1, 2, 0, 3, 4).reshape(hh * ww, c * 9)
-    return (cols @ w.reshape(w.shape[0], -1).T + b).T.reshape(w.shape[0], hh, ww)
+    """3×3 convolution, padding 1, stride 1. x: (N, C, H, W); w: (O, C, 3, 3)."""
+    n, c, hh, ww = x.shape
+    xp = np.pad(x, ((0, 0), (0, 0), (1, 1), (1, 1)))
+    cols = np.lib.stride_tricks.sliding_window_view(xp, (3, 3), axis=(2, 3))  # N,C,H,W,3,3
+    cols = cols.transpose(0, 2, 3, 1, 4, 5).reshape(n * hh * ww, c * 9)
+    out = cols @ w.reshape(w.shape[0], -1).T + b  # (N·H·W, O)
+    return out.reshape(n, hh, ww, w.shape[0]).transpose(0, 3, 1, 2)
 
 
 def _maxpool2(x: np.ndarray) -> np.ndarray:
-    c, hh, ww = x.shape
-    return x[:, : hh // 2 * 2, : ww // 2 * 2].reshape(c, hh // 2, 2, ww // 2, 2).max(axis=(2, 4))
+    n, c, hh, ww = x.shape
+    x = x[:, :, : hh // 2 * 2, : ww // 2 * 2]
+    return x.reshape(n, c, hh // 2, 2, ww // 2, 2).max(axis=(3, 5))
 
 
 @dataclass(frozen=True)
@@ -229,17 +251,20 @@ class PatchNet:
     target_scale: np.ndarray
 
     def predict(self, patch: np.ndarray) -> np.ndarray:
-        x = patch.astype(np.float32) / 255.0
+        """Targets of one patch (2, H, W) → (T,), or of a batch (N, 2, H, W) → (N, T)."""
+        single = patch.ndim == 3
+        x = (patch[None] if single else patch).astype(np.float32) / 255.0
         for i, (w, b) in enumerate(self.convs):
             x = np.maximum(_conv3x3(x, w, b), 0.0)
             if i < len(self.convs) - 1:
                 x = _maxpool2(x)
-        h = x.mean(axis=(1, 2))
+        h = x.mean(axis=(2, 3))
         for i, (w, b) in enumerate(self.dense):
             h = h @ w.T + b
             if i < len(self.dense) - 1:
                 h = np.maximum(h, 0.0)
-        return h * self.target_scale + self.target_mean
+        y = h * self.target_scale + self.target_mean
+        return y[0] if single else y
 
     @classmethod
     def from_npz(cls, z, prefix: str = "") -> PatchNet:
@@ -309,10 +334,15 @@ class EstimatorModel:
         return widths[target][int(np.searchsorted(edges, predicted_tilt, side="right"))]
 
     def predict(self, side: SideView, patch: np.ndarray | None = None) -> dict[str, float]:
-        """Targets (degrees) for one side view; ``patch`` from :func:`pelvis_patch`."""
+        """Targets (degrees) for one side view; ``patch`` from :func:`pelvis_patch`.
+
+        A stack of jittered patches (N, 2, H, W) is averaged over its N members.
+        """
         y = self.regressor.predict(features(side))[0]
         if self.patchnet is not None and patch is not None and self.blend > 0:
-            y = (1.0 - self.blend) * y + self.blend * self.patchnet.predict(patch)
+            net = self.patchnet.predict(patch)
+            net = net.mean(axis=0) if patch.ndim == 4 else net
+            y = (1.0 - self.blend) * y + self.blend * net
         return dict(zip(self.regressor.target_names, (float(v) for v in y), strict=True))
 
 

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from .config import partial_thresholds
 from .estimator import EstimatorModel
 from .sagittal import SideView
 
@@ -81,10 +82,17 @@ def knee_angle(hip: np.ndarray, knee: np.ndarray, ankle: np.ndarray) -> float:
     return float(np.degrees(a_shank - a_thigh))
 
 
-def plumb_offsets(points: dict[str, np.ndarray]) -> dict[str, float]:
-    """Forward offset of ear, shoulder, hip and knee from the ankle, fraction of stature."""
+def plumb_offsets(points: dict[str, np.ndarray]) -> dict[str, float | None]:
+    """Forward offset of ear, shoulder, hip and knee from the ankle, fraction of stature.
+
+    None where a point (or the ankle, in a view without feet) is not in the picture.
+    """
     ank = points["ankle"][0]
-    return {k: float(points[k][0] - ank) for k in ("ear", "shoulder", "hip", "knee")}
+    out = {}
+    for k in ("ear", "shoulder", "hip", "knee"):
+        d = float(points[k][0] - ank)
+        out[k] = d if np.isfinite(d) else None
+    return out
 
 
 # -- assembling ---------------------------------------------------------------------------
@@ -115,6 +123,8 @@ LORDOSIS_CONVENTION = (
 
 
 def _with_error(name, value, unit, conv, err, coverage, method) -> Measurement:
+    if value is None or not np.isfinite(value):  # a point it needs is not in the picture
+        return Measurement(name, None, unit, conv, None, None, method)
     iv = None if err is None else (round(value - err, 2), round(value + err, 2))
     return Measurement(name, round(value, 2), unit, conv, iv, coverage if err else None, method)
 
@@ -127,18 +137,40 @@ def measure(side: SideView, model: EstimatorModel | None, coverage: float = 0.9,
     ``patch`` is the pelvis patch (:func:`posture.estimator.pelvis_patch`) when the image
     is at hand.
     """
-    pts = side.points
+    return measure_views([side], model, coverage, [patch])
+
+
+def measure_views(sides: list[SideView], model: EstimatorModel | None, coverage: float,
+                  patches: list[np.ndarray | None]) -> Measurements:
+    """All measurements of one photo seen several times (e.g. the image and its mirror).
+
+    Each view is measured on its own (facing-normalised, so a mirror image reads the same
+    way) and the values are averaged; intervals are taken at the mean. ``sides[0]`` must
+    be the photo as given. A view without feet (``side.view.partial``) gets its learned
+    intervals widened by ``thresholds.yaml``'s ``partial.interval_scale``.
+    """
+    side = sides[0]
     typical = model.typical_error if model else {}
+
+    def mean_point(name: str) -> np.ndarray:
+        return np.mean([sd.points[name] for sd in sides], axis=0)
+
+    pts = {k: mean_point(k) for k in side.points}
+    widen = partial_thresholds()["interval_scale"] if side.view.partial else 1.0
     if model is not None:
-        pred = model.predict(side, patch)
+        preds = [model.predict(sd, p) for sd, p in zip(sides, patches, strict=True)]
+        pred = {k: float(np.mean([p[k] for p in preds])) for k in preds[0]}
+        patch = patches[0]
         t = pred["pelvic_tilt_deg"]
         method = ("learned: pelvis-patch network + outline regression" if patch is not None
                   and model.patchnet is not None else "learned: outline regression")
+        if len(sides) > 1:
+            method += f", mean of the image and its mirror ({len(sides)} views)"
         tilt = _with_error("pelvic_tilt", t, "deg", TILT_CONVENTION,
-                           model.halfwidth("pelvic_tilt_deg", t), coverage, method)
+                           widen * model.halfwidth("pelvic_tilt_deg", t), coverage, method)
         lord = _with_error("lumbar_lordosis", pred["lumbar_lordosis_deg"], "deg",
-                           LORDOSIS_CONVENTION, model.halfwidth("lumbar_lordosis_deg", t),
-                           coverage, method)
+                           LORDOSIS_CONVENTION,
+                           widen * model.halfwidth("lumbar_lordosis_deg", t), coverage, method)
     else:
         tilt = Measurement("pelvic_tilt", None, "deg", TILT_CONVENTION)
         lord = Measurement("lumbar_lordosis", None, "deg", LORDOSIS_CONVENTION)

@@ -140,6 +140,19 @@ class PoseResult:
     def primary(self) -> Pose | None:
         return self.poses[0] if self.poses else None
 
+    def rescaled(self, width: int, height: int) -> PoseResult:
+        """The same detections in an image resized to ``width`` × ``height`` pixels."""
+        import cv2
+
+        sx, sy = width / self.width, height / self.height
+        poses = []
+        for p in self.poses:
+            mask = None if p.mask is None else cv2.resize(
+                p.mask, (width, height), interpolation=cv2.INTER_LINEAR)
+            poses.append(Pose(p.xy * (sx, sy), p.z * sx, p.visibility, p.presence, p.world,
+                              mask))
+        return PoseResult(tuple(poses), width, height)
+
 
 def _to_pose(landmarks, world, mask, width: int, height: int) -> Pose:
     arr = np.array(

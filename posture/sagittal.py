@@ -17,7 +17,7 @@ from typing import Literal
 
 import numpy as np
 
-from .config import view_thresholds
+from .config import partial_thresholds, view_thresholds
 from .horizon import LEVEL, Roll, up_vector
 from .pose import LM, Pose, PoseResult
 from .result import Reason
@@ -85,6 +85,12 @@ class ViewCheck:
     other_people: int
     reasons: tuple[Reason, ...] = ()
     guidance: tuple[str, ...] = ()
+    #: feet out of the picture, measured from the rest (see :func:`decide_view`)
+    partial: bool = False
+    knees_seen: bool = True
+    #: things to know that do not stop the measurement (e.g. ``partial_view``)
+    notes: tuple[Reason, ...] = ()
+    scores: ViewScores | None = field(default=None, repr=False)
 
 
 @dataclass(frozen=True)
@@ -150,13 +156,32 @@ def frame_axes(facing: Facing, roll: Roll = LEVEL) -> tuple[np.ndarray, np.ndarr
     return fwd, up
 
 
-def body_frame(pose: Pose, facing: Facing, roll: Roll = LEVEL) -> BodyFrame:
-    """The body frame of ``pose`` (see :class:`BodyFrame`)."""
+def _stature_from_trunk(pose: Pose, up: np.ndarray, knees_seen: bool) -> float:
+    """Stature (px) from ear–knee or ear–hip height, for a view that shows no feet."""
+    p = partial_thresholds()
+    mids = _midpoints(pose)
+    if knees_seen:
+        return max(float((mids["ear"] - mids["knee"]) @ up), 1.0) / p["ear_knee_fraction"]
+    return max(float((mids["ear"] - mids["hip"]) @ up), 1.0) / p["ear_hip_fraction"]
+
+
+def body_frame(pose: Pose, facing: Facing, roll: Roll = LEVEL, *, partial: bool = False,
+               knees_seen: bool = True) -> BodyFrame:
+    """The body frame of ``pose`` (see :class:`BodyFrame`).
+
+    With ``partial`` (feet out of the picture) the stature comes from the ear–knee (or
+    ear–hip) height and the origin is placed where the ankles would be, at the average
+    hip height below the hips (``thresholds.yaml``, ``partial``).
+    """
     mids = _midpoints(pose)
     fwd, up = frame_axes(facing, roll)
-    ear_ankle = float((mids["ear"] - mids["ankle"]) @ up)
-    stature = max(ear_ankle, 1.0) / EAR_ANKLE_FRACTION
-    return BodyFrame(mids["ankle"], fwd, up, stature)
+    if not partial:
+        ear_ankle = float((mids["ear"] - mids["ankle"]) @ up)
+        stature = max(ear_ankle, 1.0) / EAR_ANKLE_FRACTION
+        return BodyFrame(mids["ankle"], fwd, up, stature)
+    stature = _stature_from_trunk(pose, up, knees_seen)
+    origin = mids["hip"] - up * stature * partial_thresholds()["hip_height_fraction"]
+    return BodyFrame(origin, fwd, up, stature)
 
 
 def _bbox_iou(a: tuple[float, ...], b: tuple[float, ...]) -> float:
@@ -167,12 +192,67 @@ def _bbox_iou(a: tuple[float, ...], b: tuple[float, ...]) -> float:
     return inter / union if union > 0 else 0.0
 
 
-def check_view(pose: Pose, result: PoseResult, facing_conf: float) -> ViewCheck:
-    """Gate: side-on, whole body in frame, one prominent person.
+#: Landmarks that must be in the picture, by body part.
+PARTS = {
+    "head": (LM.NOSE, LM.LEFT_EAR, LM.RIGHT_EAR),
+    "hips": (LM.LEFT_HIP, LM.RIGHT_HIP),
+    "knees": (LM.LEFT_KNEE, LM.RIGHT_KNEE),
+    "feet": (LM.LEFT_ANKLE, LM.RIGHT_ANKLE, LM.LEFT_HEEL, LM.RIGHT_HEEL),
+}
 
-    The side-on score compares the left–right spread of shoulders and hips on screen
-    with the torso length: near 0 in profile, near 1 facing the camera.
+
+@dataclass(frozen=True)
+class ViewScores:
+    """The continuous evidence the view gate decides on (one image, or the mean of several).
+
+    Keeping the numbers apart from the decision lets a photo and its mirror be judged once,
+    on their mean, so that the two never disagree and borderline copies of one photo do not
+    flip between "measured" and "abstained" on landmark noise.
+
+    Attributes
+    ----------
+    frontal_ratio : float
+        Left–right spread of shoulders and hips over torso length: ~0.05–0.25 in profile.
+    facing_confidence : float
+        0–1, from :func:`facing_direction`.
+    clearance : dict
+        Per part of :data:`PARTS`, the signed distance of its outermost landmark inside the
+        image, fraction of the image's long side (negative = outside).
+    visibility : dict
+        Per part, MediaPipe's highest visibility among its landmarks (0–1).
+    leg_torso_ratio, thigh_torso_ratio : float
+        (hip→knee→ankle) and hip→knee length over the shoulder–hip distance.
+    knee_hip_width_ratio : float or None
+        Mask width at knee height over width at hip height, when the outline runs into the
+        bottom border (None otherwise).
+    thigh_room : float
+        Image height below the hips over the ear–hip height: room for the pelvis patch.
+    bottom_contact : float
+        Highest mask probability in the bottom rows: the body runs out of the picture
+        there (MediaPipe then often puts "feet" inside the image, on the shins).
+    axis_deg : float
+        Ear→hip axis from the image vertical, degrees.
+    other_people : int
+        Other detections of comparable size that are not the same person found twice.
+    has_mask : bool
     """
+
+    frontal_ratio: float
+    facing_confidence: float
+    clearance: dict[str, float]
+    visibility: dict[str, float]
+    leg_torso_ratio: float
+    thigh_torso_ratio: float
+    knee_hip_width_ratio: float | None
+    thigh_room: float
+    axis_deg: float
+    other_people: int
+    has_mask: bool
+    bottom_contact: float = 0.0
+
+
+def view_scores(pose: Pose, result: PoseResult, facing_conf: float) -> ViewScores:
+    """Measure everything :func:`decide_view` needs from one detection."""
     t = view_thresholds()
     xy, vis = pose.xy, pose.visibility
     mids = _midpoints(pose)
@@ -181,85 +261,149 @@ def check_view(pose: Pose, result: PoseResult, facing_conf: float) -> ViewCheck:
         abs(xy[LM.LEFT_SHOULDER, 0] - xy[LM.RIGHT_SHOULDER, 0])
         + abs(xy[LM.LEFT_HIP, 0] - xy[LM.RIGHT_HIP, 0])
     ) / 2.0
-    frontal = float(spread / torso)
-    side_on = float(np.clip(1.0 - frontal / t["max_frontal_ratio"], 0.0, 1.0))
-
-    reasons, guidance = [], []
-    if frontal > t["max_frontal_ratio"]:
-        reasons.append(Reason("not_side_on",
-                              "the body is turned towards or away from the camera"))
-        guidance.append("Turn 90° so the camera sees you exactly from the side.")
-    elif facing_conf < t["min_facing_confidence"]:
-        reasons.append(Reason("facing_unclear", "cannot tell which way the person faces"))
-        guidance.append("Stand side-on with your face and feet in profile.")
-
     w, h = result.width, result.height
-    margin = t["edge_margin"] * max(w, h)
-    needed = {
-        "head": [LM.NOSE, LM.LEFT_EAR, LM.RIGHT_EAR],
-        "hips": [LM.LEFT_HIP, LM.RIGHT_HIP],
-        "feet": [LM.LEFT_ANKLE, LM.RIGHT_ANKLE, LM.LEFT_HEEL, LM.RIGHT_HEEL],
-    }
-    missing = []
-    for part, idx in needed.items():
-        p = xy[idx]
-        inside = (
-            (p[:, 0] >= -margin) & (p[:, 0] <= w + margin)
-            & (p[:, 1] >= -margin) & (p[:, 1] <= h + margin)
-        )
-        seen = vis[idx].max() >= t["min_visibility"]
-        if not (inside.all() and seen):
-            missing.append(part)
+    long_side = float(max(w, h))
+    clearance, visibility = {}, {}
+    for part, idx in PARTS.items():
+        p = xy[list(idx)]
+        inside = np.minimum.reduce([p[:, 0], w - p[:, 0], p[:, 1], h - p[:, 1]])
+        clearance[part] = float(inside.min() / long_side)
+        visibility[part] = float(vis[list(idx)].max())
     # MediaPipe can squeeze a whole skeleton into half a body, with high visibility. The
     # proportions give it away: in a side view hip→knee→ankle is about 1.6 × the
     # shoulder–hip distance (thigh 0.245, shank 0.246, trunk ~0.30 of stature).
-    legs = np.mean([
-        np.linalg.norm(xy[h] - xy[k]) + np.linalg.norm(xy[k] - xy[a])
-        for h, k, a in ((LM.LEFT_HIP, LM.LEFT_KNEE, LM.LEFT_ANKLE),
-                        (LM.RIGHT_HIP, LM.RIGHT_KNEE, LM.RIGHT_ANKLE))
-    ])
-    leg_ratio = float(legs / torso)
-    if not t["min_leg_torso_ratio"] <= leg_ratio <= t["max_leg_torso_ratio"]:
-        missing.append("legs")
+    chains = ((LM.LEFT_HIP, LM.LEFT_KNEE, LM.LEFT_ANKLE), (LM.RIGHT_HIP, LM.RIGHT_KNEE,
+                                                           LM.RIGHT_ANKLE))
+    thigh = float(np.mean([np.linalg.norm(xy[a] - xy[k]) for a, k, _ in chains]))
+    legs = thigh + float(np.mean([np.linalg.norm(xy[k] - xy[a]) for _, k, a in chains]))
     # ...but its silhouette does not: when the outline runs into the bottom border, legs in
     # profile are about half as wide as the hips, while "knees" placed on a cropped torso
     # sit in a row as wide as the hips.
-    if pose.mask is not None and (pose.mask[-max(1, round(0.004 * h)):] > 0.5).any():
+    knee_hip = None
+    bottom = 0.0 if pose.mask is None else float(pose.mask[-max(1, round(0.004 * h)):].max())
+    if bottom > 0.5:
         m = pose.mask
         y_knee = int(np.clip(xy[[LM.LEFT_KNEE, LM.RIGHT_KNEE], 1].mean(), 0, h - 1))
-        y_hip = int(np.clip(xy[[LM.LEFT_HIP, LM.RIGHT_HIP], 1].mean(), 0, h - 1))
+        y_hip = int(np.clip(mids["hip"][1], 0, h - 1))
         knee_w, hip_w = (m[y_knee] > 0.5).sum(), (m[y_hip] > 0.5).sum()
-        if hip_w and knee_w / hip_w > t["max_knee_hip_width_ratio"] and "legs" not in missing:
-            missing.append("legs (the outline at knee height is as wide as the hips)")
-    whole = not missing
-    if not whole:
-        reasons.append(Reason("body_cut_off", "not visible: " + ", ".join(missing)))
-        guidance.append("Step back so your whole body, head to feet, is in the picture.")
-
-    # A standing person's ear sits above the ankles; lying down (or a sideways photo with
+        knee_hip = float(knee_w / hip_w) if hip_w else None
+    ear_hip = max(float(mids["hip"][1] - mids["ear"][1]), 1.0)
+    # A standing person's ear sits above the hips; lying down (or a sideways photo with
     # no EXIF orientation) puts the body axis far from the image vertical.
-    axis = mids["ear"] - mids["ankle"]
-    tilt_from_vertical = float(np.degrees(np.arctan2(abs(axis[0]), -axis[1])))
-    if tilt_from_vertical > t["max_body_axis_deg"]:
-        reasons.append(Reason("not_standing",
-                              f"the body axis is {tilt_from_vertical:.0f}° from vertical"))
-        guidance.append("Stand upright, and keep the phone upright (portrait) when you take "
-                        "the photo.")
-
-    # A second person counts only when comparable in size (a small figure far in the
-    # background does not block the analysis) and not the same person found twice.
+    axis = mids["ear"] - mids["hip"]
     others = sum(
         1 for p in result.poses[1:]
         if p.height_px >= t["other_person_size_ratio"] * pose.height_px
         and _bbox_iou(p.bbox, pose.bbox) < t["same_person_iou"]
     )
-    if others:
+    return ViewScores(
+        frontal_ratio=float(spread / torso), facing_confidence=float(facing_conf),
+        clearance=clearance, visibility=visibility,
+        leg_torso_ratio=float(legs / torso), thigh_torso_ratio=float(thigh / torso),
+        knee_hip_width_ratio=knee_hip, thigh_room=float((h - mids["hip"][1]) / ear_hip),
+        axis_deg=float(np.degrees(np.arctan2(abs(axis[0]), -axis[1]))),
+        other_people=int(others), has_mask=pose.mask is not None, bottom_contact=bottom)
+
+
+def mean_scores(scores: list[ViewScores]) -> ViewScores:
+    """The mean evidence of several detections of one photo (e.g. the image and its mirror).
+
+    Numbers are averaged; the knee/hip width ratio over the detections that have one; other
+    people and a missing mask count when any detection has them (the cautious side).
+    """
+    if len(scores) == 1:
+        return scores[0]
+
+    def mean(f):
+        return float(np.mean([f(s) for s in scores]))
+
+    kh = [s.knee_hip_width_ratio for s in scores if s.knee_hip_width_ratio is not None]
+    return ViewScores(
+        frontal_ratio=mean(lambda s: s.frontal_ratio),
+        facing_confidence=mean(lambda s: s.facing_confidence),
+        clearance={k: mean(lambda s, k=k: s.clearance[k]) for k in PARTS},
+        visibility={k: mean(lambda s, k=k: s.visibility[k]) for k in PARTS},
+        leg_torso_ratio=mean(lambda s: s.leg_torso_ratio),
+        thigh_torso_ratio=mean(lambda s: s.thigh_torso_ratio),
+        knee_hip_width_ratio=float(np.mean(kh)) if kh else None,
+        thigh_room=mean(lambda s: s.thigh_room),
+        axis_deg=mean(lambda s: s.axis_deg),
+        other_people=max(s.other_people for s in scores),
+        has_mask=all(s.has_mask for s in scores),
+        bottom_contact=mean(lambda s: s.bottom_contact))
+
+
+def decide_view(s: ViewScores) -> ViewCheck:
+    """Gate: side-on, enough of the body in frame, standing, one prominent person.
+
+    A view without the feet but with the head, hips and thighs in the picture is measured
+    as a *partial* view (a note, not an abstention); one cut above the thighs abstains.
+    """
+    t = view_thresholds()
+    side_on = float(np.clip(1.0 - s.frontal_ratio / t["max_frontal_ratio"], 0.0, 1.0))
+    reasons, guidance, notes = [], [], []
+    if s.frontal_ratio > t["max_frontal_ratio"]:
+        reasons.append(Reason("not_side_on",
+                              "the body is turned towards or away from the camera"))
+        guidance.append("Turn 90° so the camera sees you exactly from the side.")
+    elif s.facing_confidence < t["min_facing_confidence"]:
+        reasons.append(Reason("facing_unclear", "cannot tell which way the person faces"))
+        guidance.append("Stand side-on with your face and feet in profile.")
+
+    seen = {part: s.clearance[part] >= -t["edge_margin"]
+            and s.visibility[part] >= t["min_visibility"] for part in PARTS}
+    # feet "seen" inside the picture while the body runs out of its bottom edge are
+    # MediaPipe's guess on the shins, not feet
+    seen["feet"] = seen["feet"] and s.bottom_contact <= 0.5
+    missing = [part for part in ("head", "hips") if not seen[part]]
+    partial = False
+    if not seen["feet"]:
+        if missing or s.thigh_room < partial_thresholds()["min_thigh_room"]:
+            missing.append("feet")
+            if not missing[:-1]:
+                missing.insert(0, "thighs")
+        else:
+            partial = True
+    if not missing:
+        if partial:
+            p = partial_thresholds()
+            if not p["min_thigh_torso_ratio"] <= s.thigh_torso_ratio <= p["max_thigh_torso_ratio"]:
+                missing.append("legs")
+        elif not t["min_leg_torso_ratio"] <= s.leg_torso_ratio <= t["max_leg_torso_ratio"]:
+            missing.append("legs")
+        if s.knee_hip_width_ratio is not None and "legs" not in missing \
+                and s.knee_hip_width_ratio > t["max_knee_hip_width_ratio"]:
+            missing.append("legs (the outline at knee height is as wide as the hips)")
+    whole = not missing and not partial
+    if missing:
+        partial = False
+        reasons.append(Reason("body_cut_off", "not visible: " + ", ".join(missing)))
+        guidance.append("Step back so your whole body, head to feet, is in the picture.")
+    if partial:
+        notes.append(Reason("partial_view", "feet not in the picture: body size estimated "
+                            "from the head, hips and knees, with a wider interval"))
+
+    if s.axis_deg > t["max_body_axis_deg"]:
+        reasons.append(Reason("not_standing",
+                              f"the body axis is {s.axis_deg:.0f}° from vertical"))
+        guidance.append("Stand upright, and keep the phone upright (portrait) when you take "
+                        "the photo.")
+    # A second person counts only when comparable in size (a small figure far in the
+    # background does not block the analysis) and not the same person found twice.
+    if s.other_people:
         reasons.append(Reason("several_people",
-                              f"{others + 1} people of similar size in the picture"))
+                              f"{s.other_people + 1} people of similar size in the picture"))
         guidance.append("Make sure you are the only person in the picture.")
-    if pose.mask is None:
+    if not s.has_mask:
         reasons.append(Reason("no_mask", "the pose model gave no segmentation mask"))
-    return ViewCheck(not reasons, side_on, frontal, whole, others, tuple(reasons), tuple(guidance))
+    return ViewCheck(not reasons, side_on, s.frontal_ratio, whole, s.other_people,
+                     tuple(reasons), tuple(guidance), partial=partial,
+                     knees_seen=seen["knees"], notes=tuple(notes), scores=s)
+
+
+def check_view(pose: Pose, result: PoseResult, facing_conf: float) -> ViewCheck:
+    """Gate one detection: :func:`decide_view` on its :func:`view_scores`."""
+    return decide_view(view_scores(pose, result, facing_conf))
 
 
 def silhouette(mask: np.ndarray, frame: BodyFrame, v_lo: float, v_hi: float,
@@ -309,17 +453,24 @@ def silhouette(mask: np.ndarray, frame: BodyFrame, v_lo: float, v_hi: float,
     return Silhouette(v, ant, post)
 
 
-def analyse_side(result: PoseResult, roll: Roll = LEVEL) -> SideView | None:
+#: Key points a photo without feet does not show: left out (NaN) rather than guessed.
+FOOT_POINTS = ("ankle", "heel", "toe")
+
+
+def analyse_side(result: PoseResult, roll: Roll = LEVEL, *,
+                 scores: ViewScores | None = None) -> SideView | None:
     """Describe the primary person of ``result`` in the sagittal plane.
 
+    ``scores`` replaces this detection's own view evidence with evidence pooled over
+    several detections of the same photo (:func:`mean_scores`), so they are judged once.
     Returns None when no person was detected.
     """
     pose = result.primary
     if pose is None:
         return None
     facing, conf = facing_direction(pose)
-    frame = body_frame(pose, facing, roll)
-    view = check_view(pose, result, conf)
+    view = decide_view(scores if scores is not None else view_scores(pose, result, conf))
+    frame = body_frame(pose, facing, roll, partial=view.partial, knees_seen=view.knees_seen)
     mids = _midpoints(pose)
     near = facing  # facing left on screen shows the left side to the camera (and v.v.)
     points_px = dict(mids)
@@ -327,6 +478,11 @@ def analyse_side(result: PoseResult, roll: Roll = LEVEL) -> SideView | None:
         chosen = idx if near == "left" else 1 - idx
         for k, pair in _PAIRS.items():
             points_px[f"{k}_{side}"] = pose.xy[pair[chosen]]
+    if view.partial:
+        hidden = FOOT_POINTS + (() if view.knees_seen else ("knee",))
+        for k in list(points_px):
+            if k.split("_")[0] in hidden:
+                points_px[k] = np.full(2, np.nan)
     points = {k: frame.to_body(p) for k, p in points_px.items()}
     sil = None
     if pose.mask is not None:
