@@ -1,19 +1,15 @@
 """posture: the Streamlit app (a thin layer over the library: no geometry here).
 
-Run with ``./run-app.sh``. Pages live in ``pages/``; every page there is in the navigation
-(so pages added by others, like the clinic page, appear without editing this file).
+Run with ``./run-app.sh``. The pages are listed explicitly in :mod:`posture_app.nav`
+(a new page is added there; ``tests/test_app_layout.py`` checks the list against
+``pages/``).
 """
 
 from __future__ import annotations
 
-import re
-from pathlib import Path
-
 import streamlit as st
 
-PAGES_DIR = Path(__file__).resolve().parent / "pages"
-ICONS = {"Photo check": "📷", "Live check": "🎥", "Exercise plan": "🏋️", "Clinic": "🩺",
-         "About": "ℹ️"}
+from posture_app.nav import PAGES, PAGES_DIR
 
 
 def home() -> None:
@@ -49,18 +45,11 @@ def home() -> None:
     privacy_note()
 
 
-def _title(path: Path) -> str:
-    # "1_Photo_check.py" -> "Photo check", as Streamlit names pages/ files itself
-    return re.sub(r"^\d+_", "", path.stem).replace("_", " ")
-
-
 def main() -> None:
     st.set_page_config(page_title="posture: pelvic tilt from a side photo", page_icon="🧍",
                        layout="wide")
     pages = [st.Page(home, title="Home", icon="🏠", default=True)]
-    for path in sorted(PAGES_DIR.glob("[0-9]*_*.py")):
-        title = _title(path)
-        pages.append(st.Page(path, title=title, icon=ICONS.get(title)))
+    pages += [st.Page(PAGES_DIR / name, title=title, icon=icon) for name, title, icon in PAGES]
     st.navigation(pages).run()
 
 

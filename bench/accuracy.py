@@ -31,13 +31,12 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
+from posture.analysis import Analyzer
+from posture.classify import BAND_IDS, band_of
+from posture.errors import PostureError
+from posture.images import load_image
 
-from posture.analysis import Analyzer  # noqa: E402
-from posture.classify import BAND_IDS, band_of  # noqa: E402
-from posture.errors import PostureError  # noqa: E402
-from posture.images import load_image  # noqa: E402
+ROOT = Path(__file__).resolve().parents[1]  # the repository (posture is installed)
 
 SHARED_PHOTOS = ROOT.parent / "shared" / "photos"
 

@@ -44,14 +44,13 @@ import cv2
 import numpy as np
 from PIL import Image
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
+from posture.analysis import Analyzer, assess
+from posture.horizon import estimate_roll
+from posture.images import load_image
+from posture.models import VARIANTS, cache_dir, list_models
+from posture.present.overlay import draw_overlay
 
-from posture.analysis import Analyzer, assess  # noqa: E402
-from posture.horizon import estimate_roll  # noqa: E402
-from posture.images import load_image  # noqa: E402
-from posture.models import VARIANTS, cache_dir, list_models  # noqa: E402
-from posture.present.overlay import draw_overlay  # noqa: E402
+ROOT = Path(__file__).resolve().parents[1]  # the repository (posture is installed)
 
 SHARED_PHOTOS = ROOT.parent / "shared" / "photos"
 PHONE_SIZE = (3024, 4032)  # (w, h) of a 12 MP phone photo in portrait

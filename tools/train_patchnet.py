@@ -15,13 +15,9 @@ from __future__ import annotations
 
 import argparse
 import json
-import sys
 import time
-from pathlib import Path
 
 import numpy as np
-
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run as a script: find posture
 
 
 def build(torch_nn, width: int = 16):
