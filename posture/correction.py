@@ -54,3 +54,25 @@ def drawable(a: Assessment) -> Assessment:
         return a
     tilt = replace(t, interval=(t.value, t.value))
     return replace(a, measurements=replace(a.measurements, pelvic_tilt=tilt))
+
+
+def pelvis_window(a: Assessment) -> tuple[int, int, int, int]:
+    """(x0, y0, x1, y1) image pixels of a square around the pelvis for the magnified
+    inset: centred between the starting ASIS and PSIS, 0.9 × the hip–ankle height wide
+    (the pelvis and the top of the thigh, whatever the framing)."""
+    pts = key_points(a)
+    cx = 0.5 * (pts["asis"][0] + pts["psis"][0])
+    cy = 0.5 * (pts["asis"][1] + pts["psis"][1])
+    half = max(40.0, 0.45 * abs(pts["ankle"][1] - pts["hip"][1]))
+    w, h = a.frame_size
+    x0, y0 = int(max(0, cx - half)), int(max(0, cy - half))
+    return x0, y0, int(min(w, cx + half)), int(min(h, cy + half))
+
+
+def click_to_image(click: dict, box: tuple[int, int, int, int]) -> tuple[float, float]:
+    """A click on a shown picture (``{"x", "y", "width", "height"}`` in displayed pixels,
+    as streamlit-image-coordinates reports it) → image pixels, where the picture shows
+    the image region ``box`` = (x0, y0, x1, y1)."""
+    x0, y0, x1, y1 = box
+    return (x0 + float(click["x"]) * (x1 - x0) / float(click["width"]),
+            y0 + float(click["y"]) * (y1 - y0) / float(click["height"]))

@@ -49,27 +49,26 @@ def analyse_upload(data: bytes, name: str | None):
     return digest, cache[digest]
 
 
-def correction_form(k: str, a) -> dict[str, tuple[float, float]]:
-    """Place key points (sliders); returns the points moved from their starting place."""
+def correction_form(k: str, a) -> tuple[dict[str, tuple[float, float]], str]:
+    """Choose a point and whether ASIS/PSIS are placed by hand; apply the latest click on
+    the photo or the pelvis inset to it. Returns (points moved, the point being placed)."""
     from posture.analysis import CORRECTABLE
-    from posture.correction import key_points, with_pelvis
+    from posture.correction import click_to_image, key_points, pelvis_window, with_pelvis
 
-    w, h = a.frame_size
     start = key_points(a)
     by_hand = st.checkbox("Place ASIS and PSIS by hand (replaces the estimated tilt)",
                           key=f"{DRAFT}-pelvis-{k}")
     names = [n for n in CORRECTABLE if by_hand or n not in ("asis", "psis")]
-    # our own dict: Streamlit forgets the sliders of points not shown in this run
+    point = st.radio("Point to place (click it on the photo or the pelvis inset)", names,
+                     horizontal=True, key=f"{DRAFT}-point-{k}")
     moved = st.session_state.setdefault(f"{DRAFT}_moved_{k}", {})
-    point = st.radio("Point", names, horizontal=True, key=f"{DRAFT}-point-{k}")
-    home = tuple(int(round(v)) for v in start[point])
-    x0, y0 = moved.get(point, home)
-    x = st.slider("x (px)", 0, w - 1, int(x0), key=f"{DRAFT}-x-{k}-{point}")
-    y = st.slider("y (px)", 0, h - 1, int(y0), key=f"{DRAFT}-y-{k}-{point}")
-    if (x, y) != home:
-        moved[point] = (x, y)
-    else:
-        moved.pop(point, None)
+    seen = st.session_state.setdefault(f"{DRAFT}_clicks_{k}", {})
+    w, h = a.frame_size
+    for where, box in (("photo", (0, 0, w, h)), ("inset", pelvis_window(a))):
+        click = st.session_state.get(f"{DRAFT}-click-{where}-{k}")
+        if click and click.get("unix_time") != seen.get(where):  # a new click only
+            seen[where] = click.get("unix_time")
+            moved[point] = click_to_image(click, box)
     corr = {n: (float(v[0]), float(v[1])) for n, v in moved.items() if n in names}
     if by_hand:
         corr = with_pelvis({**{n: start[n] for n in ("asis", "psis")}, **corr}, a)
@@ -77,7 +76,21 @@ def correction_form(k: str, a) -> dict[str, tuple[float, float]]:
         for key in [key for key in st.session_state if k in str(key)]:
             del st.session_state[key]
         st.rerun()
-    return corr
+    return corr, point
+
+
+def clickable_pictures(k: str, a, overlay) -> None:
+    """The annotated photo and a magnified pelvis inset; a click on either places the
+    chosen point (streamlit-image-coordinates)."""
+    from streamlit_image_coordinates import streamlit_image_coordinates as clickable
+
+    from posture.correction import pelvis_window
+    from posture.present.compare import inset
+
+    clickable(overlay, key=f"{DRAFT}-click-photo-{k}", width="stretch", cursor="crosshair")
+    st.caption("Click to place the chosen point. Pelvis, magnified:")
+    clickable(inset(overlay, pelvis_window(a)), key=f"{DRAFT}-click-inset-{k}",
+              width="stretch", cursor="crosshair")
 
 
 def new_assessment_tab(s, p: Patient, actor: str) -> None:
@@ -103,7 +116,7 @@ def new_assessment_tab(s, p: Patient, actor: str) -> None:
     left, right = st.columns([1, 1], gap="large")
     with right:
         st.markdown("**Landmark correction**")
-        corr = correction_form(k, a)
+        corr, _ = correction_form(k, a)
         try:
             shown = reassess(a, corr) if corr else a
         except ValueError as exc:
@@ -111,9 +124,10 @@ def new_assessment_tab(s, p: Patient, actor: str) -> None:
             shown, corr = a, {}
         d = assessment_to_dict(shown, source=up.name)
         show_metrics(d)
-    left.image(mark_points(draw_overlay(frame.rgb, drawable(shown)), corr), width="stretch",
-               caption="landmarks used" + (" (corrected: " + ", ".join(corr) + ")"
-                                           if corr else ""))
+    with left:
+        clickable_pictures(k, a, mark_points(draw_overlay(frame.rgb, drawable(shown)), corr))
+        st.caption("landmarks used" + (" (corrected: " + ", ".join(corr) + ")"
+                                       if corr else ""))
     save_form(s, p, k, frame, d, corr, actor)
 
 

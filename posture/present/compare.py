@@ -179,3 +179,11 @@ def blend(before: np.ndarray, after: np.ndarray, t: float) -> np.ndarray:
     """``(1 − t)·before + t·after`` of two aligned pictures of one size (t in 0..1)."""
     t = float(np.clip(t, 0.0, 1.0))
     return cv2.addWeighted(before, 1.0 - t, after, t, 0.0)
+
+
+def inset(rgb: np.ndarray, box: tuple[int, int, int, int], width: int = 420) -> np.ndarray:
+    """The region ``box`` = (x0, y0, x1, y1) of ``rgb`` magnified to ``width`` pixels."""
+    x0, y0, x1, y1 = box
+    crop = np.ascontiguousarray(rgb[y0:y1, x0:x1])
+    h = max(1, round(width * crop.shape[0] / max(1, crop.shape[1])))
+    return cv2.resize(crop, (width, h), interpolation=cv2.INTER_CUBIC)

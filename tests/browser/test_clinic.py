@@ -301,3 +301,42 @@ def test_before_after_view_aligns_blends_and_offers_the_progress_pdf(cpage, clin
     with open_store(db) as s:
         assert any(e["action"] == "export" and e["patient_id"] == p.id
                    for e in s.audit_trail(patient_id=p.id))
+
+
+def test_click_places_a_landmark_on_the_photo_and_the_pelvis_inset(cpage, clinic, photos):
+    from PIL import Image
+
+    url, db = clinic
+    p, _ = seed(db, "CL-001")
+    open_clinic(cpage, url, "CL-001")
+    upload(cpage, photos[0])
+    w, h = Image.open(photos[0]).size
+    frames = cpage.locator('iframe[title*="streamlit_image_coordinates"]')
+    frames.nth(1).wait_for()
+    photo = frames.nth(0).content_frame.locator("img")
+    box = photo.bounding_box()
+    cpage.get_by_test_id("stRadio").filter(has_text="Point to place").get_by_text(
+        "knee", exact=True).click()
+    settle(cpage)
+    photo.click(position={"x": 0.40 * box["width"], "y": 0.70 * box["height"]})
+    main_shows(cpage, "corrected: knee")
+    settle(cpage)
+    # ASIS by hand, placed in the magnified inset
+    cpage.get_by_test_id("stCheckbox").filter(has_text="Place ASIS and PSIS").click()
+    settle(cpage)
+    cpage.get_by_test_id("stRadio").filter(has_text="Point to place").get_by_text(
+        "asis", exact=True).click()
+    settle(cpage)
+    inset = frames.nth(1).content_frame.locator("img")
+    ib = inset.bounding_box()
+    inset.click(position={"x": 0.3 * ib["width"], "y": 0.6 * ib["height"]})
+    main_shows(cpage, "asis")
+    settle(cpage)
+    cpage.get_by_role("button", name=SAVE).first.click()
+    rec_id = saved_id(cpage)
+    with open_store(db) as s:
+        rec = s.get_assessment(rec_id)
+    kx, ky = rec.corrections["knee"]
+    assert abs(kx - 0.40 * w) < 0.02 * w and abs(ky - 0.70 * h) < 0.02 * h
+    assert {"knee", "asis", "psis"} <= set(rec.corrections)
+    shot(cpage, "clinic_click_to_place")
