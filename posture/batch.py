@@ -35,6 +35,7 @@ from pathlib import Path
 from typing import Any
 
 from .errors import InputError, OutputError, PostureError
+from .images import IMAGE_EXTENSIONS  # one list of readable formats
 from .outputs import (
     check_distinct,
     check_not_input,
@@ -47,7 +48,6 @@ from .outputs import (
 from .present.cells import formula_safe, formula_unsafe
 from .result import Reading
 
-IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".webp", ".heic", ".heif")
 #: Columns of the CSV, in order. Two-number intervals are split into ``_lo``/``_hi``.
 CSV_COLUMNS = (
     "file", "ok", "error_code", "error_message", "facing",

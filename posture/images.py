@@ -49,6 +49,10 @@ from posture.errors import InputError
 # file_too_large); its server allows maxUploadSize * 2**20 bytes, more than this.
 MAX_UPLOAD_MB = 50
 DEFAULT_MAX_BYTES = MAX_UPLOAD_MB * 1_000_000
+#: File name endings of the formats we read, in one place (batch folders, every uploader).
+IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".webp", ".heic", ".heif")
+#: The same, as upload widgets want them (no dot).
+UPLOAD_TYPES = tuple(e[1:] for e in IMAGE_EXTENSIONS)
 # 50 megapixels: phone sensors top out at 48-50 MP (8160 x 6120 = 49.9 MP). Decoded as RGB that
 # is 150 MB; beyond it a tiny file declaring huge dimensions (a "decompression bomb") could
 # exhaust memory. The pose model works at 256 px, so nothing is lost by refusing more.

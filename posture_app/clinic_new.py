@@ -16,6 +16,7 @@ import pandas as pd
 import streamlit as st
 
 from posture.errors import PostureError
+from posture.images import UPLOAD_TYPES
 from posture.present.contract import from_dict
 from posture.result import Reading
 from posture.store import THOMAS_ANSWERS, Patient, StoreError, encode_jpeg
@@ -101,7 +102,7 @@ def new_assessment_tab(s, p: Patient, actor: str) -> None:
     from posture.present.overlay import draw_overlay
 
     forget_drafts(p.id)
-    up = st.file_uploader("Side-view photo", type=["jpg", "jpeg", "png", "webp", "heic"],
+    up = st.file_uploader("Side-view photo", type=list(UPLOAD_TYPES),
                           key=f"{DRAFT}-upload-{p.id}")
     if up is None:
         st.caption("The photo is analysed in memory; it is stored only if you tick the "
