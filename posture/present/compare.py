@@ -14,11 +14,15 @@ skeleton on a plain background.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import cv2
 import numpy as np
+
+if TYPE_CHECKING:
+    from ..result import Reading
 
 MARK_COLOUR = (255, 0, 180)  # RGB magenta: apart from the overlay's own colours
 PLUMB_COLOUR = (255, 210, 0)  # as the analysis overlay
@@ -58,9 +62,17 @@ class Body:
     tilt_deg: float | None
 
 
-def body(result: dict[str, Any]) -> Body | None:
-    """The ankle, hip, stature and facing of a saved result; None without landmarks."""
-    lm = result.get("landmarks_px")
+def _reading(result):
+    from .contract import from_dict
+
+    return from_dict(result, strict=False) if isinstance(result, Mapping) else result
+
+
+def body(result: Mapping[str, Any] | Reading) -> Body | None:
+    """The ankle, hip, stature and facing of a saved result (contract dict or Reading);
+    None without landmarks."""
+    r = _reading(result)
+    lm = r.landmarks_px
     if not lm or len(lm) < 29:
         return None
     pts = np.asarray([p[:2] for p in lm], float)
@@ -68,9 +80,9 @@ def body(result: dict[str, Any]) -> Body | None:
     height = (ankle[1] - ear[1]) / EAR_ANKLE_FRACTION
     if not np.isfinite(height) or height <= 0:
         return None
-    tilt = result.get("pelvic_tilt_deg")
+    tilt = r.pelvic_tilt_deg
     return Body((float(ankle[0]), float(ankle[1])), (float(hip[0]), float(hip[1])),
-                float(height), 1.0 if result.get("facing") == "right" else -1.0,
+                float(height), 1.0 if r.facing == "right" else -1.0,
                 None if tilt is None else float(tilt))
 
 
@@ -122,7 +134,7 @@ def _moved(b: Body, s: float, tx: float, ty: float) -> Body:
 def _skeleton(result, s: float, tx: float, ty: float, size) -> np.ndarray:
     from .report_pdf import mark_landmarks
 
-    lm = [[s * p[0] + tx, s * p[1] + ty, *p[2:]] for p in result["landmarks_px"]]
+    lm = [[s * p[0] + tx, s * p[1] + ty, *p[2:]] for p in _reading(result).landmarks_px]
     return mark_landmarks(np.full((size[1], size[0], 3), 245, np.uint8), lm)
 
 
@@ -172,7 +184,8 @@ def in_place(rgb: np.ndarray, result: dict[str, Any]) -> np.ndarray:
     single-assessment view and report)."""
     from .report_pdf import mark_landmarks
 
-    return annotate(mark_landmarks(rgb, result.get("landmarks_px")), body(result))
+    r = _reading(result)
+    return annotate(mark_landmarks(rgb, r.landmarks_px), body(r))
 
 
 def blend(before: np.ndarray, after: np.ndarray, t: float) -> np.ndarray:
