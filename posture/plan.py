@@ -60,6 +60,9 @@ DOSE_FIELDS: dict[str, type] = {
     "text": str,
 }
 THOMAS_ANSWERS = ("yes", "no", "unsure")
+#: The answers in words (None = the test was not done), for every display of them.
+THOMAS_LABELS = {None: "not done", "yes": "yes (hip flexors tight)", "no": "no",
+                 "unsure": "unsure"}
 ADDON_FLAGS = ("forward_head", "knee_hyperextension")
 _ID_RE = re.compile(r"^[a-z0-9]+(-[a-z0-9]+)*$")
 

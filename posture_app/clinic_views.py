@@ -13,12 +13,13 @@ import altair as alt
 import pandas as pd
 import streamlit as st
 
+from posture.plan import THOMAS_LABELS
 from posture.store import SEXES, Patient, StoreError, compare, trend_rows
 from posture.store.history import METRICS
 
 ACCENT = "#1f4e79"
 _MD_SPECIAL = re.compile(r"([\\`*_{}\[\]()#+\-.!|<>~$:])")
-THOMAS_LABEL = {None: "not done", "yes": "yes (tight)", "no": "no", "unsure": "unsure"}
+THOMAS_LABEL = THOMAS_LABELS  # one definition (posture.plan)
 NEXT = "clinic_select_next"  # patient to select on the next run (a new one)
 
 
@@ -115,8 +116,8 @@ def history_table(recs) -> pd.DataFrame:
             "#": r.id, "Date": r.taken_at.strftime("%Y-%m-%d"),
             "Pelvic tilt": fmt(r.pelvic_tilt_deg),
             "Interval": f"{fmt(iv[0])} to {fmt(iv[1])}" if iv else "—",
-            "Severity": r.result.get("severity_label") or ("abstained" if r.abstained else "—"),
-            "Lordosis": fmt(r.result.get("lumbar_lordosis_deg")),
+            "Severity": r.reading.severity_label or ("abstained" if r.abstained else "—"),
+            "Lordosis": fmt(r.reading.lumbar_lordosis_deg),
             "Thomas test": THOMAS_LABEL.get(r.thomas_test, r.thomas_test),
             "Corrected": "yes" if r.corrections else "", "Photo": "yes" if r.has_photo else "",
             "Notes": r.notes,
@@ -169,7 +170,7 @@ def history_tab(s, p: Patient, recs, actor: str) -> None:
     c[0].metric("Latest pelvic tilt", fmt(last.pelvic_tilt_deg),
                 f"90% interval {fmt(iv[0])} to {fmt(iv[1])}" if iv else None,
                 delta_color="off", delta_arrow="off", help="Degrees; positive = anterior tilt")
-    c[1].metric("Latest severity band", last.result.get("severity_label") or "not graded",
+    c[1].metric("Latest severity band", last.reading.severity_label or "not graded",
                 help="This tool's heuristic bands, not a diagnosis")
     if len(measured) >= 2:
         ch = compare(measured[0], measured[-1]).change("pelvic_tilt")

@@ -31,6 +31,7 @@ from fpdf import FPDF
 from fpdf.enums import XPos, YPos
 from fpdf.fonts import FontFace
 
+from ..plan import THOMAS_LABELS
 from ..result import Reading
 from ..store.history import METRICS
 from ..store.records import AssessmentRecord, Patient
@@ -71,7 +72,6 @@ _MUTED = (95, 95, 95)
 _LATIN1_MAP = {"°": " deg", "–": "-", "—": "-", "−": "-", "’": "'", "‘": "'", "“": '"',
                "”": '"', "≈": "~", "≥": ">=", "≤": "<=", "×": "x", "→": "->", "•": "-",
                "…": "...", "±": "+/-", "✓": "v"}
-_THOMAS_TEXT = {"yes": "yes (hip flexors tight)", "no": "no", "unsure": "unsure", None: "not done"}
 
 
 def find_unicode_font() -> tuple[Path, Path | None] | None:
@@ -415,7 +415,7 @@ def _severity(pdf: _Doc, result: Reading) -> None:
 
 def _clinical(pdf: _Doc, thomas_test, notes, corrections) -> None:
     pdf.heading("Clinical details")
-    pdf.para(f"Modified Thomas test: {_THOMAS_TEXT.get(thomas_test, thomas_test)}", 9.5)
+    pdf.para(f"Modified Thomas test: {THOMAS_LABELS.get(thomas_test, thomas_test)}", 9.5)
     if corrections:
         moved = ", ".join(f"{k} → ({float(v[0]):.0f}, {float(v[1]):.0f}) px"
                           for k, v in corrections.items())

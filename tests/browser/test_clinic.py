@@ -178,7 +178,7 @@ def test_3_after_a_save_the_next_assessment_starts_empty(cpage, clinic, photos):
     upload(cpage, photos[0])
     notes_box(cpage).fill("first visit")
     consent_box(cpage).click()
-    cpage.get_by_text("yes (tight)").first.click()
+    cpage.get_by_text("yes (hip flexors tight)").first.click()
     cpage.get_by_role("button", name=SAVE).first.click()
     first = saved_id(cpage)
     with open_store(db) as s:
