@@ -2,7 +2,8 @@
 
 Each property: for any input, the parser gives a value or raises the project's coded error
 (a PostureError, or the ValueError that ``reassess`` documents), never anything else. Bounded:
-``max_examples`` and ``deadline`` per test, the whole file in well under 30 s.
+``max_examples`` per test (deadlines: the conftest profile), the whole file in well under
+30 s.
 """
 
 from __future__ import annotations
@@ -23,7 +24,10 @@ from hypothesis import strategies as st
 
 from posture.errors import InputError, PostureError
 
-FUZZ = settings(max_examples=150, deadline=2000, derandomize=True,
+# No per-example deadline here: the profile in conftest.py sets it (none under CI, 10 s
+# elsewhere), because a wall-clock limit on a loaded 2-core machine measures the load. The
+# work is bounded by max_examples and the strategies' sizes instead.
+FUZZ = settings(max_examples=150, derandomize=True,
                 suppress_health_check=[HealthCheck.too_slow,
                                        HealthCheck.function_scoped_fixture])
 
@@ -226,7 +230,8 @@ def test_store_saves_any_result_or_refuses_it(store, patient, result, note, corr
     assert exported["patients"][0]["assessments"][-1]["result"] == again.result
     rows = list(csv.DictReader(io.StringIO(export_csv(store, patient.id))))
     # line breaks become LF (a bare CR would split the row), formulas get an apostrophe
-    safe = "'" + note if note.startswith(FORMULA_START) else note
+    # (and text that starts with an apostrophe gets one more, so it reads back unchanged)
+    safe = "'" + note if note.startswith((*FORMULA_START, "'")) else note
     assert rows[-1]["notes"] == safe.replace("\r\n", "\n").replace("\r", "\n")
     for row in rows:  # no cell a spreadsheet would run as a formula; numbers may be negative
         for v in row.values():
@@ -372,11 +377,11 @@ def restructured_jpeg(draw) -> bytes:
     return b"".join(segs)
 
 
-@settings(max_examples=120, deadline=1000, derandomize=True,
-          suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=120, derandomize=True, suppress_health_check=[HealthCheck.too_slow])
 @given(restructured_jpeg())
 def test_load_image_on_restructured_jpegs(data):
-    # deadline = the time bound: one example may not take a second
+    # Bounded work, not a deadline: the loader's scan and pixel limits are what stop a
+    # hostile JPEG (tests/test_corpus.py measures the worst ones' memory)
     from posture.images import load_image
 
     with warnings.catch_warnings():
@@ -385,6 +390,7 @@ def test_load_image_on_restructured_jpegs(data):
             frame = load_image(data)
         except InputError as err:
             assert err.code in {"corrupt_image", "image_too_large", "image_too_small",
-                                "not_an_image", "unsupported_image"}, err.code
+                                "not_an_image", "unsupported_image",
+                                "too_many_segments"}, err.code
             return
     assert frame.rgb.dtype == np.uint8 and frame.rgb.ndim == 3 and frame.rgb.shape[2] == 3
