@@ -78,7 +78,11 @@ def gate(s) -> Viewer:
                  "behind TLS: see the README).", icon="🔒")
         st.stop()
     token = st.session_state.get(TOKEN)
-    user = accounts.session_user(s, token)
+    try:  # extends the session: a write, which a full or read-only database refuses
+        user = accounts.session_user(s, token)
+    except StoreError as err:
+        st.error(f"{err.message} (code: {err.code})")
+        st.stop()
     if user is not None:
         with st.sidebar:
             st.caption(f"Logged in as **{user.name}** ({user.role})")

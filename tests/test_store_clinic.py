@@ -228,3 +228,16 @@ def test_locked_database_gives_a_coded_error(tmp_path, monkeypatch):
     finally:
         holder.execute("ROLLBACK")
         holder.close()
+
+
+def test_typed_reading_is_stored_as_its_contract(store):
+    from posture.present.contract import from_dict, to_dict
+
+    p = store.add_patient("TY-1")
+    reading = from_dict(make_result(tilt=14.0))
+    rec = store.save_assessment(p.id, reading)
+    assert rec.result == to_dict(reading)
+    assert rec.reading.pelvic_tilt_deg == 14.0
+    with pytest.raises(StoreError) as e:
+        store.save_assessment(p.id, ["not", "a", "result"])
+    assert e.value.code == "invalid_record"

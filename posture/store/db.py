@@ -446,8 +446,9 @@ class Store:
         Parameters
         ----------
         result
-            The JSON contract of the analysis (:func:`posture.present.contract.
-            assessment_to_dict`), after any landmark corrections.
+            The typed :class:`posture.result.Assessment` (after any landmark corrections)
+            or its :class:`~posture.result.Reading`, or the JSON contract dict
+            (:func:`posture.present.contract.to_dict`); stored as the contract dict.
         taken_at
             When the photo was taken (default now); stored in UTC.
         photo_jpeg, photo_consent
@@ -460,9 +461,14 @@ class Store:
         thomas_test
             ``"yes"``, ``"no"``, ``"unsure"`` or None.
         """
+        from ..present.contract import to_dict
+        from ..result import Assessment, Reading
+
+        if isinstance(result, Assessment | Reading):  # typed: stored as its contract dict
+            result = to_dict(result)
         if not isinstance(result, Mapping) or "ok" not in result:
-            raise StoreError("result must be an analysis contract dict",
-                             code="invalid_record")
+            raise StoreError("result must be an Assessment, a Reading or an analysis "
+                             "contract dict", code="invalid_record")
         if photo_jpeg is not None:
             if not photo_consent:
                 raise StoreError("a photo is stored only with the patient's consent",
