@@ -69,3 +69,25 @@ def test_with_an_account_nothing_shows_before_login(tmp_path, monkeypatch):
     at = _run(tmp_path, monkeypatch, "127.0.0.1")
     assert "HIDDEN" not in _text(at) and not at.selectbox
     assert [b.label for b in at.button] == ["Log in"]
+
+
+def test_read_only_database_shows_a_coded_message_not_a_traceback(tmp_path, monkeypatch):
+    from streamlit import config
+    from streamlit.testing.v1 import AppTest
+
+    db = tmp_path / "clinic.db"
+    with open_store(db) as s:
+        s.add_patient("RO-APP")
+    monkeypatch.setenv("POSTURE_DB", f"sqlite:///file:{db}?mode=ro&uri=true")
+    at = AppTest.from_file(PAGE, default_timeout=60)
+    old = config.get_option("server.address")
+    config.set_option("server.address", "127.0.0.1")
+    try:
+        at.run()
+    finally:
+        config.set_option("server.address", old)
+    assert not at.exception, at.exception
+    errors = " ".join(e.value for e in at.error)
+    # the view cannot be audited, so it is not shown
+    assert "database_read_only" in errors and "nothing was saved" in errors
+    assert not at.tabs
