@@ -411,13 +411,36 @@ def test_image_too_large_by_pixel_limit():
     ],
 )
 def test_decompression_bomb_is_rejected_fast(size):
+    # "fast" = before decoding: bounded memory, not a wall-clock limit that a loaded machine
+    # can break. A decoded 8000² RGB image alone would take 192 MB.
     data = png_declaring(*size)
     assert len(data) < 200
-    start = time.perf_counter()
     with warnings.catch_warnings():
         warnings.simplefilter("error")  # no DecompressionBombWarning may escape
-        assert code_of(data) == "image_too_large"
-    assert time.perf_counter() - start < 1.0
+        grown = _peak_growth_mb(lambda: code_of(data) == "image_too_large")
+    assert grown[0], "not refused as image_too_large"
+    assert grown[1] < 50, f"peak memory grew {grown[1]:.0f} MB: it was decoded"
+
+
+def _peak_growth_mb(fn):
+    """(fn(), growth of this process's peak RSS in MB while it ran); Linux's clear_refs
+    resets the peak mark, elsewhere the growth reads 0."""
+    from pathlib import Path
+
+    def peak_kb() -> int:
+        try:
+            with open("/proc/self/status") as f:
+                return int(next(x.split()[1] for x in f if x.startswith("VmHWM:")))
+        except OSError:
+            return 0
+
+    try:
+        Path("/proc/self/clear_refs").write_text("5")
+    except OSError:
+        pass
+    before = peak_kb()
+    out = fn()
+    return out, (peak_kb() - before) / 1024
 
 
 def test_bomb_rejected_even_when_our_limit_is_raised_past_pillows():
@@ -430,9 +453,9 @@ def test_jpeg_declaring_huge_dimensions_is_rejected_before_decoding():
     assert sof > 0
     # SOF0: marker, length(2), precision(1), height(2), width(2)
     data[sof + 5 : sof + 9] = struct.pack(">HH", 60000, 60000)
-    start = time.perf_counter()
-    assert code_of(bytes(data)) == "image_too_large"
-    assert time.perf_counter() - start < 1.0
+    refused, grown = _peak_growth_mb(lambda: code_of(bytes(data)) == "image_too_large")
+    assert refused
+    assert grown < 50, f"peak memory grew {grown:.0f} MB: it was decoded"  # 60000² = 10 GB
 
 
 def test_default_limits_are_sane():
@@ -494,9 +517,8 @@ def mutated_image(draw) -> bytes:
     return bytes(data)
 
 
-@settings(
+@settings(  # deadline and derandomisation: the conftest profile (none / on under CI)
     max_examples=200,
-    deadline=2000,
     suppress_health_check=[HealthCheck.too_slow],
 )
 @given(st.one_of(st.binary(max_size=2048), mutated_image()))
@@ -610,7 +632,9 @@ def test_default_caps_refuse_the_real_floods_fast(kind, tmp_path):
     del data
     start = time.perf_counter()
     assert code_of(path) == "too_many_segments"
-    assert time.perf_counter() - start < 1.0
+    # generous: a loaded 2-core machine must not fail it; parsing every segment of the
+    # flood is what it guards against (the refusal itself reads only the first segments)
+    assert time.perf_counter() - start < 10.0
 
 
 def test_jpeg_junk_between_segments_is_bounded(monkeypatch):
