@@ -296,6 +296,22 @@ def _parse_csv(data: bytes, where: Path) -> tuple[list[list[str]], int]:
     return records, ends[-1]
 
 
+def _key(file: str) -> str:
+    """The resume key of a path: normalised as inputs are (``a//b`` = ``a/b``), nothing
+    else (spaces, newlines and case are kept); URIs as they are."""
+    return file if "://" in file else os.path.normpath(file)
+
+
+def _done_files(csv_path: Path) -> set[str]:
+    """The files already in a batch CSV (read only; ``output_mismatch`` if not ours)."""
+    csv_path = Path(csv_path)
+    if not csv_path.exists():
+        return set()
+    records, _ = _parse_csv(csv_path.read_bytes(), csv_path) if csv_path.stat().st_size else (
+        [], 0)
+    return {_key(formula_unsafe(r[0])) for r in records[1:] if r}
+
+
 def _check_jsonl_is_ours(path: Path) -> bool:
     """True when ``path`` exists; ``output_mismatch`` when it holds something not ours."""
     try:
@@ -327,9 +343,9 @@ def _sync_jsonl(path: Path, done: set[str]) -> None:
             file = json.loads(line)["file"]
         except (ValueError, KeyError, TypeError):
             continue
-        if isinstance(file, str) and file in done and file not in seen:
+        if isinstance(file, str) and _key(file) in done and _key(file) not in seen:
             keep.append(raw)
-            seen.add(file)
+            seen.add(_key(file))
     new = b"".join(keep)
     if new != data:
         write_atomic(path, new, replace=True, what="--jsonl")
@@ -420,7 +436,7 @@ class _Outputs:
             elif keep < len(data):
                 os.ftruncate(fd, keep)  # a record cut by a kill: that image runs again
             self._fd = fd
-            self.done = {formula_unsafe(r[0]) for r in records[1:] if r}
+            self.done = {_key(formula_unsafe(r[0])) for r in records[1:] if r}
             return
         raise OutputError(f"{path} keeps changing under us", code="output_locked")
 
@@ -675,6 +691,8 @@ def run_batch(
     # a glob such as 'dir/*' also matches our own CSV/JSONL in dir: they are not photos
     files = [f for f in files if f.lower().endswith(IMAGE_EXTENSIONS) or not any(
         o is not None and same_file(f, o) for o in (out_csv, jsonl_path))]
+    if annotate_dir is not None:  # the folder, before any output is created
+        check_annotations({}, Path(annotate_dir), files, [], overwrite=overwrite)
     writer = _Outputs(out_csv, jsonl_path, Path(annotate_dir) if annotate_dir else None,
                       files, overwrite=overwrite)
     try:
