@@ -6,8 +6,10 @@ change a threshold in the YAML, not in Python.
 
 from __future__ import annotations
 
+import os
 from functools import cache
 from importlib import resources
+from pathlib import Path
 from typing import Any
 
 import yaml
@@ -15,16 +17,28 @@ import yaml
 from .errors import DataFileError
 
 
+def load_yaml_file(path: str | os.PathLike) -> Any:
+    """Parse a YAML (or JSON) data file at ``path``: a packaged one or a user-supplied
+    replacement (e.g. an exercise catalogue). The one loader of data files; validation is
+    the caller's. Raises :class:`DataFileError` (``<name>: cannot read`` / ``not valid
+    YAML``)."""
+    path = Path(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise DataFileError(f"{path.name}: cannot read ({exc})") from exc
+    try:
+        return yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        raise DataFileError(f"{path.name}: not valid YAML ({exc})") from exc
+
+
 def load_data_file(name: str) -> dict[str, Any]:
     """Parse ``posture/data/<name>`` (YAML or JSON) into a dict."""
-    try:
-        text = resources.files("posture.data").joinpath(name).read_text(encoding="utf-8")
-    except FileNotFoundError as exc:
-        raise DataFileError(f"data file {name} is missing from the package") from exc
-    try:
-        data = yaml.safe_load(text)
-    except yaml.YAMLError as exc:
-        raise DataFileError(f"data file {name} is not valid YAML: {exc}") from exc
+    path = Path(str(resources.files("posture.data").joinpath(name)))
+    if not path.is_file():
+        raise DataFileError(f"data file {name} is missing from the package")
+    data = load_yaml_file(path)
     if not isinstance(data, dict):
         raise DataFileError(f"data file {name} must hold a mapping at the top level")
     return data
@@ -47,7 +61,7 @@ def thresholds() -> dict[str, dict[str, float]]:
         "view": ["max_frontal_ratio", "min_facing_confidence", "edge_margin",
                  "min_visibility", "other_person_size_ratio",
                  "min_leg_torso_ratio", "max_leg_torso_ratio", "max_knee_hip_width_ratio",
-                 "same_person_iou", "max_body_axis_deg"],
+                 "same_person_iou", "max_body_axis_deg", "min_shank_thigh_ratio"],
         "partial": ["ear_hip_fraction", "ear_knee_fraction", "hip_height_fraction",
                     "min_thigh_room", "min_thigh_torso_ratio", "max_thigh_torso_ratio",
                     "interval_scale"],
