@@ -16,7 +16,7 @@ from typing import Literal
 import numpy as np
 
 from .classify import classify_tilt
-from .config import thresholds
+from .config import partial_thresholds, thresholds
 from .errors import NoPersonError
 from .estimator import PATCH_JITTER, EstimatorModel, load_estimator, pelvis_patch
 from .horizon import LEVEL, Roll, Segments, line_segments, roll_from_segments
@@ -102,11 +102,13 @@ def normal_sigma(halfwidth: float, coverage: float) -> float:
 
 def assess(result: PoseResult, model: EstimatorModel | None, roll: Roll = LEVEL,
            *, coverage: float | None = None, model_variant: str = "",
-           rgb: np.ndarray | None = None, patch: np.ndarray | None = None) -> Assessment:
+           rgb: np.ndarray | None = None, patch: np.ndarray | None = None,
+           jitter: tuple[tuple[float, float], ...] | None = PATCH_JITTER) -> Assessment:
     """Sagittal geometry, metrics and severity for an already-detected :class:`PoseResult`.
 
     ``rgb`` (the analysed image) lets the estimator look at the pelvis patch; a ``patch``
-    kept from an earlier assessment serves instead.
+    kept from an earlier assessment serves instead. ``jitter``: the pelvis-patch shifts
+    averaged (None: one patch, as a stream does, whose frames are averaged anyway).
 
     Raises
     ------
@@ -114,12 +116,13 @@ def assess(result: PoseResult, model: EstimatorModel | None, roll: Roll = LEVEL,
         When no person was detected.
     """
     return assess_views([View(result, roll, rgb, patch)], model, coverage=coverage,
-                        model_variant=model_variant)
+                        model_variant=model_variant, jitter=jitter)
 
 
 def assess_views(views: list[View], model: EstimatorModel | None, *,
                  coverage: float | None = None, model_variant: str = "",
-                 report: PoseResult | None = None) -> Assessment:
+                 report: PoseResult | None = None,
+                 jitter: tuple[tuple[float, float], ...] | None = PATCH_JITTER) -> Assessment:
     """One assessment from several detections of the same photo.
 
     ``views[0]`` is the photo as given (its landmarks are the ones reported, or those of
@@ -160,7 +163,7 @@ def assess_views(views: list[View], model: EstimatorModel | None, *,
         p = v.patch
         if p is None and v.rgb is not None and model is not None \
                 and model.patchnet is not None and v.result.primary.mask is not None:
-            p = pelvis_patch(v.rgb, v.result.primary.mask, sd, jitter=PATCH_JITTER)
+            p = pelvis_patch(v.rgb, v.result.primary.mask, sd, jitter=jitter)
         patches.append(p)
     # the patch networks (~12 ms) run only when the view passed: otherwise the learned
     # values are withheld anyway (a live stream spends many frames turning side-on)
@@ -171,7 +174,11 @@ def assess_views(views: list[View], model: EstimatorModel | None, *,
         reasons.append(Reason("estimator_unavailable", "estimator not available in this build"))
     elif side.view.ok:
         lo, hi = meas.pelvic_tilt.interval
-        if hi - lo > est["max_interval_width_deg"]:
+        # a partial view's interval is widened on purpose: grade it against a limit
+        # widened by the same factor
+        limit = est["max_interval_width_deg"] * (
+            partial_thresholds()["interval_scale"] if side.view.partial else 1.0)
+        if hi - lo > limit:
             reasons.append(Reason("interval_too_wide", "the estimate is too uncertain to grade"))
             guidance.append(RETAKE_GUIDANCE[2])
         else:
@@ -273,6 +280,9 @@ class Analyzer:
                  mode: Literal["image", "video"] = "image", roll: RollMode = "auto",
                  mirror: bool = True):
         self.estimator = PoseEstimator(model, mode=mode)
+        self._model_arg = model
+        #: a second stream landmarker for mirrored frames (its own tracking), made on demand
+        self._mirror_stream: PoseEstimator | None = None
         #: photos are analysed as given and mirrored, and the two readings averaged: the
         #: reading of a photo and of its mirror image are then the same by construction,
         #: and the noise of each detection is halved in variance
@@ -296,6 +306,8 @@ class Analyzer:
 
     def close(self) -> None:
         self.estimator.close()
+        if self._mirror_stream is not None:
+            self._mirror_stream.close()
         if self._roll_pool is not None:
             self._roll_pool.shutdown(wait=True, cancel_futures=True)
 
@@ -342,18 +354,34 @@ class Analyzer:
                             self.tilt_model, model_variant=self.estimator.bundle.variant,
                             report=report)
 
-    def analyze_video_frame(self, rgb: np.ndarray, timestamp_ms: int) -> Assessment | None:
-        """Analyse one frame of a stream; None when nobody is in it."""
+    def analyze_video_frame(self, rgb: np.ndarray, timestamp_ms: int, *,
+                            mirrored: bool = False) -> Assessment | None:
+        """Analyse one frame of a stream; None when nobody is in it.
+
+        With ``mirrored`` the frame is flipped left–right first and analysed by a second
+        stream landmarker (so neither loses its tracking): a capture that alternates plain
+        and mirrored frames is mirror-balanced, as a photo is, at the cost of one inference
+        a frame. The returned assessment then describes the mirror image (landmarks in its
+        pixels): use it for its measurements, not to draw on the frame.
+        """
         fresh = self._video_roll is None or self._video_frames % VIDEO_ROLL_EVERY == 0
-        segments = self._start_roll(rgb) if fresh else None
-        result = self.estimator.detect_video(rgb, timestamp_ms)
+        segments = self._start_roll(rgb) if fresh and not mirrored else None
+        if mirrored:
+            if self._mirror_stream is None:
+                self._mirror_stream = PoseEstimator(self._model_arg, mode="video")
+            rgb = np.ascontiguousarray(rgb[:, ::-1])
+            result = self._mirror_stream.detect_video(rgb, timestamp_ms)
+        else:
+            result = self.estimator.detect_video(rgb, timestamp_ms)
         if result.primary is None:
             return None
-        self._video_frames += 1
-        if fresh:
-            self._video_roll = self._roll(rgb, result, segments)
-        return assess(result, self.tilt_model, self._video_roll,
-                      model_variant=self.estimator.bundle.variant, rgb=rgb)
+        if not mirrored:
+            self._video_frames += 1
+            if fresh:
+                self._video_roll = self._roll(rgb, result, segments)
+        roll = self._video_roll or LEVEL
+        return assess(result, self.tilt_model, mirrored_roll(roll) if mirrored else roll,
+                      model_variant=self.estimator.bundle.variant, rgb=rgb, jitter=None)
 
 
 def analyze(src, model: str | os.PathLike | None = None, roll: RollMode = "auto") -> Assessment:

@@ -70,9 +70,23 @@ def test_view_gate_flags_a_person_lying_down():
     assert any(r.code == "not_standing" for r in side.view.reasons)
 
 
-def test_view_gate_flags_cut_off_feet():
+def test_view_without_feet_is_a_partial_view_measured_with_a_note():
     pose = make_pose(_PROFILE_RIGHT)
+    whole = analyse_side(PoseResult((pose,), 1000, 1200))
     side = analyse_side(PoseResult((pose,), 1000, 900))  # image ends above the ankles
+    assert side.view.ok and side.view.partial and not side.view.whole_body
+    assert [n.code for n in side.view.notes] == ["partial_view"]
+    # the stature comes from ear–knee height: close to the whole view's ear–ankle one
+    assert side.frame.stature_px == pytest.approx(whole.frame.stature_px, rel=0.1)
+    # foot points are left out, not guessed
+    assert np.isnan(side.points["ankle"]).all() and np.isfinite(side.points["knee"]).all()
+    assert not whole.view.partial and not whole.view.notes
+
+
+def test_view_cut_above_the_thighs_abstains():
+    pose = make_pose(_PROFILE_RIGHT)
+    side = analyse_side(PoseResult((pose,), 1000, 700))  # ends just below the hips
+    assert not side.view.ok and not side.view.partial
     assert any(r.code == "body_cut_off" and "feet" in r.detail for r in side.view.reasons)
 
 
