@@ -125,6 +125,8 @@ class ViewSummary:
     other_people: int | None = None
     facing_confidence: float | None = None
     near_side: str | None = None
+    #: feet out of the picture, measured from the rest with a wider interval
+    partial: bool | None = None
 
 
 @dataclass(frozen=True)
@@ -184,6 +186,10 @@ class Reading:
     error: ErrorInfo | None = None
     schema_version: int = 1
     extra: dict[str, Any] = field(default_factory=dict, compare=False, repr=False)
+    #: things to know that did not stop the measurement (e.g. ``partial_view``)
+    notes: tuple[Reason, ...] = ()
+    #: the band in words, both bands when the two most probable are within 10 points
+    severity_phrase: str | None = None
 
     @property
     def usable(self) -> bool:

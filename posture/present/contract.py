@@ -18,7 +18,7 @@ import math
 from collections.abc import Mapping
 from typing import Any
 
-from ..classify import BAND_IDS, bands_disclaimer
+from ..classify import BAND_IDS, band_phrase, bands_disclaimer
 from ..errors import InputError, PostureError
 from ..metrics import Measurement
 from ..result import Assessment, ErrorInfo, Reading, Reason, ViewSummary
@@ -61,9 +61,11 @@ def reading(a: Assessment, *, source: str | None = None) -> Reading:
         lumbar_lordosis_interval_deg=_iv(m.lumbar_lordosis),
         severity=sev.band if sev else None,
         severity_label=sev.label if sev else None,
+        severity_phrase=band_phrase(sev) if sev else None,
         severity_probabilities=sev.probabilities if sev else None,
         severity_disclaimer=bands_disclaimer(),
         reasons=tuple(a.reasons),
+        notes=tuple(a.notes),
         retake_guidance=tuple(a.guidance),
         head_neck_angle_deg=_r(m.head_neck_angle.value),
         forward_head=a.forward_head,
@@ -76,7 +78,8 @@ def reading(a: Assessment, *, source: str | None = None) -> Reading:
                         x.method) for x in m.all()),
         view=ViewSummary(view.ok, _r(view.side_on_score, 3), _r(view.frontal_ratio, 3),
                          view.whole_body, view.other_people,
-                         _r(a.side.facing_confidence, 3), a.side.near_side),
+                         _r(a.side.facing_confidence, 3), a.side.near_side,
+                         view.partial),
         roll_deg=_r(a.side.roll.deg),
         roll_source=a.side.roll.source,
         image_size=tuple(a.frame_size),
@@ -154,10 +157,12 @@ def _full_layout(r: Reading) -> dict:
         "lumbar_lordosis_interval_deg": _list(r.lumbar_lordosis_interval_deg),
         "severity": r.severity,
         "severity_label": r.severity_label,
+        "severity_phrase": r.severity_phrase,
         "severity_probabilities": r.severity_probabilities,
         "severity_disclaimer": r.severity_disclaimer,
         "abstained": r.abstained,
         "abstain_reasons": [str(x) for x in r.reasons],
+        "notes": [str(x) for x in r.notes],
         "retake_guidance": list(r.retake_guidance),
         "head_neck_angle_deg": r.head_neck_angle_deg,
         "forward_head": r.forward_head,
@@ -174,6 +179,7 @@ def _full_layout(r: Reading) -> dict:
             "ok": v.ok, "side_on_score": v.side_on_score, "frontal_ratio": v.frontal_ratio,
             "whole_body": v.whole_body, "other_people": v.other_people,
             "facing_confidence": v.facing_confidence, "near_side": v.near_side,
+            "partial": v.partial,
         },
         "roll_deg": r.roll_deg,
         "roll_source": r.roll_source,
@@ -220,7 +226,7 @@ _KNOWN = frozenset((
     "abstain_reasons", "retake_guidance", "head_neck_angle_deg", "forward_head",
     "trunk_lean_deg", "knee_angle_deg", "knee_hyperextension", "plumb_offsets_stature",
     "measurements", "view", "roll_deg", "roll_source", "image_size", "model", "landmarks_px",
-    "error",
+    "error", "notes", "severity_phrase",
 ))
 
 
@@ -339,7 +345,8 @@ def _view(v: Any) -> ViewSummary | None:
         bool(_flag(m.get("ok"), "view.ok", False)), _num(m.get("side_on_score"), "view"),
         _num(m.get("frontal_ratio"), "view"), _flag(m.get("whole_body"), "view", None),
         _int(m.get("other_people"), "view.other_people"),
-        _num(m.get("facing_confidence"), "view"), _text(m.get("near_side"), "view"))
+        _num(m.get("facing_confidence"), "view"), _text(m.get("near_side"), "view"),
+        _flag(m.get("partial"), "view.partial", None))
 
 
 def _error(v: Any) -> ErrorInfo | None:
@@ -399,10 +406,12 @@ def _from_dict(d: Any) -> Reading:
                                            "lumbar_lordosis_interval_deg"),
         severity=severity,
         severity_label=_text(d.get("severity_label"), "severity_label"),
+        severity_phrase=_text(d.get("severity_phrase"), "severity_phrase"),
         severity_probabilities=probs,
         severity_disclaimer=_text(d.get("severity_disclaimer"), "severity_disclaimer"),
         reasons=tuple(Reason.parse(t) for t in _texts(d.get("abstain_reasons"),
                                                        "abstain_reasons")),
+        notes=tuple(Reason.parse(t) for t in _texts(d.get("notes"), "notes")),
         retake_guidance=_texts(d.get("retake_guidance"), "retake_guidance"),
         head_neck_angle_deg=_num(d.get("head_neck_angle_deg"), "head_neck_angle_deg"),
         forward_head=_flag(d.get("forward_head"), "forward_head", None),
