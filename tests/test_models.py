@@ -76,7 +76,7 @@ def isolated(monkeypatch, tmp_path):
     def no_pip(*args, **kwargs):
         raise AssertionError("a test tried to run pip download")
 
-    monkeypatch.setattr(models, "_pip_download", no_pip)
+    monkeypatch.setattr(models.offline, "_pip_download", no_pip)  # where the build calls it
     return tmp_path / "cache"
 
 
