@@ -1,15 +1,21 @@
-"""Running the library for the app: the model, one landmarker per session, safe analysis.
+"""Running the library for the app: the model, a shared pool of landmarkers, safe analysis.
 
 MediaPipe landmarkers are not thread-safe, and Streamlit runs each browser session in its
-own thread, so each session gets its own photo :class:`~posture.analysis.Analyzer` (kept in
-``st.session_state``); the live page's stream makes its own (see :mod:`posture_app.live`).
-The model file is resolved (downloaded or built if needed) once per server process.
+own thread. Photo analyzers are lent from one pool per server process
+(:func:`analyzer_pool`, at most :data:`POOL_SIZE` of them), one analysis at a time, so the
+server's memory does not grow with the number of sessions: an analyzer kept in each
+session's state was never closed and held ~100 MB per visitor until the process ended
+(issue 15: 1.5 GB after 16 short sessions had expired). The live page's stream makes its
+own (see :mod:`posture_app.live`). The model file is resolved (downloaded or built if
+needed) once per server process.
 """
 
 from __future__ import annotations
 
 import hashlib
 import logging
+import os
+import queue
 import threading
 from dataclasses import dataclass
 
@@ -18,8 +24,6 @@ import streamlit as st
 
 log = logging.getLogger("posture_app")
 
-_SESSION_KEY = "_posture_photo_analyzer"
-_LOCK_KEY = "_posture_photo_lock"
 
 
 @st.cache_resource(show_spinner="Loading the pose model…")
@@ -30,30 +34,98 @@ def model_path() -> str:
     return str(resolve_model().path)
 
 
-def session_lock() -> threading.Lock:
-    """This session's landmarker lock: a rerun of the same session may overlap the previous
-    one for a moment, and the lock keeps two script threads from using it at once."""
-    return st.session_state.setdefault(_LOCK_KEY, threading.Lock())
+#: Photo analyzers per server process (``POSTURE_APP_ANALYZERS``): analyses beyond it wait
+#: their turn. Each holds a landmarker and the tilt estimator (~100 MB).
+POOL_SIZE = max(1, int(os.environ.get("POSTURE_APP_ANALYZERS", "2")))
+#: How long an upload waits for a free analyzer before it is answered ``server_busy``, s.
+POOL_WAIT_S = 120.0
 
 
-def session_analyzer():
-    """This session's photo analyzer and its lock (created on first use)."""
+class AnalyzerPool:
+    """Up to ``size`` photo analyzers, made on first need and lent one at a time."""
+
+    def __init__(self, make, size: int = POOL_SIZE):
+        self._make, self._size = make, size
+        self._free: queue.LifoQueue = queue.LifoQueue()
+        self._made = 0
+        self._lock = threading.Lock()
+
+    @property
+    def made(self) -> int:
+        """Analyzers made so far (never more than ``size``)."""
+        return self._made
+
+    def take(self):
+        """A free analyzer (made if fewer than ``size`` exist), waiting for one if not."""
+        try:
+            return self._free.get_nowait()
+        except queue.Empty:
+            pass
+        with self._lock:
+            make = self._made < self._size
+            if make:
+                self._made += 1
+        if make:
+            try:
+                return self._make()
+            except BaseException:
+                with self._lock:
+                    self._made -= 1
+                raise
+        try:
+            return self._free.get(timeout=POOL_WAIT_S)
+        except queue.Empty:
+            from posture.errors import PostureError
+
+            raise PostureError("the server is busy analysing other photos; try again in a "
+                               "minute", code="server_busy") from None
+
+    def give_back(self, analyzer) -> None:
+        self._free.put(analyzer)
+
+    def loan(self) -> _Loan:
+        return _Loan(self)
+
+
+class _Loan:
+    """One analysis' use of the pool: :meth:`take` borrows (once), :meth:`release` returns."""
+
+    def __init__(self, pool: AnalyzerPool):
+        self._pool, self._analyzer = pool, None
+
+    def take(self):
+        if self._analyzer is None:
+            self._analyzer = self._pool.take()
+        return self._analyzer
+
+    def release(self) -> None:
+        if self._analyzer is not None:
+            self._pool.give_back(self._analyzer)
+            self._analyzer = None
+
+
+@st.cache_resource(show_spinner=False)
+def analyzer_pool() -> AnalyzerPool:
+    """The server process' photo analyzers (made on first need, kept for its life)."""
     from posture.analysis import Analyzer
 
-    entry = st.session_state.get(_SESSION_KEY)
-    if entry is None:
-        entry = (Analyzer(model_path(), mode="image"), session_lock())
-        st.session_state[_SESSION_KEY] = entry
-    return entry
+    return AnalyzerPool(lambda: Analyzer(model_path(), mode="image"))
 
 
 def analyse_upload(data: bytes, source: str | None):
-    """This session's safe analysis of an upload (:func:`posture.safe.analyse_input`): the
-    model is loaded only for a readable picture; never raises."""
+    """A safe analysis of an upload (:func:`posture.safe.analyse_input`) with an analyzer
+    lent by the pool: the model is loaded only for a readable picture; never raises."""
     from posture.safe import analyse_input
 
-    return analyse_input(lambda: session_analyzer()[0], data, name=source,
-                         lock=session_lock(), log=log)
+    from .memory import start_reaper, trim_malloc
+
+    start_reaper()  # once per process: releases what expired sessions held (issue 15)
+    loan = analyzer_pool().loan()
+    try:
+        return analyse_input(loan.take, data, name=source, log=log)
+    finally:
+        loan.release()
+        trim_malloc()  # a photo's decode buffers go back to the system, not to a free list
 
 
 @dataclass(frozen=True)

@@ -1,0 +1,112 @@
+"""Give the server's memory back when browser sessions end.
+
+Streamlit keeps a closed session for two minutes, so a reconnecting phone finds its page
+again. When that time is up the session is dropped from its store *without* being shut
+down (Streamlit 1.67, ``MemorySessionStorage``), and shutting down is what releases the
+session's uploaded files (the photo bytes, up to 50 MB each) and the images it displayed
+(the annotated photo, held by the media file manager for every session). Those stayed in
+the server's memory for good: the app only grew (issue 15).
+
+:func:`start_reaper` runs, once per server process, a daemon thread that every
+:data:`REAP_EVERY_S` seconds shuts down the sessions whose reconnect time has passed, on
+Streamlit's event loop (where it shuts sessions down itself), then asks the C allocator to
+return freed memory to the system (glibc ``malloc_trim``: many script threads leave
+fragmented arenas behind). It only touches sessions Streamlit has already given up on.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import ctypes.util
+import gc
+import logging
+import threading
+import time
+
+log = logging.getLogger("posture_app")
+
+#: Seconds between two looks for expired sessions.
+REAP_EVERY_S = 20.0
+
+_started = False
+_start_lock = threading.Lock()
+
+
+def _storage_cache(runtime):
+    """Streamlit's store of disconnected sessions (a TTL cache), or None if its layout
+    changed (then nothing is reaped; logged once)."""
+    mgr = getattr(runtime, "_session_mgr", None)
+    storage = getattr(mgr, "_session_storage", None)
+    cache = getattr(storage, "_cache", None)
+    return mgr, cache if hasattr(cache, "expire") else None
+
+
+def reap_once(runtime) -> int:
+    """Shut down the sessions whose reconnect time is over; returns how many. Call on the
+    event loop."""
+    mgr, cache = _storage_cache(runtime)
+    if cache is None:
+        return 0
+    lock = getattr(mgr, "_storage_lock", None) or threading.Lock()
+    with lock:
+        expired = cache.expire()
+    for _sid, info in expired:
+        try:
+            info.session.shutdown()
+        except Exception:  # one bad session must not stop the others being released
+            log.exception("could not shut down an expired session")
+    if expired:
+        gc.collect()
+        trim_malloc()
+    return len(expired)
+
+
+def trim_malloc() -> None:
+    """Return freed heap memory to the system (glibc only; elsewhere nothing)."""
+    try:
+        libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6")
+        libc.malloc_trim(0)
+    except (OSError, AttributeError):
+        pass
+
+
+def _loop(runtime) -> None:
+    while True:
+        time.sleep(REAP_EVERY_S)
+        try:
+            loop = runtime._get_async_objs().eventloop
+        except Exception:  # the runtime is stopping
+            return
+        loop.call_soon_threadsafe(_reap_logged, runtime)
+
+
+def _reap_logged(runtime) -> None:
+    try:
+        n = reap_once(runtime)
+        if n:
+            log.info("released %d expired session(s)", n)
+    except Exception:
+        log.exception("session reaper failed")
+
+
+def start_reaper() -> bool:
+    """Start the reaper thread once per process (no-op outside a running server)."""
+    global _started
+    with _start_lock:
+        if _started:
+            return True
+        try:
+            from streamlit.runtime import Runtime
+
+            if not Runtime.exists():
+                return False
+            runtime = Runtime.instance()
+        except Exception:
+            return False
+        if _storage_cache(runtime)[1] is None:
+            log.warning("Streamlit's session store changed: expired sessions are not reaped")
+            return False
+        threading.Thread(target=_loop, args=(runtime,), name="posture-session-reaper",
+                         daemon=True).start()
+        _started = True
+        return True

@@ -1,0 +1,135 @@
+"""The app server's memory: photo analyzers are pooled, expired sessions are released.
+
+The figures under a scripted load (100 uploads over 20 browser sessions) come from
+tools/app_memory_load.py and are in docs/reliability.md; these tests pin the mechanisms.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+
+import pytest
+
+pytest.importorskip("streamlit")
+
+from posture_app import engine, memory  # noqa: E402
+
+
+class _Fake:
+    made = 0
+
+    def __init__(self):
+        _Fake.made += 1
+
+
+def test_pool_makes_at_most_its_size_and_reuses_them():
+    pool = engine.AnalyzerPool(_Fake, size=2)
+    seen = set()
+    for _ in range(50):  # fifty uploads one after another: one analyzer
+        loan = pool.loan()
+        seen.add(id(loan.take()))
+        loan.release()
+    assert pool.made == 1 and len(seen) == 1
+    # concurrent uploads: never more than the size
+    start, taken = threading.Barrier(6), []
+
+    def use():
+        start.wait()
+        loan = pool.loan()
+        taken.append(loan.take())
+        time.sleep(0.05)
+        loan.release()
+
+    threads = [threading.Thread(target=use) for _ in range(6)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert pool.made == 2 and len({id(a) for a in taken}) <= 2
+
+
+def test_pool_says_server_busy_instead_of_waiting_forever(monkeypatch):
+    monkeypatch.setattr(engine, "POOL_WAIT_S", 0.1)
+    pool = engine.AnalyzerPool(_Fake, size=1)
+    held = pool.loan()
+    held.take()
+    with pytest.raises(Exception) as e:
+        pool.loan().take()
+    assert getattr(e.value, "code", None) == "server_busy"
+    held.release()
+    assert pool.loan().take() is not None
+
+
+def test_a_failed_make_does_not_use_up_the_pool():
+    calls = []
+
+    def make():
+        calls.append(1)
+        if len(calls) == 1:
+            raise RuntimeError("model missing")
+        return object()
+
+    pool = engine.AnalyzerPool(make, size=1)
+    with pytest.raises(RuntimeError):
+        pool.take()
+    assert pool.take() is not None and pool.made == 1
+
+
+def test_sessions_are_not_given_their_own_analyzer():
+    # the leak of issue 15: an Analyzer per session in st.session_state, never closed
+    src = (engine.__file__ and open(engine.__file__).read())
+    assert "session_state[_SESSION_KEY]" not in src and "session_analyzer" not in src
+
+
+class _Session:
+    def __init__(self):
+        self.shut = False
+
+    def shutdown(self):
+        self.shut = True
+
+
+class _Info:
+    def __init__(self):
+        self.session = _Session()
+
+
+def test_expired_sessions_are_shut_down():
+    # Streamlit's own store of disconnected sessions, with a clock we move
+    from streamlit.runtime.caching.ttl_cache import TTLCache
+
+    now = [0.0]
+    cache = TTLCache(maxsize=128, ttl=120, timer=lambda: now[0])
+    old, recent = _Info(), _Info()
+    cache["old"] = old
+    now[0] = 100.0
+    cache["recent"] = recent
+
+    class Storage:
+        _cache = cache
+
+    class Mgr:
+        _session_storage = Storage()
+        _storage_lock = threading.Lock()
+
+    class Runtime:
+        _session_mgr = Mgr()
+
+    now[0] = 150.0  # "old" is past its two minutes, "recent" is not
+    assert memory.reap_once(Runtime()) == 1
+    assert old.session.shut and not recent.session.shut
+    assert list(cache) == ["recent"]
+
+
+def test_streamlit_store_has_the_layout_the_reaper_reads():
+    # if Streamlit changes it, the reaper stops (and says so): this test says it first
+    from streamlit.runtime.memory_session_storage import MemorySessionStorage
+    from streamlit.runtime.websocket_session_manager import WebsocketSessionManager
+
+    assert hasattr(MemorySessionStorage(), "_cache")
+    assert hasattr(MemorySessionStorage()._cache, "expire")
+    import inspect
+
+    src = inspect.getsource(WebsocketSessionManager)
+    assert "self._session_storage" in src and "self._storage_lock" in src
