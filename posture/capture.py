@@ -149,9 +149,12 @@ def aggregate(
         pelvic_tilt_deg=values["pelvic_tilt_deg"], pelvic_tilt_interval_deg=interval,
         interval_coverage=coverage, lumbar_lordosis_deg=values["lumbar_lordosis_deg"],
         severity=sev.band if sev else None, severity_label=sev.label if sev else None,
+        severity_phrase=_phrase(sev),
         severity_probabilities=sev.probabilities if sev else None,
         severity_disclaimer=first.severity_disclaimer,
         reasons=tuple(reasons), retake_guidance=tuple(retake),
+        # what the measured frames noted (e.g. partial_view), each once
+        notes=tuple(dict.fromkeys(n for f in (usable or base) for n in f.notes)),
         head_neck_angle_deg=values["head_neck_angle_deg"],
         forward_head=_majority([f.forward_head for f in base]),
         trunk_lean_deg=values["trunk_lean_deg"], knee_angle_deg=values["knee_angle_deg"],
@@ -163,6 +166,18 @@ def aggregate(
         schema_version=first.schema_version, extra=extra,
     )
     return out, rep
+
+
+def _phrase(sev) -> str | None:
+    """The band in words (both bands when too close to call), as for a photo."""
+    if sev is None:
+        return None
+    from .classify import band_phrase
+
+    try:
+        return band_phrase(sev)
+    except (KeyError, ValueError, TypeError, AttributeError):  # a stand-in severity
+        return sev.label
 
 
 def _representative(frames: Sequence[Reading], usable: list[Reading], base: list[Reading],

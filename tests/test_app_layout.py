@@ -6,8 +6,6 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-import pytest
-
 from posture_app.nav import PAGES, PAGES_DIR
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -40,8 +38,6 @@ def test_pages_are_short_and_draw_nothing_themselves():
         assert not re.search(r"^\s*(import cv2|from cv2)", text, re.M), p.name
 
 
-@pytest.mark.xfail(reason="H14 is converting posture/present/compare.py and "
-                   "posture_app/clinic_views.py to Reading; remove this mark then")
 def test_no_result_dict_is_taken_apart_outside_the_contract():
     offenders = []
     for folder in ("posture", "posture_app", "pages"):

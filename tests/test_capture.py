@@ -91,3 +91,13 @@ def test_nothing_captured():
     out, rep = aggregate([])
     assert rep is None and out.abstained and out.reason_codes == ("no_person",)
     assert to_dict(out)["abstain_reasons"] == ["no_person: nobody was seen during the capture"]
+
+
+def test_notes_and_band_phrase_carry_over():
+    from dataclasses import replace
+
+    note = Reason("partial_view", "feet out of the picture")
+    frames = [replace(frame(12.0 + 0.1 * i), notes=(note,)) for i in range(6)]
+    out, _ = aggregate(frames, classify=lambda t, s: Sev("mild"))
+    assert out.notes == (note,) and out.severity_phrase == "Mild"
+    assert to_dict(out)["notes"] == ["partial_view: feet out of the picture"]

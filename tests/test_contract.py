@@ -16,10 +16,12 @@ GRADED = {
     "pelvic_tilt_deg": 14.2, "pelvic_tilt_interval_deg": [9.1, 19.3], "interval_coverage": 0.9,
     "lumbar_lordosis_deg": 41.0, "lumbar_lordosis_interval_deg": [35.0, 47.0],
     "severity": "moderate", "severity_label": "Moderate anterior tilt",
+    "severity_phrase": "Mild to moderate anterior tilt",
     "severity_probabilities": {"posterior": 0.0, "neutral": 0.01, "mild": 0.3,
                                "moderate": 0.6, "severe": 0.09},
     "severity_disclaimer": "heuristic", "abstained": False, "abstain_reasons": [],
-    "retake_guidance": [], "head_neck_angle_deg": 47.5, "forward_head": True,
+    "notes": ["partial_view: feet out of the picture"], "retake_guidance": [],
+    "head_neck_angle_deg": 47.5, "forward_head": True,
     "trunk_lean_deg": 1.5, "knee_angle_deg": 6.0, "knee_hyperextension": True,
     "plumb_offsets_stature": {"ear": 0.04, "shoulder": 0.01, "hip": None, "knee": 0.0},
     "measurements": [
@@ -29,7 +31,8 @@ GRADED = {
          "interval": None, "coverage": None, "method": "landmarks"},
     ],
     "view": {"ok": True, "side_on_score": 0.9, "frontal_ratio": 0.02, "whole_body": True,
-             "other_people": 0, "facing_confidence": 0.99, "near_side": "left"},
+             "other_people": 0, "facing_confidence": 0.99, "near_side": "left",
+             "partial": False},
     "roll_deg": 1.2, "roll_source": "lines", "image_size": [1080, 1920],
     "model": {"pose_variant": "full", "estimator_version": "2025.1"},
     "landmarks_px": [[100.0 + i, 200.0 + i, 0.9] for i in range(33)],
@@ -44,6 +47,7 @@ def test_round_trip_is_exact_and_typed():
     assert r.view.near_side == "left" and r.estimator_version == "2025.1"
     assert r.metric("pelvic_tilt") == (14.2, (9.1, 19.3), 0.9)
     assert r.extra == {"plan": {"kept": "outside the contract"}}
+    assert r.notes == (Reason("partial_view", "feet out of the picture"),)
     assert json.dumps(to_dict(r)) == json.dumps(GRADED)
 
 
