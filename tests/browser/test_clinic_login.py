@@ -10,6 +10,7 @@ import pytest
 from posture.store import accounts, open_store
 
 from .harness import ARTIFACTS, open_page, running_app, shot
+from .test_clinic import settle
 
 pytestmark = pytest.mark.browser
 PW = "a long passphrase"
@@ -44,9 +45,11 @@ def main_text(page) -> str:
 
 
 def log_in(page, name: str, password: str) -> None:
+    settle(page)  # one attempt per run: no typing into a form that is being redrawn
     page.get_by_label("User name").fill(name)
     page.get_by_label("Password", exact=True).fill(password)
     page.get_by_role("button", name="Log in").click()
+    settle(page)
 
 
 def test_nothing_of_a_patient_before_login_then_roles(lpage, app):
