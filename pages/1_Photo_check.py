@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import streamlit as st
 
+from posture.images import UPLOAD_TYPES
 from posture_app.engine import analyze_bytes
 from posture_app.results import refused, scroll_into_view, show_results
 from posture_app.state import clear_current, set_current
-from posture_app.timer import self_timer
+from posture_app.timer import decode, timer_camera
 from posture_app.ui import MAX_UPLOAD_MB, capture_tips, privacy_note, samples
 
 st.title("📷 Photo check")
@@ -46,16 +47,15 @@ def picker():
     if src == "Upload a photo":
         up = st.file_uploader(
             "Side-view photo (JPEG, PNG, WebP or HEIC)",
-            type=["jpg", "jpeg", "png", "webp", "heic", "heif"],
+            type=list(UPLOAD_TYPES),
             max_upload_size=MAX_UPLOAD_MB, key=UPLOAD_KEY,
         )
         return (up.getvalue(), up.name, "photo") if up is not None else (None, None, None)
     if src == "Take a photo":
         st.caption("Prop the phone at hip height, start the self-timer and step back 2–3 m "
                    "(or ask someone to take it).")
-        self_timer()
-        shot = st.camera_input("Take a side-view photo", key=CAMERA_KEY)
-        return (shot.getvalue(), "camera snapshot", "camera") if shot is not None else \
+        shot = timer_camera(key=CAMERA_KEY)
+        return (shot[0], "camera snapshot", "camera") if shot is not None else \
             (None, None, None)
     choice = st.selectbox("Sample (synthetic renders, not real people)", sample_files,
                           format_func=lambda p: p.stem.replace("_", " "), key="photo_sample")
@@ -63,26 +63,45 @@ def picker():
         (None, None, None)
 
 
-if had_picture:
-    # after a result the controls fold away below it (open when the picture was refused)
-    with st.expander("📷 Use another photo", expanded=st.session_state.get("photo_refused",
-                                                                          False)):
-        data, name, origin = picker()
-else:
-    st.markdown("One photo of you standing **side-on**, head to feet. Your result appears "
-                "at the top.")
-    capture_tips(expanded=True)
-    data, name, origin = picker()
-
-if data is None:
-    st.info("Choose a picture above to see your results.", icon="👆")
-else:
+def show(data: bytes, name: str, origin: str) -> bool:
+    """Analyse and show the picture at the top; True when it was refused."""
     with top:
         with st.spinner("Analysing…"):
             res = analyze_bytes(data, name)
         if res.overlay is not None:
             set_current(res.result, res.overlay, origin)  # the plan page reads it
-        st.session_state["photo_refused"] = refused(res.result)
         show_results(res.result, res.overlay, key="photo", retake=retake)
         scroll_into_view(".st-key-photo-top", res.digest)
+    return refused(res.result)
+
+
+def chosen_picture():
+    """The picture already chosen (read before its widget is drawn, so the result can come
+    first and decide whether the controls fold away)."""
+    v = st.session_state.get(chosen)
+    if source == "Upload a photo":
+        return v.getvalue(), v.name, "photo"
+    if source == "Take a photo":
+        shot = decode(v)
+        return (shot[0], "camera snapshot", "camera") if shot else (None, None, None)
+    return v.read_bytes(), v.name, "sample"
+
+
+# The controls keep one place on the page (an expander under the results), so the picture
+# widgets are never re-created between runs; only whether they are folded changes.
+picture = chosen_picture() if had_picture else (None, None, None)
+was_refused = show(*picture) if picture[0] is not None else False
+if picture[0] is None:
+    with top:
+        st.markdown("One photo of you standing **side-on**, head to feet. Your result "
+                    "appears at the top.")
+        capture_tips(expanded=True)
+with st.expander("📷 Your photo: upload, take or pick one",
+                 expanded=picture[0] is None or was_refused):
+    data, name, origin = picker()
+if picture[0] is None:
+    if data is None:
+        st.info("Choose a picture above to see your results.", icon="👆")
+    else:
+        show(data, name, origin)
 privacy_note()

@@ -23,6 +23,7 @@ import cv2
 import numpy as np
 
 from posture.autocapture import AutoCapture, AutoCaptureConfig
+from posture.capture import MIN_FRAMES
 
 log = logging.getLogger("posture_app")
 
@@ -30,6 +31,8 @@ log = logging.getLogger("posture_app")
 #: at 256 px anyway, and on a small server CPU this keeps ~8-10 analysed frames per second.
 MAX_SIDE = 640
 CAPTURE_SECONDS = 3.0
+#: A capture with too few measured frames goes on for up to this many times its length.
+EXTEND = 3.0
 
 
 @dataclass(frozen=True)
@@ -52,6 +55,7 @@ class _Capture:
     results: list[dict] = field(default_factory=list)
     overlays: list[np.ndarray] = field(default_factory=list)
     empty: int = 0  # frames in which nobody was seen
+    usable: int = 0  # frames in a measurable position
     done: bool = False
 
 
@@ -172,8 +176,12 @@ class LiveSession:
                 else:
                     cap.results.append(d)
                     cap.overlays.append(out.copy())
+                    cap.usable += ready
                 progress = (now - cap.start) / cap.seconds
-                if progress >= 1:
+                # a slow server may analyse too few frames in the time: while the person is
+                # measured, hold on for more (up to EXTEND times as long) rather than abstain
+                if progress >= 1 and (cap.usable == 0 or cap.usable >= MIN_FRAMES
+                                      or progress >= EXTEND):
                     cap.done = True
                     if self._auto is not None:
                         self._auto.finish()

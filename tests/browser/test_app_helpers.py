@@ -370,3 +370,32 @@ def test_typical_ranges_have_sources_and_judge_values():
     assert judge("head_neck_angle_deg", 55.0)[0] is True
     assert judge("knee_angle_deg", 5.5)[0] is False and judge("knee_angle_deg", 0.0)[0]
     assert judge("lumbar_lordosis_deg", None) is None
+
+
+@pytest.mark.slow
+def test_live_session_captures_hands_free_on_a_real_photo():
+    """No start_capture call: in position for 1 s, a 3 s count-down, then the capture."""
+    photo = SHARED_PHOTOS / "real_01.jpg"
+    if not photo.is_file():
+        pytest.skip("../shared/photos is absent")
+    from posture.images import load_image
+
+    rgb = fit(load_image(photo).rgb)
+    s = LiveSession()
+    phases, counts = [], []
+    try:
+        for k in range(60):  # 5 frames a second, 12 s
+            s.process(rgb, now=s._t0 + k * 0.2)
+            phases.append(s.status.phase)
+            counts.append(s.status.countdown)
+            if s.capture_progress() == 1.0:
+                break
+        taken = s.take_capture()
+    finally:
+        s.close()
+    assert phases[0] == "settling" and "countdown" in phases and "capturing" in phases
+    first_count = phases.index("countdown")
+    assert 4 <= first_count <= 6  # after about 1 s in position
+    shown = [c for c in counts if c is not None]
+    assert shown == sorted(shown, reverse=True) and shown[0] > 2.5  # it counts down from 3
+    assert taken is not None and len(taken[0]) >= 5  # frames collected without a click

@@ -153,3 +153,34 @@ def test_phone_red_flag_yes_hides_the_plan(phone, app_url, photo):
     assert page.get_by_role("button", name=re.compile("Printable plan")).count() == 0
     advice.scroll_into_view_if_needed()
     page.screenshot(path=str(ARTIFACTS / "phone_red_flag_yes.png"))
+
+
+def test_phone_self_timer_takes_the_photo(phone_camera, app_url):
+    """"Take a photo" with the 5 s self-timer: the count-down shows big, then the photo is
+    taken for the person (the camera's whole frame) and the result appears."""
+    page = phone_camera
+    page.goto(f"{app_url}/Photo_check")
+    page.get_by_role("heading", name=re.compile("Photo check")).first.wait_for()
+    page.get_by_test_id("stRadio").get_by_text("Take a photo").click()
+    cam = page.frame_locator("iframe[title*='posture_camera']").first
+    start = cam.get_by_role("button", name="⏱️ 5 s")
+    start.wait_for()
+    cam.locator("button.t:not([disabled])").first.wait_for()  # the camera is running
+    page.wait_for_timeout(1500)  # frames are flowing
+    t0 = page.evaluate("() => performance.now()")
+    start.click()
+    big = cam.locator("#big")
+    page.wait_for_timeout(300)
+    assert big.inner_text().strip() in {"5", "4"} and big.is_visible()
+    page.screenshot(path=str(ARTIFACTS / "phone_self_timer.png"))
+    cam.get_by_text(re.compile("Photo taken")).wait_for(timeout=10_000)
+    took = (page.evaluate("() => performance.now()") - t0) / 1000
+    assert 4.5 <= took <= 8, took  # about 5 s, not at once
+    assert not big.is_visible()
+    # the whole portrait frame, not a 16:9 strip: the person is found and measured
+    card = page.locator(".st-key-verdict-photo")
+    card.wait_for(timeout=90_000)
+    if ESTIMATOR.is_file():
+        assert re.search(r"[+-]\d+\.\d°", card.locator(".pv-value").inner_text())
+    page.wait_for_timeout(800)
+    page.screenshot(path=str(ARTIFACTS / "phone_self_timer_result.png"))
