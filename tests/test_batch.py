@@ -14,6 +14,7 @@ from collections import Counter
 from pathlib import Path
 
 import pytest
+from conftest import require_or_skip
 
 from posture.batch import (
     CSV_COLUMNS,
@@ -182,8 +183,7 @@ def _cli(*args, **kw) -> subprocess.Popen:
 
 @pytest.fixture(scope="module")
 def clean_run(tmp_path_factory):
-    if not PHOTOS.is_dir():
-        pytest.skip("../shared/photos absent")
+    require_or_skip(PHOTOS.is_dir(), "../shared/photos absent")
     tmp = tmp_path_factory.mktemp("batch")
     d = _photo_dir(tmp)
     p = _cli(str(d), "--out", str(tmp / "out.csv"), "--jsonl", str(tmp / "out.jsonl"),
@@ -232,16 +232,22 @@ def test_batch_killed_midway_resumes_without_duplicates_or_losses(clean_run, tmp
     out, jl = tmp_path / "out.csv", tmp_path / "out.jsonl"
     p = _cli(str(d), "--out", str(out), "--jsonl", str(jl), "--workers", "2",
              start_new_session=True)
-    deadline = time.time() + 180
-    while time.time() < deadline:
-        if out.exists() and len(out.read_text().splitlines()) >= 1 + 3:
-            break
+    # Wait for the 3rd row however long a loaded machine takes (the bound only stops a
+    # hung batch), then freeze the whole session with SIGSTOP: no row can be written
+    # between seeing 3 and the kill, so the kill lands midway by construction.
+    deadline = time.monotonic() + 900
+    while not (out.exists() and len(out.read_text().splitlines()) >= 1 + 3):
         if p.poll() is not None:
             pytest.fail(f"batch ended before it could be killed: {p.stderr.read()}")
+        assert time.monotonic() < deadline, "no 3 rows in 15 minutes: the batch hangs"
         time.sleep(0.02)
+    os.killpg(p.pid, signal.SIGSTOP)
+    frozen = read_rows(out)
     p.send_signal(signal.SIGKILL)  # the parent only: its workers must notice and exit
     p.wait()
+    os.killpg(p.pid, signal.SIGCONT)  # let the workers run, to find their parent gone
     first = read_rows(out)
+    assert first == frozen  # nothing was written after the freeze
     assert 3 <= len(first) < 9, "the kill must land midway for this test to mean anything"
     if sys.platform.startswith("linux"):
         deadline = time.time() + 20

@@ -20,6 +20,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from conftest import require_or_skip
 
 from posture.errors import InputError, NoPersonError, PostureError
 from posture.images import DEFAULT_MAX_BYTES, load_image
@@ -72,8 +73,9 @@ def corpus(tmp_path_factory) -> tuple[Path, dict]:
 def _entry(corpus, name: str) -> dict:
     items_dir, manifest = corpus
     for s in manifest["skipped"]:
-        if s["name"] == name:
-            pytest.skip(f"{name} not in the corpus: {s['why']}")
+        # run-tests.sh installs tools/synth's needs, so under CI a render that failed is a
+        # failure (require_or_skip), not a quietly skipped front/back-view case
+        require_or_skip(s["name"] != name, f"{name} not in the corpus: {s['why']}")
     return next(i for i in manifest["items"] if i["name"] == name)
 
 
@@ -113,8 +115,10 @@ def check_expected(d: dict, expect: dict, base: dict | None) -> None:
         shift = median_landmark_shift(d, base)
         assert shift <= expect["landmark_tol"] * height, f"landmarks moved {shift:.1f} px"
         tilts = (d["pelvic_tilt_deg"], base["pelvic_tilt_deg"])
-        if tilts != (None, None):  # None while no estimator is fitted
-            assert None not in tilts and abs(tilts[0] - tilts[1]) <= expect["tilt_tol_deg"]
+        # the base is a measured side view: an estimator that abstained on everything
+        # must not pass as "the same as the base"
+        assert None not in tilts, (tilts, d.get("abstain_reasons"))
+        assert abs(tilts[0] - tilts[1]) <= expect["tilt_tol_deg"], tilts
         return
     assert d["ok"] is False and d["pelvic_tilt_deg"] is None and d["severity"] is None
     allowed = [expect["code"]] if "code" in expect else expect["refused"]
@@ -184,14 +188,16 @@ def test_worst_items_are_refused_fast_and_small(corpus):
     items_dir, manifest = corpus
     paths = [str(items_dir / n) for n in _WORST]
     r = subprocess.run([sys.executable, "-c", _LOAD_SCRIPT, *paths], capture_output=True,
-                       text=True, timeout=60)
+                       text=True, timeout=180)
     assert r.returncode == 0, r.stderr
     res = json.loads(r.stdout)
     expect = {i["name"]: i["expect"].get("code") for i in manifest["items"]}
     for p in paths:
         code, seconds = res[p]
         assert code == expect[Path(p).name], p
-        assert seconds < 2.0, f"{p} took {seconds:.1f} s"
+        # generous (a loaded 2-core machine): the many-scans JPEG took ~50 s before its scan
+        # limit; the bounded work itself is the peak-memory check below
+        assert seconds < 15.0, f"{p} took {seconds:.1f} s"
     # the floods are 44-47 MB read whole (the byte limit is 50 MB): the rest is the parse
     assert res["peak_kb"] < 300 * 1024, f"peak memory {res['peak_kb'] // 1024} MB"
 
@@ -240,7 +246,7 @@ def test_malformed_input_costs_little_memory_in_this_process(corpus):
     try:
         Path("/proc/self/clear_refs").write_text("5")
     except OSError:
-        pytest.skip("cannot reset the peak RSS mark here (/proc/self/clear_refs)")
+        require_or_skip(False, "cannot reset the peak RSS mark here (/proc/self/clear_refs)")
     before = _peak_rss_kb()
     for name in ("bomb.png", "huge_20000.png", "text_bomb.png", "many_scans.jpg"):
         with pytest.raises(InputError):
