@@ -294,34 +294,60 @@ def test_concurrent_saves_from_two_threads(db):
 
 
 _PROC_SCRIPT = """
-import sys, time
+import os, sys, time
 from posture.store import open_store
-tag, go = sys.argv[1], float(sys.argv[2])
+tag, other, folder = sys.argv[1], sys.argv[2], sys.argv[3]
+
+def wait_for(name):
+    while not os.path.exists(os.path.join(folder, name)):
+        time.sleep(0.002)
+
 with open_store() as s:
     p = s.find_patient(tag)
-    while time.time() < go:
-        time.sleep(0.005)
-    for i in range(25):
+    open(os.path.join(folder, "ready-" + tag), "w").close()
+    wait_for("go")
+    s.save_assessment(p.id, {"ok": True, "abstained": True}, notes=f"{tag}-0")
+    # both have saved once before either saves again: the two writing spans overlap
+    open(os.path.join(folder, "saved-" + tag), "w").close()
+    wait_for("saved-" + other)
+    for i in range(1, 25):
         s.save_assessment(p.id, {"ok": True, "abstained": True}, notes=f"{tag}-{i}")
 """
 
 
-def test_concurrent_saves_from_two_processes(db):
+def test_concurrent_saves_from_two_processes(db, tmp_path):
+    # Files, not a clock, line the writers up: each opens the store and says "ready"; the
+    # test says "go" once both are; each saves once and waits for the other's first save
+    # before the rest. So the two writing spans overlap whatever the machine's load.
     import time
 
     with open_store(db) as s:
         ids = {tag: s.add_patient(tag).id for tag in ("PR-A", "PR-B")}
     env = {**os.environ, "POSTURE_DB": str(db)}
-    go = time.time() + 3.0  # both processes start writing at the same instant
-    procs = [subprocess.Popen([sys.executable, "-c", _PROC_SCRIPT, tag, str(go)], env=env,
-                              stderr=subprocess.PIPE, text=True) for tag in ids]
+    sync = tmp_path / "sync"
+    sync.mkdir()
+    (a, b) = ids
+    procs = [subprocess.Popen([sys.executable, "-c", _PROC_SCRIPT, tag, other, str(sync)],
+                              env=env, stderr=subprocess.PIPE, text=True)
+             for tag, other in ((a, b), (b, a))]
+    deadline = time.monotonic() + 300  # only stops a hung writer
+    while not all((sync / f"ready-{t}").exists() for t in ids):
+        assert all(p.poll() is None for p in procs), [p.stderr.read() for p in procs]
+        assert time.monotonic() < deadline, "writers never got ready"
+        time.sleep(0.01)
+    (sync / "go").touch()
     for p in procs:
-        _, err = p.communicate(timeout=120)
+        _, err = p.communicate(timeout=300)
         assert p.returncode == 0, err
     with open_store(db) as s:
         for tag, pid in ids.items():
             assert sorted(r.notes for r in s.list_assessments(pid)) == sorted(
                 f"{tag}-{i}" for i in range(25))
+        # the overlap, from the data: each patient's first save came before the other's
+        # second, so ids of the two writers interleave
+        first = {t: min(r.id for r in s.list_assessments(pid)) for t, pid in ids.items()}
+        rest = {t: sorted(r.id for r in s.list_assessments(pid))[1] for t, pid in ids.items()}
+        assert first[a] < rest[b] and first[b] < rest[a]
 
 
 # ------------------------------------------------------------------------- history
