@@ -56,7 +56,12 @@ SHARED_PHOTOS = ROOT.parent / "shared" / "photos"
 PHONE_SIZE = (3024, 4032)  # (w, h) of a 12 MP phone photo in portrait
 CLIP_SIZE = (640, 480)
 TARGETS = {
-    "analysis_over_raw": 1.15,  # at most
+    # issue 17: photo analysis with mirror averaging (two MediaPipe runs) vs one raw
+    # inference; without mirror averaging the target was 1.15
+    "analysis_over_raw": 2.3,  # at most
+    "live_over_raw": 0.95,  # at least: live analysis fps / MediaPipe-alone fps
+    "batch_over_raw": 1.25,  # at most: whole `posture batch` process / raw process
+    "workers_2_over_1": 1.0,  # at least: steady images/s, local engine
     "live_fps_full": 25.0,  # at least
     "batch_2_over_1": 1.8,  # at least
     "peak_rss_mb": 600.0,  # at most
@@ -602,6 +607,15 @@ def verdicts(r: dict) -> dict:
         "warm_load_s": (None if warm_load is None else round(warm_load, 3),
                         warm_load is not None and warm_load <= TARGETS["warm_load_s"]),
     }
+    raw_fps = full.get("raw", {}).get("fps")
+    live = round(fps / raw_fps, 3) if fps and raw_fps else None
+    checks["live_over_raw"] = (live, live is not None and live >= TARGETS["live_over_raw"])
+    e = r.get("engines")
+    if e:
+        checks["batch_over_raw"] = (e["batch_over_raw"],
+                                    e["batch_over_raw"] <= TARGETS["batch_over_raw"])
+        checks["workers_2_over_1"] = (e["workers_2_over_1_steady"], e[
+            "workers_2_over_1_steady"] >= TARGETS["workers_2_over_1"])
     return {k: {"value": v, "target": TARGETS[k], "met": bool(ok)}
             for k, (v, ok) in checks.items()}
 
@@ -622,9 +636,11 @@ def render_md(r: dict) -> str:
         "|---|---|---|---|",
     ]
     units = {"analysis_over_raw": "×", "live_fps_full": " fps", "batch_2_over_1": "×",
-             "peak_rss_mb": " MB", "warm_load_s": " s"}
-    goals = {"analysis_over_raw": "≤ 1.15", "live_fps_full": "≥ 25", "batch_2_over_1": "≥ 1.8",
-             "peak_rss_mb": "≤ 600", "warm_load_s": "≤ 1"}
+             "peak_rss_mb": " MB", "warm_load_s": " s", "live_over_raw": "×",
+             "batch_over_raw": "×", "workers_2_over_1": "×"}
+    goals = {"analysis_over_raw": "≤ 2.3", "live_fps_full": "≥ 25", "batch_2_over_1": "≥ 1.8",
+             "peak_rss_mb": "≤ 600", "warm_load_s": "≤ 1", "live_over_raw": "≥ 0.95",
+             "batch_over_raw": "≤ 1.25", "workers_2_over_1": "≥ 1.0"}
     for k, v in r["verdicts"].items():
         val = "n/a" if v["value"] is None else f"{v['value']}{units[k]}"
         lines.append(f"| {k} | {val} | {goals[k]} | {'yes' if v['met'] else '**no**'} |")

@@ -73,7 +73,7 @@ def expand_uri(spec: str) -> list[str]:
     """
     import pyarrow.fs as pafs
 
-    from ..batch import IMAGE_EXTENSIONS
+    from ..images import IMAGE_EXTENSIONS
 
     fs, path = _filesystem(spec)
     base = spec.split("?", 1)[0]
