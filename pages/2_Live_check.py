@@ -12,9 +12,10 @@ import streamlit as st
 from posture_app.aggregate import aggregate_frames
 from posture_app.engine import analyze_bytes, model_path
 from posture_app.live import CAPTURE_SECONDS, processor_factory
-from posture_app.results import show_results, verdict_card
+from posture_app.results import scroll_into_view, show_results, verdict_card
 from posture_app.rtc import rtc_configuration
 from posture_app.state import set_current
+from posture_app.timer import timer_camera
 from posture_app.ui import capture_tips, privacy_note
 
 st.title("🎥 Live check")
@@ -68,6 +69,7 @@ def _finish_capture(session) -> bool:
     agg, rep = aggregate_frames(results)
     overlay = overlays[rep] if rep is not None else None
     st.session_state["live_result"] = (agg, overlay)
+    st.session_state["live_n"] = st.session_state.get("live_n", 0) + 1
     if rep is not None:
         set_current(agg, overlay, "live")
     return True
@@ -116,6 +118,8 @@ if mode == "Live video" and webrtc_streamer is not None:
             # the answer beside the video, where the person looks
             verdict_card(st.session_state["live_result"][0], key="live-side",
                          retake=_retake_live)
+            scroll_into_view(".st-key-verdict-live-side",
+                             f"live-{st.session_state.get('live_n', 0)}")
             if st.button("🔁 Check again", key="live_again", width="stretch") and \
                     proc is not None:
                 proc.session.check_again()
@@ -162,13 +166,14 @@ if mode == "Live video" and webrtc_streamer is not None:
         time.sleep(0.25)
 else:
     st.markdown("Take a snapshot with your camera, standing side-on, head to feet in view.")
-    shot = st.camera_input("Side-view snapshot",
-                           key=f"live_snapshot_{st.session_state.get('snapshot_nonce', 0)}")
+    # the whole camera frame (Streamlit's camera widget crops a phone's upright picture)
+    shot = timer_camera(key=f"live_snapshot_{st.session_state.get('snapshot_nonce', 0)}")
     if shot is not None:
         with st.spinner("Analysing…"):
-            res = analyze_bytes(shot.getvalue(), "camera snapshot")
+            res = analyze_bytes(shot[0], "camera snapshot")
         if res.overlay is not None:
             set_current(res.result, res.overlay, "camera")
         st.divider()
         show_results(res.result, res.overlay, key="snapshot", retake=_retake_snapshot)
+        scroll_into_view(".st-key-result-panel-snapshot", res.digest)
     privacy_note()

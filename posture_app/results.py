@@ -244,17 +244,18 @@ def _typical_badge(key: str, v: float | None) -> str:
     return " :green-badge[typical]" if inside else " :orange-badge[outside typical]"
 
 
-def _typical_source(key: str) -> None:
-    from posture.typical import judge, typical_note
+def _explain_finding(key: str, explain: str) -> None:
+    """What a finding means and its typical range with the source, one click away."""
+    from posture.typical import typical_note, typical_ranges
 
-    j = judge(key, 0.0)
-    if j is None:
-        return
-    r = j[1]
-    with st.expander(f"Typical: {r.text()} · source", icon="📚"):
-        st.markdown(r.how)
-        st.markdown("\n".join(f"- {s}" for s in r.sources))
-        st.caption(typical_note())
+    r = typical_ranges().get(key)
+    label = "What it means" + (f" · typical {r.text()}" if r else "")
+    with st.expander(label, icon="📚"):
+        st.markdown(explain)
+        if r is not None:
+            st.markdown(f"**Typical range: {r.text()}.** {r.how}")
+            st.markdown("**Sources:**\n" + "\n".join(f"- {s}" for s in r.sources))
+            st.caption(typical_note())
 
 
 def _show_findings(res: Reading) -> None:
@@ -278,8 +279,7 @@ def _show_findings(res: Reading) -> None:
             if v is not None and key in spread:
                 st.caption(f"Steadiness: frames differed by {spread[key]:.1f}° "
                            "(interquartile range)")
-            st.caption(explain)
-            _typical_source(key)
+            _explain_finding(key, explain)
     plumb = res.plumb_offsets_stature or {}
     if plumb:
         with st.container(border=True, key="finding-plumb"):

@@ -171,10 +171,12 @@ def test_live_check_falls_back_to_snapshots(camera_page, app_url):
     page = camera_page
     open_page(page, app_url, "Live check")
     page.get_by_test_id("stRadio").get_by_text("Snapshots").click()
-    camera = page.get_by_test_id("stCameraInput")
+    camera = page.frame_locator("iframe[title*='posture_camera']").first
     camera.locator("video").wait_for()
+    shutter = camera.get_by_role("button", name=re.compile("take photo", re.I))
+    camera.locator("#shoot:not([disabled])").wait_for()  # the camera is running
     page.wait_for_timeout(2000)  # let the camera deliver frames before the shutter
-    camera.get_by_role("button", name=re.compile("take photo", re.I)).click()
+    shutter.click()
     panel = page.locator(".st-key-result-panel-snapshot")
     panel.wait_for(timeout=90_000)
     panel.locator(FINDING_HEAD).wait_for()

@@ -266,7 +266,7 @@ def test_results_panel_with_a_graded_tilt():
     assert "+31.0° :green-badge[typical]" in md
     assert "+47.0° :orange-badge[outside typical]" in md
     assert "+6.0° :orange-badge[outside typical]" in md
-    assert any(e.label.startswith("Typical: 20° to 45°") for e in at.expander)
+    assert any(e.label == "What it means · typical 20° to 45°" for e in at.expander)
 
 
 def _close_bands_script():
