@@ -212,9 +212,11 @@ def test_4_save_cannot_be_pressed_twice(cpage, clinic, photos):
 
 
 def _delete_latest(page) -> None:
+    settle(page)
     tab(page, "History")
     page.get_by_text("One assessment").click()
     page.get_by_test_id("stCheckbox").filter(has_text="Delete this assessment").click()
+    settle(page)
     page.get_by_role("button", name="Delete permanently").click()
 
 
