@@ -141,7 +141,7 @@ with head:
     shown = from_dict(result, strict=False)  # typed (posture.result.Reading)
     tilt = shown.pelvic_tilt_deg
     if tilt is not None:
-        st.caption(f"Based on pelvic tilt {tilt:+.1f}° ({shown.severity_label}), "
+        st.caption(f"Based on pelvic tilt {tilt:+.1f}° ({shown.band_text}), "
                    f"from your {current.origin if current else 'saved'} check.")
     st.markdown(f"### {plan.headline}")
 if plan.retake_guidance:

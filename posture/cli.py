@@ -55,7 +55,7 @@ def _human_summary(r) -> str:
         cov = round(100 * (r.interval_coverage or 0.9))
         lines.append(
             f"Pelvic tilt: {r.pelvic_tilt_deg:+.1f}° (positive = anterior; {cov}% interval "
-            f"{lo:+.1f}° to {hi:+.1f}°) → {r.severity_label}"
+            f"{lo:+.1f}° to {hi:+.1f}°) → {r.band_text}"
         )
         if r.lumbar_lordosis_deg is not None:
             lines.append(f"Lumbar lordosis (surface): {r.lumbar_lordosis_deg:.1f}°")

@@ -192,6 +192,11 @@ class Reading:
     severity_phrase: str | None = None
 
     @property
+    def band_text(self) -> str | None:
+        """The band in words for text outputs: both bands when they are too close to call."""
+        return self.severity_phrase or self.severity_label
+
+    @property
     def usable(self) -> bool:
         """A measured, graded reading (view ok and not abstained)."""
         return self.ok and not self.abstained

@@ -121,7 +121,7 @@ def plan_text(plan, result: dict | None = None,
         iv = r.pelvic_tilt_interval_deg
         rng = f" ({_cov(r)} interval {iv[0]:+.0f}° to {iv[1]:+.0f}°)" if iv else ""
         out += [wrap(f"Pelvic tilt {r.pelvic_tilt_deg:+.1f}°{rng}; "
-                     f"{r.severity_label or 'not graded'}."), ""]
+                     f"{r.band_text or 'not graded'}."), ""]
     lines = _answers_lines(answers)
     if lines:
         out.append("Safety questions (your answers):")
@@ -167,7 +167,7 @@ def plan_html(plan, result: dict | None = None,
         iv = r.pelvic_tilt_interval_deg
         rng = f" ({_cov(r)} interval {iv[0]:+.0f}° to {iv[1]:+.0f}°)" if iv else ""
         out.append(f"<p class='meta'>Pelvic tilt {r.pelvic_tilt_deg:+.1f}°{rng}; "
-                   f"{e(r.severity_label or '')}.</p>")
+                   f"{e(r.band_text or '')}.</p>")
     lines = _answers_lines(answers)
     if lines:
         out.append(f"<h2>Safety questions (your answers)</h2><ul class='small'>{_li(lines)}"

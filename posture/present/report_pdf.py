@@ -400,7 +400,7 @@ def _severity(pdf: _Doc, result: Reading) -> None:
             pdf.para("To retake the photo:", 8.5)
             pdf.bullets(guidance, 8.5)
     else:
-        label = result.severity_label or result.severity
+        label = result.band_text or result.severity
         pdf.para(f"Severity band: {label}", 10, bold=True)
         probs = result.severity_probabilities or {}
         if probs:
