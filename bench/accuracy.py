@@ -176,7 +176,9 @@ def main(argv=None) -> int:
             label = json.loads((a.renders / f"{rid}.json").read_text())
             rgb = load_image(a.renders / f"{rid}.jpg").rgb
             truth = {"true_tilt": label["pelvic_tilt_deg"],
-                     "true_lordosis": label["lumbar_lordosis_deg"]["surface_deg"], "id": rid}
+                     "true_lordosis": label["lumbar_lordosis_deg"]["surface_deg"], "id": rid,
+                     # anny's gender slider: 0 = male, 1 = female (tools/synth/body.py)
+                     "female": label.get("params", {}).get("shape", {}).get("gender", 0.5) > 0.5}
             orig = run(an, rgb) | truth
             variants["original"].append(orig)
             variants["mirrored"].append(run(an, np.ascontiguousarray(rgb[:, ::-1])) | truth)
@@ -204,6 +206,9 @@ def main(argv=None) -> int:
         "tilt": {k: summarise(v) for k, v in variants.items()},
         "lordosis": summarise(variants["original"], "lordosis")["agreement"],
         "mirror_abs_diff_deg": _dist(mirror_diff),
+        "by_sex": {sex: summarise([r for r in variants["original"]
+                                   if r["female"] == f])["agreement"]
+                   for sex, f in (("women", True), ("men", False))},
         "scale_300_vs_2000_abs_diff_deg": _dist(scale_pairs),
         "real_photos": real,
     }
@@ -261,6 +266,10 @@ def markdown(r: dict) -> str:
                       f"{lo['loa_high']:+.1f}°"]
     md, sc = r["mirror_abs_diff_deg"], r["scale_300_vs_2000_abs_diff_deg"]
     if md.get("n"):
+        bs = r.get("by_sex", {})
+        if all(bs.get(k, {}).get("n") for k in ("women", "men")):
+            lines.append(f"By sex: MAE women {bs['women']['mae']:.2f}° (n = {bs['women']['n']}), "
+                         f"men {bs['men']['mae']:.2f}° (n = {bs['men']['n']})")
         lines.append(f"Mirror invariance: |tilt − tilt(mirrored)| mean {md['mean']:.2f}°, "
                      f"95th percentile {md['p95']:.2f}°, max {md['max']:.2f}° (n = {md['n']})")
     if sc.get("n"):

@@ -59,6 +59,7 @@ def _human_summary(r) -> str:
         )
         if r.lumbar_lordosis_deg is not None:
             lines.append(f"Lumbar lordosis (surface): {r.lumbar_lordosis_deg:.1f}°")
+        lines += [f"  Note: {n.detail}" for n in r.notes]
         lines.append(f"  {r.severity_disclaimer}")
     if r.head_neck_angle_deg is not None:
         flag = " (forward head)" if r.forward_head else ""
