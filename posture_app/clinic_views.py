@@ -108,6 +108,20 @@ def tilt_chart(recs) -> alt.Chart | None:
     return (band + zero + line).properties(height=300)
 
 
+def other_metrics_chart(recs) -> alt.FacetChart | None:
+    """One small trend chart per secondary metric (own y scale), from the long-form rows."""
+    rows = [r for r in trend_rows(recs) if r["metric"] != METRICS[0].label]
+    if not rows:
+        return None
+    base = alt.Chart(pd.DataFrame(rows)).encode(
+        x=alt.X("taken_at:T", title=None, axis=alt.Axis(format="%b %y", labelAngle=0)),
+        y=alt.Y("value:Q", title="°", scale=alt.Scale(zero=False)),
+        tooltip=[alt.Tooltip("taken_at:T", format="%d %b %Y"), "metric:N",
+                 alt.Tooltip("value:Q", format="+.1f")])
+    return base.mark_line(color=ACCENT, point=True).properties(width=200, height=130).facet(
+        facet=alt.Facet("metric:N", title=None), columns=4).resolve_scale(y="independent")
+
+
 def history_table(recs) -> pd.DataFrame:
     out = []
     for r in reversed(recs):
@@ -118,6 +132,7 @@ def history_table(recs) -> pd.DataFrame:
             "Interval": f"{fmt(iv[0])} to {fmt(iv[1])}" if iv else "—",
             "Severity": r.reading.severity_label or ("abstained" if r.abstained else "—"),
             "Lordosis": fmt(r.reading.lumbar_lordosis_deg),
+            "Ear–shoulder": fmt(r.reading.head_neck_angle_deg, False),
             "Thomas test": THOMAS_LABEL.get(r.thomas_test, r.thomas_test),
             "Corrected": "yes" if r.corrections else "", "Photo": "yes" if r.has_photo else "",
             "Notes": r.notes,
@@ -185,6 +200,10 @@ def history_tab(s, p: Patient, recs, actor: str) -> None:
         st.caption("No assessment has a measured pelvic tilt yet (all abstained).")
     else:
         st.altair_chart(chart, width="stretch")
+    others = other_metrics_chart(recs)
+    if others is not None:
+        st.markdown("**Other findings**")
+        st.altair_chart(others)
     st.dataframe(history_table(recs), hide_index=True, width="stretch")
     st.caption("Severity bands are this tool's heuristic, not a diagnosis; pelvis shape "
                "alone differs by up to 23° between people (Preece et al. 2008).")
