@@ -148,6 +148,40 @@ def test_file_uris_are_read_through_pyarrow(local_ray, tmp_path):
                     f"file://{d}/broken.jpg": "not_an_image"}
 
 
+class NoModel:
+    """A factory that fails as an actor on a node without the pose model would."""
+
+    def __call__(self):
+        from posture.errors import ModelError
+
+        raise ModelError("no pose model on this node", code="model_unavailable")
+
+
+def test_an_actor_without_the_model_stops_the_run_with_its_code(local_ray, tmp_path):
+    d = tmp_path / "in"
+    _pngs(d, 4)
+    with pytest.raises(Exception) as e:
+        run_batch(str(d), tmp_path / "out.csv", workers=2, progress=False, engine="ray",
+                  analyzer_factory=NoModel())
+    assert (getattr(e.value, "code", None), getattr(e.value, "exit_code", None)) == (
+        "model_unavailable", 4)
+    assert read_rows(tmp_path / "out.csv") == []  # nothing half-done; the lock is released
+    s = run_batch(str(d), tmp_path / "out.csv", workers=2, progress=False, engine="ray",
+                  analyzer_factory=CountingFake(tmp_path))
+    assert s.rows == 4
+
+
+def test_without_ray_the_engine_is_a_coded_error(tmp_path, monkeypatch):
+    d = tmp_path / "in"
+    _pngs(d, 2)
+    monkeypatch.setitem(sys.modules, "ray", None)  # as if posture[cluster] were not installed
+    with pytest.raises(Exception) as e:
+        run_batch(str(d), tmp_path / "out.csv", progress=False, engine="ray",
+                  analyzer_factory=CountingFake(tmp_path))
+    assert getattr(e.value, "code", None) == "engine_unavailable"
+    assert "posture[cluster]" in str(e.value)
+
+
 def test_plan_leaves_a_cpu_for_ray_datas_own_tasks():
     from posture.engines.ray_engine import plan_actors
 
