@@ -195,7 +195,7 @@ class LiveSession:
             _countdown(out, left)
             _banner(out, "Stay side-on: capture starts in a moment", (120, 230, 140))
         elif state == "done":
-            _banner(out, "Captured: your result is beside the video", (120, 230, 140))
+            _banner(out, "Captured: see your result on the page", (120, 230, 140))
         elif ready:
             _banner(out, "Side-on and whole: ready", (120, 230, 140))
         else:

@@ -138,3 +138,19 @@ def plumb_line_fraction(png: bytes) -> float:
     # a line a pixel or two wide may wander between neighbouring columns
     band = yellow[:, :-2] | yellow[:, 1:-1] | yellow[:, 2:]
     return float(band.sum(axis=0).max()) / img.shape[0] if band.size else 0.0
+
+
+def answer_red_flags(page, answer: str = "No") -> None:
+    """Answer every safety question of the plan page (they come before the plan); each
+    click is checked, since a rerun under load can swallow one."""
+    box = page.locator(".st-key-red-flags")
+    box.get_by_test_id("stRadio").first.wait_for()
+    radios = box.get_by_test_id("stRadio")
+    for i in range(radios.count()):
+        option = radios.nth(i).locator("label").filter(has_text=answer)
+        for _ in range(20):
+            if option.locator("input").is_checked():
+                break
+            option.get_by_text(answer, exact=True).click()
+            page.wait_for_timeout(250)
+        assert option.locator("input").is_checked(), f"question {i}: {answer} not set"

@@ -14,7 +14,7 @@ import time
 
 import pytest
 
-from .harness import ESTIMATOR, open_page, plumb_line_fraction, shot
+from .harness import ESTIMATOR, answer_red_flags, open_page, plumb_line_fraction, shot
 
 pytestmark = pytest.mark.browser
 
@@ -29,15 +29,6 @@ BAND_PHRASE = re.compile(r"(Posterior tilt|Neutral|Mild|Moderate|Severe)"
                          r"( anterior tilt| to (neutral|mild|moderate|severe)( anterior tilt)?"
                          r"| or (neutral|mild anterior tilt|moderate anterior tilt))?")
 
-
-def answer_red_flags(page, answer: str = "No") -> None:
-    """Answer every safety question of the plan page (they come before the plan)."""
-    box = page.locator(".st-key-red-flags")
-    box.get_by_test_id("stRadio").first.wait_for()
-    radios = box.get_by_test_id("stRadio")
-    for i in range(radios.count()):
-        radios.nth(i).get_by_text(answer, exact=True).click()
-        page.wait_for_timeout(150)
 
 
 def no_traceback(page) -> None:

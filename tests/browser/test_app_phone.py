@@ -7,7 +7,7 @@ import re
 
 import pytest
 
-from .harness import ARTIFACTS, ESTIMATOR, shot
+from .harness import ARTIFACTS, ESTIMATOR, answer_red_flags, shot
 
 pytestmark = pytest.mark.browser
 
@@ -136,9 +136,7 @@ def test_phone_red_flag_yes_hides_the_plan(phone, app_url, photo):
     n = radios.count()
     assert n >= 10
     assert page.locator(".st-key-plan-item-1").count() == 0  # not before the answers
-    for i in range(n):
-        radios.nth(i).get_by_text("No", exact=True).click()
-        page.wait_for_timeout(150)
+    answer_red_flags(page, "No")
     page.locator(".st-key-plan-item-1").wait_for()  # all "no": the plan
     # a "yes" to one (history of cancer) replaces the plan with advice to see a clinician
     page.get_by_text(re.compile("Safety questions")).first.click()  # open the folded list
