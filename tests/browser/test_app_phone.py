@@ -182,3 +182,29 @@ def test_phone_self_timer_takes_the_photo(phone_camera, app_url):
         assert re.search(r"[+-]\d+\.\d°", card.locator(".pv-value").inner_text())
     page.wait_for_timeout(800)
     page.screenshot(path=str(ARTIFACTS / "phone_self_timer_result.png"))
+
+
+def test_phone_live_manual_button_disabled_out_of_position(launch, app_url):
+    """Chromium's own fake camera shows no person: no count-down, no capture, and the
+    manual "Hold still" button stays disabled."""
+    from .harness import FAKE_CAMERA_ARGS
+
+    browser = launch(FAKE_CAMERA_ARGS)
+    ctx = browser.new_context(viewport=PHONE, is_mobile=True, has_touch=True)
+    page = ctx.new_page()
+    page.set_default_timeout(60_000)
+    try:
+        page.goto(f"{app_url}/Live_check")
+        button = page.get_by_role("button", name=re.compile("Hold still"))
+        button.wait_for()
+        assert button.is_disabled()  # camera off
+        frame = page.frame_locator("iframe[title*='webrtc']").first
+        frame.get_by_role("button", name=re.compile("start", re.I)).click()
+        page.get_by_text(re.compile("Looking for you|Adjust your position")).first \
+            .wait_for(timeout=90_000)
+        page.wait_for_timeout(6000)  # longer than settle + count-down
+        assert button.is_disabled()
+        assert page.get_by_text(re.compile("capture starts in")).count() == 0
+        assert page.locator(".st-key-verdict-live-side").count() == 0
+    finally:
+        ctx.close()
