@@ -31,18 +31,21 @@ def test_packaged_estimator_loads_with_provenance():
 
 
 def test_conv3x3_matches_a_direct_sum():
+    # batched: x is (N, C, H, W); each member of the batch is convolved on its own
     rng = np.random.default_rng(0)
-    x = rng.normal(size=(3, 7, 6)).astype(np.float32)
+    x = rng.normal(size=(2, 3, 7, 6)).astype(np.float32)
     w = rng.normal(size=(4, 3, 3, 3)).astype(np.float32)
     b = rng.normal(size=4).astype(np.float32)
-    xp = np.pad(x, ((0, 0), (1, 1), (1, 1)))
-    ref = np.zeros((4, 7, 6), np.float32)
-    for o in range(4):
-        for i in range(7):
-            for j in range(6):
-                ref[o, i, j] = (xp[:, i:i + 3, j:j + 3] * w[o]).sum() + b[o]
+    xp = np.pad(x, ((0, 0), (0, 0), (1, 1), (1, 1)))
+    ref = np.zeros((2, 4, 7, 6), np.float32)
+    for n in range(2):
+        for o in range(4):
+            for i in range(7):
+                for j in range(6):
+                    ref[n, o, i, j] = (xp[n, :, i:i + 3, j:j + 3] * w[o]).sum() + b[o]
     assert np.allclose(_conv3x3(x, w, b), ref, atol=1e-4)
-    assert _maxpool2(np.arange(16.0).reshape(1, 4, 4)).tolist() == [[[5.0, 7.0], [13.0, 15.0]]]
+    assert _maxpool2(np.arange(16.0).reshape(1, 1, 4, 4)).tolist() == [
+        [[[5.0, 7.0], [13.0, 15.0]]]]
 
 
 def test_patchnet_output_depends_on_the_patch():
