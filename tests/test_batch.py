@@ -366,8 +366,9 @@ def test_annotations_are_ours_and_are_not_analysed_again(tmp_path, monkeypatch):
     (ann / "img_0.png").write_bytes(b"the user's own picture")
 
     def analyse(analyzer, file, annotate_to=None):  # writes the overlay like the real one
-        from posture.outputs import save_overlay
         import numpy as np
+
+        from posture.outputs import save_overlay
 
         if annotate_to:
             save_overlay(np.zeros((70, 70, 3), np.uint8), annotate_to, replace=True)
