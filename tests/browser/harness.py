@@ -140,13 +140,23 @@ def plumb_line_fraction(png: bytes) -> float:
     return float(band.sum(axis=0).max()) / img.shape[0] if band.size else 0.0
 
 
+def radios_settled(page, radios) -> int:
+    """How many of ``radios`` there are once the page has stopped streaming them in."""
+    radios.first.wait_for()
+    n, same = radios.count(), 0
+    while same < 3:
+        page.wait_for_timeout(250)
+        m = radios.count()
+        n, same = m, same + 1 if m == n else 0
+    return n
+
+
 def answer_red_flags(page, answer: str = "No") -> None:
     """Answer every safety question of the plan page (they come before the plan); each
     click is checked, since a rerun under load can swallow one."""
     box = page.locator(".st-key-red-flags")
-    box.get_by_test_id("stRadio").first.wait_for()
     radios = box.get_by_test_id("stRadio")
-    for i in range(radios.count()):
+    for i in range(radios_settled(page, radios)):
         option = radios.nth(i).locator("label").filter(has_text=answer)
         for _ in range(20):
             if option.locator("input").is_checked():

@@ -7,7 +7,7 @@ import re
 
 import pytest
 
-from .harness import ARTIFACTS, ESTIMATOR, answer_red_flags, shot
+from .harness import ARTIFACTS, ESTIMATOR, answer_red_flags, radios_settled, shot
 
 pytestmark = pytest.mark.browser
 
@@ -132,9 +132,9 @@ def test_phone_red_flag_yes_hides_the_plan(phone, app_url, photo):
     page.get_by_role("heading", name=re.compile("Exercise plan")).first.wait_for()
     box = page.locator(".st-key-red-flags")
     radios = box.get_by_test_id("stRadio")
-    radios.first.wait_for()
-    n = radios.count()
+    n = radios_settled(page, radios)
     assert n >= 10
+    page.get_by_text(re.compile("Answer the safety questions")).wait_for()  # page complete
     assert page.locator(".st-key-plan-item-1").count() == 0  # not before the answers
     answer_red_flags(page, "No")
     page.locator(".st-key-plan-item-1").wait_for()  # all "no": the plan
