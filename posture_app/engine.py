@@ -22,7 +22,7 @@ from dataclasses import dataclass
 import numpy as np
 import streamlit as st
 
-from . import memory  # noqa: F401  (caps malloc arenas before the first analysis)
+from . import memory  # noqa: F401  (tunes malloc before the first analysis)
 
 log = logging.getLogger("posture_app")
 

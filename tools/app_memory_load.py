@@ -51,6 +51,31 @@ def _status(pid: int) -> dict[str, int]:
     return out
 
 
+def _metrics(url: str) -> dict[str, float]:
+    """Streamlit's own memory accounting (``/_stcore/metrics``): bytes per cache type
+    (uploaded files, media files, session state, ...) and session counts."""
+    out: dict[str, float] = {}
+    try:
+        with urllib.request.urlopen(f"{url}/_stcore/metrics", timeout=30) as r:
+            text = r.read().decode()
+    except OSError:
+        return out
+    for line in text.splitlines():
+        if not line or line.startswith("#"):
+            continue
+        name, _, value = line.rpartition(" ")
+        family = name.split("{")[0]
+        label = ""
+        if "cache_type=" in name:
+            label = name.split('cache_type="')[1].split('"')[0]
+        try:
+            out[f"{family}:{label}" if label else name] = out.get(
+                f"{family}:{label}" if label else name, 0) + float(value)
+        except ValueError:
+            continue
+    return out
+
+
 def _photos() -> list[Path]:
     found = sorted(SHARED_PHOTOS.glob("*.jpg")) + sorted(SAMPLES.glob("*.jpg"))
     # different pictures each time: the app remembers the last picture per session
@@ -106,7 +131,9 @@ def main(argv: list[str] | None = None) -> int:
                 page = ctx.new_page()
                 open_page(page, url, "Photo check")
                 for _u in range(args.uploads):
-                    if page.locator(UPLOAD).count() == 0:  # the app failed on the last one
+                    try:
+                        page.locator(UPLOAD).wait_for(state="attached", timeout=20_000)
+                    except Exception:  # the app failed on the last one: reload (a session)
                         crashed += 1
                         open_page(page, url, "Photo check")
                     page.set_input_files(UPLOAD, str(photos[n % len(photos)]))
@@ -125,6 +152,7 @@ def main(argv: list[str] | None = None) -> int:
             fig["reloads_after_app_exception"] = crashed
             fig["load_seconds"] = round(time.monotonic() - t0, 1)
             fig["after_load_mib"] = _status(proc.pid)["VmRSS"]
+            fig["after_load_streamlit"] = _metrics(url)
             time.sleep(args.idle)
             fig["after_idle_mib"] = _status(proc.pid)["VmRSS"]
             # one more visitor, who analyses nothing: Streamlit drops expired sessions
@@ -135,6 +163,7 @@ def main(argv: list[str] | None = None) -> int:
             ctx.close()
             time.sleep(5)
             browser.close()
+        fig["settled_streamlit"] = _metrics(url)
         st = _status(proc.pid)
         fig["settled_mib"] = st["VmRSS"]
         fig["peak_mib"] = st["VmHWM"]
