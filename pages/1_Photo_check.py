@@ -102,6 +102,6 @@ with st.expander("📷 Your photo: upload, take or pick one",
 if picture[0] is None:
     if data is None:
         st.info("Choose a picture above to see your results.", icon="👆")
-    else:
-        show(data, name, origin)
+    else:  # a picture chosen in this run (e.g. the default sample): lay out result-first
+        st.rerun()
 privacy_note()
