@@ -72,10 +72,6 @@ def mirror_balanced_roll(a: Roll, b_mirrored: Roll) -> Roll:
     return a
 
 
-def _rescaled_roll(r: Roll) -> Roll:
-    return r  # an angle: the same in a uniformly resized image
-
-
 def working_image(rgb: np.ndarray) -> np.ndarray:
     """The photo resized so its long side is ``thresholds.yaml``'s ``working_long_side``.
 
@@ -121,13 +117,14 @@ def assess(result: PoseResult, model: EstimatorModel | None, roll: Roll = LEVEL,
 
 def assess_views(views: list[View], model: EstimatorModel | None, *,
                  coverage: float | None = None, model_variant: str = "",
-                 report: PoseResult | None = None,
+                 report: PoseResult | None = None, report_roll: Roll | None = None,
                  jitter: tuple[tuple[float, float], ...] | None = PATCH_JITTER) -> Assessment:
     """One assessment from several detections of the same photo.
 
     ``views[0]`` is the photo as given (its landmarks are the ones reported, or those of
     ``report``: the same detection in the photo's own pixels when the views ran on a
-    resized copy); the others are its mirror image. The view gate decides once, on the
+    resized copy, or the mirror image's detection mirrored back, with ``report_roll``);
+    the others are its mirror image. The view gate decides once, on the
     evidence pooled over all views, and every measurement is the mean over the views
     (each is facing-normalised), so a photo and its mirror give the same reading.
 
@@ -191,7 +188,8 @@ def assess_views(views: list[View], model: EstimatorModel | None, *,
         if not guidance:
             guidance = list(RETAKE_GUIDANCE)
     if report is not None:  # the geometry to show, in the photo's own pixels
-        side = analyse_side(report, _rescaled_roll(views[0].roll), scores=pooled)
+        side = analyse_side(report, views[0].roll if report_roll is None else report_roll,
+                            scores=pooled)
     return Assessment(
         (first.width, first.height), first.primary, side, meas, severity, abstained,
         tuple(reasons), tuple(guidance), model_variant, model.meta if model else {},
@@ -366,22 +364,26 @@ class Analyzer:
         """
         fresh = self._video_roll is None or self._video_frames % VIDEO_ROLL_EVERY == 0
         segments = self._start_roll(rgb) if fresh and not mirrored else None
-        if mirrored:
-            if self._mirror_stream is None:
-                self._mirror_stream = PoseEstimator(self._model_arg, mode="video")
-            rgb = np.ascontiguousarray(rgb[:, ::-1])
-            result = self._mirror_stream.detect_video(rgb, timestamp_ms)
-        else:
-            result = self.estimator.detect_video(rgb, timestamp_ms)
-        if result.primary is None:
-            return None
         if not mirrored:
+            result = self.estimator.detect_video(rgb, timestamp_ms)
+            if result.primary is None:
+                return None
             self._video_frames += 1
             if fresh:
                 self._video_roll = self._roll(rgb, result, segments)
+            return assess(result, self.tilt_model, self._video_roll,
+                          model_variant=self.estimator.bundle.variant, rgb=rgb, jitter=None)
+        if self._mirror_stream is None:
+            self._mirror_stream = PoseEstimator(self._model_arg, mode="video")
+        flipped = np.ascontiguousarray(rgb[:, ::-1])
+        result = self._mirror_stream.detect_video(flipped, timestamp_ms)
+        if result.primary is None:
+            return None
         roll = self._video_roll or LEVEL
-        return assess(result, self.tilt_model, mirrored_roll(roll) if mirrored else roll,
-                      model_variant=self.estimator.bundle.variant, rgb=rgb, jitter=None)
+        # measured in the mirror image, reported in the frame's own pixels
+        return assess_views([View(result, mirrored_roll(roll), flipped)], self.tilt_model,
+                            model_variant=self.estimator.bundle.variant,
+                            report=result.mirrored(), report_roll=roll, jitter=None)
 
 
 def analyze(src, model: str | os.PathLike | None = None, roll: RollMode = "auto") -> Assessment:

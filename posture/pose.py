@@ -140,6 +140,22 @@ class PoseResult:
     def primary(self) -> Pose | None:
         return self.poses[0] if self.poses else None
 
+    def mirrored(self) -> PoseResult:
+        """The same detections described in the mirror image (flipped left–right).
+
+        x becomes ``width − x`` and each left landmark trades places with its right twin,
+        as the pose model would label a mirror image of the person.
+        """
+        poses = []
+        for p in self.poses:
+            xy = p.xy[MIRROR_ORDER].copy()
+            xy[:, 0] = self.width - xy[:, 0]
+            world = None if p.world is None else p.world[MIRROR_ORDER] * (-1.0, 1.0, 1.0)
+            mask = None if p.mask is None else np.ascontiguousarray(p.mask[:, ::-1])
+            poses.append(Pose(xy, p.z[MIRROR_ORDER], p.visibility[MIRROR_ORDER],
+                              p.presence[MIRROR_ORDER], world, mask))
+        return PoseResult(tuple(poses), self.width, self.height)
+
     def rescaled(self, width: int, height: int) -> PoseResult:
         """The same detections in an image resized to ``width`` × ``height`` pixels."""
         import cv2
@@ -152,6 +168,11 @@ class PoseResult:
             poses.append(Pose(p.xy * (sx, sy), p.z * sx, p.visibility, p.presence, p.world,
                               mask))
         return PoseResult(tuple(poses), width, height)
+
+
+#: Landmark order of a mirror image: each left landmark swaps with its right twin.
+MIRROR_ORDER = np.array([0, 4, 5, 6, 1, 2, 3, 8, 7, 10, 9]
+                        + [i + (1 if i % 2 else -1) for i in range(11, 33)])
 
 
 def _to_pose(landmarks, world, mask, width: int, height: int) -> Pose:

@@ -84,7 +84,7 @@ class Outcome:
 
 def analyse_input(analyzer: Analyzer | Callable[[], Analyzer], source: Any, *,
                   name: str | None = None, lock: Any = None,
-                  timestamp_ms: int | None = None,
+                  timestamp_ms: int | None = None, mirrored: bool = False,
                   log: logging.Logger | None = None) -> Outcome:
     """Analyse one photo or stream frame; never raises.
 
@@ -103,6 +103,9 @@ def analyse_input(analyzer: Analyzer | Callable[[], Analyzer], source: Any, *,
     timestamp_ms
         Given for a stream frame (ms, increasing): VIDEO mode; a frame with nobody in it
         is the error ``no_person``.
+    mirrored
+        For a stream frame: measure its mirror image (a capture alternates plain and
+        mirrored frames so that its reading is mirror-balanced, as a photo's is).
     log
         Where an unforeseen failure's traceback goes (the server log); never to the user.
 
@@ -127,7 +130,8 @@ def analyse_input(analyzer: Analyzer | Callable[[], Analyzer], source: Any, *,
                 from .images import Frame
 
                 frame = source if isinstance(source, Frame) else Frame(source, "<array>", 1, None)
-                a = an.analyze_video_frame(frame.rgb, int(timestamp_ms))
+                a = (an.analyze_video_frame(frame.rgb, int(timestamp_ms), mirrored=True)
+                     if mirrored else an.analyze_video_frame(frame.rgb, int(timestamp_ms)))
                 if a is None:
                     return Outcome(name, None, NoPersonError("nobody in the frame",
                                                              code=NOBODY_CODE), frame)

@@ -112,6 +112,7 @@ class LiveSession:
         self._state = threading.Lock()  # status and capture
         self._status = LiveStatus()
         self._capture: _Capture | None = None
+        self._mirror_next = False  # alternate plain/mirrored frames while capturing
         self._t0 = time.monotonic()
         self._auto = AutoCapture(auto) if auto_capture else None
         self._capture_seconds = capture_seconds
@@ -142,9 +143,15 @@ class LiveSession:
         with self._lock:
             if self._closed:
                 return rgb
+            # while capturing, every other frame is measured in its mirror image, so that
+            # the captured reading is mirror-balanced as a photo's is (issue 12)
+            with self._state:
+                capturing = self._capture is not None and not self._capture.done
+            self._mirror_next = capturing and not self._mirror_next
             # a bad frame must not kill the stream: a coded outcome, details to the log
             outcome = analyse_input(self._get_analyzer, rgb, name="live", log=log,
-                                    timestamp_ms=int((now - self._t0) * 1000))
+                                    timestamp_ms=int((now - self._t0) * 1000),
+                                    mirrored=self._mirror_next)
             a = outcome.assessment
             if outcome.failed and outcome.code != NOBODY_CODE:
                 error = "The analysis of the video failed; see the server log."

@@ -34,7 +34,7 @@ class Recorder:
             raise self.exc
         return self.result
 
-    def analyze_video_frame(self, rgb, ts):
+    def analyze_video_frame(self, rgb, ts, mirrored=False):
         self.calls.append((rgb.shape, ts))
         if self.exc:
             raise self.exc

@@ -135,9 +135,11 @@ class NobodyAnalyzer:
     def __init__(self):
         self.closed = 0
         self.timestamps = []
+        self.mirrored = []
 
-    def analyze_video_frame(self, rgb, ts):
+    def analyze_video_frame(self, rgb, ts, mirrored=False):
         self.timestamps.append(ts)
+        self.mirrored.append(mirrored)
         return None
 
     def close(self):
@@ -160,6 +162,9 @@ def test_live_session_captures_over_time_and_closes_once():
     assert results == [] and empty == 5  # nobody in the frames: nothing to aggregate
     assert s.take_capture() is None
     assert fake.timestamps == sorted(set(fake.timestamps))
+    # outside a capture every frame is plain; inside it, plain and mirrored alternate so
+    # that the captured reading is mirror-balanced
+    assert fake.mirrored[0] is False and fake.mirrored[1:] == [True, False, True, False, True]
     s.close()
     s.close()
     assert fake.closed == 1
@@ -168,7 +173,7 @@ def test_live_session_captures_over_time_and_closes_once():
 
 def test_live_session_survives_a_failing_frame():
     class Broken(NobodyAnalyzer):
-        def analyze_video_frame(self, rgb, ts):
+        def analyze_video_frame(self, rgb, ts, mirrored=False):
             raise RuntimeError("boom")
 
     s = LiveSession(analyzer_factory=Broken)
