@@ -144,3 +144,14 @@ def test_bands_and_probabilities():
     near_edge = classify_tilt(20.0, 2.0)
     assert near_edge.probabilities["mild"] == pytest.approx(near_edge.probabilities["moderate"],
                                                            abs=0.02)
+
+
+def test_a_pose_result_mirrored_twice_is_itself_and_faces_the_other_way():
+    pose = make_pose(_PROFILE_RIGHT)
+    r = PoseResult((pose,), 1000, 1200)
+    m = r.mirrored()
+    assert facing_direction(m.primary)[0] == "left"
+    # left and right landmarks trade places: the near hip of the mirror is the far hip here
+    assert m.primary.xy[LM.LEFT_HIP][0] == pytest.approx(1000 - pose.xy[LM.RIGHT_HIP][0])
+    back = m.mirrored().primary
+    assert np.allclose(back.xy, pose.xy) and np.array_equal(back.mask, pose.mask)

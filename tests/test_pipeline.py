@@ -106,3 +106,24 @@ def test_video_mode_reuses_the_camera_roll_between_frames(shared_photos, monkeyp
         rolls = [an.analyze_video_frame(frame, 40 * i).side.roll for i in range(n)]
     assert len(calls) == 2  # frame 0 and frame VIDEO_ROLL_EVERY
     assert len({r.deg for r in rolls}) <= 2
+
+
+@pytest.mark.slow
+def test_a_mirrored_stream_frame_is_reported_in_the_frames_own_pixels():
+    from pathlib import Path
+
+    from posture.analysis import Analyzer
+
+    rgb = load_image(Path(__file__).parents[1] / "samples" / "s2024_000023.jpg").rgb
+    with Analyzer(mode="video") as an:
+        plain = an.analyze_video_frame(rgb, 0)
+        mirror = an.analyze_video_frame(rgb, 100, mirrored=True)
+    assert plain.ok and mirror.ok
+    # measured in the mirror image, described in the frame: same facing, same place
+    assert mirror.facing == plain.facing
+    hips = [23, 24]
+    shift = np.abs(mirror.pose.xy[hips].mean(axis=0) - plain.pose.xy[hips].mean(axis=0))
+    assert shift.max() < 0.02 * rgb.shape[0]
+    # the mirror reading is a second look at the same body, not a copy of the first
+    assert mirror.measurements.pelvic_tilt.value is not None
+    assert abs(mirror.measurements.pelvic_tilt.value - plain.measurements.pelvic_tilt.value) < 8
