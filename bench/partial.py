@@ -68,7 +68,8 @@ def main(argv=None) -> int:
     rows = []
     with Analyzer() as an:
         for folder in a.folders:
-            files = sorted(f for f in folder.iterdir() if f.suffix.lower() in IMAGE_SUFFIXES)
+            files = sorted(f for f in folder.iterdir() if f.suffix.lower() in IMAGE_SUFFIXES
+                           and not f.stem.endswith("_mask"))
             for f in tqdm(files[: a.limit] if a.limit else files, desc=folder.name):
                 rgb = load_image(f).rgb
                 try:

@@ -83,7 +83,9 @@ def reading(analyzer: Analyzer, src) -> dict:
 
 
 def images_in(folder: Path, limit: int | None) -> list[Path]:
-    files = sorted(p for p in folder.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES)
+    # tools.synth writes each render's person mask beside it (*_mask.png): not a photo
+    files = sorted(p for p in folder.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES
+                   and not p.stem.endswith("_mask"))
     return files[:limit] if limit else files
 
 
