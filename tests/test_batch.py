@@ -441,10 +441,13 @@ def test_a_second_run_on_the_same_output_is_refused_while_the_first_runs(tmp_pat
 def test_two_concurrent_cli_runs_never_duplicate_rows(tmp_path):
     d = _folder(tmp_path, 3)
     out = tmp_path / "o.csv"
-    code = ("import sys, time; from posture import batch; import tests.test_batch as t\n"
-            "class Slow(t.FakeAnalyzer):\n"
+    code = ("import sys, time; from posture import batch\n"
+            "from posture.errors import NoPersonError\n"
+            "class Slow:\n"
+            "    def __enter__(self): return self\n"
+            "    def __exit__(self, *exc): pass\n"
             "    def analyze(self, frame):\n"
-            "        time.sleep(0.3); return super().analyze(frame)\n"
+            "        time.sleep(0.3); raise NoPersonError('nobody', code='fake_no_person')\n"
             "try:\n"
             f"    batch.run_batch({str(d)!r}, {str(out)!r}, progress=False, "
             "analyzer_factory=Slow)\n"
