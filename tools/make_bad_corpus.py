@@ -25,6 +25,9 @@ Each item has an ``expect``:
 ``{"refused": [codes], "reasons": [families]}``
     no measurement: an error with one of these codes; for ``view_not_usable`` with one of
     the reason families.
+``{"partial": true}``
+    the feet are out of the picture but the pelvis and thighs are in: measured, with the
+    note ``partial_view`` (issue 12).
 """
 
 from __future__ import annotations
@@ -365,7 +368,7 @@ def build(out_dir: Path, *, base: Path | None = None, render: bool = True) -> di
     knees = _joint_y(label, ("knee_L", "knee_R"), 3 * h // 4)
     add("cut_at_knees.jpg", _encode(upright.crop((0, 0, w, knees)), "JPEG", quality=92),
         f"the base cropped at the knees (rows 0-{knees})",
-        {"code": "view_not_usable", "reasons": ["body_cut_off"]})
+        {"partial": True})
     for name, yaw, what in (("front_view.jpg", 90.0, "front view (rendered, yaw +90)"),
                             ("back_view.jpg", -90.0, "back view (rendered, yaw -90)")):
         if not render:
