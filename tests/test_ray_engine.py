@@ -124,7 +124,10 @@ def test_model_loaded_once_per_actor_and_resume_skips_done_rows(local_ray, tmp_p
     out = tmp_path / "out.csv"
     s = run_batch(str(d), out, workers=2, progress=False, engine="ray",
                   analyzer_factory=CountingFake(logs))
-    assert s.processed == 16 and len(list(logs.iterdir())) == 2  # 16 images, 2 loads
+    # 16 images, one model load per actor: at most 2 loads (an actor that Ray gave no
+    # batch on a busy machine loads nothing), never two in one process
+    pids = [p.name.split("-")[1] for p in logs.iterdir()]
+    assert s.processed == 16 and 1 <= len(pids) <= 2 and len(set(pids)) == len(pids)
     _pngs(d, 3, prefix="new")
     s = run_batch(str(d), out, workers=2, progress=False, engine="ray",
                   analyzer_factory=CountingFake(logs))
