@@ -128,7 +128,7 @@ def bench_photo(groups: dict[str, list[Path]], rounds: int) -> dict:
 
     out = {}
     with Analyzer() as a:
-        landmarker = a.estimator._landmarker  # the pipeline's own: same model and options
+        landmarker = a.landmarker._landmarker  # the pipeline's own: same model and options
         first = next(iter(groups.values()))[0]
         for _ in range(2):  # warm-up: first inferences allocate
             a.analyze(first)
@@ -149,14 +149,14 @@ def bench_photo(groups: dict[str, list[Path]], rounds: int) -> dict:
             for f in files:
                 frame, w, _ = _timed(lambda f=f: load_image(f))
                 stages["decode"].append(w)
-                result, w, _ = _timed(lambda frame=frame: a.estimator.detect(frame))
+                result, w, _ = _timed(lambda frame=frame: a.landmarker.detect(frame))
                 stages["pose"].append(w)
                 roll, w, _ = _timed(lambda frame=frame, result=result: estimate_roll(
                     frame.rgb, result.primary.mask if result.primary else None))
                 stages["roll"].append(w)
                 try:
                     asmt, w, _ = _timed(lambda result=result, roll=roll: assess(
-                        result, a.tilt_model, roll, model_variant=a.estimator.bundle.variant))
+                        result, a.estimator, roll, model_variant=a.landmarker.bundle.variant))
                 except Exception:  # nobody found: no geometry, no overlay
                     continue
                 stages["geometry"].append(w)

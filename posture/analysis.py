@@ -268,6 +268,8 @@ def _withhold_learned(m: Measurements) -> Measurements:
 class Analyzer:
     """Analyse photos or stream frames with one loaded pose model.
 
+    ``landmarker`` is the MediaPipe pose model (:class:`~posture.pose.PoseEstimator`),
+    ``estimator`` the learned tilt model (:class:`~posture.estimator.EstimatorModel`).
     Use as a context manager so the native landmarker is closed::
 
         with Analyzer() as a:
@@ -277,7 +279,7 @@ class Analyzer:
     def __init__(self, model: str | os.PathLike | None = None, *,
                  mode: Literal["image", "video"] = "image", roll: RollMode = "auto",
                  mirror: bool = True):
-        self.estimator = PoseEstimator(model, mode=mode)
+        self.landmarker = PoseEstimator(model, mode=mode)
         self._model_arg = model
         #: a second stream landmarker for mirrored frames (its own tracking), made on demand
         self._mirror_stream: PoseEstimator | None = None
@@ -285,7 +287,7 @@ class Analyzer:
         #: reading of a photo and of its mirror image are then the same by construction,
         #: and the noise of each detection is halved in variance
         self.mirror = mirror
-        self.tilt_model = load_estimator()
+        self.estimator = load_estimator()
         self.roll_mode = roll
         # The roll's line search needs no pose: it runs on this thread while MediaPipe works
         # (both release the GIL), so on two cores it costs almost no wall time.
@@ -303,7 +305,7 @@ class Analyzer:
         self.close()
 
     def close(self) -> None:
-        self.estimator.close()
+        self.landmarker.close()
         if self._mirror_stream is not None:
             self._mirror_stream.close()
         if self._roll_pool is not None:
@@ -324,7 +326,7 @@ class Analyzer:
         return roll_from_segments(found, result.primary.mask)
 
     def detect(self, frame: Frame) -> PoseResult:
-        return self.estimator.detect(frame)
+        return self.landmarker.detect(frame)
 
     def analyze(self, src: str | os.PathLike | bytes | np.ndarray | Frame) -> Assessment:
         """Analyse one photo (path, bytes, RGB array or :class:`Frame`)."""
@@ -333,23 +335,23 @@ class Analyzer:
         if self.mirror:
             return self._analyze_balanced(rgb)
             segments = self._start_roll(rgb)
-            result = self.estimator.detect(frame)
-            return assess(result, self.tilt_model, self._roll(rgb, result, segments),
-                          model_variant=self.estimator.bundle.variant, rgb=rgb)
+            result = self.landmarker.detect(frame)
+            return assess(result, self.estimator, self._roll(rgb, result, segments),
+                          model_variant=self.landmarker.bundle.variant, rgb=rgb)
 
     def _analyze_balanced(self, rgb: np.ndarray) -> Assessment:
         """The photo at working size and its mirror image, judged and measured once."""
         work = np.ascontiguousarray(working_image(rgb))
         flipped = np.ascontiguousarray(work[:, ::-1])
         seg_a, seg_b = self._start_roll(work), self._start_roll(flipped)
-        res_a = self.estimator.detect(work)
-        res_b = self.estimator.detect(flipped)
+        res_a = self.landmarker.detect(work)
+        res_b = self.landmarker.detect(flipped)
         roll = mirror_balanced_roll(self._roll(work, res_a, seg_a),
                                     self._roll(flipped, res_b, seg_b))
         h, w = rgb.shape[:2]
         report = res_a if work is rgb else res_a.rescaled(w, h)
         return assess_views([View(res_a, roll, work), View(res_b, mirrored_roll(roll), flipped)],
-                            self.tilt_model, model_variant=self.estimator.bundle.variant,
+                            self.estimator, model_variant=self.landmarker.bundle.variant,
                             report=report)
 
     def analyze_video_frame(self, rgb: np.ndarray, timestamp_ms: int, *,
@@ -365,14 +367,14 @@ class Analyzer:
         fresh = self._video_roll is None or self._video_frames % VIDEO_ROLL_EVERY == 0
         segments = self._start_roll(rgb) if fresh and not mirrored else None
         if not mirrored:
-            result = self.estimator.detect_video(rgb, timestamp_ms)
+            result = self.landmarker.detect_video(rgb, timestamp_ms)
             if result.primary is None:
                 return None
             self._video_frames += 1
             if fresh:
                 self._video_roll = self._roll(rgb, result, segments)
-            return assess(result, self.tilt_model, self._video_roll,
-                          model_variant=self.estimator.bundle.variant, rgb=rgb, jitter=None)
+            return assess(result, self.estimator, self._video_roll,
+                          model_variant=self.landmarker.bundle.variant, rgb=rgb, jitter=None)
         if self._mirror_stream is None:
             self._mirror_stream = PoseEstimator(self._model_arg, mode="video")
         flipped = np.ascontiguousarray(rgb[:, ::-1])
@@ -381,8 +383,8 @@ class Analyzer:
             return None
         roll = self._video_roll or LEVEL
         # measured in the mirror image, reported in the frame's own pixels
-        return assess_views([View(result, mirrored_roll(roll), flipped)], self.tilt_model,
-                            model_variant=self.estimator.bundle.variant,
+        return assess_views([View(result, mirrored_roll(roll), flipped)], self.estimator,
+                            model_variant=self.landmarker.bundle.variant,
                             report=result.mirrored(), report_roll=roll, jitter=None)
 
 
