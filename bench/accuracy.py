@@ -126,7 +126,7 @@ def confusion(pred_bands, true_bands) -> list[list[int]]:
     return mat
 
 
-def summarise(rows: list[dict], key: str = "tilt") -> dict:
+def summarize(rows: list[dict], key: str = "tilt") -> dict:
     measured = [r for r in rows if r.get("tilt") is not None]
     pred = np.array([r[key] for r in measured], float)
     true = np.array([r["true_" + key] for r in measured], float)
@@ -203,10 +203,10 @@ def main(argv=None) -> int:
         "date": dt.date.today().isoformat(),
         "commit": _commit(),
         "renders": str(a.renders), "n_renders": len(ids),
-        "tilt": {k: summarise(v) for k, v in variants.items()},
-        "lordosis": summarise(variants["original"], "lordosis")["agreement"],
+        "tilt": {k: summarize(v) for k, v in variants.items()},
+        "lordosis": summarize(variants["original"], "lordosis")["agreement"],
         "mirror_abs_diff_deg": _dist(mirror_diff),
-        "by_sex": {sex: summarise([r for r in variants["original"]
+        "by_sex": {sex: summarize([r for r in variants["original"]
                                    if r["female"] == f])["agreement"]
                    for sex, f in (("women", True), ("men", False))},
         "scale_300_vs_2000_abs_diff_deg": _dist(scale_pairs),

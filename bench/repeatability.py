@@ -99,10 +99,10 @@ def measure_folder(analyzer: Analyzer, folder: Path, limit: int | None) -> dict:
         for kind, data in copies(rgb).items():
             row[kind] = reading(analyzer, data)
         rows.append(row)
-    return summarise(rows) | {"folder": str(folder), "rows": rows}
+    return summarize(rows) | {"folder": str(folder), "rows": rows}
 
 
-def summarise(rows: list[dict]) -> dict:
+def summarize(rows: list[dict]) -> dict:
     per_kind = {}
     for kind in KINDS:
         d = [abs(r[kind]["tilt"] - r["original"]["tilt"]) for r in rows

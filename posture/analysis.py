@@ -24,7 +24,7 @@ from .images import Frame, load_image
 from .metrics import Measurements, measure_views
 from .pose import PoseEstimator, PoseResult
 from .result import Assessment, Reason
-from .sagittal import analyse_side, facing_direction, mean_scores, view_scores
+from .sagittal import analyze_side, facing_direction, mean_scores, view_scores
 
 RollMode = Literal["auto", "none"] | Roll
 #: In VIDEO mode, re-estimate camera roll every this many frames with a person in them.
@@ -149,7 +149,7 @@ def assess_views(views: list[View], model: EstimatorModel | None, *,
     if any(f == facings[0] for f in facings[1:]):
         # a mirror image must face the other way: if not, the facing is a guess
         pooled = replace(pooled, facing_confidence=0.0)
-    sides = [analyse_side(v.result, v.roll, scores=pooled) for v in views]
+    sides = [analyze_side(v.result, v.roll, scores=pooled) for v in views]
     side = sides[0]
     est = thresholds()["estimate"]
     coverage = coverage or est["interval_coverage"]
@@ -188,7 +188,7 @@ def assess_views(views: list[View], model: EstimatorModel | None, *,
         if not guidance:
             guidance = list(RETAKE_GUIDANCE)
     if report is not None:  # the geometry to show, in the photo's own pixels
-        side = analyse_side(report, views[0].roll if report_roll is None else report_roll,
+        side = analyze_side(report, views[0].roll if report_roll is None else report_roll,
                             scores=pooled)
     return Assessment(
         (first.width, first.height), first.primary, side, meas, severity, abstained,

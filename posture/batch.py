@@ -209,13 +209,13 @@ def csv_row(file: str, d: dict[str, Any] | Reading) -> dict[str, Any]:
     return out
 
 
-def analyse_file(analyzer, file: str, annotate_to: str | None = None) -> dict[str, Any]:
+def analyze_file(analyzer, file: str, annotate_to: str | None = None) -> dict[str, Any]:
     """The contract dict of one file; any failure becomes an error dict, never an
     exception (a batch must survive every bad file)."""
     from .present.contract import error_to_dict
-    from .safe import INTERNAL_ERROR, analyse_input
+    from .safe import INTERNAL_ERROR, analyze_input
 
-    outcome = analyse_input(analyzer, file, name=file)
+    outcome = analyze_input(analyzer, file, name=file)
     d = outcome.to_dict()
     if annotate_to and outcome.assessment is not None:
         from .outputs import save_overlay  # checked by _Outputs before the run
@@ -501,7 +501,7 @@ def check_annotations(annots: dict[str, str], annotate_dir: Path, inputs: list[s
                                   code="output_conflict")
 
 
-def summarise(csv_path: str | os.PathLike, *, processed: int = 0,
+def summarize(csv_path: str | os.PathLike, *, processed: int = 0,
               skipped: int = 0) -> BatchSummary:
     """Counts over every row of a batch CSV."""
     measured = abstained = 0
@@ -546,7 +546,7 @@ def _worker(tasks, results, model: str | None) -> None:
             if job is None:
                 return
             file, annotate_to = job
-            results.put(("done", os.getpid(), file, analyse_file(analyzer, file, annotate_to)))
+            results.put(("done", os.getpid(), file, analyze_file(analyzer, file, annotate_to)))
 
 
 class _Pool:
@@ -736,7 +736,7 @@ def run_batch(
             with worker_threads(), (analyzer_factory or (lambda: Analyzer(model)))() as analyzer:
                 while todo:
                     file, annot = todo.popleft()
-                    on_result(file, analyse_file(analyzer, file, annot))
+                    on_result(file, analyze_file(analyzer, file, annot))
         else:
             pool = _Pool(min(workers, len(todo)), model)
             try:
@@ -748,4 +748,4 @@ def run_batch(
     finally:
         bar.close()
         writer.close()
-    return summarise(out_csv, processed=processed, skipped=skipped)
+    return summarize(out_csv, processed=processed, skipped=skipped)

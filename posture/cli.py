@@ -95,14 +95,14 @@ def cmd_analyze(args) -> int:
     from .analysis import Analyzer
     from .plan import PlanInput, format_plan_text, make_plan, plan_to_dict
     from .present.contract import error_reading, exit_code_for, to_dict
-    from .safe import analyse_input
+    from .safe import analyze_input
 
     source = str(args.photo)
     replace = _annotate_target(args)  # an output error is the command's error: exit 6
     try:
         roll = _roll_arg(args)
         with ExitStack() as stack:  # the model is loaded only for a readable photo
-            outcome = analyse_input(
+            outcome = analyze_input(
                 lambda: stack.enter_context(Analyzer(args.model, roll=roll)), args.photo,
                 name=source)
         r = outcome.reading()

@@ -82,7 +82,7 @@ class Outcome:
         return draw_overlay(self.frame.rgb, self.assessment)
 
 
-def analyse_input(analyzer: Analyzer | Callable[[], Analyzer], source: Any, *,
+def analyze_input(analyzer: Analyzer | Callable[[], Analyzer], source: Any, *,
                   name: str | None = None, lock: Any = None,
                   timestamp_ms: int | None = None, mirrored: bool = False,
                   log: logging.Logger | None = None) -> Outcome:

@@ -464,7 +464,7 @@ def silhouette(mask: np.ndarray, frame: BodyFrame, v_lo: float, v_hi: float,
 FOOT_POINTS = ("ankle", "heel", "toe")
 
 
-def analyse_side(result: PoseResult, roll: Roll = LEVEL, *,
+def analyze_side(result: PoseResult, roll: Roll = LEVEL, *,
                  scores: ViewScores | None = None) -> SideView | None:
     """Describe the primary person of ``result`` in the sagittal plane.
 

@@ -37,9 +37,9 @@ def forget_drafts(pid: int) -> None:
     st.session_state[f"{DRAFT}_pid"] = pid
 
 
-def analyse_upload(data: bytes, name: str | None):
+def analyze_upload(data: bytes, name: str | None):
     """(digest, (frame, assessment) or PostureError); one photo in memory at a time."""
-    from posture_app.engine import analyse_upload as safe_analysis
+    from posture_app.engine import analyze_upload as safe_analysis
 
     digest = hashlib.sha256(data).hexdigest()
     cache = st.session_state.setdefault(f"{DRAFT}_analysis", {})
@@ -108,7 +108,7 @@ def new_assessment_tab(s, p: Patient, actor: str) -> None:
         st.caption("The photo is analysed in memory; it is stored only if you tick the "
                    "consent box and save.")
         return
-    digest, got = analyse_upload(up.getvalue(), up.name)
+    digest, got = analyze_upload(up.getvalue(), up.name)
     if isinstance(got, PostureError):
         st.error(f"{got.message} (code: {got.code})")
         return

@@ -114,17 +114,17 @@ def analyzer_pool() -> AnalyzerPool:
     return AnalyzerPool(lambda: Analyzer(model_path(), mode="image"))
 
 
-def analyse_upload(data: bytes, source: str | None):
-    """A safe analysis of an upload (:func:`posture.safe.analyse_input`) with an analyzer
+def analyze_upload(data: bytes, source: str | None):
+    """A safe analysis of an upload (:func:`posture.safe.analyze_input`) with an analyzer
     lent by the pool: the model is loaded only for a readable picture; never raises."""
-    from posture.safe import analyse_input
+    from posture.safe import analyze_input
 
     from .memory import start_reaper, trim_malloc
 
     start_reaper()  # once per process: releases what expired sessions held (issue 15)
     loan = analyzer_pool().loan()
     try:
-        return analyse_input(loan.take, data, name=source, log=log)
+        return analyze_input(loan.take, data, name=source, log=log)
     finally:
         loan.release()
         trim_malloc()  # a photo's decode buffers go back to the system, not to a free list
@@ -149,7 +149,7 @@ def analyze_bytes(data: bytes, source: str | None) -> PhotoResult:
     cache = st.session_state.setdefault("_posture_photo_cache", {})
     if digest in cache:
         return cache[digest]
-    outcome = analyse_upload(data, source)
+    outcome = analyze_upload(data, source)
     out = PhotoResult(outcome.to_dict(), outcome.overlay(), digest)
     cache.clear()  # keep one picture's result per session: images are not kept around
     cache[digest] = out

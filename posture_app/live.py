@@ -135,7 +135,7 @@ class LiveSession:
         """Analyse one RGB frame; returns it with the overlay and guidance drawn on."""
         from posture.present.contract import assessment_to_dict
         from posture.present.overlay import draw_overlay
-        from posture.safe import NOBODY_CODE, analyse_input
+        from posture.safe import NOBODY_CODE, analyze_input
 
         now = time.monotonic() if now is None else now
         rgb = np.ascontiguousarray(fit(rgb))
@@ -149,7 +149,7 @@ class LiveSession:
                 capturing = self._capture is not None and not self._capture.done
             self._mirror_next = capturing and not self._mirror_next
             # a bad frame must not kill the stream: a coded outcome, details to the log
-            outcome = analyse_input(self._get_analyzer, rgb, name="live", log=log,
+            outcome = analyze_input(self._get_analyzer, rgb, name="live", log=log,
                                     timestamp_ms=int((now - self._t0) * 1000),
                                     mirrored=self._mirror_next)
             a = outcome.assessment

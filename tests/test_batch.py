@@ -22,7 +22,7 @@ from posture.batch import (
     csv_row,
     expand_inputs,
     run_batch,
-    summarise,
+    summarize,
 )
 from posture.errors import InputError, NoPersonError
 
@@ -157,7 +157,7 @@ def test_summary_counts(tmp_path):
         w.writerow(csv_row("b", {"ok": True, "abstained": True}))
         w.writerow(csv_row("c", {"ok": False, "abstained": True,
                                  "error": {"code": "no_person"}}))
-    s = summarise(out)
+    s = summarize(out)
     assert (s.measured, s.abstained, s.errors) == (1, 1, {"no_person": 1})
     assert "1 measured, 1 abstained, 1 errors (no_person: 1)" in s.text()
 
@@ -374,7 +374,7 @@ def test_annotations_are_ours_and_are_not_analysed_again(tmp_path, monkeypatch):
             save_overlay(np.zeros((70, 70, 3), np.uint8), annotate_to, replace=True)
         return {"ok": False, "error": {"code": "fake", "message": "x"}}
 
-    monkeypatch.setattr(batch, "analyse_file", analyse)
+    monkeypatch.setattr(batch, "analyze_file", analyse)
     _refused("output_exists", str(d), tmp_path / "o.csv", annotate_dir=ann)
     assert (ann / "img_0.png").read_bytes() == b"the user's own picture"
     (ann / "img_0.png").unlink()

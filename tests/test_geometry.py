@@ -13,7 +13,7 @@ from posture.classify import band_of, bands, classify_tilt
 from posture.horizon import Roll, estimate_roll, roll_from_vertical, up_vector
 from posture.metrics import head_neck_angle, knee_angle, plumb_offsets, trunk_lean
 from posture.pose import LM, PoseResult
-from posture.sagittal import analyse_side, body_frame, facing_direction
+from posture.sagittal import analyze_side, body_frame, facing_direction
 
 
 def test_facing_right_and_mirrored_left():
@@ -33,8 +33,8 @@ def test_body_frame_round_trip_and_orientation():
 
 
 def test_side_view_is_mirror_invariant():
-    a = analyse_side(PoseResult((make_pose(_PROFILE_RIGHT),), 1000, 1200))
-    b = analyse_side(PoseResult((make_pose(_PROFILE_RIGHT, mirror=True),), 1000, 1200))
+    a = analyze_side(PoseResult((make_pose(_PROFILE_RIGHT),), 1000, 1200))
+    b = analyze_side(PoseResult((make_pose(_PROFILE_RIGHT, mirror=True),), 1000, 1200))
     assert a.facing == "right" and b.facing == "left"
     for k in ("ear", "shoulder", "hip", "knee", "toe"):
         assert np.allclose(a.points[k], b.points[k], atol=1e-9), k
@@ -45,35 +45,35 @@ def test_view_gate_flags_frontal_view_and_second_person():
     frontal = dict(_PROFILE_RIGHT)
     frontal[LM.LEFT_SHOULDER], frontal[LM.RIGHT_SHOULDER] = (380, 330), (580, 330)
     frontal[LM.LEFT_HIP], frontal[LM.RIGHT_HIP] = (420, 620), (540, 620)
-    side = analyse_side(PoseResult((make_pose(frontal),), 1000, 1200))
+    side = analyze_side(PoseResult((make_pose(frontal),), 1000, 1200))
     assert not side.view.ok
     assert any(r.code == "not_side_on" for r in side.view.reasons)
 
     big = make_pose(_PROFILE_RIGHT)
     beside = make_pose({k: (v[0] + 300, v[1]) for k, v in _PROFILE_RIGHT.items()})
-    ok = analyse_side(PoseResult((big,), 1000, 1200))
+    ok = analyze_side(PoseResult((big,), 1000, 1200))
     assert ok.view.ok, ok.view.reasons
-    two = analyse_side(PoseResult((big, beside), 1000, 1200))
+    two = analyze_side(PoseResult((big, beside), 1000, 1200))
     assert any(r.code == "several_people" for r in two.view.reasons)
     # the same person found twice (MediaPipe does this on some grayscale photos) is one
-    twice = analyse_side(PoseResult((big, make_pose(_PROFILE_RIGHT)), 1000, 1200))
+    twice = analyze_side(PoseResult((big, make_pose(_PROFILE_RIGHT)), 1000, 1200))
     assert twice.view.ok, twice.view.reasons
     # a person a third of the size far behind does not count
     tiny_pts = {k: (v[0] * 0.3 + 50, v[1] * 0.3) for k, v in _PROFILE_RIGHT.items()}
-    tiny = analyse_side(PoseResult((big, make_pose(tiny_pts)), 1000, 1200))
+    tiny = analyze_side(PoseResult((big, make_pose(tiny_pts)), 1000, 1200))
     assert tiny.view.ok, tiny.view.reasons
 
 
 def test_view_gate_flags_a_person_lying_down():
     lying = {k: (1100 - v[1], v[0]) for k, v in _PROFILE_RIGHT.items()}  # turned 90°
-    side = analyse_side(PoseResult((make_pose(lying, width=1200, mask=False),), 1200, 1000))
+    side = analyze_side(PoseResult((make_pose(lying, width=1200, mask=False),), 1200, 1000))
     assert any(r.code == "not_standing" for r in side.view.reasons)
 
 
 def test_view_without_feet_is_a_partial_view_measured_with_a_note():
     pose = make_pose(_PROFILE_RIGHT)
-    whole = analyse_side(PoseResult((pose,), 1000, 1200))
-    side = analyse_side(PoseResult((pose,), 1000, 900))  # image ends above the ankles
+    whole = analyze_side(PoseResult((pose,), 1000, 1200))
+    side = analyze_side(PoseResult((pose,), 1000, 900))  # image ends above the ankles
     assert side.view.ok and side.view.partial and not side.view.whole_body
     assert [n.code for n in side.view.notes] == ["partial_view"]
     # the stature comes from ear–knee height: close to the whole view's ear–ankle one
@@ -85,7 +85,7 @@ def test_view_without_feet_is_a_partial_view_measured_with_a_note():
 
 def test_view_cut_above_the_thighs_abstains():
     pose = make_pose(_PROFILE_RIGHT)
-    side = analyse_side(PoseResult((pose,), 1000, 700))  # ends just below the hips
+    side = analyze_side(PoseResult((pose,), 1000, 700))  # ends just below the hips
     assert not side.view.ok and not side.view.partial
     assert any(r.code == "body_cut_off" and "feet" in r.detail for r in side.view.reasons)
 

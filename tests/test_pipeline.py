@@ -10,7 +10,7 @@ from conftest import REAL_PHOTOS, require_or_skip
 from PIL import Image
 
 from posture.images import load_image
-from posture.sagittal import analyse_side
+from posture.sagittal import analyze_side
 
 pytestmark = pytest.mark.slow
 
@@ -86,7 +86,7 @@ def test_side_view_of_detection_is_stable(shared_photos, analyzer):
     r1 = analyzer.detect(frame)
     r2 = analyzer.detect(frame)
     assert np.allclose(r1.primary.xy, r2.primary.xy)
-    assert analyse_side(r1).facing == "left"
+    assert analyze_side(r1).facing == "left"
 
 
 def test_video_mode_reuses_the_camera_roll_between_frames(shared_photos, monkeypatch):

@@ -1,4 +1,4 @@
-"""posture.safe.analyse_input: one safe entry point, one set of error codes (no model needed:
+"""posture.safe.analyze_input: one safe entry point, one set of error codes (no model needed:
 the analyzers here are stand-ins)."""
 
 from __future__ import annotations
@@ -10,7 +10,7 @@ import numpy as np
 from PIL import Image
 
 from posture.errors import InternalError, ModelError
-from posture.safe import INTERNAL_ERROR, NOBODY_CODE, Outcome, analyse_input
+from posture.safe import INTERNAL_ERROR, NOBODY_CODE, Outcome, analyze_input
 
 
 def _jpeg() -> bytes:
@@ -43,7 +43,7 @@ class Recorder:
 
 def test_unreadable_input_is_coded_and_loads_no_model():
     made = []
-    out = analyse_input(lambda: made.append(1) or Recorder(), b"not an image", name="x.jpg")
+    out = analyze_input(lambda: made.append(1) or Recorder(), b"not an image", name="x.jpg")
     assert out.failed and out.code == "not_an_image" and out.assessment is None
     assert made == []  # the model factory is never called for a bad file
     d = out.to_dict()
@@ -52,14 +52,14 @@ def test_unreadable_input_is_coded_and_loads_no_model():
 
 
 def test_unforeseen_failure_is_internal_error_everywhere():
-    out = analyse_input(Recorder(exc=RuntimeError("boom")), _jpeg())
+    out = analyze_input(Recorder(exc=RuntimeError("boom")), _jpeg())
     assert out.code == INTERNAL_ERROR == InternalError.code == "internal_error"
     assert out.to_dict()["error"]["exit_code"] == 1
     assert out.frame is not None  # decoded before the failure
 
 
 def test_posture_errors_keep_their_code():
-    out = analyse_input(Recorder(exc=ModelError("no model")), _jpeg())
+    out = analyze_input(Recorder(exc=ModelError("no model")), _jpeg())
     assert out.code == "model_unavailable"
 
 
@@ -73,7 +73,7 @@ def test_photo_is_decoded_and_lock_held():
             return super().analyze(frame)
 
     rec = Locked()
-    out = analyse_input(rec, _jpeg(), lock=lock)
+    out = analyze_input(rec, _jpeg(), lock=lock)
     assert not out.failed and out.assessment is rec.result
     assert seen == [True] and not lock.locked()
     assert rec.calls[0].rgb.shape == (96, 64, 3)
@@ -82,16 +82,16 @@ def test_photo_is_decoded_and_lock_held():
 def test_path_names_the_source(tmp_path):
     p = tmp_path / "a.jpg"
     p.write_bytes(_jpeg())
-    assert analyse_input(Recorder(), p).source == str(p)
-    assert analyse_input(Recorder(), p.read_bytes()).source is None
+    assert analyze_input(Recorder(), p).source == str(p)
+    assert analyze_input(Recorder(), p.read_bytes()).source is None
 
 
 def test_stream_frame_with_nobody_is_no_person():
     rgb = np.zeros((48, 32, 3), np.uint8)
     rec = Recorder(result=None)
-    out = analyse_input(rec, rgb, timestamp_ms=40)
+    out = analyze_input(rec, rgb, timestamp_ms=40)
     assert out.code == NOBODY_CODE and rec.calls == [((48, 32, 3), 40)]
-    out = analyse_input(Recorder(exc=ValueError("bad")), rgb, timestamp_ms=80)
+    out = analyze_input(Recorder(exc=ValueError("bad")), rgb, timestamp_ms=80)
     assert out.code == INTERNAL_ERROR and "bad" in out.error.message
 
 

@@ -100,7 +100,7 @@ def extract(render_dir: Path, out: Path, model: str | None = None, roll_mode: st
 
     from posture.analysis import Analyzer
     from posture.images import load_image
-    from posture.sagittal import analyse_side
+    from posture.sagittal import analyze_side
 
     ids = sorted(p.stem for p in render_dir.glob("*.json")
                  if (render_dir / f"{p.stem}.jpg").is_file())
@@ -125,7 +125,7 @@ def extract(render_dir: Path, out: Path, model: str | None = None, roll_mode: st
             sec_pred = dict.fromkeys(SECONDARY, np.nan)
             sec_true = dict.fromkeys(SECONDARY, np.nan)
             if result.primary is not None:
-                side = analyse_side(result, an._roll(frame.rgb, result))
+                side = analyze_side(result, an._roll(frame.rgb, result))
                 x = features(side)
                 if result.primary.mask is not None:
                     patch = pelvis_patch(frame.rgb, result.primary.mask, side)

@@ -9,7 +9,7 @@ as soon as it comes back. This module only replaces the worker processes:
   files, so that the work spreads over the actors);
 * ``map_batches`` runs :class:`AnalyseBatch`, a callable class: each actor loads the pose
   model once (one :class:`~posture.analysis.Analyzer` for its life) and analyses its
-  batches with the local engine's own :func:`posture.batch.analyse_file` (URIs are read
+  batches with the local engine's own :func:`posture.batch.analyze_file` (URIs are read
   through pyarrow's filesystems first);
 * each actor asks for a fraction of a CPU, so that the actors never take every CPU and Ray
   Data's own tasks still find one (on 2 CPUs, two 1-CPU actors and a 1-CPU read task wait
@@ -122,28 +122,28 @@ def _read_uri(uri: str, max_bytes: int) -> bytes:
 
 # -- the actor -----------------------------------------------------------------------------
 
-def analyse_one(analyzer, file: str, annotate_to: str | None) -> dict:
+def analyze_one(analyzer, file: str, annotate_to: str | None) -> dict:
     """The contract dict of one file, a path or a URI; any failure becomes an error dict.
 
-    A path goes through :func:`posture.batch.analyse_file`, the local engine's own
+    A path goes through :func:`posture.batch.analyze_file`, the local engine's own
     function, so that both engines give the same row for the same file. A URI is read
     through pyarrow (with the local reader's error codes) and analysed from memory.
     The annotated image, if any, is written by the actor: on a cluster, ``--annotate``
     must name a folder every node sees (as local input paths must be).
     """
-    from ..batch import analyse_file
+    from ..batch import analyze_file
 
     if not is_uri(file):
-        return analyse_file(analyzer, file, annotate_to)
+        return analyze_file(analyzer, file, annotate_to)
     from ..images import DEFAULT_MAX_BYTES
     from ..present.contract import error_to_dict
-    from ..safe import analyse_input
+    from ..safe import analyze_input
 
     try:
         data = _read_uri(file, DEFAULT_MAX_BYTES)
     except PostureError as err:
         return error_to_dict(err, source=file)
-    outcome = analyse_input(analyzer, data, name=file)
+    outcome = analyze_input(analyzer, data, name=file)
     if annotate_to and outcome.assessment is not None:
         from ..outputs import save_overlay
 
@@ -217,7 +217,7 @@ class AnalyseBatch:
                 d = error_to_dict(PostureError("the worker analysing this file died",
                                                code="worker_crashed"), source=file)
             else:
-                d = analyse_one(self.analyzer, file, annot)
+                d = analyze_one(self.analyzer, file, annot)
             if self.ledger is not None:
                 self.ledger.end.remote(file)  # ordered before this actor's next begin()
             results.append(json.dumps(d, ensure_ascii=False))
