@@ -21,7 +21,7 @@ from PIL import Image, ImageOps
 
 from posture import images
 from posture.errors import InputError
-from posture.images import DEFAULT_MAX_PIXELS, MIN_SIDE_PX, Frame, load_image
+from posture.images import DEFAULT_MAX_PIXELS, MIN_LONG_SIDE_PX, MIN_SIDE_PX, Frame, load_image
 
 PHOTOS = Path(__file__).resolve().parents[2] / "shared" / "photos"
 
@@ -324,8 +324,11 @@ def test_unsupported_arrays(arr):
 
 def test_array_size_limits():
     assert code_of(np.zeros((MIN_SIDE_PX - 1, 200, 3), np.uint8)) == "image_too_small"
+    assert code_of(np.zeros((MIN_LONG_SIDE_PX - 1, 100, 3), np.uint8)) == "image_too_small"
     assert code_of(np.zeros((100, 100), np.uint8), max_pixels=9999) == "image_too_large"
-    assert load_image(np.zeros((MIN_SIDE_PX, MIN_SIDE_PX, 3), np.uint8)).width == MIN_SIDE_PX
+    # a narrow portrait of a standing person is fine: the long side carries the body
+    narrow = load_image(np.zeros((MIN_LONG_SIDE_PX, MIN_SIDE_PX, 3), np.uint8))
+    assert (narrow.width, narrow.height) == (MIN_SIDE_PX, MIN_LONG_SIDE_PX)
 
 
 # --- error codes -----------------------------------------------------------------------
