@@ -23,12 +23,12 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 import json
-import subprocess
 import sys
 from pathlib import Path
 
 import cv2
 import numpy as np
+from accuracy import _commit  # the same provenance line as the accuracy figures
 
 from posture.analysis import Analyzer
 from posture.errors import PostureError
@@ -128,14 +128,6 @@ def summarize(rows: list[dict]) -> dict:
         "verdict_flips": flips,
         "band_flips": band_flips,
     }
-
-
-def _commit() -> str:
-    try:
-        return subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT,
-                              capture_output=True, text=True, check=True).stdout.strip()
-    except (OSError, subprocess.CalledProcessError):
-        return "unknown"
 
 
 def _f(x, nd=2) -> str:
