@@ -74,14 +74,19 @@ def ambiguous_margin() -> float:
 
 
 def runner_up(severity: Severity) -> str | None:
-    """The second band when it is within :func:`ambiguous_margin` of the most probable."""
-    ranked = sorted(severity.probabilities.items(), key=lambda kv: -kv[1])
-    if len(ranked) < 2:
+    """Another band as likely as the reported one, give or take :func:`ambiguous_margin`.
+
+    The reported band holds the point estimate; near the edge of a narrow band its
+    neighbour can be as probable or more, and then both are named.
+    """
+    probs = severity.probabilities
+    others = [(p, b) for b, p in probs.items() if b != severity.band]
+    if not others:
         return None
-    (first, p1), (second, p2) = ranked[0], ranked[1]
-    if first != severity.band or p1 - p2 > ambiguous_margin():
+    p_other, other = max(others)
+    if p_other < probs.get(severity.band, 0.0) - ambiguous_margin():
         return None
-    return second
+    return other
 
 
 def band_phrase(severity: Severity) -> str:

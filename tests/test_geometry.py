@@ -155,3 +155,16 @@ def test_a_pose_result_mirrored_twice_is_itself_and_faces_the_other_way():
     assert m.primary.xy[LM.LEFT_HIP][0] == pytest.approx(1000 - pose.xy[LM.RIGHT_HIP][0])
     back = m.mirrored().primary
     assert np.allclose(back.xy, pose.xy) and np.array_equal(back.mask, pose.mask)
+
+
+def test_close_bands_are_named_together():
+    from posture.classify import band_phrase
+
+    # the two most probable bands within 10 points (bands.yaml): both, in tilt order
+    assert band_phrase(classify_tilt(19.9, 3.0)) == "Mild to moderate anterior tilt"
+    assert band_phrase(classify_tilt(-0.3, 3.0)) == "Posterior tilt or neutral"
+    # just inside a narrow band, the wide neighbour is more probable: still both
+    assert band_phrase(classify_tilt(15.2, 4.5)) == "Neutral or mild anterior tilt"
+    # clear cases keep the one label
+    assert band_phrase(classify_tilt(17.4, 3.0)) == "Mild anterior tilt"
+    assert band_phrase(classify_tilt(30.0, 3.0)) == "Severe anterior tilt"
