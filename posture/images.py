@@ -75,11 +75,11 @@ MAX_JPEG_JUNK_BYTES = 1 << 20
 # chunks took Pillow 5.8 s.
 MAX_PNG_CHUNKS = 100_000
 MAX_PNG_METADATA_CHUNKS = 1000
-# A standing person fills the long side of a side view and a third of the short one: below
-# 128 px tall the pose model cannot place joints (a 47x157 copy of a 93x314 real photo still
-# reads within 0.3 deg of it; at 24x79 the reading moved by 2.7 deg, 2026-12-02).
+# A standing person fills the long side of a side view and a third of the short one, so a
+# side view may be narrow: a 47x157 copy of a 93x314 real photo still reads within 0.3 deg
+# of it, while at 24x79 the reading moved by 2.7 deg (2026-12-02).
 MIN_SIDE_PX = 32
-MIN_LONG_SIDE_PX = 128
+MIN_LONG_SIDE_PX = 64
 
 # Formats we let Pillow decode. Anything else Pillow knows (EPS, PSD, ...) is refused as
 # unsupported: fewer parsers exposed to untrusted bytes, and none that shell out.

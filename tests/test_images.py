@@ -324,7 +324,8 @@ def test_unsupported_arrays(arr):
 
 def test_array_size_limits():
     assert code_of(np.zeros((MIN_SIDE_PX - 1, 200, 3), np.uint8)) == "image_too_small"
-    assert code_of(np.zeros((MIN_LONG_SIDE_PX - 1, 100, 3), np.uint8)) == "image_too_small"
+    assert code_of(np.zeros((MIN_LONG_SIDE_PX - 1, MIN_LONG_SIDE_PX - 1, 3), np.uint8)) \
+        == "image_too_small"
     assert code_of(np.zeros((100, 100), np.uint8), max_pixels=9999) == "image_too_large"
     # a narrow portrait of a standing person is fine: the long side carries the body
     narrow = load_image(np.zeros((MIN_LONG_SIDE_PX, MIN_SIDE_PX, 3), np.uint8))
