@@ -334,10 +334,10 @@ class Analyzer:
         rgb = frame.rgb
         if self.mirror:
             return self._analyze_balanced(rgb)
-            segments = self._start_roll(rgb)
-            result = self.landmarker.detect(frame)
-            return assess(result, self.estimator, self._roll(rgb, result, segments),
-                          model_variant=self.landmarker.bundle.variant, rgb=rgb)
+        segments = self._start_roll(rgb)
+        result = self.landmarker.detect(frame)
+        return assess(result, self.estimator, self._roll(rgb, result, segments),
+                      model_variant=self.landmarker.bundle.variant, rgb=rgb)
 
     def _analyze_balanced(self, rgb: np.ndarray) -> Assessment:
         """The photo at working size and its mirror image, judged and measured once."""
@@ -361,8 +361,8 @@ class Analyzer:
         With ``mirrored`` the frame is flipped left–right first and analysed by a second
         stream landmarker (so neither loses its tracking): a capture that alternates plain
         and mirrored frames is mirror-balanced, as a photo is, at the cost of one inference
-        a frame. The returned assessment then describes the mirror image (landmarks in its
-        pixels): use it for its measurements, not to draw on the frame.
+        a frame. The measurements come from the mirror image; the landmarks, facing and
+        geometry are reported in the frame's own pixels, so the overlay still fits.
         """
         fresh = self._video_roll is None or self._video_frames % VIDEO_ROLL_EVERY == 0
         segments = self._start_roll(rgb) if fresh and not mirrored else None

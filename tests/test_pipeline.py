@@ -127,3 +127,16 @@ def test_a_mirrored_stream_frame_is_reported_in_the_frames_own_pixels():
     # the mirror reading is a second look at the same body, not a copy of the first
     assert mirror.measurements.pelvic_tilt.value is not None
     assert abs(mirror.measurements.pelvic_tilt.value - plain.measurements.pelvic_tilt.value) < 8
+
+
+@pytest.mark.slow
+def test_analyzer_without_mirror_balance_still_measures():
+    from pathlib import Path
+
+    from posture.analysis import Analyzer
+
+    photo = Path(__file__).parents[1] / "samples" / "s2024_000023.jpg"
+    with Analyzer(mirror=False) as an:
+        a = an.analyze(photo)
+    assert a is not None and a.ok and a.measurements.pelvic_tilt.value is not None
+    assert "mirror" not in a.measurements.pelvic_tilt.method  # one view only
