@@ -44,6 +44,14 @@ if [ ! -f /usr/share/fonts/opentype/noto/NotoSansCJK-Regular.ttc ] && [ "$(id -u
     apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq \
         --no-install-recommends fonts-noto-core fonts-noto-cjk >/dev/null
 fi
+# Symbola (Debian, outlines) for emoji in names in the PDF report (Noto's emoji font is
+# colour bitmaps, which fpdf2 cannot embed).
+if [ ! -f /usr/share/fonts/truetype/ancient-scripts/Symbola_hint.ttf ] && [ "$(id -u)" = 0 ] \
+        && command -v apt-get >/dev/null; then
+    echo "==> installing fonts-symbola (Debian) for emoji in the PDF report"
+    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq \
+        --no-install-recommends fonts-symbola >/dev/null
+fi
 export PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD=1
 echo "==> installing test and dev-tool requirements"
 .venv/bin/python -m pip install -q -r requirements-dev.txt

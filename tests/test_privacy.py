@@ -267,6 +267,8 @@ WORLD_NAMES = {
     "hebrew": "דוד כהן", "armenian": "Արամ Պետրոսյան", "georgian": "ნინო ბერიძე",
     "greek": "Γιώργος Παπαδόπουλος", "cyrillic": "Анна Иванова",
     "latin": "Zoë Łukasiewicz-Øberg",
+    # emoji (Symbola, outlines): a plain one, a joined one (ZWJ + VS16), a skin tone, a flag
+    "emoji": "Zoë 😀 🏃\u200d♀\ufe0f Ana 👍🏽 Bo 🇵🇹 Rui",
 }
 
 
@@ -289,8 +291,9 @@ def test_pdf_keeps_names_in_every_script():
                           lo <= ord(ch) <= hi for lo, hi in s[1])), None))
                       and report_pdf.script_font(ch) is None})
     if missing:
-        pytest.skip(f"Noto fonts not installed ({', '.join(missing)}): apt-get install "
-                    "fonts-noto-core fonts-noto-cjk (run-tests.sh does, as root)")
+        pytest.skip(f"Noto/Symbola fonts not installed ({', '.join(missing)}): apt-get "
+                    "install fonts-noto-core fonts-noto-cjk fonts-symbola (run-tests.sh "
+                    "does, as root)")
     assert report_pdf.shaping_available(), "uharfbuzz (requirements.txt) is missing"
     rtl = ("arabic", "persian", "hebrew")  # one report each: a mixed line reorders
     groups = [[s] for s in rtl] + [[s for s in WORLD_NAMES if s not in rtl]]
@@ -317,3 +320,4 @@ def test_pdf_without_fallback_fonts_shows_a_question_mark_not_nothing(monkeypatc
     if not doc.unicode:
         pytest.skip("no Unicode font at all")
     assert doc.t("王 abc") == "? abc"
+    assert doc.t("🦄 abc") == "? abc"

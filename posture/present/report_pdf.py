@@ -9,7 +9,8 @@ report falls back to the PDF core font and transliterates to Latin-1 ("°" → "
 People's names come in every script. Characters DejaVu lacks are drawn with a Noto font
 for their script (:data:`SCRIPT_FONTS`: CJK incl. Korean, Thai, Devanagari, Bengali, Tamil,
 Arabic, Hebrew, Armenian, Georgian, Ethiopic), from Debian's ``fonts-noto-core`` and
-``fonts-noto-cjk`` or folders named in ``POSTURE_PDF_FONT_DIRS``; each is added (and its
+``fonts-noto-cjk``, emoji and symbols with Symbola (``fonts-symbola``, outlines), or
+from folders named in ``POSTURE_PDF_FONT_DIRS``; each is added (and its
 glyphs subset and embedded) only when the text needs it. With ``uharfbuzz`` installed, text
 is shaped: Arabic letters join, Indic clusters form, right-to-left runs read right to left.
 A character no installed font has is shown as "?", never dropped silently.
@@ -40,7 +41,8 @@ from .contract import from_dict
 FONT_ENV = "POSTURE_PDF_FONT"
 FONT_DIRS_ENV = "POSTURE_PDF_FONT_DIRS"
 _DEBIAN_DEJAVU = Path("/usr/share/fonts/truetype/dejavu")
-_DEBIAN_NOTO = (Path("/usr/share/fonts/truetype/noto"), Path("/usr/share/fonts/opentype/noto"))
+_DEBIAN_NOTO = (Path("/usr/share/fonts/truetype/noto"), Path("/usr/share/fonts/opentype/noto"),
+                Path("/usr/share/fonts/truetype/ancient-scripts"))  # fonts-symbola
 #: Fallback font per script: (name, code point ranges, regular file, bold file).
 #: The CJK collection's face 0 (Japanese) has every Han, kana and Hangul glyph.
 SCRIPT_FONTS: tuple[tuple[str, tuple[tuple[int, int], ...], str, str], ...] = (
@@ -63,6 +65,12 @@ SCRIPT_FONTS: tuple[tuple[str, tuple[tuple[int, int], ...], str, str], ...] = (
      "NotoSansGeorgian-Bold.ttf"),
     ("ethiopic", ((0x1200, 0x139F),), "NotoSansEthiopic-Regular.ttf",
      "NotoSansEthiopic-Bold.ttf"),
+    # Emoji and pictographs in outline (one colour), from Debian's fonts-symbola ("free
+    # for any use", may be redistributed): Noto Color Emoji is colour bitmaps, which fpdf2
+    # cannot embed. Symbola has no bold and no joined (ZWJ) forms: a joined emoji shows
+    # as its parts, side by side; emoji newer than Unicode 9 are not in it ("?").
+    ("symbols", ((0x2190, 0x2BFF), (0x1F000, 0x1FAFF)), "Symbola_hint.ttf",
+     "Symbola_hint.ttf"),
 )
 # joiners shape Persian and Indic text; every other format character (bidi overrides that
 # could reorder a name, zero-width spaces) is removed
