@@ -173,4 +173,27 @@ def roll_from_segments(segments: Segments, person_mask: np.ndarray | None = None
         return Roll(0.0, "none", evidence)
     med = _weighted_median(dev, length)
     spread = _weighted_median(np.abs(dev - med), length)
-    return Roll(med, "estimated", evidence, spread)
+    return Roll(_huber_location(dev, length, med), "estimated", evidence, spread)
+
+
+#: Edges within this many degrees of the estimate count fully; farther ones less (Huber).
+HUBER_C_DEG = 1.0
+
+
+def _huber_location(values: np.ndarray, weights: np.ndarray, start: float,
+                    c: float = HUBER_C_DEG, iterations: int = 20) -> float:
+    """Weighted Huber M-estimate of location (degrees), from ``start``.
+
+    A median jumps between clusters of edges (verticals and horizontals seldom agree to a
+    degree) when one segment more or less is found in a re-saved copy; the Huber estimate
+    moves smoothly instead. On 8 real photos × 7 copies the roll's SD fell from 0.26° to
+    0.20°, and its error on 120 renders from 0.48° to 0.46° (issue 12).
+    """
+    m = start
+    for _ in range(iterations):
+        w = weights * np.minimum(1.0, c / np.maximum(np.abs(values - m), 1e-9))
+        new = float(np.sum(w * values) / np.sum(w))
+        if abs(new - m) < 1e-4:
+            return new
+        m = new
+    return m

@@ -168,3 +168,20 @@ def test_close_bands_are_named_together():
     # clear cases keep the one label
     assert band_phrase(classify_tilt(17.4, 3.0)) == "Mild anterior tilt"
     assert band_phrase(classify_tilt(30.0, 3.0)) == "Severe anterior tilt"
+
+
+def test_roll_does_not_jump_between_edge_clusters():
+    # Verticals at +0.2°, horizontals at -1.9°, nearly equal in length: one short segment
+    # more or less (a re-saved copy) flips a median from one cluster to the other.
+    from posture.horizon import _huber_location, _weighted_median
+
+    dev = np.array([0.2] * 10 + [-1.9] * 10 + [0.25])
+    length = np.array([1.0] * 10 + [1.02] * 10 + [0.3])
+    before = (_weighted_median(dev, length), _huber_location(dev, length,
+                                                            _weighted_median(dev, length)))
+    dev2, length2 = dev[:-1], length[:-1]
+    after = (_weighted_median(dev2, length2), _huber_location(dev2, length2,
+                                                             _weighted_median(dev2, length2)))
+    assert abs(before[0] - after[0]) > 1.5  # the median jumps
+    assert abs(before[1] - after[1]) < 0.3  # the estimate we report does not
+    assert -1.9 < after[1] < 0.25

@@ -93,9 +93,59 @@ def _pipeline_secondary(side) -> dict[str, float]:
 
 # -- step 1: features ----------------------------------------------------------------------
 
+def perturb(rgb: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """A copy of a render that a person would still call the same photo.
+
+    JPEG quality 40–95, resized 0.4–2×, up to 4% cropped off each edge, and sometimes a
+    slight blur or sensor noise: the changes the reading must not follow (issue 12). The
+    pose model's landmarks and mask then move as they do on real copies, so a network
+    trained on these patches learns to ignore that noise.
+    """
+    import cv2
+
+    h, w = rgb.shape[:2]
+    t, b, lft, r = (rng.uniform(0.0, 0.04, 4) * (h, h, w, w)).astype(int)
+    img = np.ascontiguousarray(rgb[t:h - b, lft:w - r])
+    s = float(np.exp(rng.uniform(np.log(0.4), np.log(2.0))))
+    size = (max(64, round(img.shape[1] * s)), max(64, round(img.shape[0] * s)))
+    img = cv2.resize(img, size, interpolation=cv2.INTER_AREA if s < 1 else cv2.INTER_CUBIC)
+    if rng.random() < 0.3:
+        img = cv2.GaussianBlur(img, (0, 0), rng.uniform(0.5, 1.2))
+    if rng.random() < 0.3:
+        noise = rng.normal(0.0, rng.uniform(2.0, 6.0), img.shape)
+        img = np.clip(img + noise, 0, 255).astype(np.uint8)
+    q = int(rng.integers(40, 96))
+    ok, buf = cv2.imencode(".jpg", cv2.cvtColor(img, cv2.COLOR_RGB2BGR),
+                           [cv2.IMWRITE_JPEG_QUALITY, q])
+    return cv2.cvtColor(cv2.imdecode(buf, cv2.IMREAD_COLOR), cv2.COLOR_BGR2RGB)
+
+
+def _views(an, rgb: np.ndarray):
+    """The photo's two views (working size and its mirror) as ``Analyzer.analyze`` makes
+    them: [(pose result, side view, image)], judged once on the pooled evidence."""
+    from posture.analysis import mirror_balanced_roll, mirrored_roll, working_image
+    from posture.sagittal import analyze_side, facing_direction, mean_scores, view_scores
+
+    work = np.ascontiguousarray(working_image(rgb))
+    flipped = np.ascontiguousarray(work[:, ::-1])
+    res = [an.detect(work), an.detect(flipped)]
+    if any(r.primary is None for r in res):
+        return None
+    roll = mirror_balanced_roll(an._roll(work, res[0]), an._roll(flipped, res[1]))
+    pooled = mean_scores([view_scores(r.primary, r, facing_direction(r.primary)[1])
+                          for r in res])
+    return [(res[0], analyze_side(res[0], roll, scores=pooled), work),
+            (res[1], analyze_side(res[1], mirrored_roll(roll), scores=pooled), flipped)]
+
+
 def extract(render_dir: Path, out: Path, model: str | None = None, roll_mode: str = "auto",
-            limit: int | None = None) -> None:
-    """Run the pipeline over every render in ``render_dir`` and save an ``.npz``."""
+            limit: int | None = None, copies: int = 0, seed: int = 0) -> None:
+    """Run the pipeline over every render in ``render_dir`` and save an ``.npz``.
+
+    Each render is analysed as the app does (working size, and its mirror image), so it
+    gives two rows (``view`` 0 and 1, same ``id``); with ``copies`` each of that many
+    perturbed copies (:func:`perturb`) adds two more (``copy`` 1, 2, ...).
+    """
     from tqdm import tqdm
 
     from posture.analysis import Analyzer
@@ -117,38 +167,49 @@ def extract(render_dir: Path, out: Path, model: str | None = None, roll_mode: st
     with Analyzer(model, roll=roll_mode) as an:
         for rid in tqdm(ids, desc=f"features {render_dir.name}", unit="img"):
             label = json.loads((render_dir / f"{rid}.json").read_text())
-            frame = load_image(render_dir / f"{rid}.jpg")
-            result = an.detect(frame)
-            meta = {"id": rid, "detected": result.primary is not None}
-            x = np.full(len(feature_names()), np.nan)
-            patch = np.zeros((2, PATCH_PX, PATCH_PX), np.uint8)
-            sec_pred = dict.fromkeys(SECONDARY, np.nan)
-            sec_true = dict.fromkeys(SECONDARY, np.nan)
-            if result.primary is not None:
-                side = analyze_side(result, an._roll(frame.rgb, result))
-                x = features(side)
-                if result.primary.mask is not None:
-                    patch = pelvis_patch(frame.rgb, result.primary.mask, side)
-                meta.update(view_ok=side.view.ok, reasons=[str(r) for r in side.view.reasons],
-                            facing_ok=side.facing == label["facing"],
-                            roll_est=side.roll.deg, roll_true=label["camera"]["roll_deg"])
-                sec_pred = _pipeline_secondary(side)
-                try:
-                    sec_true = label_secondary(label, side)
-                except KeyError:
-                    pass
             t = label_targets(label)
-            rows_x.append(x)
-            rows_p.append(patch)
-            rows_y.append([t[k] for k in TARGETS])
-            meta["secondary_pred"] = sec_pred
-            meta["secondary_true"] = sec_true
-            rows_meta.append(meta)
+            rgb = load_image(render_dir / f"{rid}.jpg").rgb
+            rng = np.random.default_rng([seed, int(rid.rsplit("_", 1)[-1])])
+            for k in range(copies + 1):
+                views = _views(an, rgb if k == 0 else perturb(rgb, rng))
+                for vi in range(2):
+                    meta = {"id": rid, "copy": k, "view": vi, "detected": views is not None}
+                    x = np.full(len(feature_names()), np.nan)
+                    patch = np.zeros((2, PATCH_PX, PATCH_PX), np.uint8)
+                    sec_pred = dict.fromkeys(SECONDARY, np.nan)
+                    sec_true = dict.fromkeys(SECONDARY, np.nan)
+                    if views is not None:
+                        result, side, img = views[vi]
+                        x = features(side)
+                        if result.primary.mask is not None:
+                            patch = pelvis_patch(img, result.primary.mask, side)
+                        meta.update(view_ok=side.view.ok,
+                                    reasons=[str(r) for r in side.view.reasons],
+                                    facing_ok=(side.facing == label["facing"]) == (vi == 0),
+                                    roll_est=side.roll.deg,
+                                    roll_true=label["camera"]["roll_deg"])
+                        if k == 0 and vi == 0:
+                            # true secondary metrics are defined in the render's own pixels
+                            own = analyze_side(result.rescaled(rgb.shape[1], rgb.shape[0]),
+                                               side.roll)
+                            sec_pred = _pipeline_secondary(own)
+                            try:
+                                sec_true = label_secondary(label, own)
+                            except KeyError:
+                                pass
+                    rows_x.append(x)
+                    rows_p.append(patch)
+                    rows_y.append([t[k2] for k2 in TARGETS])
+                    meta["secondary_pred"] = sec_pred
+                    meta["secondary_true"] = sec_true
+                    rows_meta.append(meta)
     out.parent.mkdir(parents=True, exist_ok=True)
-    np.savez_compressed(out, X=np.array(rows_x), y=np.array(rows_y), P=np.array(rows_p),
+    tmp = out.with_suffix(".tmp.npz")
+    np.savez_compressed(tmp, X=np.array(rows_x), y=np.array(rows_y), P=np.array(rows_p),
                         meta=np.array([json.dumps(m) for m in rows_meta]),
                         source=str(render_dir), feature_version=FEATURE_VERSION)
-    print(f"wrote {out}: {len(ids)} renders")
+    tmp.replace(out)
+    print(f"wrote {out}: {len(ids)} renders, {len(rows_y)} rows")
 
 
 def load_features(path: Path):
@@ -217,16 +278,23 @@ def fit(train: list[Path], calib: Path, out: Path = OUT_MODEL, seed: int = 0,
     the patch network, the second (never used for any choice) sets the split-conformal
     interval half-width, so the interval's coverage is honest.
     """
-    from sklearn.model_selection import KFold, cross_val_predict
+    from sklearn.model_selection import GroupKFold, cross_val_predict
 
     from posture.estimator import load_patchnet
 
     Xtr, ytr, mtr = _load_many(train)
     Xca, yca, mca = load_features(calib)
     Pca = np.load(calib)["P"]
-    ktr, kca = usable(mtr), usable(mca)
+    ktr = usable(mtr)
+    # calibrate on the renders as given (copy 0), each judged as the app does: the mean
+    # over its views (the photo and its mirror image)
+    kca = usable(mca) & np.array([m.get("copy", 0) == 0 for m in mca])
     Xtr, ytr, Xca, yca, Pca = Xtr[ktr], ytr[ktr], Xca[kca], yca[kca], Pca[kca]
+    groups = np.array([m["id"] for m, ok in zip(mtr, ktr, strict=True) if ok])
     mca = [m for m, ok in zip(mca, kca, strict=True) if ok]
+    _, gca = np.unique([m["id"] for m in mca], return_inverse=True)
+    per_render = lambda v: np.stack([v[gca == g].mean(axis=0)  # noqa: E731
+                                     for g in range(gca.max() + 1)])
     impute = np.nanmedian(Xtr, axis=0)
     impute = np.where(np.isnan(impute), 0.0, impute)
     fill = lambda X: np.where(np.isnan(X), impute, X)  # noqa: E731
@@ -236,8 +304,8 @@ def fit(train: list[Path], calib: Path, out: Path = OUT_MODEL, seed: int = 0,
     scores = {}
     best = None
     for name, pipe, export in candidates(seed):
-        pred = cross_val_predict(pipe, fill(Xtr), yz, cv=KFold(5, shuffle=True,
-                                                               random_state=seed))
+        # folds by render: its views and copies must not sit on both sides of a split
+        pred = cross_val_predict(pipe, fill(Xtr), yz, cv=GroupKFold(5), groups=groups)
         mae = float(np.mean(np.abs(pred[:, 0] * y_scale[0] + y_mean[0] - ytr[:, 0])))
         scores[name] = round(mae, 3)
         print(f"  {name}: CV MAE pelvic tilt {mae:.2f}°", file=sys.stderr)
@@ -250,6 +318,7 @@ def fit(train: list[Path], calib: Path, out: Path = OUT_MODEL, seed: int = 0,
     # the exported NumPy model must reproduce scikit-learn's predictions
     sk = pipe.predict(fill(Xca)) * y_scale + y_mean
     assert np.allclose(sk, pred_ca, atol=1e-6), "export mismatch"
+    pred_ca, yca = per_render(pred_ca), per_render(yca)
 
     rng = np.random.default_rng(seed)
     order = rng.permutation(len(yca))
@@ -258,7 +327,7 @@ def fit(train: list[Path], calib: Path, out: Path = OUT_MODEL, seed: int = 0,
     if patchnet is not None:
         with np.load(patchnet) as z:
             net = load_patchnet(z)
-        pred_net = np.stack([net.predict(p) for p in Pca])
+        pred_net = per_render(net.predict(Pca))
         net_mae = float(np.mean(np.abs(pred_net[:, 0] - yca[:, 0])))
         grid = np.linspace(0.0, 1.0, 21)
         maes = [np.mean(np.abs((1 - w) * pred_ca[half_a, 0] + w * pred_net[half_a, 0]
@@ -322,6 +391,9 @@ def main(argv=None) -> int:
     e.add_argument("out", type=Path)
     e.add_argument("--model", default=None)
     e.add_argument("--limit", type=int)
+    e.add_argument("--copies", type=int, default=0,
+                   help="perturbed copies of each render (augmentation, see perturb)")
+    e.add_argument("--seed", type=int, default=0, help="seed of the perturbations")
     f = sub.add_parser("fit")
     f.add_argument("train", type=Path, nargs="+", help="training feature files")
     f.add_argument("--calib", type=Path, required=True)
@@ -331,7 +403,7 @@ def main(argv=None) -> int:
     f.add_argument("--seed", type=int, default=0)
     a = p.parse_args(argv)
     if a.cmd == "extract":
-        extract(a.renders, a.out, a.model, limit=a.limit)
+        extract(a.renders, a.out, a.model, limit=a.limit, copies=a.copies, seed=a.seed)
     else:
         fit(a.train, a.calib, a.out, a.seed, patchnet=a.patchnet)
     return 0

@@ -33,32 +33,74 @@ def build(torch_nn, width: int = 16):
     )
 
 
-def load(paths: list[str]) -> tuple[np.ndarray, np.ndarray]:
-    ps, ys = [], []
+def load(paths: list[str]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Usable patches, targets and the render each row came from (views and perturbed
+    copies of one render share it)."""
+    ps, ys, gs = [], [], []
     for p in paths:
         z = np.load(p)
         meta = [json.loads(m) for m in z["meta"]]
         ok = np.array([bool(m.get("detected") and m.get("view_ok")) for m in meta])
         ps.append(z["P"][ok])
         ys.append(z["y"][ok])
-    return np.concatenate(ps), np.concatenate(ys).astype(np.float32)
+        gs.append(np.array([f"{p}:{m['id']}" for m, k in zip(meta, ok, strict=True) if k]))
+    return np.concatenate(ps), np.concatenate(ys).astype(np.float32), np.concatenate(gs)
+
+
+def augment(xb, rng, torch):
+    """Benign changes the reading must not follow, applied to a batch of patches.
+
+    Each patch is rescaled by 0.94–1.06 (the stature estimate's noise) and shifted by up
+    to 3 px (the hip landmark's), the grey channel gets another exposure and sometimes
+    sensor noise, and the mask edge is sometimes softened (the segmentation's noise).
+    """
+    n, dev = xb.shape[0], xb.device
+    s = torch.empty(n, device=dev).uniform_(0.94, 1.06)
+    t = torch.empty(n, 2, device=dev).uniform_(-3.0, 3.0) * (2.0 / xb.shape[-1])
+    theta = torch.zeros(n, 2, 3, device=dev)
+    theta[:, 0, 0] = s
+    theta[:, 1, 1] = s
+    theta[:, :, 2] = t
+    grid = torch.nn.functional.affine_grid(theta, list(xb.shape), align_corners=False)
+    grey = torch.nn.functional.grid_sample(xb[:, :1], grid, padding_mode="border",
+                                           align_corners=False)
+    mask = torch.nn.functional.grid_sample(xb[:, 1:], grid, padding_mode="zeros",
+                                           align_corners=False)
+    gain = torch.empty(n, 1, 1, 1, device=dev).uniform_(0.6, 1.4)
+    bias = torch.empty(n, 1, 1, 1, device=dev).uniform_(-0.2, 0.2)
+    grey = (grey - 0.5) * gain + 0.5 + bias
+    noisy = (torch.rand(n, 1, 1, 1, device=dev) < 0.3).float()
+    grey = grey + noisy * torch.randn_like(grey) * torch.empty(n, 1, 1, 1, device=dev) \
+        .uniform_(0.0, 0.04)
+    soft = torch.rand(n, 1, 1, 1, device=dev) * (torch.rand(n, 1, 1, 1, device=dev) < 0.5)
+    blurred = torch.nn.functional.avg_pool2d(mask, 3, stride=1, padding=1,
+                                             count_include_pad=False)
+    mask = (1 - soft) * mask + soft * blurred
+    return torch.cat([grey.clamp(0, 1), mask], 1)
 
 
 def train(P: np.ndarray, y: np.ndarray, *, epochs: int, seed: int, device: str,
-          val_fraction: float = 0.0, width: int = 16, log=print):
-    """Train the network; returns (model, target mean, target scale, history)."""
+          val_fraction: float = 0.0, width: int = 16, groups: np.ndarray | None = None,
+          augmented: bool = True, log=print):
+    """Train the network; returns (model, target mean, target scale, history).
+
+    The validation rows are whole renders (``groups``), so a render's mirror image or
+    perturbed copy never validates its own training rows.
+    """
     import torch
     from torch import nn
 
     torch.manual_seed(seed)
     rng = np.random.default_rng(seed)
-    idx = rng.permutation(len(y))
-    n_val = int(round(val_fraction * len(y)))
-    va, tr = idx[:n_val], idx[n_val:]
+    groups = np.arange(len(y)) if groups is None else groups
+    names = np.unique(groups)
+    val_names = rng.permutation(names)[:int(round(val_fraction * len(names)))]
+    is_val = np.isin(groups, val_names)
+    va, tr = np.flatnonzero(is_val), np.flatnonzero(~is_val)
     ym, ys = y[tr].mean(axis=0), y[tr].std(axis=0)
     X = torch.tensor(P, dtype=torch.float32, device=device) / 255.0
     Y = torch.tensor((y - ym) / ys, device=device)
-    model = build(nn, width).to(device)
+    model = build(nn, width).to(device).to(memory_format=torch.channels_last)
     opt = torch.optim.AdamW(model.parameters(), lr=2e-3, weight_decay=1e-3)
     sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=3e-3, total_steps=epochs *
                                                 ((len(tr) + 63) // 64))
@@ -69,29 +111,24 @@ def train(P: np.ndarray, y: np.ndarray, *, epochs: int, seed: int, device: str,
         perm = torch.tensor(rng.permutation(tr), device=device)
         for b in range(0, len(perm), 64):
             bi = perm[b:b + 64]
-            xb = X[bi]
-            n = len(bi)
-            # photometric jitter on the grey channel only: real cameras differ in exposure
-            gain = torch.empty(n, 1, 1, 1, device=device).uniform_(0.6, 1.4)
-            bias = torch.empty(n, 1, 1, 1, device=device).uniform_(-0.2, 0.2)
-            grey = (xb[:, :1] - 0.5) * gain + 0.5 + bias
-            xb = torch.cat([grey.clamp(0, 1), xb[:, 1:]], 1)
-            # small translations: the hip landmark the patch is centred on is noisy
-            dx, dy = (int(v) for v in rng.integers(-3, 4, size=2))
-            xb = torch.roll(xb, shifts=(dy, dx), dims=(2, 3))
+            xb = augment(X[bi], rng, torch) if augmented else X[bi]
+            xb = xb.contiguous(memory_format=torch.channels_last)
             loss = nn.functional.smooth_l1_loss(model(xb), Y[bi])
             opt.zero_grad()
             loss.backward()
             opt.step()
             sched.step()
-        if n_val and (ep % 5 == 4 or ep == epochs - 1):
-            model.eval()
-            with torch.no_grad():
-                p = model(X[va]).cpu().numpy() * ys + ym
-            mae = np.abs(p - y[va]).mean(axis=0)
-            history.append({"epoch": ep + 1, "val_mae": mae.round(3).tolist()})
-            log(f"epoch {ep + 1}: val MAE tilt {mae[0]:.2f}°, lordosis {mae[1]:.2f}° "
-                f"({time.time() - t0:.0f} s)")
+        if n_val := len(va):
+            if ep % 5 == 4 or ep == epochs - 1:
+                model.eval()
+                with torch.no_grad():
+                    p = model(X[va]).cpu().numpy() * ys + ym
+                mae = np.abs(p - y[va]).mean(axis=0)
+                history.append({"epoch": ep + 1, "val_mae": mae.round(3).tolist()})
+                log(f"epoch {ep + 1}: val MAE tilt {mae[0]:.2f}°, lordosis {mae[1]:.2f}° "
+                    f"on {n_val} rows ({time.time() - t0:.0f} s)")
+        elif ep % 5 == 4:
+            log(f"epoch {ep + 1} ({time.time() - t0:.0f} s)")
     return model, ym, ys, history
 
 
@@ -136,18 +173,21 @@ def main(argv=None) -> int:
                    help="one seed per network; several make an averaged ensemble")
     p.add_argument("--val", type=float, default=0.0, help="fraction held out to print MAE")
     p.add_argument("--width", type=int, default=16, help="channels of the first convolution")
+    p.add_argument("--no-augment", action="store_true", help="train on the patches as cut")
     a = p.parse_args(argv)
     device = "cuda" if torch.cuda.is_available() else "cpu"
-    P, y = load(a.features)
-    print(f"{len(y)} patches, device {device}")
+    P, y, groups = load(a.features)
+    print(f"{len(y)} patches from {len(np.unique(groups))} renders, device {device}")
     members, hists = [], []
     for seed in a.seed:
         model, ym, ys, hist = train(P, y, epochs=a.epochs, seed=seed, device=device,
-                                    val_fraction=a.val, width=a.width)
+                                    val_fraction=a.val, width=a.width, groups=groups,
+                                    augmented=not a.no_augment)
         members.append((model.eval().cpu(), ym, ys))
         hists.append(hist)
     export(members, a.out, {"inputs": a.features, "n": int(len(y)), "epochs": a.epochs,
                             "seeds": a.seed, "width": a.width, "history": hists,
+                            "augmented": not a.no_augment,
                             "torch": torch.__version__})
     # the NumPy inference must reproduce PyTorch's on a few patches
     from posture.estimator import load_patchnet
