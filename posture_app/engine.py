@@ -15,8 +15,8 @@ from __future__ import annotations
 import hashlib
 import logging
 import os
-import queue
 import threading
+import time
 from dataclasses import dataclass
 
 import numpy as np
@@ -41,49 +41,77 @@ def model_path() -> str:
 POOL_SIZE = max(1, int(os.environ.get("POSTURE_APP_ANALYZERS", "2")))
 #: How long an upload waits for a free analyzer before it is answered ``server_busy``, s.
 POOL_WAIT_S = 120.0
+#: Analyzers kept ready however long they are unused (the next upload does not wait for a
+#: model to load); the others are closed once unused for :data:`POOL_IDLE_S` seconds.
+POOL_KEEP = 1
+#: Seconds an analyzer beyond :data:`POOL_KEEP` may stay unused before it is closed.
+POOL_IDLE_S = 60.0
 
 
 class AnalyzerPool:
-    """Up to ``size`` photo analyzers, made on first need and lent one at a time."""
+    """Up to ``size`` photo analyzers, made on first need and lent one at a time.
 
-    def __init__(self, make, size: int = POOL_SIZE):
-        self._make, self._size = make, size
-        self._free: queue.LifoQueue = queue.LifoQueue()
+    A second analyzer is made only when two analyses overlap (two visitors, or a script
+    run Streamlit has stopped still finishing its analysis while the next one starts);
+    :meth:`close_idle` (called by the session reaper, :mod:`posture_app.memory`) closes
+    it again once unused, so a quiet server holds ``keep`` of them (issue 15).
+    """
+
+    def __init__(self, make, size: int = POOL_SIZE, keep: int = POOL_KEEP):
+        self._make, self._size, self._keep = make, size, keep
+        self._free: list[tuple[object, float]] = []  # (analyzer, given back at), newest last
         self._made = 0
-        self._lock = threading.Lock()
+        self._cond = threading.Condition()
 
     @property
     def made(self) -> int:
-        """Analyzers made so far (never more than ``size``)."""
+        """Analyzers that exist now, lent or free (never more than ``size``)."""
         return self._made
 
     def take(self):
         """A free analyzer (made if fewer than ``size`` exist), waiting for one if not."""
-        try:
-            return self._free.get_nowait()
-        except queue.Empty:
-            pass
-        with self._lock:
-            make = self._made < self._size
-            if make:
-                self._made += 1
-        if make:
-            try:
-                return self._make()
-            except BaseException:
-                with self._lock:
-                    self._made -= 1
-                raise
-        try:
-            return self._free.get(timeout=POOL_WAIT_S)
-        except queue.Empty:
-            from posture.errors import PostureError
+        deadline = time.monotonic() + POOL_WAIT_S
+        with self._cond:
+            while not self._free and self._made >= self._size:
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    from posture.errors import PostureError
 
-            raise PostureError("the server is busy analysing other photos; try again in a "
-                               "minute", code="server_busy") from None
+                    raise PostureError("the server is busy analysing other photos; try "
+                                       "again in a minute", code="server_busy")
+                self._cond.wait(left)
+            if self._free:
+                return self._free.pop()[0]  # the most recently used: the others go idle
+            self._made += 1
+        try:
+            return self._make()
+        except BaseException:
+            with self._cond:
+                self._made -= 1
+                self._cond.notify()
+            raise
 
     def give_back(self, analyzer) -> None:
-        self._free.put(analyzer)
+        with self._cond:
+            self._free.append((analyzer, time.monotonic()))
+            self._cond.notify()
+
+    def close_idle(self, idle_s: float | None = None) -> int:
+        """Close the free analyzers unused for ``idle_s`` seconds (default
+        :data:`POOL_IDLE_S`) beyond the ``keep`` most recently used; returns how many."""
+        idle_s = POOL_IDLE_S if idle_s is None else idle_s
+        now, closing = time.monotonic(), []
+        with self._cond:
+            while (self._free and self._made > self._keep
+                   and now - self._free[0][1] >= idle_s):
+                closing.append(self._free.pop(0)[0])  # the oldest first
+                self._made -= 1
+        for an in closing:
+            try:
+                an.close()
+            except Exception:  # a failed close must not stop the reaper
+                log.exception("could not close an idle analyzer")
+        return len(closing)
 
     def loan(self) -> _Loan:
         return _Loan(self)
@@ -111,7 +139,11 @@ def analyzer_pool() -> AnalyzerPool:
     """The server process' photo analyzers (made on first need, kept for its life)."""
     from posture.analysis import Analyzer
 
-    return AnalyzerPool(lambda: Analyzer(model_path(), mode="image"))
+    from .memory import add_idle_hook
+
+    pool = AnalyzerPool(lambda: Analyzer(model_path(), mode="image"))
+    add_idle_hook(pool.close_idle)  # the reaper closes analyzers no longer needed
+    return pool
 
 
 def analyze_upload(data: bytes, source: str | None):
@@ -119,15 +151,36 @@ def analyze_upload(data: bytes, source: str | None):
     lent by the pool: the model is loaded only for a readable picture; never raises."""
     from posture.safe import analyze_input
 
-    from .memory import start_reaper, trim_malloc
+    from .memory import start_dump_watch, start_reaper, trim_malloc
 
     start_reaper()  # once per process: releases what expired sessions held (issue 15)
+    start_dump_watch()  # only with POSTURE_MEMORY_DUMP set (diagnosis)
     loan = analyzer_pool().loan()
     try:
         return analyze_input(loan.take, data, name=source, log=log)
     finally:
         loan.release()
         trim_malloc()  # a photo's decode buffers go back to the system, not to a free list
+
+
+#: Long side, px, of the annotated photo a session keeps and shows: the PDF report
+#: thumbnails it to 1,200 px anyway (``report_pdf._as_pil``) and the page shows it at most
+#: ~700 px wide. A 13 MP upload's full-size overlay (39 MB) was kept in each session's state
+#: (twice: the result cache and the current result) until the session expired (issue 15).
+SHOWN_LONG_SIDE = 1200
+
+
+def shown_size(rgb: np.ndarray) -> np.ndarray:
+    """``rgb`` shrunk so its long side is at most :data:`SHOWN_LONG_SIDE` px (a copy), or
+    ``rgb`` itself when it is no larger."""
+    h, w = rgb.shape[:2]
+    s = SHOWN_LONG_SIDE / max(h, w)
+    if s >= 1.0:
+        return rgb
+    import cv2
+
+    return cv2.resize(rgb, (max(1, round(w * s)), max(1, round(h * s))),
+                      interpolation=cv2.INTER_AREA)
 
 
 @dataclass(frozen=True)
@@ -150,7 +203,10 @@ def analyze_bytes(data: bytes, source: str | None) -> PhotoResult:
     if digest in cache:
         return cache[digest]
     outcome = analyze_upload(data, source)
-    out = PhotoResult(outcome.to_dict(), outcome.overlay(), digest)
+    overlay = outcome.overlay()
+    out = PhotoResult(outcome.to_dict(), None if overlay is None else shown_size(overlay),
+                      digest)
+    del outcome, overlay  # the full-size photo and overlay go now, not with the session
     cache.clear()  # keep one picture's result per session: images are not kept around
     cache[digest] = out
     return out

@@ -46,6 +46,28 @@ _M_ARENA_MAX, _M_MMAP_THRESHOLD = -8, -3  # glibc's mallopt parameter numbers
 
 _started = False
 _start_lock = threading.Lock()
+_idle_hooks: list = []
+
+
+def add_idle_hook(hook) -> None:
+    """Have the reaper call ``hook()`` every :data:`REAP_EVERY_S` seconds, off the event
+    loop; it returns how many things it released (e.g. idle analyzers closed), and the C
+    allocator is trimmed after any."""
+    _idle_hooks.append(hook)
+
+
+def run_idle_hooks() -> int:
+    """Call the idle hooks once; returns the number of things they released."""
+    n = 0
+    for hook in list(_idle_hooks):
+        try:
+            n += int(hook() or 0)
+        except Exception:
+            log.exception("memory idle hook failed")
+    if n:
+        gc.collect()
+        trim_malloc()
+    return n
 
 
 def _storage_cache(runtime):
@@ -113,6 +135,9 @@ def _loop(runtime) -> None:
         except Exception:  # the runtime is stopping
             return
         loop.call_soon_threadsafe(_reap_logged, runtime)
+        n = run_idle_hooks()
+        if n:
+            log.info("closed %d idle analyzer(s)", n)
 
 
 def _reap_logged(runtime) -> None:
@@ -148,3 +173,123 @@ def start_reaper() -> bool:
 
 
 tune_malloc()
+
+
+# --- diagnostics (only with POSTURE_MEMORY_DUMP=<folder>; tools/app_memory_load.py) -------
+
+class _MallInfo2(ctypes.Structure):
+    _fields_ = [(n, ctypes.c_size_t) for n in (
+        "arena", "ordblks", "smblks", "hblks", "hblkhd", "usmblks", "fsmblks", "uordblks",
+        "fordblks", "keepcost")]
+
+
+def snapshot(top: int = 25) -> dict:
+    """Where the process' memory is (MiB unless named): /proc status, glibc's heap,
+    Python objects by type, Streamlit's stores and, when tracing, tracemalloc's top lines."""
+    import collections
+    import sys
+
+    out: dict = {}
+    with open("/proc/self/status") as f:
+        for line in f:
+            k, _, v = line.partition(":")
+            if k in ("VmRSS", "VmHWM", "RssAnon", "RssFile", "RssShmem", "Threads"):
+                n = int(v.split()[0])
+                out[k] = n if k == "Threads" else round(n / 1024, 1)
+    libc = _libc()
+    try:
+        libc.mallinfo2.restype = _MallInfo2
+        mi = libc.mallinfo2()
+        out["malloc"] = {k: round(getattr(mi, k) / 2**20, 1) for k in (
+            "arena", "hblkhd", "uordblks", "fordblks", "keepcost")}
+    except Exception:
+        pass
+    by_map: dict = collections.Counter()
+    try:
+        with open("/proc/self/smaps") as f:
+            name = ""
+            for line in f:
+                first = line.split(maxsplit=6)
+                if "-" in first[0] and len(first) >= 5 and ":" not in first[0]:
+                    name = first[5].strip() if len(first) > 5 else "[anon]"
+                    name = name.rsplit("/", 1)[-1]
+                elif first[0] == "Rss:":
+                    by_map[name] += int(first[1])
+        out["rss_by_map"] = {k: round(v / 1024, 1) for k, v in by_map.most_common(top)}
+    except OSError:
+        pass
+    gc.collect()
+    types = collections.Counter(type(o).__name__ for o in gc.get_objects())
+    out["gc_objects"] = sum(types.values())
+    out["gc_top"] = dict(types.most_common(top))
+    out["modules"] = len(sys.modules)
+    out["threads"] = sorted(t.name for t in threading.enumerate())
+    try:
+        from streamlit.runtime import Runtime
+
+        rt = Runtime.instance()
+        mgr = rt._session_mgr
+        out["sessions_active"] = len(mgr.list_active_sessions())
+        out["sessions_all"] = len(mgr.list_sessions())
+        out["media_files"] = len(rt.media_file_mgr._storage._files_by_id)
+        out["uploaded_files"] = sum(len(v) for v in rt.uploaded_file_mgr.file_storage.values())
+    except Exception as exc:
+        out["streamlit_error"] = repr(exc)
+    try:
+        from . import engine
+
+        out["pool_made"] = engine.analyzer_pool().made
+    except Exception:
+        pass
+    import tracemalloc
+
+    if tracemalloc.is_tracing():
+        snap = tracemalloc.take_snapshot().filter_traces(
+            [tracemalloc.Filter(False, tracemalloc.__file__)])
+        out["traced_mib"] = round(tracemalloc.get_traced_memory()[0] / 2**20, 1)
+        out["traced_top"] = [f"{s.size / 2**20:.1f} MiB {s.count} {s.traceback}"
+                             for s in snap.statistics("lineno")[:top]]
+        first = _snaps.setdefault("first", snap)
+        out["traced_diff"] = [f"{s.size_diff / 2**20:+.1f} MiB {s.count_diff:+} {s.traceback}"
+                              for s in snap.compare_to(first, "lineno")[:top]]
+    return out
+
+
+_snaps: dict = {}
+
+
+def _dump_watch(folder: str) -> None:
+    import json
+    import os
+
+    while True:
+        time.sleep(0.5)
+        try:
+            names = [n for n in os.listdir(folder) if n.startswith("request-")]
+        except OSError:
+            continue
+        for n in names:
+            tag = n[len("request-"):]
+            os.unlink(os.path.join(folder, n))
+            try:
+                gc.collect()
+                trim_malloc()
+                data = snapshot()
+            except Exception as exc:
+                data = {"error": repr(exc)}
+            tmp = os.path.join(folder, f".{tag}.tmp")
+            with open(tmp, "w") as f:
+                json.dump(data, f, indent=1)
+            os.replace(tmp, os.path.join(folder, f"{tag}.json"))
+
+
+def start_dump_watch() -> None:
+    """With ``POSTURE_MEMORY_DUMP=<folder>``: write :func:`snapshot` to ``<tag>.json``
+    whenever a file ``request-<tag>`` appears there (the load tool asks; for diagnosis)."""
+    import os
+
+    folder = os.environ.get("POSTURE_MEMORY_DUMP")
+    if folder and not _snaps.get("watching"):
+        _snaps["watching"] = True
+        threading.Thread(target=_dump_watch, args=(folder,), name="posture-memory-dump",
+                         daemon=True).start()

@@ -78,6 +78,59 @@ def test_a_failed_make_does_not_use_up_the_pool():
     assert pool.take() is not None and pool.made == 1
 
 
+class _Closable:
+    def __init__(self):
+        self.closed = False
+
+    def close(self):
+        self.closed = True
+
+
+def test_idle_analyzers_beyond_the_first_are_closed():
+    # two overlapping analyses made two analyzers; a quiet server keeps one (issue 15: the
+    # second was kept for the process' life, ~90 MiB in the settled figure)
+    pool = engine.AnalyzerPool(_Closable, size=2, keep=1)
+    a, b = pool.loan(), pool.loan()
+    first, second = a.take(), b.take()
+    assert pool.made == 2
+    a.release()
+    assert pool.close_idle(idle_s=60) == 0  # not idle long enough yet
+    b.release()
+    assert pool.close_idle(idle_s=0) == 1 and pool.made == 1
+    assert first.closed and not second.closed  # the least recently used goes
+    assert pool.close_idle(idle_s=0) == 0 and pool.made == 1  # the last one is kept
+    loan = pool.loan()
+    assert loan.take() is second and pool.made == 1
+    loan.release()
+    # a lent analyzer is never closed, and the pool makes a new one when it is needed again
+    held = pool.loan()
+    held.take()
+    assert pool.close_idle(idle_s=0) == 0
+    other = pool.loan()
+    assert other.take() is not second and pool.made == 2
+    other.release()
+    held.release()
+
+
+def test_the_reaper_runs_the_pools_idle_hook(monkeypatch):
+    calls = []
+    monkeypatch.setattr(memory, "_idle_hooks", [lambda: calls.append(1) or 1])
+    assert memory.run_idle_hooks() == 1 and calls == [1]
+    monkeypatch.setattr(memory, "_idle_hooks", [lambda: 1 / 0])  # a failing hook is logged
+    assert memory.run_idle_hooks() == 0
+
+
+def test_a_session_keeps_the_overlay_at_display_size():
+    import numpy as np
+
+    big = np.zeros((4160, 3120, 3), np.uint8)  # a 13 MP phone photo's overlay: 39 MB
+    small = engine.shown_size(big)
+    assert max(small.shape[:2]) == engine.SHOWN_LONG_SIDE and small.shape[2] == 3
+    assert abs(small.shape[1] / small.shape[0] - 3120 / 4160) < 0.01
+    little = np.zeros((960, 540, 3), np.uint8)
+    assert engine.shown_size(little) is little
+
+
 def test_sessions_are_not_given_their_own_analyzer():
     # the leak of issue 15: an Analyzer per session in st.session_state, never closed
     src = (engine.__file__ and open(engine.__file__).read())

@@ -76,6 +76,21 @@ def _metrics(url: str) -> dict[str, float]:
     return out
 
 
+def _dump(folder: Path | None, tag: str, timeout_s: float = 120) -> dict | None:
+    """Ask the server for a memory snapshot (``posture_app.memory.snapshot``) when run with
+    ``--dump``; None without."""
+    if folder is None:
+        return None
+    (folder / f"request-{tag}").touch()
+    out = folder / f"{tag}.json"
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        if out.exists():
+            return json.loads(out.read_text())
+        time.sleep(0.3)
+    return None
+
+
 def _photos() -> list[Path]:
     found = sorted(SHARED_PHOTOS.glob("*.jpg")) + sorted(SAMPLES.glob("*.jpg"))
     # different pictures each time: the app remembers the last picture per session
@@ -99,6 +114,10 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--uploads", type=int, default=5)
     ap.add_argument("--idle", type=float, default=150.0)
     ap.add_argument("--out", type=Path, default=None)
+    ap.add_argument("--dump", type=Path, default=None,
+                    help="folder for the server's memory snapshots (diagnosis; with "
+                         "--trace also tracemalloc's, which slows the server)")
+    ap.add_argument("--trace", action="store_true")
     args = ap.parse_args(argv)
     from playwright.sync_api import sync_playwright
 
@@ -108,6 +127,11 @@ def main(argv: list[str] | None = None) -> int:
     log = open(os.environ.get("POSTURE_LOAD_LOG", "/tmp/posture-app-load.log"), "w")
     env = {**os.environ, "STREAMLIT_BROWSER_GATHER_USAGE_STATS": "false",
            "POSTURE_ICE_SERVERS": ""}
+    if args.dump:
+        args.dump.mkdir(parents=True, exist_ok=True)
+        env["POSTURE_MEMORY_DUMP"] = str(args.dump)
+        if args.trace:
+            env["PYTHONTRACEMALLOC"] = "1"
     proc = subprocess.Popen(
         [sys.executable, "-m", "streamlit", "run", str(ROOT / "app.py"), "--server.headless",
          "true", "--server.port", str(port), "--server.address", "127.0.0.1"],
@@ -143,8 +167,11 @@ def main(argv: list[str] | None = None) -> int:
                     errors += page.locator(ERROR).count() > 0
                     if n == 1:
                         fig["first_analysis_mib"] = _status(proc.pid)["VmRSS"]
+                        _dump(args.dump, "first")
                 ctx.close()
                 fig["after_session_mib"].append(_status(proc.pid)["VmRSS"])
+                if s == args.sessions - 1:
+                    _dump(args.dump, "after_load")
                 print(f"session {s + 1}: {n} uploads, rss {fig['after_session_mib'][-1]} MiB",
                       flush=True)
             fig["uploads"] = n
@@ -155,6 +182,7 @@ def main(argv: list[str] | None = None) -> int:
             fig["after_load_streamlit"] = _metrics(url)
             time.sleep(args.idle)
             fig["after_idle_mib"] = _status(proc.pid)["VmRSS"]
+            _dump(args.dump, "idle")
             # one more visitor, who analyses nothing: Streamlit drops expired sessions
             ctx = browser.new_context()
             page = ctx.new_page()
@@ -168,6 +196,7 @@ def main(argv: list[str] | None = None) -> int:
         fig["settled_mib"] = st["VmRSS"]
         fig["peak_mib"] = st["VmHWM"]
         fig["settled_over_first"] = round(fig["settled_mib"] / fig["first_analysis_mib"], 3)
+        _dump(args.dump, "settled")  # after the figures: it collects and trims
     finally:
         proc.terminate()
         try:
