@@ -17,7 +17,6 @@ import logging
 import os
 import threading
 import time
-from concurrent.futures import Future
 from dataclasses import dataclass
 
 import numpy as np
@@ -193,57 +192,16 @@ class PhotoResult:
     digest: str
 
 
-# Analyses in progress, by (session, picture digest). Streamlit's fast reruns stop a script
-# run and start the next one in a new thread at once, while the stopped run is still inside
-# the pose model: the new run then analysed the same picture again, on a second analyzer
-# (measured: the pool's second analyzer was made during one visitor's uploads).
-_inflight: dict[tuple[str, str], Future] = {}
-_inflight_lock = threading.Lock()
-
-
-def _session_id() -> str:
-    from streamlit.runtime.scriptrunner import get_script_run_ctx
-
-    ctx = get_script_run_ctx(suppress_warning=True)
-    return ctx.session_id if ctx is not None else ""
-
-
 def analyze_bytes(data: bytes, source: str | None) -> PhotoResult:
     """Analyse an uploaded picture; never raises (errors become an error result).
 
     Results are remembered per session by content hash, so reruns (any widget click)
-    do not run the model again, and a rerun that starts while a stopped run of the same
-    session is still analysing the same picture waits for that analysis.
+    do not run the model again.
     """
     digest = hashlib.sha256(data).hexdigest()
     cache = st.session_state.setdefault("_posture_photo_cache", {})
     if digest in cache:
         return cache[digest]
-    key = (_session_id(), digest)
-    with _inflight_lock:
-        running = _inflight.get(key)
-        if running is None:
-            mine = _inflight[key] = Future()
-    if running is not None:
-        try:
-            return running.result(timeout=POOL_WAIT_S)
-        # it failed, was interrupted (Streamlit's stop is a BaseException) or takes too
-        # long: analyse it here
-        except BaseException:
-            return _analyze_bytes(data, source, digest, cache)
-    try:
-        out = _analyze_bytes(data, source, digest, cache)
-        mine.set_result(out)
-        return out
-    except BaseException as exc:
-        mine.set_exception(exc)
-        raise
-    finally:
-        with _inflight_lock:
-            _inflight.pop(key, None)
-
-
-def _analyze_bytes(data: bytes, source: str | None, digest: str, cache: dict) -> PhotoResult:
     outcome = analyze_upload(data, source)
     overlay = outcome.overlay()
     out = PhotoResult(outcome.to_dict(), None if overlay is None else shown_size(overlay),

@@ -131,45 +131,6 @@ def test_a_session_keeps_the_overlay_at_display_size():
     assert engine.shown_size(little) is little
 
 
-def test_a_rerun_waits_for_the_stopped_runs_analysis_of_the_same_picture(monkeypatch):
-    # Streamlit's fast rerun starts the next run in a new thread while the stopped one is
-    # still analysing: the same picture was analysed twice, on a second analyzer
-    import types
-
-    import numpy as np
-
-    calls = []
-
-    class Outcome:
-        def to_dict(self):
-            return {"ok": True}
-
-        def overlay(self):
-            return np.zeros((4000, 3000, 3), np.uint8)
-
-    def slow(data, source):
-        calls.append(source)
-        time.sleep(0.3)
-        return Outcome()
-
-    monkeypatch.setattr(engine, "st", types.SimpleNamespace(session_state={}))
-    monkeypatch.setattr(engine, "_session_id", lambda: "s1")
-    monkeypatch.setattr(engine, "analyze_upload", slow)
-    got = []
-    runs = [threading.Thread(target=lambda: got.append(engine.analyze_bytes(b"x", "p.jpg")))
-            for _ in range(2)]
-    for t in runs:
-        t.start()
-        time.sleep(0.05)
-    for t in runs:
-        t.join()
-    assert len(calls) == 1 and got[0] is got[1]
-    assert max(got[0].overlay.shape[:2]) == engine.SHOWN_LONG_SIDE
-    assert engine._inflight == {}
-    engine.analyze_bytes(b"y", "q.jpg")  # another picture is analysed
-    assert len(calls) == 2
-
-
 def test_sessions_are_not_given_their_own_analyzer():
     # the leak of issue 15: an Analyzer per session in st.session_state, never closed
     src = (engine.__file__ and open(engine.__file__).read())
