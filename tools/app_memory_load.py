@@ -7,7 +7,11 @@ Usage::
 Starts the app (``streamlit run app.py``, headless, localhost), then runs ``--sessions``
 browser sessions one after another in headless Chromium (the system one, as the browser
 tests use), each uploading ``--uploads`` photos through the Photo check page's uploader and
-waiting for each result, then closing. After the last session it waits ``--idle`` seconds
+waiting for a result panel, then closing. (From a session's second upload on, the last
+result's panel is still on the page, so the next photo may go while the last is still being
+analysed: Streamlit stops that run and the server analyses two photos at once, as when a
+visitor picks another photo mid-analysis. The figures so far were all measured this way.)
+After the last session it waits ``--idle`` seconds
 (Streamlit keeps a closed session for reconnection for 2 minutes) and opens one more session
 that analyses nothing. The server's resident memory (``VmRSS``) is sampled after the first
 analysis, after every session, and at the end; its peak is ``VmHWM``. Prints and writes
