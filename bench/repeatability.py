@@ -26,7 +26,6 @@ import json
 import sys
 from pathlib import Path
 
-import cv2
 import numpy as np
 from accuracy import _commit  # the same provenance line as the accuracy figures
 
@@ -34,39 +33,12 @@ from posture.analysis import Analyzer
 from posture.errors import PostureError
 from posture.images import load_image
 
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from tools.copies import KINDS, copies  # noqa: E402  (the same copies the tests use)
+
 ROOT = Path(__file__).resolve().parents[1]
 SHARED_PHOTOS = ROOT.parent / "shared" / "photos"
-KINDS = ("resaved", "jpeg85", "jpeg70", "crop3", "half", "x1.5", "mirrored")
 IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".webp"}
-
-
-def _jpeg(rgb: np.ndarray, quality: int) -> bytes:
-    ok, buf = cv2.imencode(".jpg", cv2.cvtColor(rgb, cv2.COLOR_RGB2BGR),
-                           [cv2.IMWRITE_JPEG_QUALITY, quality])
-    if not ok:
-        raise RuntimeError("JPEG encoding failed")
-    return buf.tobytes()
-
-
-def _resize(rgb: np.ndarray, s: float) -> np.ndarray:
-    h, w = rgb.shape[:2]
-    interp = cv2.INTER_AREA if s < 1 else cv2.INTER_CUBIC
-    return cv2.resize(rgb, (max(1, round(w * s)), max(1, round(h * s))), interpolation=interp)
-
-
-def copies(rgb: np.ndarray) -> dict[str, bytes]:
-    """The seven benign copies of one decoded image, as the files a person would save."""
-    h, w = rgb.shape[:2]
-    dy, dx = round(0.03 * h), round(0.03 * w)
-    return {
-        "resaved": _jpeg(rgb, 95),
-        "jpeg85": _jpeg(rgb, 85),
-        "jpeg70": _jpeg(rgb, 70),
-        "crop3": _jpeg(np.ascontiguousarray(rgb[dy:, dx:]), 95),
-        "half": _jpeg(_resize(rgb, 0.5), 95),
-        "x1.5": _jpeg(_resize(rgb, 1.5), 95),
-        "mirrored": _jpeg(np.ascontiguousarray(rgb[:, ::-1]), 95),
-    }
 
 
 def reading(analyzer: Analyzer, src) -> dict:

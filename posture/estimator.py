@@ -279,6 +279,25 @@ def one_blas_thread():
     return _blas_controller().limit(limits=1, user_api="blas")
 
 
+def soften_mask(x: np.ndarray, sigma_px: float) -> np.ndarray:
+    """Blur the mask channel of patches (N, 2, H, W), float, by a Gaussian of ``sigma_px``.
+
+    The pose model's person mask of two copies of one photo (re-saved, say) differs by a
+    pixel of speckle along the outline and by small blobs near the hands; a network that
+    reads the sharp edge follows that noise (issue 12: up to 3° for a re-save). A blurred
+    edge keeps the outline's shape and drops the speckle. Networks are trained on the
+    same blur (``tools/train_patchnet.py``), which ships with their weights.
+    """
+    import cv2
+
+    if sigma_px <= 0:
+        return x
+    out = x.copy()
+    for i in range(x.shape[0]):
+        out[i, 1] = cv2.GaussianBlur(x[i, 1], (0, 0), sigma_px, borderType=cv2.BORDER_CONSTANT)
+    return out
+
+
 @dataclass(frozen=True)
 class PatchNet:
     """A small convolutional network on the pelvis patch, evaluated with NumPy.
@@ -292,11 +311,13 @@ class PatchNet:
     dense: tuple[tuple[np.ndarray, np.ndarray], ...]
     target_mean: np.ndarray
     target_scale: np.ndarray
+    mask_blur_px: float = 0.0  # see soften_mask; part of the input the network was trained on
 
     def predict(self, patch: np.ndarray) -> np.ndarray:
         """Targets of one patch (2, H, W) → (T,), or of a batch (N, 2, H, W) → (N, T)."""
         single = patch.ndim == 3
         x = (patch[None] if single else patch).astype(np.float32) / 255.0
+        x = soften_mask(x, self.mask_blur_px)
         x = np.ascontiguousarray(x.transpose(0, 2, 3, 1))  # channels last
         for i, (w, b) in enumerate(self.convs):
             x = _conv3x3_nhwc(x, w, b)
@@ -321,7 +342,8 @@ class PatchNet:
 
         convs = tuple((arr(f"conv{i}_w"), arr(f"conv{i}_b")) for i in range(n_conv))
         dense = tuple((arr(f"dense{i}_w"), arr(f"dense{i}_b")) for i in range(n_dense))
-        return cls(convs, dense, z[f"{prefix}target_mean"], z[f"{prefix}target_scale"])
+        blur = float(z[f"{prefix}mask_blur_px"]) if f"{prefix}mask_blur_px" in z else 0.0
+        return cls(convs, dense, z[f"{prefix}target_mean"], z[f"{prefix}target_scale"], blur)
 
 
 @dataclass(frozen=True)

@@ -271,7 +271,8 @@ def _load_many(paths: list[Path]):
 
 
 def fit(train: list[Path], calib: Path, out: Path = OUT_MODEL, seed: int = 0,
-        coverage: float = 0.9, patchnet: Path | None = None) -> dict:
+        coverage: float = 0.9, patchnet: Path | None = None,
+        models: tuple[str, ...] | None = None) -> dict:
     """Fit the outline regression, blend in the patch network, calibrate the interval.
 
     The calibration renders are split in two halves: the first picks the blend weight of
@@ -304,6 +305,8 @@ def fit(train: list[Path], calib: Path, out: Path = OUT_MODEL, seed: int = 0,
     scores = {}
     best = None
     for name, pipe, export in candidates(seed):
+        if models and name not in models:
+            continue
         # folds by render: its views and copies must not sit on both sides of a split
         pred = cross_val_predict(pipe, fill(Xtr), yz, cv=GroupKFold(5), groups=groups)
         mae = float(np.mean(np.abs(pred[:, 0] * y_scale[0] + y_mean[0] - ytr[:, 0])))
@@ -401,11 +404,13 @@ def main(argv=None) -> int:
                    help="weights from tools/train_patchnet.py (inside posture/data/)")
     f.add_argument("--out", type=Path, default=OUT_MODEL)
     f.add_argument("--seed", type=int, default=0)
+    f.add_argument("--models", nargs="+", default=None,
+                   help="candidate names to try (default: all; e.g. ridge)")
     a = p.parse_args(argv)
     if a.cmd == "extract":
         extract(a.renders, a.out, a.model, limit=a.limit, copies=a.copies, seed=a.seed)
     else:
-        fit(a.train, a.calib, a.out, a.seed, patchnet=a.patchnet)
+        fit(a.train, a.calib, a.out, a.seed, patchnet=a.patchnet, models=a.models)
     return 0
 
 

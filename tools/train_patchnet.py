@@ -81,7 +81,8 @@ def augment(xb, rng, torch):
 
 def train(P: np.ndarray, y: np.ndarray, *, epochs: int, seed: int, device: str,
           val_fraction: float = 0.0, width: int = 16, groups: np.ndarray | None = None,
-          augmented: bool = True, log=print):
+          augmented: bool = True, init: dict | None = None, max_lr: float = 3e-3,
+          mask_blur_px: float = 0.0, log=print):
     """Train the network; returns (model, target mean, target scale, history).
 
     The validation rows are whole renders (``groups``), so a render's mirror image or
@@ -98,14 +99,41 @@ def train(P: np.ndarray, y: np.ndarray, *, epochs: int, seed: int, device: str,
     is_val = np.isin(groups, val_names)
     va, tr = np.flatnonzero(is_val), np.flatnonzero(~is_val)
     ym, ys = y[tr].mean(axis=0), y[tr].std(axis=0)
-    X = torch.tensor(P, dtype=torch.float32, device=device) / 255.0
+    model = build(nn, width)
+    if init is not None:  # fine-tune: its weights, and the target scale its last layer uses
+        ym, ys = init["target_mean"], init["target_scale"]
+        convs = [m for m in model if isinstance(m, nn.Conv2d)]
+        dense = [m for m in model if isinstance(m, nn.Linear)]
+        with torch.no_grad():
+            for kind, layers in (("conv", convs), ("dense", dense)):
+                for i, layer in enumerate(layers):
+                    layer.weight.copy_(torch.from_numpy(init[f"{kind}{i}_w"]))
+                    layer.bias.copy_(torch.from_numpy(init[f"{kind}{i}_b"]))
+    from posture.estimator import soften_mask
+
+    # the same softened mask the NumPy network reads at inference
+    X = torch.tensor(soften_mask(P.astype(np.float32) / 255.0, mask_blur_px), device=device)
     Y = torch.tensor((y - ym) / ys, device=device)
-    model = build(nn, width).to(device).to(memory_format=torch.channels_last)
-    opt = torch.optim.AdamW(model.parameters(), lr=2e-3, weight_decay=1e-3)
-    sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=3e-3, total_steps=epochs *
+    model = model.to(device).to(memory_format=torch.channels_last)
+    opt = torch.optim.AdamW(model.parameters(), lr=max_lr, weight_decay=1e-3)
+    sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=max_lr, total_steps=epochs *
                                                 ((len(tr) + 63) // 64))
     history = []
     t0 = time.time()
+
+    def validate(ep):
+        model.eval()
+        with torch.no_grad():
+            p = np.concatenate([model(X[va[i:i + 512]].contiguous(
+                memory_format=torch.channels_last)).cpu().numpy()
+                for i in range(0, len(va), 512)]) * ys + ym
+        mae = np.abs(p - y[va]).mean(axis=0)
+        history.append({"epoch": ep, "val_mae": mae.round(3).tolist()})
+        log(f"epoch {ep}: val MAE tilt {mae[0]:.2f}°, lordosis {mae[1]:.2f}° "
+            f"on {len(va)} rows ({time.time() - t0:.0f} s)")
+
+    if len(va) and init is not None:
+        validate(0)
     for ep in range(epochs):
         model.train()
         perm = torch.tensor(rng.permutation(tr), device=device)
@@ -118,28 +146,22 @@ def train(P: np.ndarray, y: np.ndarray, *, epochs: int, seed: int, device: str,
             loss.backward()
             opt.step()
             sched.step()
-        if n_val := len(va):
-            if ep % 5 == 4 or ep == epochs - 1:
-                model.eval()
-                with torch.no_grad():
-                    p = model(X[va]).cpu().numpy() * ys + ym
-                mae = np.abs(p - y[va]).mean(axis=0)
-                history.append({"epoch": ep + 1, "val_mae": mae.round(3).tolist()})
-                log(f"epoch {ep + 1}: val MAE tilt {mae[0]:.2f}°, lordosis {mae[1]:.2f}° "
-                    f"on {n_val} rows ({time.time() - t0:.0f} s)")
+        if len(va) and (ep % 5 == 4 or ep == epochs - 1):
+            validate(ep + 1)
         elif ep % 5 == 4:
             log(f"epoch {ep + 1} ({time.time() - t0:.0f} s)")
     return model, ym, ys, history
 
 
-def _arrays(model, ym, ys, prefix: str) -> dict:
+def _arrays(model, ym, ys, prefix: str, mask_blur_px: float = 0.0) -> dict:
     import torch
 
     convs = [m for m in model if isinstance(m, torch.nn.Conv2d)]
     dense = [m for m in model if isinstance(m, torch.nn.Linear)]
     arrays = {"n_conv": np.array(len(convs)), "n_dense": np.array(len(dense)),
               "target_mean": np.asarray(ym, np.float32),
-              "target_scale": np.asarray(ys, np.float32)}
+              "target_scale": np.asarray(ys, np.float32),
+              "mask_blur_px": np.asarray(mask_blur_px, np.float32)}
     for i, c in enumerate(convs):
         arrays[f"conv{i}_w"] = c.weight.detach().cpu().numpy().astype(np.float32)
         arrays[f"conv{i}_b"] = c.bias.detach().cpu().numpy().astype(np.float32)
@@ -149,16 +171,16 @@ def _arrays(model, ym, ys, prefix: str) -> dict:
     return {prefix + k: v for k, v in arrays.items()}
 
 
-def export(members: list, out: str, meta: dict) -> None:
+def export(members: list, out: str, meta: dict, mask_blur_px: float = 0.0) -> None:
     """Write the weights in the layout :func:`posture.estimator.load_patchnet` reads:
     one network as is, several under ``m0_``, ``m1_``, ... prefixes."""
     arrays = {"meta": np.array(json.dumps(meta))}
     if len(members) == 1:
-        arrays |= _arrays(*members[0], "")
+        arrays |= _arrays(*members[0], "", mask_blur_px)
     else:
         arrays["n_models"] = np.array(len(members))
         for k, m in enumerate(members):
-            arrays |= _arrays(*m, f"m{k}_")
+            arrays |= _arrays(*m, f"m{k}_", mask_blur_px)
     np.savez_compressed(out, **arrays)
 
 
@@ -174,27 +196,45 @@ def main(argv=None) -> int:
     p.add_argument("--val", type=float, default=0.0, help="fraction held out to print MAE")
     p.add_argument("--width", type=int, default=16, help="channels of the first convolution")
     p.add_argument("--no-augment", action="store_true", help="train on the patches as cut")
+    p.add_argument("--init", help="fine-tune these weights (an npz this script wrote)")
+    p.add_argument("--max-lr", type=float, default=3e-3, help="peak learning rate")
+    p.add_argument("--mask-blur", type=float, default=0.0,
+                   help="Gaussian sigma (patch px) of the mask channel (see soften_mask)")
     a = p.parse_args(argv)
     device = "cuda" if torch.cuda.is_available() else "cpu"
     P, y, groups = load(a.features)
     print(f"{len(y)} patches from {len(np.unique(groups))} renders, device {device}")
+    inits = [None] * len(a.seed)
+    if a.init:
+        with np.load(a.init) as z:
+            n = int(z["n_models"]) if "n_models" in z else 1
+            pre = [f"m{k}_" for k in range(n)] if "n_models" in z else [""]
+            inits = [{k[len(pr):]: z[k].astype(np.float32) for k in z.files if k.startswith(pr)
+                      and k != "meta"} for pr in pre]
+        if len(inits) != len(a.seed):
+            raise SystemExit(f"--init has {len(inits)} networks: give as many --seed values")
+        a.width = int(inits[0]["conv0_w"].shape[0])
     members, hists = [], []
-    for seed in a.seed:
+    for seed, init in zip(a.seed, inits, strict=True):
         model, ym, ys, hist = train(P, y, epochs=a.epochs, seed=seed, device=device,
                                     val_fraction=a.val, width=a.width, groups=groups,
-                                    augmented=not a.no_augment)
+                                    augmented=not a.no_augment, init=init,
+                                    max_lr=a.max_lr, mask_blur_px=a.mask_blur)
         members.append((model.eval().cpu(), ym, ys))
         hists.append(hist)
     export(members, a.out, {"inputs": a.features, "n": int(len(y)), "epochs": a.epochs,
                             "seeds": a.seed, "width": a.width, "history": hists,
-                            "augmented": not a.no_augment,
-                            "torch": torch.__version__})
+                            "augmented": not a.no_augment, "init": a.init,
+                            "max_lr": a.max_lr, "mask_blur_px": a.mask_blur,
+                            "torch": torch.__version__}, a.mask_blur)
     # the NumPy inference must reproduce PyTorch's on a few patches
     from posture.estimator import load_patchnet
 
     with np.load(a.out) as z:
         net = load_patchnet(z)
-    x = torch.tensor(P[:8], dtype=torch.float32) / 255.0
+    from posture.estimator import soften_mask
+
+    x = torch.tensor(soften_mask(P[:8].astype(np.float32) / 255.0, a.mask_blur))
     with torch.no_grad():
         ref = np.mean([m(x).numpy() * s + mu for m, mu, s in members], axis=0)
     mine = np.stack([net.predict(P[i]) for i in range(8)])
