@@ -1,21 +1,35 @@
 """Fit the pelvic tilt / lumbar lordosis estimator on synthetic renders.
 
-Two steps, both reproducible:
+Three steps, all reproducible:
 
-1. ``extract``: run the real pipeline (pose → roll → sagittal → features) over a folder of
-   renders from ``tools.synth`` and cache features, targets and view checks in an ``.npz``.
-2. ``fit``: fit candidate regressions on a training set, pick one by cross-validation,
-   calibrate a split-conformal interval on a separate calibration set, and write
-   ``posture/data/estimator.json`` with its provenance.
+1. ``extract``: run the real pipeline over a folder of renders from ``tools.synth``, as the
+   app reads a photo (working size, and its mirror image), and cache features, pelvis
+   patches, targets and view checks in an ``.npz``; ``--copies K`` adds K perturbed copies
+   of each render (JPEG, resize, crop, blur, noise: see :func:`perturb`).
+2. ``fit``: fit the outline regression on a training set, pick the blend with the patch
+   network on half of a calibration set, and write ``posture/data/estimator.json``.
+3. ``calibrate``: set the 90% interval from the app's own readings of the calibration renders.
 
-Usage::
+The shipped estimator (2026-12-02) was made with::
 
-    python -m tools.train_estimator extract data/synth-train data/features-train.npz
+    python -m tools.synth generate --n 400 --seed 202 --out data/synth-calib --workers 2
+    python -m tools.synth generate --n 2000 --seed 101 --out data/synth-train --workers 2
+    python -m tools.synth generate --n 1000 --seed 104 --out data/synth-train2
     python -m tools.train_estimator extract data/synth-calib data/features-calib.npz
-    python tools/train_patchnet.py data/features-train.npz \\
-        --out posture/data/estimator_patchnet.npz
-    python -m tools.train_estimator fit data/features-train.npz --calib \\
-        data/features-calib.npz --patchnet posture/data/estimator_patchnet.npz
+    python -m tools.train_estimator extract data/synth-train data/features-train.npz \
+        --copies 1 --seed 1
+    python -m tools.train_estimator extract data/synth-train2 data/features-train2.npz \
+        --copies 1 --seed 2
+    # fine-tune the three networks of 2026-11-26 on softened masks, in two rounds
+    python tools/train_patchnet.py data/features-train.npz --out data/patchnet-b2.npz \
+        --epochs 4 --init <weights of 2026-11-26> --seed 0 1 2 --max-lr 1e-3 --mask-blur 2
+    python tools/train_patchnet.py data/features-train.npz data/features-train2.npz \
+        --out posture/data/estimator_patchnet.npz --epochs 3 --init data/patchnet-b2.npz \
+        --seed 0 1 2 --max-lr 5e-4 --mask-blur 2
+    python -m tools.train_estimator fit data/features-train.npz data/features-train2.npz \
+        --calib data/features-calib.npz --patchnet posture/data/estimator_patchnet.npz \
+        --models ridge
+    python -m tools.train_estimator calibrate data/synth-calib
 
 scikit-learn is needed here only (``requirements-dev.txt``); the shipped model is plain
 arrays evaluated with NumPy.
@@ -386,6 +400,63 @@ def fit(train: list[Path], calib: Path, out: Path = OUT_MODEL, seed: int = 0,
     return doc
 
 
+def calibrate(render_dir: Path, out: Path = OUT_MODEL, coverage: float = 0.9) -> dict:
+    """Set the interval from the app's own readings of calibration renders.
+
+    ``fit`` calibrates on single un-shifted patches; the app reads a photo as the mean of
+    its two views and of the shifted patches (``analysis.PATCH_JITTER``), whose errors are
+    smaller. Every render of ``render_dir`` is analysed as ``Analyzer.analyze`` does, with
+    the estimator in ``out``, and the split-conformal half-widths (overall and per bin of
+    the predicted tilt) are replaced by those of these readings. The renders must not have
+    been used for any other choice: ``fit`` used them only to pick the blend weight.
+    """
+    from dataclasses import replace
+
+    from tqdm import tqdm
+
+    from posture.analysis import Analyzer
+    from posture.estimator import load_estimator
+
+    doc = json.loads(out.read_text())
+    load_estimator.cache_clear()
+    ids = sorted(p.stem for p in render_dir.glob("*.json")
+                 if (render_dir / f"{p.stem}.jpg").is_file())
+    pred, true = [], []
+    with Analyzer() as an:
+        # a narrow interval while calibrating, so no reading is withheld as too uncertain
+        an.estimator = replace(an.estimator, interval_bins=None,
+                               interval_halfwidth=dict.fromkeys(TARGETS, 0.5))
+        for rid in tqdm(ids, desc=f"calibrate {render_dir.name}", unit="img"):
+            label = json.loads((render_dir / f"{rid}.json").read_text())
+            a = an.analyze(render_dir / f"{rid}.jpg")
+            m = a.measurements
+            if a.abstained or m.pelvic_tilt.value is None:
+                continue
+            t = label_targets(label)
+            pred.append([m.pelvic_tilt.value, m.lumbar_lordosis.value])
+            true.append([t[k] for k in TARGETS])
+    pred, true = np.array(pred, float), np.array(true, float)
+    err = pred - true
+    bin_of = np.searchsorted(TILT_BIN_EDGES, pred[:, 0], side="right")
+    doc["interval_halfwidth"] = {t: conformal_halfwidth(err[:, i], coverage)
+                                 for i, t in enumerate(TARGETS)}
+    doc["interval_bins"] = {"edges": list(TILT_BIN_EDGES), "halfwidth": {
+        t: [conformal_halfwidth(err[bin_of == b, i], coverage)
+            for b in range(len(TILT_BIN_EDGES) + 1)] for i, t in enumerate(TARGETS)}}
+    doc["meta"]["interval_source"] = {
+        "renders": str(render_dir), "n": int(len(err)), "how": "Analyzer.analyze readings",
+        "per_bin_n": [int((bin_of == b).sum()) for b in range(len(TILT_BIN_EDGES) + 1)],
+        "mae_deg": {t: round(float(np.mean(np.abs(err[:, i]))), 3)
+                    for i, t in enumerate(TARGETS)}}
+    tmp = out.with_suffix(".tmp")
+    tmp.write_text(json.dumps(doc, separators=(",", ":")))
+    tmp.replace(out)
+    load_estimator.cache_clear()
+    print(json.dumps({k: doc[k] for k in ("interval_halfwidth", "interval_bins")} |
+                     {"interval_source": doc["meta"]["interval_source"]}, indent=1))
+    return doc
+
+
 def main(argv=None) -> int:
     p = argparse.ArgumentParser(prog="python -m tools.train_estimator")
     sub = p.add_subparsers(dest="cmd", required=True)
@@ -397,6 +468,9 @@ def main(argv=None) -> int:
     e.add_argument("--copies", type=int, default=0,
                    help="perturbed copies of each render (augmentation, see perturb)")
     e.add_argument("--seed", type=int, default=0, help="seed of the perturbations")
+    c = sub.add_parser("calibrate", help="interval from the app's readings of renders")
+    c.add_argument("renders", type=Path)
+    c.add_argument("--out", type=Path, default=OUT_MODEL)
     f = sub.add_parser("fit")
     f.add_argument("train", type=Path, nargs="+", help="training feature files")
     f.add_argument("--calib", type=Path, required=True)
@@ -407,6 +481,9 @@ def main(argv=None) -> int:
     f.add_argument("--models", nargs="+", default=None,
                    help="candidate names to try (default: all; e.g. ridge)")
     a = p.parse_args(argv)
+    if a.cmd == "calibrate":
+        calibrate(a.renders, a.out)
+        return 0
     if a.cmd == "extract":
         extract(a.renders, a.out, a.model, limit=a.limit, copies=a.copies, seed=a.seed)
     else:
