@@ -86,3 +86,42 @@ def test_plan_for_an_assessment(analyzer):
     plan = posture.plan_for(analyzer.analyze(severe))
     assert 4 <= len(plan.items) <= 7
     assert any(i.kind == "stretch" for i in plan.items)
+
+
+def test_the_network_reads_a_softened_mask_and_speckle_moves_it_less():
+    """The shipped networks blur the mask channel (issue 12): a copy of the patch whose
+    mask outline has one-pixel speckle (what a re-saved photo's segmentation gives) must
+    move the estimate less than it moves the same networks reading the sharp mask."""
+    from dataclasses import replace
+
+    from posture.estimator import soften_mask
+
+    net = load_estimator().patchnet
+    members = net.members if isinstance(net, PatchEnsemble) else (net,)
+    assert all(m.mask_blur_px > 0 for m in members)
+    # a softened patch read with the blur switched off is what the blur feeds the network
+    rng = np.random.default_rng(7)
+    patch = rng.integers(0, 256, (2, PATCH_PX, PATCH_PX)).astype(np.uint8)
+    soft = soften_mask(patch[None].astype(np.float32) / 255.0, members[0].mask_blur_px)
+    sharp_net = replace(members[0], mask_blur_px=0.0)
+    assert np.allclose(members[0].predict(patch),
+                       sharp_net.predict((soft[0] * 255.0).astype(np.float32)), atol=1e-3)
+
+    # a person-like mask: a vertical band, its edges speckled by one pixel at random rows
+    yy, xx = np.mgrid[:PATCH_PX, :PATCH_PX]
+    grey = (96 + 40 * np.sin(yy / 9.0)).astype(np.uint8)
+    left, right = 20 + (yy // 16), 44 + (yy // 21)
+    mask = ((xx >= left) & (xx < right)).astype(np.uint8) * 255
+    moves = {True: [], False: []}
+    for seed in range(8):
+        r = np.random.default_rng(seed)
+        speck = mask.copy()
+        rows = r.choice(PATCH_PX, 24, replace=False)
+        for y in rows:
+            edge = int(left[y, 0] if r.random() < 0.5 else right[y, 0] - 1)
+            speck[y, edge + int(r.choice([-1, 1]))] = 255 - speck[y, edge]
+        a, b = np.stack([grey, mask]), np.stack([grey, speck])
+        for blurred in (True, False):
+            ms = members if blurred else [replace(m, mask_blur_px=0.0) for m in members]
+            moves[blurred].append(abs(np.mean([m.predict(a)[0] - m.predict(b)[0] for m in ms])))
+    assert np.mean(moves[True]) < np.mean(moves[False]), moves
