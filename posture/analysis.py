@@ -24,7 +24,14 @@ from .images import Frame, load_image
 from .metrics import Measurements, measure_views
 from .pose import PoseEstimator, PoseResult
 from .result import Assessment, Reason
-from .sagittal import analyze_side, facing_direction, mean_scores, view_scores
+from .sagittal import (
+    SideView,
+    ViewScores,
+    analyze_side,
+    facing_direction,
+    mean_scores,
+    view_scores,
+)
 
 RollMode = Literal["auto", "none"] | Roll
 #: In VIDEO mode, re-estimate camera roll every this many frames with a person in them.
@@ -115,6 +122,22 @@ def assess(result: PoseResult, model: EstimatorModel | None, roll: Roll = LEVEL,
                         model_variant=model_variant, jitter=jitter)
 
 
+def judge_views(views: list[View]) -> tuple[ViewScores, list[SideView]]:
+    """The view evidence pooled over detections of one photo, and each one's side view
+    judged on it (every view must have a person)."""
+    facings = []
+    scores = []
+    for v in views:
+        facing, conf = facing_direction(v.result.primary)
+        facings.append(facing)
+        scores.append(view_scores(v.result.primary, v.result, conf))
+    pooled = mean_scores(scores)
+    if any(f == facings[0] for f in facings[1:]):
+        # a mirror image must face the other way: if not, the facing is a guess
+        pooled = replace(pooled, facing_confidence=0.0)
+    return pooled, [analyze_side(v.result, v.roll, scores=pooled) for v in views]
+
+
 def assess_views(views: list[View], model: EstimatorModel | None, *,
                  coverage: float | None = None, model_variant: str = "",
                  report: PoseResult | None = None, report_roll: Roll | None = None,
@@ -139,17 +162,7 @@ def assess_views(views: list[View], model: EstimatorModel | None, *,
             "No person was found in the image. " + RETAKE_GUIDANCE[1], code="no_person"
         )
     views = [v for v in views if v.result.primary is not None]
-    facings = []
-    scores = []
-    for v in views:
-        facing, conf = facing_direction(v.result.primary)
-        facings.append(facing)
-        scores.append(view_scores(v.result.primary, v.result, conf))
-    pooled = mean_scores(scores)
-    if any(f == facings[0] for f in facings[1:]):
-        # a mirror image must face the other way: if not, the facing is a guess
-        pooled = replace(pooled, facing_confidence=0.0)
-    sides = [analyze_side(v.result, v.roll, scores=pooled) for v in views]
+    pooled, sides = judge_views(views)
     side = sides[0]
     est = thresholds()["estimate"]
     coverage = coverage or est["interval_coverage"]
@@ -339,8 +352,9 @@ class Analyzer:
         return assess(result, self.estimator, self._roll(rgb, result, segments),
                       model_variant=self.landmarker.bundle.variant, rgb=rgb)
 
-    def _analyze_balanced(self, rgb: np.ndarray) -> Assessment:
-        """The photo at working size and its mirror image, judged and measured once."""
+    def balanced_views(self, rgb: np.ndarray) -> list[View]:
+        """The photo at working size and its mirror image, detected, with one camera roll
+        for both (see :func:`mirror_balanced_roll`)."""
         work = np.ascontiguousarray(working_image(rgb))
         flipped = np.ascontiguousarray(work[:, ::-1])
         seg_a, seg_b = self._start_roll(work), self._start_roll(flipped)
@@ -348,10 +362,15 @@ class Analyzer:
         res_b = self.landmarker.detect(flipped)
         roll = mirror_balanced_roll(self._roll(work, res_a, seg_a),
                                     self._roll(flipped, res_b, seg_b))
+        return [View(res_a, roll, work), View(res_b, mirrored_roll(roll), flipped)]
+
+    def _analyze_balanced(self, rgb: np.ndarray) -> Assessment:
+        """The photo at working size and its mirror image, judged and measured once."""
+        views = self.balanced_views(rgb)
+        res_a, work = views[0].result, views[0].rgb
         h, w = rgb.shape[:2]
         report = res_a if work is rgb else res_a.rescaled(w, h)
-        return assess_views([View(res_a, roll, work), View(res_b, mirrored_roll(roll), flipped)],
-                            self.estimator, model_variant=self.landmarker.bundle.variant,
+        return assess_views(views, self.estimator, model_variant=self.landmarker.bundle.variant,
                             report=report)
 
     def analyze_video_frame(self, rgb: np.ndarray, timestamp_ms: int, *,

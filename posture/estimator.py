@@ -298,6 +298,13 @@ def soften_mask(x: np.ndarray, sigma_px: float) -> np.ndarray:
     return out
 
 
+def network_input(patch: np.ndarray, mask_blur_px: float) -> np.ndarray:
+    """uint8 patches (2, H, W) or (N, 2, H, W) → float (N, H, W, 2) in 0–1, mask softened."""
+    x = (patch[None] if patch.ndim == 3 else patch).astype(np.float32) / 255.0
+    x = soften_mask(x, mask_blur_px)
+    return np.ascontiguousarray(x.transpose(0, 2, 3, 1))  # channels last
+
+
 @dataclass(frozen=True)
 class PatchNet:
     """A small convolutional network on the pelvis patch, evaluated with NumPy.
@@ -315,10 +322,10 @@ class PatchNet:
 
     def predict(self, patch: np.ndarray) -> np.ndarray:
         """Targets of one patch (2, H, W) → (T,), or of a batch (N, 2, H, W) → (N, T)."""
-        single = patch.ndim == 3
-        x = (patch[None] if single else patch).astype(np.float32) / 255.0
-        x = soften_mask(x, self.mask_blur_px)
-        x = np.ascontiguousarray(x.transpose(0, 2, 3, 1))  # channels last
+        return self.forward(network_input(patch, self.mask_blur_px), single=patch.ndim == 3)
+
+    def forward(self, x: np.ndarray, *, single: bool = False) -> np.ndarray:
+        """Targets of patches already made into network input (:func:`network_input`)."""
         for i, (w, b) in enumerate(self.convs):
             x = _conv3x3_nhwc(x, w, b)
             np.maximum(x, 0.0, out=x)
@@ -353,7 +360,12 @@ class PatchEnsemble:
     members: tuple[PatchNet, ...]
 
     def predict(self, patch: np.ndarray) -> np.ndarray:
-        return np.mean([m.predict(patch) for m in self.members], axis=0)
+        blurs = {m.mask_blur_px for m in self.members}
+        if len(blurs) > 1:
+            return np.mean([m.predict(patch) for m in self.members], axis=0)
+        # members trained on the same input: make it once
+        x = network_input(patch, blurs.pop())
+        return np.mean([m.forward(x, single=patch.ndim == 3) for m in self.members], axis=0)
 
 
 def load_patchnet(z) -> PatchNet | PatchEnsemble:

@@ -135,21 +135,15 @@ def perturb(rgb: np.ndarray, rng: np.random.Generator) -> np.ndarray:
 
 
 def _views(an, rgb: np.ndarray):
-    """The photo's two views (working size and its mirror) as ``Analyzer.analyze`` makes
-    them: [(pose result, side view, image)], judged once on the pooled evidence."""
-    from posture.analysis import mirror_balanced_roll, mirrored_roll, working_image
-    from posture.sagittal import analyze_side, facing_direction, mean_scores, view_scores
+    """The photo's two views as ``Analyzer.analyze`` makes and judges them:
+    [(pose result, side view, image)], or None when either finds nobody."""
+    from posture.analysis import judge_views
 
-    work = np.ascontiguousarray(working_image(rgb))
-    flipped = np.ascontiguousarray(work[:, ::-1])
-    res = [an.detect(work), an.detect(flipped)]
-    if any(r.primary is None for r in res):
+    views = an.balanced_views(rgb)
+    if any(v.result.primary is None for v in views):
         return None
-    roll = mirror_balanced_roll(an._roll(work, res[0]), an._roll(flipped, res[1]))
-    pooled = mean_scores([view_scores(r.primary, r, facing_direction(r.primary)[1])
-                          for r in res])
-    return [(res[0], analyze_side(res[0], roll, scores=pooled), work),
-            (res[1], analyze_side(res[1], mirrored_roll(roll), scores=pooled), flipped)]
+    _, sides = judge_views(views)
+    return [(v.result, side, v.rgb) for v, side in zip(views, sides, strict=True)]
 
 
 def extract(render_dir: Path, out: Path, model: str | None = None, roll_mode: str = "auto",

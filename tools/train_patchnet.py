@@ -81,9 +81,11 @@ def augment(xb, rng, torch):
 
 def train(P: np.ndarray, y: np.ndarray, *, epochs: int, seed: int, device: str,
           val_fraction: float = 0.0, width: int = 16, groups: np.ndarray | None = None,
-          augmented: bool = True, init: dict | None = None, max_lr: float = 3e-3,
+          augmented: bool = True, init=None, max_lr: float = 3e-3,
           mask_blur_px: float = 0.0, log=print):
     """Train the network; returns (model, target mean, target scale, history).
+
+    ``init``: a :class:`posture.estimator.PatchNet` to fine-tune instead of starting afresh.
 
     The validation rows are whole renders (``groups``), so a render's mirror image or
     perturbed copy never validates its own training rows.
@@ -101,14 +103,14 @@ def train(P: np.ndarray, y: np.ndarray, *, epochs: int, seed: int, device: str,
     ym, ys = y[tr].mean(axis=0), y[tr].std(axis=0)
     model = build(nn, width)
     if init is not None:  # fine-tune: its weights, and the target scale its last layer uses
-        ym, ys = init["target_mean"], init["target_scale"]
+        ym, ys = init.target_mean, init.target_scale
         convs = [m for m in model if isinstance(m, nn.Conv2d)]
         dense = [m for m in model if isinstance(m, nn.Linear)]
         with torch.no_grad():
-            for kind, layers in (("conv", convs), ("dense", dense)):
-                for i, layer in enumerate(layers):
-                    layer.weight.copy_(torch.from_numpy(init[f"{kind}{i}_w"]))
-                    layer.bias.copy_(torch.from_numpy(init[f"{kind}{i}_b"]))
+            for layers, arrays in ((convs, init.convs), (dense, init.dense)):
+                for layer, (w, b) in zip(layers, arrays, strict=True):
+                    layer.weight.copy_(torch.from_numpy(w))
+                    layer.bias.copy_(torch.from_numpy(b))
     from posture.estimator import soften_mask
 
     # the same softened mask the NumPy network reads at inference
@@ -205,15 +207,15 @@ def main(argv=None) -> int:
     P, y, groups = load(a.features)
     print(f"{len(y)} patches from {len(np.unique(groups))} renders, device {device}")
     inits = [None] * len(a.seed)
-    if a.init:
+    if a.init:  # PatchNet members, read as the app reads them
+        from posture.estimator import PatchEnsemble, load_patchnet
+
         with np.load(a.init) as z:
-            n = int(z["n_models"]) if "n_models" in z else 1
-            pre = [f"m{k}_" for k in range(n)] if "n_models" in z else [""]
-            inits = [{k[len(pr):]: z[k].astype(np.float32) for k in z.files if k.startswith(pr)
-                      and k != "meta"} for pr in pre]
+            net = load_patchnet(z)
+        inits = list(net.members) if isinstance(net, PatchEnsemble) else [net]
         if len(inits) != len(a.seed):
             raise SystemExit(f"--init has {len(inits)} networks: give as many --seed values")
-        a.width = int(inits[0]["conv0_w"].shape[0])
+        a.width = int(inits[0].convs[0][0].shape[0])
     members, hists = [], []
     for seed, init in zip(a.seed, inits, strict=True):
         model, ym, ys, hist = train(P, y, epochs=a.epochs, seed=seed, device=device,
