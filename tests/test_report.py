@@ -305,3 +305,60 @@ def test_plan_of_a_real_assessment(real):
     again = make_plan(PlanInput.from_result(d))
     assert [i.exercise_id for i in again.items] == [i.exercise_id for i in plan.items]
     assert PlanInput.from_result(d).severity == a.severity.band
+
+
+# -- hostile notes (issue 23 item 7) ---------------------------------------------------
+
+#: The notes that broke the report (fpdf2's bidi pass recursed once per neutral
+#: character) and neighbours of them: long runs of punctuation, spaces, emoji, joined
+#: emoji, flags, combining marks, and a right-to-left paragraph around them.
+HOSTILE_NOTES = ["-" * 1000, "!" * 1200, "a" + " " * 1200 + "b", "😀" * 200,
+                 "👨‍👩‍👧" * 200, "🇫🇷" * 400, "e\u0301" * 1500, "שלום " + "." * 2000 + " עולם",
+                 "x" + "—" * 3999]
+
+
+def _deep(depth: int, fn):
+    """``fn()`` called ``depth`` frames down (a Streamlit script run is deep already)."""
+    return fn() if depth == 0 else _deep(depth - 1, fn)
+
+
+@pytest.mark.parametrize("notes", HOSTILE_NOTES, ids=lambda s: f"{s[:3]!r}x{len(s)}")
+def test_notes_of_long_neutral_runs_render(patient, notes):
+    require_or_skip(report_pdf.shaping_available(), "uharfbuzz (requirements.txt) is missing")
+    data = _deep(150, lambda: build_report(make_result(), patient=patient, notes=notes,
+                                           plan=None))
+    text = pdf_text(data)
+    # the note is in the PDF, whole: every visible character of it (marks aside)
+    body = "".join(c for c in text if c not in "\u200e\u200f\n ")
+    want = "".join(c for c in notes if c not in "\n ")
+    assert want[:40] in body and want[-40:] in body
+
+
+def test_direction_marks_keep_graphemes_whole():
+    s = report_pdf.break_neutral_runs("👨‍👩‍👧" * 100 + "🇫🇷" * 100 + "e\u0301" * 300)
+    parts = s.split("\u200e")
+    assert len(parts) > 5
+    for a, b in zip(parts, parts[1:], strict=False):
+        assert not a.endswith("\u200d") and not b.startswith(("\u200d", "\u0301"))
+        flags = len(a) - len(a.rstrip("🇫🇷"))  # regional indicators come in pairs
+        assert flags % 2 == 0
+
+
+def test_fuzzed_notes_and_names_render(patient):
+    from hypothesis import given, settings
+    from hypothesis import strategies as st
+
+    require_or_skip(report_pdf.shaping_available(), "uharfbuzz (requirements.txt) is missing")
+    neutral = st.sampled_from(list("-!.,;:?*/ \\()[]{}\"'…—–•\n") + ["😀", "👍🏽", "🇫🇷",
+                                                                    "\u200d", "\u0301"])
+    runs = st.builds(lambda c, n: c * n, neutral, st.integers(100, 1500))
+    notes = st.lists(st.one_of(st.text(max_size=200), runs), max_size=4).map("".join)
+    names = st.one_of(st.text(max_size=200), st.builds(lambda c: c * 200, neutral))
+
+    @settings(max_examples=25)
+    @given(notes, names)
+    def check(n, name):
+        p = Patient(7, "P-0042", name, 1980, "female", datetime(2024, 1, 1, tzinfo=UTC))
+        assert pdf_text(build_report(make_result(), patient=p, notes=n[:4000], plan=None))
+
+    check()

@@ -77,6 +77,12 @@ SCRIPT_FONTS: tuple[tuple[str, tuple[tuple[int, int], ...], str, str], ...] = (
 _KEEP_FORMAT = {"\u200c", "\u200d"}
 _ACCENT = (31, 78, 121)  # dark blue: headings and rules
 _MUTED = (95, 95, 95)
+#: fpdf2's bidi algorithm (rules N1-N2) walks a run of neutral characters (punctuation,
+#: spaces, emoji) recursively, one Python frame per character: a note of 1,000 dashes
+#: overflows the stack. A direction mark (zero width) every this many neutral characters
+#: bounds the walk; :data:`_NEUTRAL_HARD` is the limit when no grapheme boundary came up.
+_NEUTRAL_RUN, _NEUTRAL_HARD = 48, 160
+_STRONG = {"L", "R", "AL", "AN", "EN"}  # the classes that end fpdf2's walk
 _LATIN1_MAP = {"°": " deg", "–": "-", "—": "-", "−": "-", "’": "'", "‘": "'", "“": '"',
                "”": '"', "≈": "~", "≥": ">=", "≤": "<=", "×": "x", "→": "->", "•": "-",
                "…": "...", "±": "+/-", "✓": "v"}
@@ -147,6 +153,36 @@ def clean_text(text: Any) -> str:
                    or unicodedata.category(c)[0] != "C")
 
 
+def _joins_previous(prev: str, c: str, ri_odd: bool) -> bool:
+    """Whether ``c`` continues the grapheme of ``prev`` (a mark between them would split
+    an emoji sequence, a flag or an accented letter)."""
+    cp = ord(c)
+    return (prev in _KEEP_FORMAT or c in _KEEP_FORMAT or unicodedata.category(c)[0] == "M"
+            or 0xFE00 <= cp <= 0xFE0F or 0x1F3FB <= cp <= 0x1F3FF or 0xE0020 <= cp <= 0xE007F
+            or (ri_odd and 0x1F1E6 <= cp <= 0x1F1FF))
+
+
+def break_neutral_runs(text: str, mark: str = "\u200e") -> str:
+    """``text`` with ``mark`` (a zero-width direction mark) inserted into every run of
+    :data:`_NEUTRAL_RUN` characters of no strong direction, at a grapheme boundary (or
+    after :data:`_NEUTRAL_HARD`), so that fpdf2's bidi pass cannot exhaust the stack."""
+    out: list[str] = []
+    run, ri_odd, prev = 0, False, ""
+    for c in text:
+        if unicodedata.bidirectional(c) in _STRONG:
+            run = 0
+        else:
+            if run >= _NEUTRAL_HARD or (run >= _NEUTRAL_RUN
+                                        and not _joins_previous(prev, c, ri_odd)):
+                out.append(mark)
+                run = 0
+            run += 1
+        ri_odd = (not ri_odd) if 0x1F1E6 <= ord(c) <= 0x1F1FF else False
+        out.append(c)
+        prev = c
+    return "".join(out)
+
+
 class _Doc(FPDF):
     def __init__(self, footer_text: str):
         super().__init__(format="A4", unit="mm")
@@ -187,8 +223,15 @@ class _Doc(FPDF):
             return to_latin1(s)
         # a glyph no font has would vanish without a trace: show "?" instead
         cmap = self.fonts["body"].cmap
-        return "".join(c if c == "\n" or c in _KEEP_FORMAT or self._covered(c)
-                       else _fallback(c, cmap) for c in s)
+        s = "".join(c if c == "\n" or c in _KEEP_FORMAT or self._covered(c)
+                    else _fallback(c, cmap) for c in s)
+        if not self.text_shaping:  # no bidi pass without shaping
+            return s
+        from fpdf.bidi import auto_detect_base_direction
+        from fpdf.enums import TextDirection
+
+        rtl = auto_detect_base_direction(s) == TextDirection.RTL
+        return break_neutral_runs(s, "\u200f" if rtl else "\u200e")
 
     def footer(self) -> None:
         self.set_y(-12)
