@@ -6,8 +6,8 @@ import streamlit as st
 
 from posture.images import UPLOAD_TYPES
 from posture_app.engine import analyze_bytes
-from posture_app.results import refused, scroll_into_view, show_results
-from posture_app.state import clear_current, set_current
+from posture_app.results import refused, retake_message, scroll_into_view, show_results
+from posture_app.state import clear_current, get_current, set_current
 from posture_app.timer import decode, timer_camera
 from posture_app.ui import MAX_UPLOAD_MB, capture_tips, privacy_note, samples
 
@@ -15,14 +15,18 @@ st.title("📷 Photo check")
 
 # A retake gives the picture widgets new keys, which empties them (Streamlit cannot clear
 # an uploader or camera otherwise); the exercise plan page asks for it with this flag too.
+# What was wrong with the last picture stays on screen until the next one ("keep").
 if st.session_state.pop("photo_retake", False):
     st.session_state["photo_nonce"] = st.session_state.get("photo_nonce", 0) + 1
+    last = get_current()
+    st.session_state["photo_keep"] = retake_message(last.result) if last else None
 nonce = st.session_state.setdefault("photo_nonce", 0)
 UPLOAD_KEY, CAMERA_KEY = f"photo_upload_{nonce}", f"photo_camera_{nonce}"
 
 
 def retake() -> None:
     st.session_state["photo_nonce"] = st.session_state.get("photo_nonce", 0) + 1
+    st.session_state["photo_keep"] = st.session_state.get("photo_guidance")
     clear_current()
 
 
@@ -70,8 +74,12 @@ def show(data: bytes, name: str, origin: str) -> bool:
             res = analyze_bytes(data, name)
         if res.overlay is not None:
             set_current(res.result, res.overlay, origin)  # the plan page reads it
+        st.session_state.pop("photo_keep", None)  # a new picture: its own guidance now
+        st.session_state["photo_guidance"] = retake_message(res.result)
         show_results(res.result, res.overlay, key="photo", retake=retake)
-        scroll_into_view(".st-key-photo-top", res.digest)
+        # the verdict (or the message) at the top of the screen, with keyboard focus
+        scroll_into_view(".st-key-verdict-photo" if res.overlay is not None
+                         else ".st-key-photo-top", res.digest)
     return refused(res.result)
 
 
@@ -93,9 +101,14 @@ picture = chosen_picture() if had_picture else (None, None, None)
 was_refused = show(*picture) if picture[0] is not None else False
 if picture[0] is None:
     with top:
+        kept = st.session_state.get("photo_keep")
+        if kept:  # after "Retake": what to change, until the next picture
+            with st.container(key="photo-keep"):
+                st.warning(f"**Your last picture could not be measured.**\n\n{kept}",
+                           icon="📷")
         st.markdown("One photo of you standing **side-on**, head to feet. Your result "
                     "appears at the top.")
-        capture_tips(expanded=True)
+        capture_tips(expanded=not kept)
 with st.expander("📷 Your photo: upload, take or pick one",
                  expanded=picture[0] is None or was_refused):
     data, name, origin = picker()

@@ -11,14 +11,15 @@ import numpy as np
 import streamlit as st
 
 from posture.present.contract import from_dict, to_dict
-from posture.result import Reading
+from posture.result import ErrorInfo, Reading
 from posture.safe import INTERNAL_ERROR
 
 from .text import (
-    BAND_MEANING,
     EXPLAIN,
+    NO_TYPICAL_RANGE,
     PLUMB_EXPLAIN,
     TILT_SIGN,
+    band_meaning,
     error_text,
     flag_text,
     reason_text,
@@ -31,39 +32,61 @@ OVERLAY_LEGEND = ("White: skeleton · blue dots: the joints nearest the camera �
                   "PSIS→ASIS line of the pelvis (dot at the front)")
 
 
+def _svg_label(value: float | None, interval: Sequence[float] | None,
+               band: str | None) -> str:
+    """The chart's accessible name: what it shows, and where the reading is."""
+    label = "Pelvic tilt severity bands"
+    if value is None:
+        return label
+    label += f": your tilt {value:+.1f}°"
+    if interval is not None:
+        label += f" (interval {interval[0]:+.1f}° to {interval[1]:+.1f}°)"
+    return label + (f", in the {band} band" if band else "")
+
+
 def bands_svg(bands: Sequence, value: float | None = None,
               interval: Sequence[float] | None = None, *, lo: float = -10.0,
-              hi: float = 35.0, width: int = 640) -> str:
+              hi: float = 35.0, width: int = 360, band: str | None = None) -> str:
     """An SVG bar of the severity bands with a marker at ``value`` and its interval.
 
     ``bands`` are :class:`posture.classify.Band` (id, label, lower_deg, upper_deg); values
-    outside ``lo``–``hi`` are drawn at the edge with an arrow.
+    outside ``lo``–``hi`` are drawn at the edge with an arrow. ``band`` (the reading's band
+    in words) goes into the accessible name with the value.
+
+    The drawing is ``width`` units wide with 14-unit text, about the CSS px of a phone's
+    column, so its text reads at 12 px or more there (a 640-unit drawing shrank it to 5–6 px);
+    on a wide screen it grows to at most 1.4×. Band names sit under the bar on two staggered
+    rows, so the narrow 5° bands keep whole words.
     """
-    pad, bar_y, bar_h = 14, 44, 26
+    pad, bar_y, bar_h, fs = 12, 46, 24, 14
     span = width - 2 * pad
+    rows = (bar_y + bar_h + 17, bar_y + bar_h + 35, bar_y + bar_h + 53)  # ticks, names A/B
 
     def x(deg: float) -> float:
         return pad + (min(max(deg, lo), hi) - lo) / (hi - lo) * span
 
-    parts = [f'<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {width} 112" '
-             f'width="100%" role="img" aria-label="Pelvic tilt severity bands" '
-             f'style="max-width:{width}px;font-family:sans-serif">']
-    for b in bands:
+    label = html.escape(_svg_label(value, interval, band), quote=True)
+    height = rows[2] + 24
+    parts = [f'<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {width} {height}" '
+             f'width="100%" role="img" aria-label="{label}" '
+             f'style="max-width:{round(width * 1.4)}px;font-family:sans-serif">',
+             f"<title>{label}</title>"]
+    for i, b in enumerate(bands):
         x0, x1 = x(b.lower_deg if math.isfinite(b.lower_deg) else lo), \
             x(b.upper_deg if math.isfinite(b.upper_deg) else hi)
         colour = BAND_COLOURS.get(b.id, "#cccccc")
         parts.append(f'<rect x="{x0:.1f}" y="{bar_y}" width="{x1 - x0:.1f}" height="{bar_h}" '
                      f'fill="{colour}"/>')
         short = html.escape(b.label.replace(" anterior tilt", "").replace(" tilt", ""))
-        parts.append(f'<text x="{(x0 + x1) / 2:.1f}" y="{bar_y + 17}" font-size="12" '
+        parts.append(f'<text x="{(x0 + x1) / 2:.1f}" y="{rows[1 + i % 2]}" font-size="{fs}" '
                      f'text-anchor="middle" fill="#1d1d1d">{short}</text>')
         if math.isfinite(b.upper_deg):
-            parts.append(f'<text x="{x1:.1f}" y="{bar_y + bar_h + 15}" font-size="11" '
-                         f'text-anchor="middle" fill="#555">{b.upper_deg:g}°</text>')
-    parts.append(f'<text x="{pad}" y="{bar_y + bar_h + 15}" font-size="11" fill="#555">'
+            parts.append(f'<text x="{x1:.1f}" y="{rows[0]}" font-size="{fs}" '
+                         f'text-anchor="middle" fill="#444">{b.upper_deg:g}°</text>')
+    parts.append(f'<text x="{pad}" y="{height - 4}" font-size="{fs}" fill="#444">'
                  f'← posterior</text>')
-    parts.append(f'<text x="{width - pad}" y="{bar_y + bar_h + 15}" font-size="11" '
-                 f'text-anchor="end" fill="#555">anterior →</text>')
+    parts.append(f'<text x="{width - pad}" y="{height - 4}" font-size="{fs}" '
+                 f'text-anchor="end" fill="#444">anterior →</text>')
     if interval is not None and value is not None:
         a, b = x(interval[0]), x(interval[1])
         y = bar_y - 9
@@ -77,10 +100,11 @@ def bands_svg(bands: Sequence, value: float | None = None,
         parts.append(f'<line x1="{vx:.1f}" y1="{bar_y - 4}" x2="{vx:.1f}" '
                      f'y2="{bar_y + bar_h + 2}" stroke="#111" stroke-width="3"/>')
         parts.append(f'<circle cx="{vx:.1f}" cy="{bar_y - 9}" r="5" fill="#111"/>')
-        label = f"{value:+.1f}°" + (" (off scale)" if not lo <= value <= hi else "")
-        anchor = "start" if vx < width * 0.2 else "end" if vx > width * 0.8 else "middle"
-        parts.append(f'<text x="{vx:.1f}" y="{bar_y - 20}" font-size="13" font-weight="bold" '
-                     f'text-anchor="{anchor}" fill="#111">you: {html.escape(label)}</text>')
+        text = f"{value:+.1f}°" + (" (off scale)" if not lo <= value <= hi else "")
+        anchor = "start" if vx < width * 0.25 else "end" if vx > width * 0.75 else "middle"
+        parts.append(f'<text x="{vx:.1f}" y="{bar_y - 20}" font-size="{fs + 1}" '
+                     f'font-weight="bold" text-anchor="{anchor}" fill="#111">'
+                     f'you: {html.escape(text)}</text>')
     parts.append("</svg>")
     return "".join(parts)
 
@@ -103,10 +127,13 @@ PLAN_PAGE = "pages/3_Exercise_plan.py"
 _CARD_CSS = """<style>
 .pv-card{border:1px solid rgba(128,128,128,.35);border-left:8px solid var(--pv-band,#999);
 border-radius:10px;padding:12px 14px;margin:0 0 6px;overflow-wrap:anywhere}
-.pv-kicker{font-size:.8rem;text-transform:uppercase;letter-spacing:.04em;opacity:.7;margin:0}
+.pv-card h2.pv-kicker{font-size:.8rem;font-weight:600;text-transform:uppercase;
+letter-spacing:.04em;color:#50525c;margin:0;padding:0;line-height:1.4;scroll-margin-top:72px}
+.pv-kicker:focus{outline:none}.pv-kicker:focus-visible{outline:3px solid #2f6f8f}
 .pv-tilt{font-size:1.05rem;margin:2px 0 0}
 .pv-value{font-size:2.2rem;font-weight:700;line-height:1.15;margin-right:6px}
-.pv-iv,.pv-sign{font-size:.88rem;opacity:.8;margin:2px 0 0}
+.pv-iv,.pv-sign,.pv-also{font-size:.88rem;color:#4a4c56;margin:2px 0 0}
+.pv-also{margin-top:6px}
 .pv-band{font-size:1.3rem;font-weight:700;margin:8px 0 2px;white-space:normal}
 .pv-meaning{margin:4px 0 0;font-size:1rem}
 </style>"""
@@ -118,19 +145,26 @@ def _typed(res: dict | Reading) -> Reading:
     return from_dict(res, strict=False)
 
 
-def _band_phrase(res: dict | Reading) -> str:
-    """The band in words, naming both bands when they are close (``classify.band_phrase``)."""
-    from posture.classify import Severity, band_phrase
+def _band_words(res: dict | Reading) -> tuple[str, str]:
+    """The band in words and its one sentence of meaning; both name the two bands when
+    they are too close to call (``classify.band_phrase``), so heading and sentence agree."""
+    from posture.classify import Severity, band_phrase, runner_up
 
     r = _typed(res)
     band, label = r.severity, r.severity_label
     if not band:
-        return "Not graded"
+        return "Not graded", ""
     probs = r.severity_probabilities or {}
     try:
-        return band_phrase(Severity(band, label or band, dict(probs)))
+        sev = Severity(band, label or band, dict(probs))
+        return band_phrase(sev), band_meaning(band, runner_up(sev))
     except (KeyError, ValueError, TypeError):  # a hand-edited saved result
-        return label or band
+        return label or band, band_meaning(band)
+
+
+def _band_phrase(res: dict | Reading) -> str:
+    """The band in words, naming both bands when they are close (``classify.band_phrase``)."""
+    return _band_words(res)[0]
 
 
 def refused(res: dict | Reading) -> bool:
@@ -143,14 +177,27 @@ def refused(res: dict | Reading) -> bool:
         code != "estimator_unavailable" for code in r.reason_codes)
 
 
+def retake_message(res: dict | Reading) -> str | None:
+    """What was wrong with a refused picture and how to retake it (Markdown), or None for
+    a measured one. The page keeps it on screen after "Retake" empties the picture."""
+    r = _typed(res)
+    if r.error is not None and r.landmarks_px is None:
+        code = r.error.code
+        return f"{error_text(code, r.error.message)}\n\nError code: `{code}`"
+    if not refused(r):
+        return None
+    lines = "\n".join(f"- {reason_text(x)}" for x in r.reasons)
+    tips = "\n".join(f"- {g}" for g in r.retake_guidance)
+    return f"{lines}\n\n**How to retake:**\n{tips}" if tips else lines
+
+
 def show_error(res: dict | Reading, *, retake: Callable[[], None] | None = None,
                key: str = "") -> None:
     """A clear, non-technical message for an input that could not be analysed."""
-    err = _typed(res).error
-    code = err.code if err is not None else INTERNAL_ERROR
-    st.error(f"**We could not analyse this picture.** "
-             f"{error_text(code, err.message if err is not None else '')}"
-             f"\n\nError code: `{code}`", icon="🚫")
+    r = _typed(res)
+    if r.error is None:
+        r = Reading(ok=False, abstained=True, error=ErrorInfo(INTERNAL_ERROR, ""))
+    st.error(f"**We could not analyse this picture.** {retake_message(r)}", icon="🚫")
     retake_button(retake, key=f"retake-error-{key}")
 
 
@@ -182,13 +229,11 @@ def verdict_card(res: dict | Reading, *, key: str,
             only_estimator = reasons and all(r.code == "estimator_unavailable"
                                              for r in reasons)
             st.markdown("#### Pelvic tilt: not measured")
-            lines = "\n".join(f"- {reason_text(r)}" for r in reasons)
-            if only_estimator:
+            if only_estimator or not reasons:
+                lines = "\n".join(f"- {reason_text(r)}" for r in reasons)
                 st.info(lines + " The other findings below are measured.", icon="ℹ️")
                 return
-            tips = "\n".join(f"- {g}" for g in res.retake_guidance)
-            st.warning(f"**Please retake the picture.**\n\n{lines}\n\n**How to retake:**\n"
-                       f"{tips}", icon="📷")
+            st.warning(f"**Please retake the picture.**\n\n{retake_message(res)}", icon="📷")
             retake_button(retake, key=f"retake-{key}")
             return
         iv = res.pelvic_tilt_interval_deg
@@ -197,18 +242,36 @@ def verdict_card(res: dict | Reading, *, key: str,
         e = html.escape
         iv_txt = (f"{cov:.0%} interval {iv[0]:+.1f}° to {iv[1]:+.1f}°" if iv else
                   "no interval available")
-        meaning = BAND_MEANING.get(band, "")
+        phrase, meaning = _band_words(res)
+        outside = _outside_typical(res)
+        also = (f'<p class="pv-also">Outside the typical range: {e(", ".join(outside))} '
+                f'(see Other findings; typical is not the same as healthy).</p>'
+                if outside else "")
         st.html(_CARD_CSS + (
             f'<div class="pv-card" data-band="{e(band)}" style="--pv-band:'
             f'{BAND_COLOURS.get(band, "#999")}">'
-            f'<p class="pv-kicker">Your result</p>'
+            f'<h2 class="pv-kicker" id="pv-verdict-{e(key)}" tabindex="-1">Your result</h2>'
             f'<p class="pv-tilt"><span class="pv-value">{tilt:+.1f}°</span>pelvic tilt</p>'
             f'<p class="pv-iv">{e(iv_txt)}</p>'
             f'<p class="pv-sign">{e(TILT_SIGN)}</p>'
-            f'<p class="pv-band">{e(_band_phrase(res))}</p>'
-            f'<p class="pv-meaning">{e(meaning)}</p></div>'))
+            f'<p class="pv-band">{e(phrase)}</p>'
+            f'<p class="pv-meaning">{e(meaning)}</p>{also}</div>'))
         st.button("Next: your exercise plan →", key=f"to-plan-{key}", type="primary",
                   width="stretch", on_click=_go_to_plan)
+
+
+def overlay_alt(res: Reading) -> str:
+    """Alternative text of the annotated picture: what is drawn, with the numbers (the
+    picture's own label is too small to read at 200% zoom or with a screen reader)."""
+    parts = ["Your picture with the measurements drawn on it: skeleton, outline and a "
+             "plumb line from the ankles"]
+    if res.pelvic_tilt_deg is not None:
+        band = _band_phrase(res)
+        parts.append(f"; a red line across the pelvis at {res.pelvic_tilt_deg:+.1f}° of "
+                     f"pelvic tilt ({band})")
+    else:
+        parts.append("; no pelvic tilt measured")
+    return "".join(parts) + "."
 
 
 def _fmt(v: float | None, unit: str = "°") -> str:
@@ -234,6 +297,25 @@ def _explain_tilt(res: Reading) -> None:
     st.caption(res.severity_disclaimer or "")
 
 
+#: The secondary findings, in the order the panel shows them.
+FINDINGS = ("lumbar_lordosis_deg", "head_neck_angle_deg", "trunk_lean_deg", "knee_angle_deg")
+
+
+def _outside_typical(res: Reading) -> list[str]:
+    """Short names of the secondary findings outside their typical range (the orange badges
+    below), so the verdict card never sits silently beside them."""
+    from posture.typical import judge
+
+    if res.view is not None and not res.view.ok:
+        return []
+    out = []
+    for key in FINDINGS:
+        j = judge(key, getattr(res, key))
+        if j is not None and not j[0]:
+            out.append(EXPLAIN[key][0].split(" (")[0].lower())
+    return out
+
+
 def _typical_badge(key: str, v: float | None) -> str:
     from posture.typical import judge
 
@@ -252,6 +334,8 @@ def _explain_finding(key: str, explain: str) -> None:
     label = "What it means" + (f" · typical {r.text()}" if r else "")
     with st.expander(label, icon="📚"):
         st.markdown(explain)
+        if key in NO_TYPICAL_RANGE and r is None:
+            st.markdown(f"**No typical range is shown.** {NO_TYPICAL_RANGE[key]}")
         if r is not None:
             st.markdown(f"**Typical range: {r.text()}.** {r.how}")
             st.markdown("**Sources:**\n" + "\n".join(f"- {s}" for s in r.sources))
@@ -261,9 +345,8 @@ def _explain_finding(key: str, explain: str) -> None:
 def _show_findings(res: Reading) -> None:
     st.markdown("#### Other findings")
     spread = res.extra.get("spread_deg") or {}  # a capture's frame-to-frame spread
-    keys = ("lumbar_lordosis_deg", "head_neck_angle_deg", "trunk_lean_deg", "knee_angle_deg")
     cols = st.columns(2)
-    for i, key in enumerate(keys):
+    for i, key in enumerate(FINDINGS):
         title, explain = EXPLAIN[key]
         v = getattr(res, key)
         with cols[i % 2].container(border=True, key=f"finding-{key}"):
@@ -288,21 +371,34 @@ def _show_findings(res: Reading) -> None:
             st.caption(PLUMB_EXPLAIN)
 
 
-def scroll_into_view(selector: str, token: str) -> None:
-    """Bring an element into view once per ``token`` (a new result), e.g. the verdict card
-    on a phone after the analysis; the page's own scroll position is kept otherwise."""
-    import streamlit.components.v1 as components
+#: Scrolls ``SEL`` to the top of the screen (below Streamlit's header) and moves keyboard
+#: focus into it. ``block:'start'``: with ``'nearest'`` an element taller than the screen
+#: that is partly visible does not move, which left a phone showing "Other findings" below
+#: an off-screen verdict. Layout can still shift while the run finishes (stale elements go),
+#: so the position is checked again for ~2 s, and corrected only while the target is off the
+#: top half of the screen (the person's own scrolling is left alone after that).
+_SCROLL_JS = """<script>(function(){const sel=SEL;let n=0,first=-1;
+function focus(el){const f=el.querySelector('[tabindex="-1"],h1,h2,h3,h4')||el;
+if(!f.hasAttribute('tabindex'))f.setAttribute('tabindex','-1');f.focus({preventScroll:true});}
+const t=setInterval(function(){n++;const el=document.querySelector(sel);
+if(!el||!el.getBoundingClientRect().height){if(n>60)clearInterval(t);return;}
+const top=el.getBoundingClientRect().top;
+if(first<0){first=n;el.style.scrollMarginTop='72px';el.scrollIntoView({block:'start'});
+focus(el);}else{if(top<0||top>window.innerHeight/2)el.scrollIntoView({block:'start'});
+if(document.activeElement===document.body)focus(el);}
+if(n-first>=20)clearInterval(t);},100);})();</script>"""
 
+
+def scroll_into_view(selector: str, token: str) -> None:
+    """Bring an element to the top of the screen and move keyboard focus into it, once per
+    ``token`` (a new result): e.g. the verdict card on a phone after the analysis, when the
+    person had scrolled down to the uploader. The page's own scroll position is kept
+    otherwise."""
     done = st.session_state.setdefault("_posture_scrolled", set())
     if token in done:
         return
     done.add(token)
-    sel = json.dumps(selector)
-    components.html(
-        "<script>(function(){let n=0;const t=setInterval(function(){"
-        f"const el=window.parent.document.querySelector({sel});"
-        "if(el){el.style.scrollMarginTop='72px';el.scrollIntoView({block:'nearest'});}"
-        "if(el||++n>40){clearInterval(t);}},100);})();</script>", height=0)
+    st.html(_SCROLL_JS.replace("SEL", json.dumps(selector)), unsafe_allow_javascript=True)
 
 
 def show_results(res: dict, overlay: np.ndarray | None, *, key: str,
@@ -321,20 +417,23 @@ def show_results(res: dict, overlay: np.ndarray | None, *, key: str,
         if res.pelvic_tilt_deg is not None:
             with st.expander("What does this mean?", icon="💡"):
                 _explain_tilt(res)
-        left, right = st.columns([2, 3], gap="large")
+        view_refused = res.view is not None and not res.view.ok
+        left, right = st.columns([1, 1], gap="large")
         with left:
             if overlay is not None:
-                st.image(overlay, width="stretch")
+                st.image(overlay, width="stretch", alt=overlay_alt(res))
                 st.caption(OVERLAY_LEGEND)
             if frames:
                 st.caption(f"Combined from {frames.get('usable', 0)} usable of "
                            f"{frames.get('captured', 0)} frames (median); shown: the frame "
                            f"closest to the median.")
         with right:
-            if res.view is None or res.view.ok:
+            if not view_refused:
                 _show_findings(res)
-            else:  # numbers from a view the gate rejected would mislead
+            else:  # numbers from a view the gate rejected would mislead: none at all, not
+                # even the facing, the camera's roll or a JSON to download
                 st.caption("Other findings are not shown: this view cannot be measured.")
+                return
             facing, roll = res.facing, res.roll_deg
             if facing:
                 st.caption(f"Facing: {facing}" + (

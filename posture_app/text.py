@@ -150,5 +150,48 @@ BAND_MEANING = {
               "start.",
 }
 
+#: One sentence for two bands too close to call (the card's heading then names both,
+#: ``classify.band_phrase``): it must not commit to either. Keys in tilt order.
+BAND_PAIR_MEANING = {
+    ("posterior", "neutral"): "Your pelvis sits close to level, on the edge between the range "
+                              "most people stand in and a slight backward tip; the estimate "
+                              "cannot tell which of the two.",
+    ("neutral", "mild"): "Your pelvis sits at the forward edge of the range most people "
+                         "stand in, or tips a little further forward; the estimate cannot "
+                         "tell which, and both are common.",
+    ("mild", "moderate"): "Your pelvis tips further forward than most people's, a little or "
+                          "moderately (the estimate cannot tell which); pelvis shape varies, "
+                          "so this can be normal for you, and hip and core exercises suit it.",
+    ("moderate", "severe"): "Your pelvis tips well forward compared with most people's, "
+                            "moderately or more (the estimate cannot tell which); if you also "
+                            "have back pain, a physiotherapist can check it.",
+}
+
+
+def band_meaning(band: str, other: str | None = None) -> str:
+    """The card's sentence for ``band``, or for ``band`` and ``other`` when both are named
+    (any order); a pair with no sentence of its own gets a neutral one, never one band's."""
+    if not other or other == band:
+        return BAND_MEANING.get(band, "")
+    from posture.classify import BAND_IDS
+
+    pair = tuple(sorted((band, other), key=lambda b: BAND_IDS.index(b)
+                        if b in BAND_IDS else len(BAND_IDS)))
+    return BAND_PAIR_MEANING.get(pair, "Your reading lies between two bands, too close to "
+                                       "tell apart; the chances of each are below.")
+
+
+#: Why a finding has no typical range beside it (posture/data/typical_ranges.yaml lists the
+#: ranges; the facts are from ../shared/clinical-notes.md).
+NO_TYPICAL_RANGE = {
+    "lumbar_lordosis_deg": (
+        "Published norms for the lower-back curve are X-ray (Cobb) angles, e.g. standing "
+        "T12–S1 49.8 ± 11.2° (PMC6680033). This is a skin-surface angle over a shorter "
+        "stretch of the back: surface angles read lower than Cobb angles, and how much "
+        "lower differs from person to person (SD of the differences 10–11°, Greendale et al. "
+        "2011). No published range for this surface measure was found, so none is shown."
+    ),
+}
+
 #: The sign convention in words, shown under the tilt.
 TILT_SIGN = "+ = pelvis tipped forward (anterior), − = backward"

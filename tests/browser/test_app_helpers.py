@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import re
+from html import escape as html_escape
 
 import numpy as np
 import pytest
@@ -14,7 +15,7 @@ from posture_app.live import LiveSession, fit
 from posture_app.results import bands_svg
 from posture_app.rtc import ENV_VAR, rtc_configuration
 
-from .harness import SHARED_PHOTOS
+from .harness import ROOT, SHARED_PHOTOS
 
 
 def frame(tilt=None, half=4.0, head=60.0, ok=True, reasons=(), facing="left"):
@@ -118,8 +119,26 @@ def test_bands_svg_places_the_marker_and_interval():
         assert b.label.split()[0] in low  # each band is labelled
     assert "you: +22.0°" in high
     off = bands_svg(bands(), 60.0, [55.0, 65.0])
-    assert "off scale" in off and _marker_x(off) <= 640
+    assert "off scale" in off and _marker_x(off) <= 360
     assert "<circle" not in bands_svg(bands())
+
+
+def test_bands_svg_text_is_readable_on_a_phone_and_its_label_carries_the_value():
+    """Issue 22 items 13 and 15: the chart is drawn at about a phone column's width, so its
+    text is >= 12 CSS px in a 326 px column (a 640-unit drawing showed 11-unit text at
+    5-6 px), and its accessible name says where the reading is."""
+    from posture.classify import bands
+
+    svg = bands_svg(bands(), 17.3, [12.1, 22.5], band="Mild anterior tilt")
+    view_w = float(re.search(r'viewBox="0 0 ([\d.]+) ', svg).group(1))
+    sizes = [float(f) for f in re.findall(r'font-size="([\d.]+)"', svg)]
+    assert sizes and min(sizes) * 326 / view_w >= 12.0, (view_w, min(sizes))
+    label = re.search(r'aria-label="([^"]+)"', svg).group(1)
+    assert label.startswith("Pelvic tilt severity bands")
+    assert "+17.3°" in label and "+12.1° to +22.5°" in label and "Mild anterior tilt" in label
+    # every band keeps its whole name (no two names share a row where they would overlap)
+    for b in bands():
+        assert f">{b.label.split()[0]}<" in svg
 
 
 def test_rtc_configuration_defaults_to_no_ice_servers():
@@ -267,11 +286,49 @@ def test_results_panel_with_a_graded_tilt():
     assert "Mild anterior tilt 45%; Neutral 30%" in md  # folded into "What does this mean?"
     assert "you: +17.3°" in md  # the bands picture with the marker
     assert "Forward head" in md and "Hyperextended" in md
-    # typical ranges: lordosis 31° inside 20–45°, head 47° below 50°, knee 6° above 5°
-    assert "+31.0° :green-badge[typical]" in md
+    # typical ranges: head 47° below 50°, knee 6° above 5°; the surface lordosis has none
+    # (its only norms are X-ray Cobb angles, another measure), and says why
     assert "+47.0° :orange-badge[outside typical]" in md
     assert "+6.0° :orange-badge[outside typical]" in md
-    assert any(e.label == "What it means · typical 20° to 45°" for e in at.expander)
+    assert "+31.0°" in md and "+31.0° :" not in md
+    assert not any("typical 20° to 45°" in e.label for e in at.expander)
+    assert "No typical range is shown" in md and "Cobb" in md
+    # the card names what is outside typical, so a verdict never sits silently beside it
+    assert "Outside the typical range: head position, knee" in card
+    assert "Facing: left" in " ".join(c.value for c in at.caption)
+    assert len(at.get("download_button")) == 1
+
+
+def _two_band_script():
+    from posture_app.results import show_results
+
+    show_results({"ok": True, "pelvic_tilt_deg": -0.4, "pelvic_tilt_interval_deg": [-6, 5],
+                  "severity": "neutral", "severity_label": "Neutral",
+                  "severity_probabilities": {"posterior": 0.46, "neutral": 0.52, "mild": 0.02,
+                                             "moderate": 0.0, "severe": 0.0},
+                  "landmarks_px": [[1, 2, 1]], "abstain_reasons": []}, None, key="t")
+
+
+def test_two_band_heading_has_one_sentence_for_both():
+    """Issue 22 item 5: "Posterior tilt or neutral" with a sentence that commits to neither
+    (it said "Your pelvis tips slightly backwards, which few people show")."""
+    from streamlit.testing.v1 import AppTest
+
+    from posture_app.text import BAND_MEANING, band_meaning
+
+    at = AppTest.from_function(_two_band_script).run(timeout=30)
+    assert not at.exception
+    card = _card(at)
+    assert '<p class="pv-band">Posterior tilt or neutral</p>' in card
+    meaning = re.search(r'<p class="pv-meaning">([^<]*)</p>', card).group(1)
+    assert "cannot tell which" in meaning
+    assert all(html_escape(m) != meaning for m in BAND_MEANING.values())
+    ids = ("posterior", "neutral", "mild", "moderate", "severe")
+    for lo, hi in zip(ids, ids[1:], strict=False):  # every pair of neighbours, any order
+        both = band_meaning(lo, hi)
+        assert both == band_meaning(hi, lo) and "cannot tell which" in both
+        assert both not in BAND_MEANING.values()
+    assert band_meaning("mild", None) == BAND_MEANING["mild"]
 
 
 def _close_bands_script():
@@ -304,6 +361,30 @@ def _refused_script():
                   "abstain_reasons": ["not_standing: the body axis is 90° from vertical"],
                   "retake_guidance": ["Stand upright."], "view": {"ok": False}}, None,
                  key="t", retake=retake)
+
+
+def _front_view_script():
+    from posture_app.results import show_results
+
+    show_results({"ok": False, "abstained": True, "facing": "left", "roll_deg": 1.5,
+                  "pelvic_tilt_deg": None, "landmarks_px": [[1, 2, 1]],
+                  "head_neck_angle_deg": 55.0,
+                  "abstain_reasons": ["not_side_on: shoulders 40% of height apart"],
+                  "retake_guidance": ["Turn side-on to the camera."], "view": {"ok": False}},
+                 None, key="t", retake=lambda: None)
+
+
+def test_front_view_refusal_shows_no_facing_and_no_download():
+    """Issue 22 item 14: a view the gate refused said "Facing: left · camera tilt
+    corrected" and offered its JSON: neither belongs to a picture that was not measured."""
+    from streamlit.testing.v1 import AppTest
+
+    at = AppTest.from_function(_front_view_script).run(timeout=30)
+    assert not at.exception
+    captions = " ".join(c.value for c in at.caption)
+    assert "Facing" not in captions and "camera tilt" not in captions
+    assert len(at.get("download_button")) == 0
+    assert "side-on" in at.warning[0].value and "Turn side-on" in at.warning[0].value
 
 
 def test_refused_picture_gives_plain_reason_and_retake():
@@ -366,10 +447,12 @@ def test_plan_downloads_keep_answers_and_no_server_paths():
 
 def test_typical_ranges_have_sources_and_judge_values():
     from posture.typical import judge, typical_ranges
+    from posture_app.text import NO_TYPICAL_RANGE
 
     r = typical_ranges()
-    assert set(r) == {"lumbar_lordosis_deg", "head_neck_angle_deg", "trunk_lean_deg",
-                      "knee_angle_deg"}
+    # no range for the surface lordosis: the Cobb-derived 20-45° was another measure
+    assert set(r) == {"head_neck_angle_deg", "trunk_lean_deg", "knee_angle_deg"}
+    assert "lumbar_lordosis_deg" in NO_TYPICAL_RANGE
     assert all(x.sources and x.how for x in r.values())
     assert judge("head_neck_angle_deg", 49.0)[0] is False
     assert judge("head_neck_angle_deg", 55.0)[0] is True
@@ -404,3 +487,38 @@ def test_live_session_captures_hands_free_on_a_real_photo():
     shown = [c for c in counts if c is not None]
     assert shown == sorted(shown, reverse=True) and shown[0] > 2.5  # it counts down from 3
     assert taken is not None and len(taken[0]) >= 5  # frames collected without a click
+
+
+def test_retake_keeps_the_guidance_on_screen():
+    """Issue 22 item 7: "Retake the photo" emptied the picture and, with it, the message
+    saying what to change; the guidance now stays until the next picture."""
+    import base64
+    import hashlib
+
+    from streamlit.testing.v1 import AppTest
+
+    from posture_app.engine import PhotoResult
+
+    jpeg = b"a camera photo"  # never analysed: its (refused) result is in the session cache
+    digest = hashlib.sha256(jpeg).hexdigest()
+    refused = {"ok": False, "abstained": True, "facing": "left", "pelvic_tilt_deg": None,
+               "landmarks_px": [[1, 2, 1]], "view": {"ok": False},
+               "abstain_reasons": ["body_cut_off: knees and feet are out of the picture"],
+               "retake_guidance": ["Step back until your knees and feet are in the picture."]}
+    at = AppTest.from_file(str(ROOT / "pages" / "1_Photo_check.py"), default_timeout=60)
+    at.session_state["photo_source"] = "Take a photo"
+    at.session_state["photo_camera_0"] = {"jpeg": base64.b64encode(jpeg).decode(),
+                                          "taken": "1"}
+    at.session_state["_posture_photo_cache"] = {
+        digest: PhotoResult(refused, np.zeros((8, 6, 3), np.uint8), digest)}
+    at.run()
+    assert not at.exception
+    assert "Step back until your knees" in at.warning[0].value
+    [retake] = [b for b in at.button if "Retake" in b.label]
+    retake.click().run()
+    assert not at.exception
+    assert at.session_state["photo_nonce"] == 1  # the picture was emptied
+    kept = " ".join(w.value for w in at.warning)
+    assert "Your last picture could not be measured" in kept
+    assert "knees and feet are out of the picture" in kept
+    assert "Step back until your knees" in kept
