@@ -9,12 +9,17 @@ from __future__ import annotations
 
 from dataclasses import replace
 
+import numpy as np
+
 from .analysis import CORRECTABLE, Assessment
 
 #: Offset of the default ASIS/PSIS from the hip joint without a tilt, fraction of the image
 #: height (about half the ASIS–PSIS depth, and the ASIS–PSIS midpoint's height above the
 #: hip joint: ground-truth note).
 _PELVIS_OFFSET = 0.04
+#: Height of the drawn pelvis line's centre above the hip point, fraction of stature (as
+#: ``posture.present.overlay.pelvis_line_px`` draws it).
+_LINE_RAISE = 0.04
 
 
 def key_points(a: Assessment) -> dict[str, tuple[float, float]]:
@@ -46,14 +51,36 @@ def with_pelvis(corrections: dict[str, tuple[float, float]], a: Assessment
     return {**{n: start[n] for n in ("asis", "psis")}, **corrections}
 
 
-def drawable(a: Assessment) -> Assessment:
-    """``a`` as ``draw_overlay`` can label it: its label expects an interval beside every
-    tilt, which a clinician-placed ASIS/PSIS tilt lacks (a zero-width one is drawn)."""
+def drawable(a: Assessment, corrections: dict[str, tuple[float, float]] | None = None
+             ) -> Assessment:
+    """``a`` as ``draw_overlay`` can draw it.
+
+    * Its label expects an interval beside every tilt, which a clinician-placed ASIS/PSIS
+      tilt lacks (a zero-width one is drawn).
+    * ``draw_overlay`` draws the pelvis line at the tilt through a point 4% of stature
+      above the hip (``overlay.pelvis_line_px``): with ASIS and PSIS placed by hand
+      (``corrections``), that point is moved to the middle of the placed pair, so the line
+      runs through the placed points rather than parallel to them.
+    """
     t = a.measurements.pelvic_tilt
-    if t.value is None or t.interval is not None:
-        return a
-    tilt = replace(t, interval=(t.value, t.value))
-    return replace(a, measurements=replace(a.measurements, pelvic_tilt=tilt))
+    if t.value is not None and t.interval is None:
+        tilt = replace(t, interval=(t.value, t.value))
+        a = replace(a, measurements=replace(a.measurements, pelvic_tilt=tilt))
+    if t.value is not None and corrections and {"asis", "psis"} <= set(corrections):
+        f = a.side.frame
+        mid = 0.5 * (f.to_body(np.asarray(corrections["asis"], float))
+                     + f.to_body(np.asarray(corrections["psis"], float)))
+        hip = mid - np.array([0.0, _LINE_RAISE])
+        a = replace(a, side=replace(a.side, points={**a.side.points, "hip": hip}))
+    return a
+
+
+def pelvis_line_through(a: Assessment, corrections: dict[str, tuple[float, float]]
+                        ) -> tuple[np.ndarray, np.ndarray] | None:
+    """The (PSIS, ASIS) ends in pixels of the pelvis line the correction view draws."""
+    from .present.overlay import pelvis_line_px
+
+    return pelvis_line_px(drawable(a, corrections))
 
 
 def pelvis_window(a: Assessment) -> tuple[int, int, int, int]:
@@ -76,3 +103,12 @@ def click_to_image(click: dict, box: tuple[int, int, int, int]) -> tuple[float, 
     x0, y0, x1, y1 = box
     return (x0 + float(click["x"]) * (x1 - x0) / float(click["width"]),
             y0 + float(click["y"]) * (y1 - y0) / float(click["height"]))
+
+
+def image_to_inset(p: tuple[float, float], box: tuple[int, int, int, int],
+                   size: tuple[int, int]) -> tuple[float, float]:
+    """Image pixels → pixels of the magnified inset of ``box`` = (x0, y0, x1, y1) shown at
+    ``size`` = (width, height) (the inverse of :func:`click_to_image`)."""
+    x0, y0, x1, y1 = box
+    return ((float(p[0]) - x0) * size[0] / max(1, x1 - x0),
+            (float(p[1]) - y0) * size[1] / max(1, y1 - y0))

@@ -80,24 +80,30 @@ def correction_form(k: str, a) -> tuple[dict[str, tuple[float, float]], str]:
     return corr, point
 
 
-def clickable_pictures(k: str, a, overlay) -> None:
-    """The annotated photo and a magnified pelvis inset; a click on either places the
-    chosen point (streamlit-image-coordinates)."""
+def clickable_pictures(k: str, a, overlay, corr: dict[str, tuple[float, float]]) -> None:
+    """The annotated photo and a magnified pelvis inset, each with the placed points
+    marked at its own scale; a click on either places the chosen point
+    (streamlit-image-coordinates)."""
     from streamlit_image_coordinates import streamlit_image_coordinates as clickable
 
-    from posture.correction import pelvis_window
-    from posture.present.compare import inset
+    from posture.correction import image_to_inset, pelvis_window
+    from posture.present.compare import inset, mark_points
 
-    clickable(overlay, key=f"{DRAFT}-click-photo-{k}", width="stretch", cursor="crosshair")
+    clickable(mark_points(overlay, corr), key=f"{DRAFT}-click-photo-{k}", width="stretch",
+              cursor="crosshair")
     st.caption("Click to place the chosen point. Pelvis, magnified:")
-    clickable(inset(overlay, pelvis_window(a)), key=f"{DRAFT}-click-inset-{k}",
-              width="stretch", cursor="crosshair")
+    box = pelvis_window(a)
+    pic = inset(overlay, box)
+    size = (pic.shape[1], pic.shape[0])
+    inside = {n: q for n, q in ((n, image_to_inset(p, box, size)) for n, p in corr.items())
+              if 0 <= q[0] < size[0] and 0 <= q[1] < size[1]}
+    clickable(mark_points(pic, inside), key=f"{DRAFT}-click-inset-{k}", width="stretch",
+              cursor="crosshair")
 
 
 def new_assessment_tab(s, p: Patient, actor: str) -> None:
     from posture.analysis import reassess
     from posture.correction import drawable
-    from posture.present.compare import mark_points
     from posture.present.contract import assessment_to_dict
     from posture.present.overlay import draw_overlay
 
@@ -126,7 +132,7 @@ def new_assessment_tab(s, p: Patient, actor: str) -> None:
         d = assessment_to_dict(shown, source=up.name)
         show_metrics(d)
     with left:
-        clickable_pictures(k, a, mark_points(draw_overlay(frame.rgb, drawable(shown)), corr))
+        clickable_pictures(k, a, draw_overlay(frame.rgb, drawable(shown, corr)), corr)
         st.caption("landmarks used" + (" (corrected: " + ", ".join(corr) + ")"
                                        if corr else ""))
     save_form(s, p, k, frame, d, corr, actor)

@@ -109,3 +109,77 @@ def test_progress_pdf_has_pictures_changes_chart_and_plan(tmp_path):
         assert want in text, want
     images = sum(len(pg.images) for pg in pdf.pages[:1])
     assert images >= 2
+
+
+# -- legibility (issue 22 items 12 and 13) ---------------------------------------------
+
+def _luminance(rgb) -> float:
+    c = np.asarray(rgb, float) / 255
+    c = np.where(c <= 0.03928, c / 12.92, ((c + 0.055) / 1.055) ** 2.4)
+    return float(0.2126 * c[0] + 0.7152 * c[1] + 0.0722 * c[2])
+
+
+def _contrast(a, b) -> float:
+    la, lb = sorted((_luminance(a), _luminance(b)), reverse=True)
+    return (la + 0.05) / (lb + 0.05)
+
+
+def test_grid_percentages_are_legible_on_any_background():
+    from posture.present.compare import INK
+
+    for shade in (0, 140, 255):  # a dark, a mid-grey and a white photo
+        img, b = align(np.full((900, 700, 3), shade, np.uint8), result())
+        out = annotate(img, b, "x")
+        y = int(round(b.ankle[1] - 0.5 * b.stature_px)) - 3  # the "50%" label's baseline
+        box = out[y - 14:y + 2, 0:44].reshape(-1, 3).astype(int)
+        ink = np.all(np.abs(box - INK) < 40, axis=1).sum()
+        white = np.all(box > 245, axis=1).sum()
+        assert ink > 20 and white > 100, (shade, ink, white)
+    assert _contrast(INK, (255, 255, 255)) >= 4.5
+
+
+def test_tilt_is_written_in_the_header_not_on_the_picture():
+    from posture.present.compare import TILT_INK, header_height
+
+    img, b = align(np.full((900, 700, 3), 200, np.uint8), result(tilt=15.0))
+    out = annotate(img, b, "2026-01-05  #3")
+    top = header_height(out)
+    assert np.all(out[:top, :, :] >= 0)  # shape check
+    assert _contrast(TILT_INK, (255, 255, 255)) >= 4.5
+    red = np.all(np.abs(out.astype(int) - TILT_INK) < 40, axis=2)
+    assert red[:top].sum() > 50 and red[top:].sum() == 0
+    # below the band, everything red is the pelvis line and its end dots
+    pelvis = np.all(np.abs(out.astype(int) - PELVIS_COLOUR) < 60, axis=2)
+    ys, xs = np.nonzero(pelvis[top:])
+    p, a = pelvis_ends(b)
+    q = np.stack([xs, ys + top], 1) - p
+    d = np.abs((a - p)[0] * q[:, 1] - (a - p)[1] * q[:, 0]) / np.linalg.norm(a - p)
+    assert len(d) > 50 and d.max() < 10
+
+
+def test_blend_of_bare_pictures_has_one_readable_header():
+    from posture.present.compare import header_height, with_header
+
+    bare = [annotated(None, result(tilt=t), header=False) for t in (20.0, 5.0)]
+    assert np.array_equal(bare[0][:5], align(None, result(tilt=20.0))[0][:5])  # no band
+    out = with_header(blend(*bare, 0.5), "blend 0.50")
+    assert np.all(out[2, :, :] == 255)  # the band is white, not two labels mixed
+    assert out.shape == bare[0].shape and header_height(out) == 60
+
+
+def test_point_labels_never_overlap():
+    from posture.present.compare import label_boxes, mark_points
+
+    rng = np.random.default_rng(1)
+    for _ in range(50):
+        pts = {n: tuple(rng.uniform(0, 60, 2) + 150) for n in
+               ("asis", "psis", "hip", "knee", "ankle")}
+        boxes = label_boxes((400, 420, 3), pts)
+        assert set(boxes) == set(pts)
+        for i, a in enumerate(boxes.values()):
+            assert 0 <= a[0] and a[2] <= 420 and 0 <= a[1] and a[3] <= 400
+            for b in list(boxes.values())[i + 1:]:
+                assert not (a[0] < b[2] and b[0] < a[2] and a[1] < b[3] and b[1] < a[3])
+    img = mark_points(np.zeros((400, 420, 3), np.uint8), pts)
+    for x0, y0, x1, y1 in boxes.values():  # each label is drawn in its own box
+        assert (img[y0:y1, x0:x1] == 255).all(axis=2).sum() > 20

@@ -39,15 +39,73 @@ PELVIS_RAISE, PELVIS_LENGTH = 0.04, 0.155 / 1.83
 _EARS, _HIPS, _ANKLES = (7, 8), (23, 24), (27, 28)
 
 
+_FONT = cv2.FONT_HERSHEY_SIMPLEX
+INK = (31, 78, 121)  # dark blue text on white: the page's accent colour
+TILT_INK = (160, 20, 20)  # dark red: the pelvis line's colour, legible on white
+
+
+def _overlaps(a: tuple[int, int, int, int], b: tuple[int, int, int, int]) -> bool:
+    return a[0] < b[2] and b[0] < a[2] and a[1] < b[3] and b[1] < a[3]
+
+
+def _mark_radius(shape: tuple[int, ...]) -> int:
+    return max(4, round(max(shape[:2]) / 150))
+
+
+def label_boxes(shape: tuple[int, ...], points: dict[str, tuple[float, float]]
+                ) -> dict[str, tuple[int, int, int, int]]:
+    """Where :func:`mark_points` writes each point's name: (x0, y0, x1, y1) pixels, beside
+    its point, inside the picture, and clear of every other label and marker (points a
+    few pixels apart, as ASIS, PSIS and hip in the magnified pelvis, would otherwise print
+    their names over each other)."""
+    h, w = shape[:2]
+    r = _mark_radius(shape)
+    scale, thick = r / 10, max(1, r // 4)
+    taken = [(int(x) - r - 2, int(y) - r - 2, int(x) + r + 3, int(y) + r + 3)
+             for x, y in points.values()]
+    if "asis" in points and "psis" in points:  # keep the pelvis line between them clear
+        a, p = np.asarray(points["asis"], float), np.asarray(points["psis"], float)
+        n = int(np.linalg.norm(a - p) / max(1, r)) + 2
+        taken += [(int(x) - 2, int(y) - 2, int(x) + 3, int(y) + 3)
+                  for x, y in np.linspace(p, a, n)]
+    out: dict[str, tuple[int, int, int, int]] = {}
+    for name, (x, y) in sorted(points.items(), key=lambda kv: (kv[1][1], kv[0])):
+        (tw, th), base = cv2.getTextSize(name, _FONT, scale, thick)
+        bw, bh = tw + 6, th + base + 4
+        cx, cy = int(round(x)), int(round(y))
+        tries = [(cx + r + 3, cy - bh // 2), (cx - r - 3 - bw, cy - bh // 2),
+                 (cx - bw // 2, cy - r - 3 - bh), (cx - bw // 2, cy + r + 3)]
+        for k in range(1, 8):  # then further out, above and below, on either side
+            for dy in (-k * (bh + 2), k * (bh + 2)):
+                tries += [(cx + r + 3, cy - bh // 2 + dy), (cx - r - 3 - bw, cy - bh // 2 + dy)]
+        fits = [(min(max(0, x0), w - bw), min(max(0, y0), h - bh)) for x0, y0 in tries]
+        boxes = [(x0, y0, x0 + bw, y0 + bh) for x0, y0 in fits]
+        free = [b for b in boxes if not any(_overlaps(b, t) for t in taken)]
+        box = free[0] if free else boxes[0]
+        out[name] = box
+        taken.append(box)
+    return out
+
+
 def mark_points(rgb: np.ndarray, points: dict[str, tuple[float, float]]) -> np.ndarray:
-    """A copy of ``rgb`` with each named point (image pixels) circled and labelled."""
+    """A copy of ``rgb`` with each named point (image pixels) circled and labelled, each
+    label on a white box of its own (:func:`label_boxes`); with both ``asis`` and
+    ``psis``, the pelvis line is drawn between them (the tilt is theirs)."""
     img = np.ascontiguousarray(rgb.copy())
-    r = max(4, round(max(img.shape[:2]) / 150))
-    for name, (x, y) in points.items():
-        c = (int(round(x)), int(round(y)))
-        cv2.circle(img, c, r, MARK_COLOUR, 2, cv2.LINE_AA)
-        cv2.putText(img, name, (c[0] + r + 2, c[1]), cv2.FONT_HERSHEY_SIMPLEX, r / 10,
-                    MARK_COLOUR, max(1, r // 4), cv2.LINE_AA)
+    r = _mark_radius(img.shape)
+    scale, thick = r / 10, max(1, r // 4)
+    if "asis" in points and "psis" in points:
+        ends = [(int(round(points[n][0])), int(round(points[n][1]))) for n in ("psis", "asis")]
+        th = max(1, round(max(img.shape[:2]) / 400))  # as the analysis overlay's line
+        cv2.line(img, ends[0], ends[1], PELVIS_COLOUR, 2 * th, cv2.LINE_AA)
+    for x, y in points.values():
+        cv2.circle(img, (int(round(x)), int(round(y))), r, MARK_COLOUR, 2, cv2.LINE_AA)
+    for name, (x0, y0, x1, y1) in label_boxes(img.shape, points).items():
+        cv2.rectangle(img, (x0, y0), (x1 - 1, y1 - 1), (255, 255, 255), -1)
+        cv2.rectangle(img, (x0, y0), (x1 - 1, y1 - 1), MARK_COLOUR, 1)
+        (_, th), _ = cv2.getTextSize(name, _FONT, scale, thick)
+        cv2.putText(img, name, (x0 + 3, y0 + 2 + th), _FONT, scale, MARK_COLOUR, thick,
+                    cv2.LINE_AA)
     return img
 
 
@@ -138,21 +196,66 @@ def _skeleton(result, s: float, tx: float, ty: float, size) -> np.ndarray:
     return mark_landmarks(np.full((size[1], size[0], 3), 245, np.uint8), lm)
 
 
-def annotate(img: np.ndarray, b: Body | None, label: str = "") -> np.ndarray:
-    """Grid (every 10% of stature above the ankle), plumb line through the ankle and the
-    pelvis line with its angle, drawn on a copy of ``img`` (reference points ``b``)."""
+def _text_box(img: np.ndarray, text: str, org: tuple[int, int], scale: float, colour,
+              thick: int) -> None:
+    """``text`` with its baseline-left at ``org``, on a white box (legible on any photo)."""
+    (tw, th), base = cv2.getTextSize(text, _FONT, scale, thick)
+    x, y = org
+    cv2.rectangle(img, (x - 2, y - th - 3), (x + tw + 2, y + base), (255, 255, 255), -1)
+    cv2.putText(img, text, (x, y), _FONT, scale, colour, thick, cv2.LINE_AA)
+
+
+def header_height(img: np.ndarray) -> int:
+    """Pixels of the white band :func:`with_header` draws at the top."""
+    return 30 * max(1, round(img.shape[0] / 450))
+
+
+def with_header(img: np.ndarray, label: str, tilt: float | None = None) -> np.ndarray:
+    """A copy of ``img`` with a white band at the top holding ``label`` and, when given,
+    the recorded tilt (dark red, the pelvis line's colour): text never sits on the
+    picture, whose colours could hide it. The text shrinks to fit the width."""
+    out = np.ascontiguousarray(img.copy())
+    w = out.shape[1]
+    th = max(1, round(out.shape[0] / 450))
+    cv2.rectangle(out, (0, 0), (w, header_height(out)), (255, 255, 255), -1)
+    parts = [(t, c) for t, c in ((label, INK), ("" if tilt is None else
+                                                f"tilt {tilt:+.1f} deg", TILT_INK)) if t]
+    scale, thick, gap = 0.6 * th, 2 * th, 14
+
+    def width(sc: float, tk: int) -> int:
+        return sum(cv2.getTextSize(t, _FONT, sc, tk)[0][0] for t, _ in parts) + gap * (
+            len(parts) - 1)
+
+    if parts and width(scale, thick) > w - 16:
+        scale *= (w - 16) / width(scale, thick)
+        thick = max(1, round(thick * scale / (0.6 * th)))
+    x = 8
+    for text, colour in parts:
+        cv2.putText(out, text, (x, 21 * th), _FONT, scale, colour, thick, cv2.LINE_AA)
+        x += cv2.getTextSize(text, _FONT, scale, thick)[0][0] + gap
+    return out
+
+
+def annotate(img: np.ndarray, b: Body | None, label: str = "", *, header: bool = True
+             ) -> np.ndarray:
+    """Grid (every 10% of stature above the ankle, labelled on white boxes), plumb line
+    through the ankle and the pelvis line, drawn on a copy of ``img`` (reference points
+    ``b``); with ``header``, a white band on top with ``label`` and the recorded tilt
+    (:func:`with_header`). Pictures to be blended go without it: two bands would blend
+    into one unreadable band."""
     out = np.ascontiguousarray(img.copy())
     h, w = out.shape[:2]
     th = max(1, round(h / 450))
-    font = cv2.FONT_HERSHEY_SIMPLEX
+    top = header_height(out) if header else 0
     if b is not None:
         ax, ay = (int(round(v)) for v in b.ankle)
-        for k in range(11):
-            y = int(round(ay - 0.1 * k * b.stature_px))
+        rows = [int(round(ay - 0.1 * k * b.stature_px)) for k in range(11)]
+        for y in rows:
             if 0 <= y < h:
                 cv2.line(out, (0, y), (w - 1, y), GRID_COLOUR, 1, cv2.LINE_AA)
-                cv2.putText(out, f"{10 * k}%", (4, y - 3), font, 0.35 * th, GRID_COLOUR, 1,
-                            cv2.LINE_AA)
+        for k, y in enumerate(rows):  # after the lines: no line crosses a label
+            if top + 14 * th <= y - 3 < h:
+                _text_box(out, f"{10 * k}%", (4, y - 3), 0.45 * th, INK, 1)
         cv2.line(out, (ax, ay), (ax, max(0, int(ay - 1.02 * b.stature_px))), PLUMB_COLOUR,
                  th + 1, cv2.LINE_AA)
         ends = pelvis_ends(b)
@@ -161,22 +264,17 @@ def annotate(img: np.ndarray, b: Body | None, label: str = "") -> np.ndarray:
             cv2.line(out, p, a, PELVIS_COLOUR, 2 * th + 1, cv2.LINE_AA)
             for q in (p, a):
                 cv2.circle(out, q, 3 * th, PELVIS_COLOUR, -1, cv2.LINE_AA)
-            tx = max(p[0], a[0]) + 8
-            cv2.putText(out, f"tilt {b.tilt_deg:+.1f} deg", (min(tx, w - 150), min(p[1], a[1])
-                                                                 - 8), font, 0.6 * th,
-                        PELVIS_COLOUR, 2 * th, cv2.LINE_AA)
-    if label:
-        cv2.rectangle(out, (0, 0), (w, 30 * th), (255, 255, 255), -1)
-        cv2.putText(out, label, (8, 21 * th), font, 0.6 * th, (31, 78, 121), 2 * th,
-                    cv2.LINE_AA)
+    if header and (label or (b is not None and b.tilt_deg is not None)):
+        out = with_header(out, label, b.tilt_deg if b is not None else None)
     return out
 
 
 def annotated(rgb: np.ndarray | None, result: dict[str, Any], label: str = "",
-              size: tuple[int, int] = CANVAS) -> np.ndarray:
-    """One record's picture, aligned to the common canvas and annotated."""
+              size: tuple[int, int] = CANVAS, *, header: bool = True) -> np.ndarray:
+    """One record's picture, aligned to the common canvas and annotated (``header``:
+    see :func:`annotate`)."""
     img, b = align(rgb, result, size)
-    return annotate(img, b, label)
+    return annotate(img, b, label, header=header)
 
 
 def in_place(rgb: np.ndarray, result: dict[str, Any]) -> np.ndarray:
