@@ -4,14 +4,13 @@ video."""
 
 from __future__ import annotations
 
-import math
 import time
 
 import streamlit as st
 
 from posture_app.aggregate import aggregate_frames
 from posture_app.engine import analyze_bytes, model_path
-from posture_app.live import CAPTURE_SECONDS, processor_factory
+from posture_app.live import CAPTURE_SECONDS, processor_factory, status_markdown
 from posture_app.results import scroll_into_view, show_results, verdict_card
 from posture_app.rtc import rtc_configuration
 from posture_app.state import set_current
@@ -41,24 +40,6 @@ capture_tips(expanded=False)
 def _processor_class(path: str):
     # one class for the server's lifetime: the component compares factories between reruns
     return processor_factory(path)
-
-
-def _status_md(s) -> str:
-    if s.error:
-        return f"⚠️ {s.error}"
-    if s.phase == "countdown" and s.countdown is not None:
-        return f"✅ **Side-on and whole.** Keep still: capture starts in\n\n" \
-               f"# ⏱️ {max(1, math.ceil(s.countdown))}"
-    if s.phase == "capturing":
-        return "📸 **Hold still…** combining a few seconds of frames."
-    if s.phase == "done":
-        return "✅ **Captured.** Step out of the picture, or press **Check again**, for " \
-               "another capture."
-    if not s.person:
-        return "🔍 **Looking for you…** " + " ".join(s.guidance)
-    if s.ready:
-        return "✅ **Side-on and whole.** Keep still: the capture starts by itself."
-    return "↪️ **Adjust your position:** " + " ".join(s.guidance)
 
 
 def _finish_capture(session) -> bool:
@@ -152,7 +133,7 @@ if mode == "Live video" and webrtc_streamer is not None:
         if proc is not None:
             session = proc.session
             status = session.status
-            status_box.markdown(_status_md(status))
+            status_box.markdown(status_markdown(status, time.monotonic()))
             last = st.session_state.get("_live_rerun_at", 0.0)
             if status.ready != ready_now and status.phase in ("waiting", "settling") and \
                     time.monotonic() - last > 2.0:  # not on every flicker of the view gate

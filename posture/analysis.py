@@ -17,7 +17,7 @@ import numpy as np
 
 from .classify import classify_tilt
 from .config import partial_thresholds, thresholds
-from .errors import NoPersonError
+from .errors import InputError, NoPersonError, PostureError
 from .estimator import PATCH_JITTER, EstimatorModel, load_estimator, pelvis_patch
 from .horizon import LEVEL, Roll, Segments, line_segments, roll_from_segments
 from .images import Frame, load_image
@@ -138,6 +138,25 @@ def judge_views(views: list[View]) -> tuple[ViewScores, list[SideView]]:
     return pooled, [analyze_side(v.result, v.roll, scores=pooled) for v in views]
 
 
+def no_person_error(width: int, height: int) -> PostureError:
+    """The error for a photo (``width`` × ``height`` px, as given) in which the pose model
+    found nobody, saying what to change.
+
+    A very small picture gets its own code (``image_too_small``): the fix is a larger
+    photo, not a different pose. Otherwise the usual causes are a body cut off at the
+    waist or a person too small or too far to see.
+    """
+    min_short = thresholds()["analysis"]["min_person_image_px"]
+    if min(width, height) < min_short:
+        return InputError(
+            f"No person was found in this {width}×{height} px picture: it is too small. "
+            f"Use a larger photo (at least {min_short:.0f} px on its short side).",
+            code="image_too_small")
+    return NoPersonError(
+        "No person was found in the image. Step back until at least your knees are in the "
+        "picture (head to feet is best), with only you in it.", code="no_person")
+
+
 def assess_views(views: list[View], model: EstimatorModel | None, *,
                  coverage: float | None = None, model_variant: str = "",
                  report: PoseResult | None = None, report_roll: Roll | None = None,
@@ -158,9 +177,7 @@ def assess_views(views: list[View], model: EstimatorModel | None, *,
     """
     first = report if report is not None else views[0].result
     if views[0].result.primary is None:
-        raise NoPersonError(
-            "No person was found in the image. " + RETAKE_GUIDANCE[1], code="no_person"
-        )
+        raise no_person_error(first.width, first.height)
     views = [v for v in views if v.result.primary is not None]
     pooled, sides = judge_views(views)
     side = sides[0]
@@ -168,6 +185,17 @@ def assess_views(views: list[View], model: EstimatorModel | None, *,
     coverage = coverage or est["interval_coverage"]
     reasons = list(side.view.reasons)
     guidance = list(side.view.guidance)
+    min_stature = thresholds()["analysis"]["min_stature_px"]
+    measurable = side.view.ok
+    # in the photo's own pixels: the views may run on an enlarged working copy
+    stature = side.frame.stature_px * first.height / max(views[0].result.height, 1)
+    if stature < min_stature:
+        measurable = False
+        reasons.append(Reason("person_too_small",
+                              f"the person is about {stature:.0f} px tall in the "
+                              f"picture (at least {min_stature:.0f} px are needed)"))
+        guidance.append("Use a larger photo, or step closer so that your body fills most of "
+                        "the picture's height.")
     patches = []
     for v, sd in zip(views, sides, strict=True):
         p = v.patch
@@ -178,11 +206,11 @@ def assess_views(views: list[View], model: EstimatorModel | None, *,
     # the patch networks (~12 ms) run only when the view passed: otherwise the learned
     # values are withheld anyway (a live stream spends many frames turning side-on)
     meas = measure_views(sides, model, coverage,
-                         patches if side.view.ok else [None] * len(sides))
+                         patches if measurable else [None] * len(sides))
     severity = None
     if model is None:
         reasons.append(Reason("estimator_unavailable", "estimator not available in this build"))
-    elif side.view.ok:
+    elif measurable:
         lo, hi = meas.pelvic_tilt.interval
         # a partial view's interval is widened on purpose: grade it against a limit
         # widened by the same factor

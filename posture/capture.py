@@ -6,10 +6,19 @@ in it), so a capture is shown, stored and planned exactly like a photo.
 Why a median: single video frames jitter (landmarks move a pixel or two, a hand swings
 through the outline), and the median ignores a few bad frames where a mean would not. The
 spread (interquartile range) says how steady the frames were.
+
+Like with like: a live capture measures every other frame in its mirror image (as a photo
+is measured both ways). The estimator reads a picture and its mirror image a few degrees
+apart (up to 5.6° on the shared photos), so the frames of a person standing still take two
+values. Each kind is therefore combined on its own and the capture's value is the mean of
+the two medians (a photo's is the mean of its two views); the spread is taken within each
+kind. Whether the person moved is measured on the landmarks (how far they move between the
+frames of one kind), not on the reading's spread.
 """
 
 from __future__ import annotations
 
+import warnings
 from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import replace
@@ -26,9 +35,17 @@ NUMERIC = {"pelvic_tilt": "pelvic_tilt_deg", "lumbar_lordosis": "lumbar_lordosis
            "knee_angle": "knee_angle_deg"}
 #: Fewer usable frames than this and the capture abstains (too little to take a median of).
 MIN_FRAMES = 5
-#: Frames whose tilt IQR exceeds this (degrees) disagree by more than a band is wide, so
-#: the person moved: ask them to hold still and capture again.
-MAX_TILT_SPREAD_DEG = 5.0
+#: Frames of one kind whose tilt IQR exceeds this (degrees) disagree by more than a band is
+#: wide; landmarks moving by more than this fraction of the body's height mean the person
+#: moved. Either way: ask them to hold still and capture again (thresholds.yaml, capture).
+MAX_TILT_SPREAD_DEG = thresholds()["capture"]["max_tilt_spread_deg"]
+MAX_MOTION_STATURE = thresholds()["capture"]["max_motion_stature"]
+#: A frame's contract dict holds this key (True/False) when it was measured in its mirror
+#: image (kept in :attr:`Reading.extra`); frames without it are all of one kind.
+MIRRORED_KEY = "mirrored"
+#: Landmarks whose movement says the person moved (MediaPipe indices: ears, shoulders,
+#: hips, knees, ankles); hands and feet swing without the posture changing.
+MOTION_LANDMARKS = (7, 8, 11, 12, 23, 24, 25, 26, 27, 28)
 SOURCE = "live capture"
 HOLD_STILL = "Hold still for the whole capture, arms relaxed."
 NOBODY_GUIDANCE = "Stand where the camera sees your whole body, then capture again."
@@ -41,6 +58,73 @@ def summarize(values: Sequence[float | None]) -> tuple[float | None, float | Non
         return None, None, 0
     q1, q3 = np.percentile(xs, [25, 75])
     return float(np.median(xs)), float(q3 - q1), int(xs.size)
+
+
+def _kinds(frames: Sequence[Reading]) -> list[list[Reading]]:
+    """The frames split into plain and mirrored ones (:data:`MIRRORED_KEY`); empty kinds
+    left out."""
+    plain = [f for f in frames if not f.extra.get(MIRRORED_KEY)]
+    mirrored = [f for f in frames if f.extra.get(MIRRORED_KEY)]
+    return [k for k in (plain, mirrored) if k]
+
+
+def _balanced(kinds: Sequence[Sequence[float | None]]) -> tuple[float | None, float | None]:
+    """The mean of each kind's median, and the interquartile range of the values about
+    their own kind's median (None, None without values).
+
+    With one kind this is the median and interquartile range of its values.
+    """
+    medians, residuals = [], []
+    for values in kinds:
+        med, _, n = summarize(values)
+        if n:
+            medians.append(med)
+            residuals += [v - med for v in values if v is not None]
+    if not medians:
+        return None, None
+    q1, q3 = np.percentile(residuals, [25, 75])
+    return float(np.mean(medians)), float(q3 - q1)
+
+
+def _landmarks(f: Reading) -> np.ndarray | None:
+    """The motion landmarks of a frame as an (n, 2) array in pixels (NaN where unknown)."""
+    lm = f.landmarks_px
+    if not lm or len(lm) <= max(MOTION_LANDMARKS):
+        return None
+    return np.array([[np.nan if v is None else v for v in lm[i][:2]]
+                     for i in MOTION_LANDMARKS], float)
+
+
+def motion(frames: Sequence[Reading]) -> float | None:
+    """How far the body moved during frames of one kind: for each frame the median
+    distance of its landmarks (:data:`MOTION_LANDMARKS`) from their median positions, the
+    75th percentile of that over the frames, over the body's height in the picture (the
+    landmarks' vertical extent). A fraction of the height; None with fewer than 2 frames
+    with landmarks.
+
+    A few frames with a misplaced landmark (a swinging arm through the outline) do not
+    count: medians over the landmarks, a percentile over the frames.
+    """
+    pts = [p for p in (_landmarks(f) for f in frames) if p is not None]
+    if len(pts) < 2:
+        return None
+    xy = np.stack(pts)  # frames × landmarks × 2
+    with np.errstate(all="ignore"), warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)  # all-NaN landmarks (out of view)
+        centre = np.nanmedian(xy, axis=0)
+        dist = np.linalg.norm(xy - centre, axis=2)
+        per_frame = np.nanmedian(dist, axis=1)
+        height = np.nanmedian(np.nanmax(xy[:, :, 1], axis=1) - np.nanmin(xy[:, :, 1], axis=1))
+    per_frame = per_frame[np.isfinite(per_frame)]
+    if per_frame.size < 2 or not np.isfinite(height) or height <= 0:
+        return None
+    return float(np.percentile(per_frame, 75) / height)
+
+
+def _motion(kinds: Sequence[Sequence[Reading]]) -> float | None:
+    """The larger :func:`motion` of the plain and the mirrored frames."""
+    found = [m for m in (motion(k) for k in kinds) if m is not None]
+    return max(found) if found else None
 
 
 def _majority(flags: Sequence[bool | None]) -> bool | None:
@@ -58,6 +142,7 @@ def aggregate(
     classify: Callable[[float, float], object] | None = None,
     min_frames: int = MIN_FRAMES,
     max_tilt_spread: float = MAX_TILT_SPREAD_DEG,
+    max_motion: float = MAX_MOTION_STATURE,
 ) -> tuple[Reading, int | None]:
     """One reading from the frames of a capture.
 
@@ -70,14 +155,18 @@ def aggregate(
     min_frames
         Usable frames (view ok, tilt measured) needed for a tilt result.
     max_tilt_spread
-        Largest interquartile range of the frames' tilt (degrees) before abstaining.
+        Largest interquartile range of the tilt (degrees) among frames of one kind (plain
+        or mirrored) before abstaining.
+    max_motion
+        Largest movement of the body's landmarks between frames of one kind (fraction of
+        the body's height in the picture, see :func:`motion`) before abstaining.
 
     Returns
     -------
     (Reading, int or None)
-        The combined reading (``extra`` holds ``frames`` counts and ``spread_deg``) and the
-        index of the frame closest to the median (to show its overlay), or None without
-        frames.
+        The combined reading (``extra`` holds ``frames`` counts, ``spread_deg`` and, where
+        the frames have landmarks, ``motion_stature``) and the index of the frame closest
+        to the combined tilt (to show its overlay), or None without frames.
     """
     if classify is None:
         from .classify import classify_tilt as classify
@@ -92,9 +181,10 @@ def aggregate(
                        retake_guidance=(NOBODY_GUIDANCE,), extra=extra), None
 
     base = usable or list(frames)  # measure from good views; fall back to all for display
+    kinds = _kinds(base)
     values: dict[str, float | None] = {}
     for key in NUMERIC.values():
-        med, iqr, _ = summarize([getattr(f, key) for f in base])
+        med, iqr = _balanced([[getattr(f, key) for f in kind] for kind in kinds])
         values[key] = None if med is None else round(med, 2)
         if iqr is not None:
             spread[key] = round(iqr, 2)
@@ -102,10 +192,13 @@ def aggregate(
     plumb_keys = sorted({k for f in base for k in (f.plumb_offsets_stature or {})})
     plumb = {}
     for k in plumb_keys:
-        v = [f.plumb_offsets_stature[k] for f in base
-             if (f.plumb_offsets_stature or {}).get(k) is not None]
-        if v:
-            plumb[k] = round(median(v), 4)
+        v, _ = _balanced([[(f.plumb_offsets_stature or {}).get(k) for f in kind]
+                          for kind in kinds])
+        if v is not None:
+            plumb[k] = round(v, 4)
+    moved = _motion(kinds)
+    if moved is not None:
+        extra["motion_stature"] = round(moved, 4)
 
     reasons: list[Reason] = []
     if with_tilt < min_frames:
@@ -114,6 +207,9 @@ def aggregate(
         if not reasons or with_tilt > 0:
             reasons.append(Reason("too_few_frames", f"{with_tilt} of {n} frames could be "
                                   f"measured; {min_frames} are needed"))
+    elif moved is not None and moved > max_motion:
+        reasons = [Reason("unsteady_capture", f"your body moved by about {moved:.0%} of "
+                          f"your height between frames (more than {max_motion:.0%})")]
     elif spread.get("pelvic_tilt_deg", 0.0) > max_tilt_spread:
         reasons = [Reason("unsteady_capture", f"the frames' pelvic tilt varied by "
                           f"{spread['pelvic_tilt_deg']:.1f}° (more than "

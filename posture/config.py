@@ -66,9 +66,10 @@ def thresholds() -> dict[str, dict[str, float]]:
                     "min_thigh_room", "min_thigh_torso_ratio", "max_thigh_torso_ratio",
                     "interval_scale"],
         "estimate": ["interval_coverage", "max_interval_width_deg"],
-        "analysis": ["working_long_side"],
+        "analysis": ["working_long_side", "min_person_image_px", "min_stature_px"],
         "head": ["forward_head_below_deg"],
         "knee": ["hyperextension_above_deg"],
+        "capture": ["max_tilt_spread_deg", "max_motion_stature"],
     }
     out = {}
     for section, keys in spec.items():

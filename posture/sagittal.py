@@ -339,6 +339,23 @@ def mean_scores(scores: list[ViewScores]) -> ViewScores:
         shank_thigh_ratio=mean(lambda s: s.shank_thigh_ratio))
 
 
+def cut_off_guidance(missing: list[str]) -> str:
+    """What to change when body parts are out of the picture (``missing`` from the gate).
+
+    The advice names the part that is missing: a photo cut at the waist needs the person
+    to step back until the knees are in, one cut at the head needs the camera lower or
+    further away.
+    """
+    parts = {m.split(" ")[0] for m in missing}
+    if "head" in parts:
+        return ("Your head is out of the picture: step back, or hold the camera further "
+                "away, so your whole body, head to feet, is in the picture.")
+    if parts & {"hips", "thighs", "legs"}:
+        return ("Only your upper body is in the picture: step back until at least your "
+                "knees are in it (head to feet is best).")
+    return "Step back so your whole body, head to feet, is in the picture."
+
+
 def decide_view(s: ViewScores) -> ViewCheck:
     """Gate: side-on, enough of the body in frame, standing, one prominent person.
 
@@ -385,7 +402,7 @@ def decide_view(s: ViewScores) -> ViewCheck:
     if missing:
         partial = False
         reasons.append(Reason("body_cut_off", "not visible: " + ", ".join(missing)))
-        guidance.append("Step back so your whole body, head to feet, is in the picture.")
+        guidance.append(cut_off_guidance(missing))
     if partial:
         notes.append(Reason("partial_view", "feet not in the picture: body size estimated "
                             "from the head, hips and knees, with a wider interval"))

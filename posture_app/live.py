@@ -15,6 +15,7 @@ the small shared state.
 from __future__ import annotations
 
 import logging
+import math
 import threading
 import time
 from dataclasses import dataclass, field
@@ -23,7 +24,7 @@ import cv2
 import numpy as np
 
 from posture.autocapture import AutoCapture, AutoCaptureConfig
-from posture.capture import MIN_FRAMES
+from posture.capture import MIN_FRAMES, MIRRORED_KEY
 
 log = logging.getLogger("posture_app")
 
@@ -33,6 +34,31 @@ MAX_SIDE = 640
 CAPTURE_SECONDS = 3.0
 #: A capture with too few measured frames goes on for up to this many times its length.
 EXTEND = 3.0
+#: After this many frames in a row whose processing failed, the status also says that the
+#: analysis keeps failing (a single bad frame is only guidance: the stream goes on).
+FAILURES_BEFORE_ERROR = 30
+
+#: Guidance when a frame could not be processed at all. Such failures come from pictures
+#: the analysis cannot place a whole body in (partly out of frame, too close), so the
+#: advice that helps is the one for a cut-off body.
+STEP_BACK = "Step back so your whole body, head to feet, is in the picture, side-on."
+NOBODY = "Step into the picture: whole body, side-on to the camera."
+READY = "Good: side-on and whole. Keep still: the capture starts by itself."
+FAILING = ("The analysis keeps failing on this video. Try stepping back, or use "
+           "Snapshots above.")
+
+
+#: Seconds without a processed frame, while the stream plays, before the page says so
+#: (longer for the first frame, which waits for the pose model to load).
+STALE_S = 8.0
+FIRST_FRAME_S = 30.0
+
+
+def step_back_guidance(knees_seen: bool) -> str:
+    """What to say to a person whose feet (and perhaps knees) are out of the picture."""
+    if knees_seen:
+        return "Step back so your feet are in the picture too."
+    return "Step back so your knees and feet are in the picture."
 
 
 @dataclass(frozen=True)
@@ -46,6 +72,9 @@ class LiveStatus:
     error: str | None = None
     phase: str = "waiting"  # AutoCapture state: waiting, settling, countdown, capturing, done
     countdown: float | None = None  # seconds left before the capture starts (countdown)
+    #: time.monotonic() (s) of the frame this status is from; before the first frame, of
+    #: the session's start
+    updated: float | None = None
 
 
 @dataclass
@@ -57,6 +86,18 @@ class _Capture:
     empty: int = 0  # frames in which nobody was seen
     usable: int = 0  # frames in a measurable position
     done: bool = False
+
+
+@dataclass(frozen=True)
+class _Seen:
+    """One analysed frame, before the capture and status are updated."""
+
+    out: np.ndarray  # the frame to send back (overlay drawn when there was a person)
+    result: dict | None  # the contract dict of a frame with a person in it
+    person: bool
+    ready: bool
+    guidance: tuple[str, ...]
+    error: str | None = None
 
 
 def fit(rgb: np.ndarray, max_side: int = MAX_SIDE) -> np.ndarray:
@@ -110,12 +151,13 @@ class LiveSession:
         self._closed = False
         self._lock = threading.Lock()  # the landmarker: create, use, close
         self._state = threading.Lock()  # status and capture
-        self._status = LiveStatus()
+        self._t0 = time.monotonic()
+        self._status = LiveStatus(updated=self._t0)
         self._capture: _Capture | None = None
         self._mirror_next = False  # alternate plain/mirrored frames while capturing
-        self._t0 = time.monotonic()
         self._auto = AutoCapture(auto) if auto_capture else None
         self._capture_seconds = capture_seconds
+        self._failures = 0  # frames in a row whose processing failed (worker thread only)
 
     # --- worker thread ------------------------------------------------------------------
 
@@ -132,41 +174,79 @@ class LiveSession:
         return self._analyzer
 
     def process(self, rgb: np.ndarray, now: float | None = None) -> np.ndarray:
-        """Analyse one RGB frame; returns it with the overlay and guidance drawn on."""
+        """Analyse one RGB frame; returns it with the overlay and guidance drawn on.
+
+        Never raises: a frame whose analysis or drawing fails becomes step-back guidance
+        (status and banner) and the next frame is processed as usual. An exception here
+        would end the stream's worker, and the page would say "Looking for you" for ever.
+        """
+        now = time.monotonic() if now is None else now
+        try:
+            rgb = np.ascontiguousarray(fit(rgb))
+        except Exception:  # not a picture we can even resize: send it back as it came
+            log.exception("live frame could not be resized")
+            return rgb
+        try:
+            seen = self._analyse(rgb, now)
+            self._failures = 0
+        except Exception:
+            seen = self._failed(rgb)
+        if seen is None:  # closed
+            return rgb
+        try:
+            return self._advance(seen, now)
+        except Exception:
+            log.exception("live frame could not be drawn on")
+            return seen.out
+
+    def _failed(self, rgb: np.ndarray) -> _Seen:
+        """A frame that could not be analysed or drawn: guidance, the traceback to the log."""
+        self._failures += 1
+        if self._failures == 1 or self._failures % 100 == 0:  # not 10 tracebacks a second
+            log.exception("live frame processing failed (%d in a row)", self._failures)
+        error = FAILING if self._failures >= FAILURES_BEFORE_ERROR else None
+        # someone is in front of the camera whom the analysis cannot place: say what helps
+        # ("Looking for you" would tell a person standing too close nothing)
+        return _Seen(rgb.copy(), None, True, False, (STEP_BACK,), error)
+
+    def _analyse(self, rgb: np.ndarray, now: float) -> _Seen | None:
+        """The frame's assessment and overlay (None once closed); raises on a failure."""
         from posture.present.contract import assessment_to_dict
         from posture.present.overlay import draw_overlay
         from posture.safe import NOBODY_CODE, analyze_input
 
-        now = time.monotonic() if now is None else now
-        rgb = np.ascontiguousarray(fit(rgb))
-        a, error = None, None
         with self._lock:
             if self._closed:
-                return rgb
+                return None
             # while capturing, every other frame is measured in its mirror image, so that
             # the captured reading is mirror-balanced as a photo's is (issue 12)
             with self._state:
                 capturing = self._capture is not None and not self._capture.done
             self._mirror_next = capturing and not self._mirror_next
-            # a bad frame must not kill the stream: a coded outcome, details to the log
+            mirrored = self._mirror_next
+            # a coded outcome; an unforeseen failure's traceback is logged by analyze_input
             outcome = analyze_input(self._get_analyzer, rgb, name="live", log=log,
                                     timestamp_ms=int((now - self._t0) * 1000),
-                                    mirrored=self._mirror_next)
-            a = outcome.assessment
-            if outcome.failed and outcome.code != NOBODY_CODE:
-                error = "The analysis of the video failed; see the server log."
+                                    mirrored=mirrored)
+        a = outcome.assessment
+        if outcome.failed and outcome.code != NOBODY_CODE:
+            raise RuntimeError(f"live frame analysis failed: {outcome.code}")
         if a is None:
-            out = rgb.copy()
-            d = None
-            guidance = ("Step into the picture: whole body, side-on to the camera.",)
-            ready = False
-        else:
-            d = assessment_to_dict(a, source="live")
-            out = draw_overlay(rgb, a)
-            ready = bool(a.side.view.ok)
-            guidance = tuple(a.side.view.guidance) or (
-                ("Good: side-on and whole. Keep still: the capture starts by itself.",)
-            )
+            return _Seen(rgb.copy(), None, False, False, (NOBODY,))
+        view = a.side.view
+        # feet out of the picture: a photo is measured as a partial view, but here the
+        # person can step back, and a whole body is measured more precisely
+        ready = bool(view.ok and not view.partial)
+        guidance = tuple(view.guidance)
+        if view.ok and view.partial:
+            guidance = (step_back_guidance(view.knees_seen), *guidance)
+        d = assessment_to_dict(a, source="live")
+        d[MIRRORED_KEY] = mirrored  # the capture compares like with like (posture.capture)
+        return _Seen(draw_overlay(rgb, a), d, True, ready, guidance or (READY,))
+
+    def _advance(self, seen: _Seen, now: float) -> np.ndarray:
+        """Feed the hands-free capture, update the status, draw the banner."""
+        out, d, ready, guidance = seen.out, seen.result, seen.ready, seen.guidance
         with self._state:
             phase = self._auto.update(ready, now) if self._auto is not None else None
             if phase is not None and phase.event == "start":
@@ -194,8 +274,8 @@ class LiveSession:
                         self._auto.finish()
             state = self._auto.state if self._auto is not None else "waiting"
             left = phase.seconds_left if phase is not None else None
-            self._status = LiveStatus(self._status.frames + 1, a is not None, ready,
-                                      guidance, error, state, left)
+            self._status = LiveStatus(self._status.frames + 1, seen.person, ready,
+                                      guidance, seen.error, state, left, now)
         if progress is not None and progress < 1:
             _banner(out, f"Hold still... {min(progress, 1):.0%}", (255, 255, 255), progress)
         elif left is not None:
@@ -266,6 +346,34 @@ class LiveSession:
             return cap.results, cap.overlays, cap.empty
 
 
+def status_markdown(s: LiveStatus, now: float | None = None) -> str:
+    """What the page shows beside the video for a status (Markdown).
+
+    ``now`` (``time.monotonic()``, s): with it, a status older than :data:`STALE_S` (before
+    the first frame :data:`FIRST_FRAME_S`) says that the video is not reaching the
+    analysis, rather than repeating its last guidance for ever.
+    """
+    limit = STALE_S if s.frames else FIRST_FRAME_S
+    if now is not None and s.updated is not None and now - s.updated > limit:
+        return ("⚠️ **The video is not reaching the analysis.** Press **STOP**, then "
+                "**START**; if it happens again, use **Snapshots** above.")
+    if s.error:
+        return f"⚠️ {s.error} " + " ".join(s.guidance)
+    if s.phase == "countdown" and s.countdown is not None:
+        return f"✅ **Side-on and whole.** Keep still: capture starts in\n\n" \
+               f"# ⏱️ {max(1, math.ceil(s.countdown))}"
+    if s.phase == "capturing":
+        return "📸 **Hold still…** combining a few seconds of frames."
+    if s.phase == "done":
+        return "✅ **Captured.** Step out of the picture, or press **Check again**, for " \
+               "another capture."
+    if not s.person:
+        return "🔍 **Looking for you…** " + " ".join(s.guidance)
+    if s.ready:
+        return "✅ **Side-on and whole.** Keep still: the capture starts by itself."
+    return "↪️ **Adjust your position:** " + " ".join(s.guidance)
+
+
 def processor_factory(model_path: str):
     """A ``streamlit-webrtc`` video processor class bound to ``model_path``."""
     import av
@@ -276,8 +384,12 @@ def processor_factory(model_path: str):
             self.session = LiveSession(model_path)
 
         def recv(self, frame: av.VideoFrame) -> av.VideoFrame:
-            out = self.session.process(frame.to_ndarray(format="rgb24"))
-            return av.VideoFrame.from_ndarray(out, format="rgb24")
+            try:
+                out = self.session.process(frame.to_ndarray(format="rgb24"))
+                return av.VideoFrame.from_ndarray(out, format="rgb24")
+            except Exception:  # the stream goes on: the frame goes back as it came
+                log.exception("live frame could not be converted")
+                return frame
 
         async def recv_queued(self, frames: list[av.VideoFrame]) -> list[av.VideoFrame]:
             # analyse only the newest frame: older ones are stale by now

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from statistics import NormalDist
 
+import numpy as np
 import pytest
 
 from posture.capture import MAX_TILT_SPREAD_DEG, aggregate, summarize
@@ -101,3 +102,81 @@ def test_notes_and_band_phrase_carry_over():
     out, _ = aggregate(frames, classify=lambda t, s: Sev("mild"))
     assert out.notes == (note,) and out.severity_phrase == "Mild"
     assert to_dict(out)["notes"] == ["partial_view: feet out of the picture"]
+
+
+# --- like with like: plain and mirrored frames, and motion measured on the landmarks ---------
+
+def body(dx=0.0, dy=0.0, height=400.0):
+    """33 MediaPipe landmarks (x, y, visibility) of a standing body, shifted by (dx, dy) px."""
+    pts = [(200.0 + dx, 100.0 + dy, 1.0)] * 33
+    ys = {7: 0.0, 8: 0.0, 11: 0.15, 12: 0.15, 23: 0.45, 24: 0.45, 25: 0.72, 26: 0.72,
+          27: 1.0, 28: 1.0}
+    for i, f in ys.items():
+        pts[i] = (200.0 + dx + 5 * (i % 2), 100.0 + dy + f * height, 0.9)
+    return tuple(pts)
+
+
+def capture_frame(tilt, *, mirrored=None, landmarks=None, lordosis=30.0):
+    from dataclasses import replace
+
+    f = replace(frame(tilt), lumbar_lordosis_deg=lordosis,
+                landmarks_px=landmarks if landmarks is not None else body())
+    return f if mirrored is None else replace(f, extra={"mirrored": mirrored})
+
+
+def test_still_person_with_mirrored_frames_is_not_told_they_moved():
+    """A still picture as the camera: the estimator reads the frame and its mirror image
+    5.6° apart (real_01.jpg: -2.23° plain, +3.41° mirrored, every frame the same). The old
+    aggregate took the IQR over both kinds (5.64° > 5°: "you moved") and, with 7 plain and
+    6 mirrored frames, a median that was the plain value alone."""
+    frames = [capture_frame(-2.23 if i % 2 == 0 else 3.41, mirrored=i % 2 == 1,
+                            lordosis=14.31 if i % 2 == 0 else 10.7) for i in range(13)]
+    out, rep = aggregate(frames, classify=lambda t, s: Sev("neutral"))
+    assert not out.abstained and out.reason_codes == ()
+    # mirror-balanced, as a photo's two views are: the mean of the two kinds' medians
+    assert out.pelvic_tilt_deg == pytest.approx((-2.23 + 3.41) / 2, abs=0.01)
+    assert out.lumbar_lordosis_deg == pytest.approx((14.31 + 10.7) / 2, abs=0.01)
+    assert out.extra["spread_deg"]["pelvic_tilt_deg"] == 0.0
+    assert out.extra["motion_stature"] == 0.0
+    assert rep is not None and out.severity == "neutral"
+
+
+def test_a_person_who_steps_is_told_they_moved_even_with_a_steady_reading():
+    # the reading alone does not show it: the tilt is the same in every frame
+    frames = [capture_frame(12.0, mirrored=i % 2 == 1, landmarks=body(dx=8.0 * i))
+              for i in range(10)]
+    out, _ = aggregate(frames, classify=lambda t, s: Sev("mild"))
+    assert out.reason_codes == ("unsteady_capture",)
+    assert "moved" in out.reasons[0].detail and out.pelvic_tilt_deg is None
+    assert out.extra["motion_stature"] > 0.03
+    assert out.retake_guidance[0].startswith("Hold still")
+
+
+def test_landmark_jitter_of_a_still_person_is_not_motion():
+    rng = np.random.default_rng(0)
+    frames = [capture_frame(12.0 + rng.normal(0, 0.5),
+                            landmarks=body(*rng.normal(0, 2.0, 2)))  # ±2 px of 400
+              for _ in range(12)]
+    out, _ = aggregate(frames, classify=lambda t, s: Sev("mild"))
+    assert not out.abstained and out.extra["motion_stature"] < 0.01
+
+
+def test_motion_ignores_landmarks_out_of_view_and_frames_without_landmarks():
+    from posture.capture import motion
+
+    hidden = [list(p) for p in body()]
+    for i in (25, 26, 27, 28):  # knees and ankles out of the picture
+        hidden[i] = [None, None, None]
+    frames = [capture_frame(10.0, landmarks=tuple(map(tuple, hidden))) for _ in range(4)]
+    assert motion(frames) == 0.0
+    assert motion([frame(10.0), frame(10.0)]) is None  # one landmark only: nothing to say
+    assert motion(frames[:1]) is None
+
+
+def test_unsteady_within_one_kind_still_abstains():
+    tilts = (5.0, 8.0, 12.0, 16.0, 20.0, 24.0)
+    frames = [capture_frame(t + (4.0 if i % 2 else 0.0), mirrored=i % 2 == 1)
+              for i, t in enumerate(tilts * 2)]
+    out, _ = aggregate(frames, classify=lambda t, s: Sev("mild"))
+    assert out.reason_codes == ("unsteady_capture",)
+    assert "pelvic tilt varied" in out.reasons[0].detail

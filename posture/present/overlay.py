@@ -32,8 +32,41 @@ _BONES = [
 PELVIS_LENGTH = 0.155 / 1.83
 
 
-def _pt(p) -> tuple[int, int]:
-    return int(round(float(p[0]))), int(round(float(p[1])))
+def _pt(p) -> tuple[int, int] | None:
+    """Integer pixel of ``p``, or None for a point the analysis left out (NaN).
+
+    A partial view (feet or knees out of the picture) marks the hidden points NaN rather
+    than guessing them; the overlay leaves them out the same way.
+    """
+    x, y = float(p[0]), float(p[1])
+    if not (np.isfinite(x) and np.isfinite(y)):
+        return None
+    return int(round(x)), int(round(y))
+
+
+def _line(img: np.ndarray, a, b, colour, th: int) -> None:
+    pa, pb = _pt(a), _pt(b)
+    if pa is not None and pb is not None:
+        cv2.line(img, pa, pb, colour, th, cv2.LINE_AA)
+
+
+def _dot(img: np.ndarray, p, radius: int, colour) -> None:
+    c = _pt(p)
+    if c is not None:
+        cv2.circle(img, c, radius, colour, -1, cv2.LINE_AA)
+
+
+def _hidden_landmarks(a: Assessment) -> set[int]:
+    """Landmarks of body parts a partial view left out: MediaPipe's guesses for them are
+    not drawn (they would show feet where the picture has none)."""
+    view = a.side.view
+    if not view.partial:
+        return set()
+    hidden = {LM.LEFT_ANKLE, LM.RIGHT_ANKLE, LM.LEFT_HEEL, LM.RIGHT_HEEL,
+              LM.LEFT_FOOT_INDEX, LM.RIGHT_FOOT_INDEX}
+    if not view.knees_seen:
+        hidden |= {LM.LEFT_KNEE, LM.RIGHT_KNEE}
+    return hidden
 
 
 def pelvis_line_px(a: Assessment) -> tuple[np.ndarray, np.ndarray] | None:
@@ -64,17 +97,19 @@ def draw_overlay(rgb: np.ndarray, a: Assessment, *, contour: bool = True) -> np.
             cv2.drawContours(img, [max(cs, key=cv2.contourArea)], -1, CONTOUR_COLOUR, th,
                              cv2.LINE_AA)
     xy = a.pose.xy
+    hidden = _hidden_landmarks(a)
     for i, j in _BONES:
-        cv2.line(img, _pt(xy[i]), _pt(xy[j]), SKELETON_COLOUR, th, cv2.LINE_AA)
+        if i not in hidden and j not in hidden:
+            _line(img, xy[i], xy[j], SKELETON_COLOUR, th)
     for k in ("ear_near", "shoulder_near", "hip_near", "knee_near", "ankle_near"):
-        cv2.circle(img, _pt(a.side.points_px[k]), 2 * th + 1, NEAR_COLOUR, -1, cv2.LINE_AA)
+        _dot(img, a.side.points_px[k], 2 * th + 1, NEAR_COLOUR)
     f = a.side.frame
     top, bottom = f.to_image(np.array([0.0, 1.0])), f.to_image(np.array([0.0, 0.0]))
-    cv2.line(img, _pt(bottom), _pt(top), PLUMB_COLOUR, th, cv2.LINE_AA)
+    _line(img, bottom, top, PLUMB_COLOUR, th)
     ends = pelvis_line_px(a)
     if ends is not None:
-        cv2.line(img, _pt(ends[0]), _pt(ends[1]), PELVIS_COLOUR, 2 * th, cv2.LINE_AA)
-        cv2.circle(img, _pt(ends[1]), 3 * th, PELVIS_COLOUR, -1, cv2.LINE_AA)
+        _line(img, ends[0], ends[1], PELVIS_COLOUR, 2 * th)
+        _dot(img, ends[1], 3 * th, PELVIS_COLOUR)
     _label(img, a, th)
     return img
 
