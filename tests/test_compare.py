@@ -183,3 +183,30 @@ def test_point_labels_never_overlap():
     img = mark_points(np.zeros((400, 420, 3), np.uint8), pts)
     for x0, y0, x1, y1 in boxes.values():  # each label is drawn in its own box
         assert (img[y0:y1, x0:x1] == 255).all(axis=2).sum() > 20
+
+
+def test_progress_pdf_names_the_method_beside_every_value(tmp_path):
+    from pypdf import PdfReader
+
+    from posture.present.progress_pdf import build_progress_report
+
+    def tilt_measure(t, method, iv):
+        return [{"name": "pelvic_tilt", "value": t, "unit": "deg", "interval": iv,
+                 "coverage": 0.9 if iv else None, "method": method}]
+
+    placed = {**result(tilt=24.0), "abstained": False, "measurements": tilt_measure(
+        24.0, "clinician-placed ASIS and PSIS (uncertainty not estimated)", None)}
+    est = {**result(tilt=14.0), "abstained": False, "pelvic_tilt_interval_deg": [10.0, 18.0],
+           "measurements": tilt_measure(14.0, "learned: outline regression", [10.0, 18.0])}
+    with open_store(tmp_path / "c.db") as s:
+        p = s.add_patient("PM-1")
+        s.save_assessment(p.id, placed, taken_at=datetime(2026, 1, 5, tzinfo=UTC),
+                          corrections={"asis": (1.0, 2.0), "psis": (3.0, 4.0)})
+        s.save_assessment(p.id, est, taken_at=datetime(2026, 2, 5, tzinfo=UTC))
+        recs = s.list_assessments(p.id)
+    text = " ".join(" ".join(pg.extract_text() for pg in PdfReader(io.BytesIO(
+        build_progress_report(p, recs, recs[0], recs[1]))).pages).split())
+    assert "tilt +24.0° (clinician-placed)" in text and "tilt +14.0° (estimated)" in text
+    assert "+24.0° clinician-placed" in text and "+14.0° estimated" in text
+    assert "Measured differently: Pelvic tilt: clinician-placed before, estimated after" \
+        in text

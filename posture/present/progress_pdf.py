@@ -57,7 +57,7 @@ def build_progress_report(patient: Patient, records: Sequence[AssessmentRecord],
     pdf.para(f"Patient {who} · assessments #{before.id} ({before.taken_at:%Y-%m-%d}) and "
              f"#{after.id} ({after.taken_at:%Y-%m-%d}), {c.days_between:g} days apart", 10)
     _pictures(pdf, pictures, before, after)
-    _changes(pdf, c)
+    _changes(pdf, c, before, after)
     _tilt_chart(pdf, records)
     plan = _auto_plan(from_dict(after.result, strict=False), after.thomas_test)
     _plan_section(pdf, plan)
@@ -66,6 +66,8 @@ def build_progress_report(patient: Patient, records: Sequence[AssessmentRecord],
 
 def _pictures(pdf: _Doc, pictures, before, after) -> None:
     from PIL import Image
+
+    from .compare import method_of
 
     pdf.heading("Before and after")
     top, w = pdf.get_y(), 86.0
@@ -76,33 +78,50 @@ def _pictures(pdf: _Doc, pictures, before, after) -> None:
         pdf.image(im, x=x, y=top, w=w, h=h)
         pdf.set_xy(x, top + h + 1)
         pdf.set_font(pdf.family, "", 8)
+        how = method_of(rec, "pelvic_tilt")
         pdf.cell(w, 4, pdf.t(f"{'Before' if i == 0 else 'After'}: {rec.taken_at:%Y-%m-%d}, "
-                             f"tilt {_fmt(rec.pelvic_tilt_deg)}"), align="C")
+                             f"tilt {_fmt(rec.pelvic_tilt_deg)} ({how})"), align="C")
     pdf.set_xy(pdf.l_margin, top + w * pictures[0].shape[0] / pictures[0].shape[1] + 6)
     pdf.para("Aligned at the ankle and scaled to stature. Yellow: plumb line through the "
              "ankle; blue: grid every 10% of stature; red: pelvis line at the recorded "
              "tilt.", 8, muted=True)
 
 
-def _changes(pdf: _Doc, c) -> None:
+def _changes(pdf: _Doc, c, before, after) -> None:
+    from .compare import method_of
+
     pdf.heading("Change")
     heads = FontFace(emphasis="BOLD", color=(255, 255, 255), fill_color=_ACCENT)
-    pdf.set_font(pdf.family, "", 8.8)
-    with pdf.table(col_widths=(50, 20, 20, 20, 24, 46), width=180, align="LEFT",
-                   line_height=4.8, headings_style=heads, text_align="LEFT") as table:
+    pdf.set_font(pdf.family, "", 8.4)
+    differ = []
+    with pdf.table(col_widths=(36, 33, 33, 18, 20, 40), width=180, align="LEFT",
+                   line_height=4.4, headings_style=heads, text_align="LEFT") as table:
         r = table.row()
         for h in ("Metric", "Before", "After", "Change", "Threshold", "Verdict"):
             r.cell(pdf.t(h))
         for x in c.changes:
+            how = [method_of(rec, x.metric) for rec in (before, after)]
+            if x.change is not None and how[0] != how[1]:
+                differ.append(f"{x.label}: {how[0]} before, {how[1]} after")
             r = table.row()
-            for v in (x.label, _fmt(x.before), _fmt(x.after), _fmt(x.change),
-                      "—" if x.threshold is None else f"±{x.threshold:.1f}°",
+            for v in (x.label, _with_method(x.before, how[0]), _with_method(x.after, how[1]),
+                      _fmt(x.change), "—" if x.threshold is None else f"±{x.threshold:.1f}°",
                       _VERDICT[x.exceeds_uncertainty]):
                 r.cell(pdf.t(v))
     pdf.ln(1)
-    pdf.para("A change is beyond the measurement's uncertainty when it exceeds "
-             "√(h₁² + h₂²) of the two 90% interval half-widths, or, without intervals, the "
-             "minimal detectable change of photo posture measures (5°).", 8, muted=True)
+    if differ:
+        pdf.para("Measured differently: " + "; ".join(differ) + ". Part of such a change "
+                 "can be the difference between the two methods.", 8.5, bold=True)
+    pdf.para("Beside each value, how it was obtained: estimated (the learned estimator "
+             "from the photo, with a 90% interval), clinician-placed (ASIS and PSIS placed "
+             "by hand on the photo; no interval), from landmarks (pose key points). A change "
+             "is beyond the measurement's uncertainty when it exceeds √(h₁² + h₂²) of the "
+             "two 90% interval half-widths, or, without intervals, the minimal detectable "
+             "change of photo posture measures (5°).", 8, muted=True)
+
+
+def _with_method(v: float | None, how: str) -> str:
+    return "—" if v is None else f"{_fmt(v)}\n{how}"
 
 
 def _tilt_chart(pdf: _Doc, records) -> None:
