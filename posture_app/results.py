@@ -377,14 +377,16 @@ def _show_findings(res: Reading) -> None:
 #: an off-screen verdict. Layout can still shift while the run finishes (stale elements go),
 #: so the position is checked again for ~2 s, and corrected only while the target is off the
 #: top half of the screen (the person's own scrolling is left alone after that).
+#: No "<" may appear in the script: st.html's sanitiser (DOMPurify) drops a script whose
+#: text has "<" before a letter, digit or "/" (so "x<0" is written "0>x").
 _SCROLL_JS = """<script>(function(){const sel=SEL;let n=0,first=-1;
 function focus(el){const f=el.querySelector('[tabindex="-1"],h1,h2,h3,h4')||el;
 if(!f.hasAttribute('tabindex'))f.setAttribute('tabindex','-1');f.focus({preventScroll:true});}
 const t=setInterval(function(){n++;const el=document.querySelector(sel);
 if(!el||!el.getBoundingClientRect().height){if(n>60)clearInterval(t);return;}
 const top=el.getBoundingClientRect().top;
-if(first<0){first=n;el.style.scrollMarginTop='72px';el.scrollIntoView({block:'start'});
-focus(el);}else{if(top<0||top>window.innerHeight/2)el.scrollIntoView({block:'start'});
+if(0>first){first=n;el.style.scrollMarginTop='72px';el.scrollIntoView({block:'start'});
+focus(el);}else{if(0>top||top>window.innerHeight/2)el.scrollIntoView({block:'start'});
 if(document.activeElement===document.body)focus(el);}
 if(n-first>=20)clearInterval(t);},100);})();</script>"""
 

@@ -524,3 +524,14 @@ def test_retake_keeps_the_guidance_on_screen():
     assert "Your last picture could not be measured" in kept
     assert "knees and feet are out of the picture" in kept
     assert "Step back until your knees" in kept
+
+
+def test_scroll_script_survives_the_html_sanitiser():
+    """st.html's DOMPurify drops a script whose text has "<" before a word character or
+    "/" (a first version with ``top<0`` never ran: the verdict stayed off-screen)."""
+    from posture_app.results import _SCROLL_JS
+
+    body = _SCROLL_JS.replace("SEL", json.dumps(".st-key-verdict-photo"))
+    inner = body.removeprefix("<script>").removesuffix("</script>")
+    assert not re.search(r"<[/\w!]", inner), inner
+    assert "block:'start'" in inner and "focus(" in inner
