@@ -204,3 +204,21 @@ def logout(store: Store, token: str | None) -> None:
         conn.execute(sa.delete(SESSIONS).where(SESSIONS.c.token_hash == th))
         if row is not None:
             store._audit(conn, row.name, "logout")
+
+
+def session_alive(store: Store, token: str | None) -> bool:
+    """Whether ``token``'s session is live, without extending it (:func:`session_user`
+    extends it): a page's periodic check must not keep an idle session open."""
+    if not token:
+        return False
+    r = rules()
+    now = _now()
+    with store._read() as conn:
+        row = conn.execute(sa.select(SESSIONS.c.created_at, SESSIONS.c.expires_at,
+                                     USERS.c.disabled)
+                           .join(USERS, USERS.c.id == SESSIONS.c.user_id)
+                           .where(SESSIONS.c.token_hash == _token_hash(token))).first()
+    if row is None or row.disabled:
+        return False
+    hard = _from_db_time(row.created_at) + timedelta(hours=r["session_max_hours"])
+    return _from_db_time(row.expires_at) > now and hard > now
