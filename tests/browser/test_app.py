@@ -14,7 +14,15 @@ import time
 
 import pytest
 
-from .harness import ESTIMATOR, answer_red_flags, open_page, plumb_line_fraction, shot
+from .harness import (
+    ARTIFACTS,
+    ESTIMATOR,
+    answer_red_flags,
+    open_page,
+    plumb_line_fraction,
+    running_app,
+    shot,
+)
 
 pytestmark = pytest.mark.browser
 
@@ -174,3 +182,28 @@ def test_live_check_falls_back_to_snapshots(camera_page, app_url):
     assert "Head position" in panel.inner_text()
     no_traceback(page)
     shot(page, "e_snapshot_results")
+
+
+def test_deep_link_into_a_fresh_server_gets_the_page_list(launch):
+    """Issue 22 item 9: after a restart, the first visitor entering by a deep link ran that
+    page in Streamlit's old ``pages/`` mode: the sidebar said "app", with no icons, for
+    everyone until someone opened Home. Each visitor here is the first of a fresh server."""
+    browser = launch()
+    for path, heading in (("Clinic", "Clinic"), ("Photo_check", "Photo check")):
+        with running_app(ARTIFACTS / f"streamlit-deeplink-{path}.log") as url:
+            ctx = browser.new_context(viewport={"width": 1400, "height": 1000})
+            try:
+                page = ctx.new_page()
+                page.set_default_timeout(60_000)
+                page.goto(f"{url}/{path}")
+                page.get_by_role("heading", name=re.compile(heading)).first.wait_for()
+                nav = page.get_by_test_id("stSidebarNav")
+                nav.get_by_role("link", name=re.compile("Home")).wait_for(timeout=30_000)
+                names = [n.strip() for n in nav.get_by_role("link").all_inner_texts()]
+                assert not any(n.endswith("app") for n in names), names
+                assert any("🏠" in n and "Home" in n for n in names), names  # icons too
+                assert any("📷" in n and "Photo check" in n for n in names), names
+                assert page.url.rstrip("/").endswith(path)  # still the page asked for
+                page.get_by_role("heading", name=re.compile(heading)).first.wait_for()
+            finally:
+                ctx.close()
