@@ -8,9 +8,13 @@ import time
 
 import streamlit as st
 
-from posture_app.aggregate import aggregate_frames
 from posture_app.engine import analyze_bytes, model_path
-from posture_app.live import CAPTURE_SECONDS, processor_factory, status_markdown
+from posture_app.live import (
+    CAPTURE_SECONDS,
+    capture_result,
+    processor_factory,
+    status_markdown,
+)
 from posture_app.results import scroll_into_view, show_results, verdict_card
 from posture_app.rtc import rtc_configuration
 from posture_app.state import set_current
@@ -46,12 +50,10 @@ def _finish_capture(session) -> bool:
     taken = session.take_capture()
     if taken is None:
         return False
-    results, overlays, _empty = taken
-    agg, rep = aggregate_frames(results)
-    overlay = overlays[rep] if rep is not None else None
+    agg, overlay = capture_result(taken)
     st.session_state["live_result"] = (agg, overlay)
     st.session_state["live_n"] = st.session_state.get("live_n", 0) + 1
-    if rep is not None:
+    if overlay is not None:
         set_current(agg, overlay, "live")
     return True
 

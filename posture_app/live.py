@@ -18,13 +18,18 @@ import logging
 import math
 import threading
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
+from typing import TYPE_CHECKING, NamedTuple
 
 import cv2
 import numpy as np
 
 from posture.autocapture import AutoCapture, AutoCaptureConfig
 from posture.capture import MIN_FRAMES, MIRRORED_KEY
+from posture_app.aggregate import aggregate_frames
+
+if TYPE_CHECKING:
+    from posture.result import Assessment, Reading
 
 log = logging.getLogger("posture_app")
 
@@ -82,10 +87,28 @@ class _Capture:
     seconds: float
     start: float | None = None
     results: list[dict] = field(default_factory=list)
-    overlays: list[np.ndarray] = field(default_factory=list)
+    frames: list[CapturedFrame] = field(default_factory=list)
     empty: int = 0  # frames in which nobody was seen
     usable: int = 0  # frames in a measurable position
     done: bool = False
+
+
+@dataclass(frozen=True)
+class CapturedFrame:
+    """A captured frame as analysed (no overlay yet): the result's overlay is drawn once
+    the frames are combined, with the combined reading, so that picture and verdict agree.
+    The person mask is kept as 0/1 bytes (the outline is all the overlay draws of it)."""
+
+    rgb: np.ndarray
+    assessment: Assessment
+
+
+class Taken(NamedTuple):
+    """A finished capture: per-frame contract dicts, the frames, frames with nobody."""
+
+    results: list[dict]
+    frames: list[CapturedFrame]
+    empty: int
 
 
 @dataclass(frozen=True)
@@ -98,6 +121,7 @@ class _Seen:
     ready: bool
     guidance: tuple[str, ...]
     error: str | None = None
+    frame: CapturedFrame | None = None
 
 
 def fit(rgb: np.ndarray, max_side: int = MAX_SIDE) -> np.ndarray:
@@ -242,7 +266,11 @@ class LiveSession:
             guidance = (step_back_guidance(view.knees_seen), *guidance)
         d = assessment_to_dict(a, source="live")
         d[MIRRORED_KEY] = mirrored  # the capture compares like with like (posture.capture)
-        return _Seen(draw_overlay(rgb, a), d, True, ready, guidance or (READY,))
+        mask = a.pose.mask  # kept as 0/1 bytes, a quarter of the float mask
+        kept = a if mask is None else replace(
+            a, pose=replace(a.pose, mask=(mask > 0.5).astype(np.uint8)))
+        return _Seen(draw_overlay(rgb, a), d, True, ready, guidance or (READY,),
+                     frame=CapturedFrame(rgb, kept))
 
     def _advance(self, seen: _Seen, now: float) -> np.ndarray:
         """Feed the hands-free capture, update the status, draw the banner."""
@@ -260,9 +288,9 @@ class LiveSession:
                     cap.start = now
                 if d is None:
                     cap.empty += 1
-                else:
+                elif seen.frame is not None:
                     cap.results.append(d)
-                    cap.overlays.append(out.copy())
+                    cap.frames.append(seen.frame)
                     cap.usable += ready
                 progress = (now - cap.start) / cap.seconds
                 # a slow server may analyse too few frames in the time: while the person is
@@ -336,14 +364,45 @@ class LiveSession:
                 return 0.0
             return min((time.monotonic() - cap.start) / cap.seconds, 0.99)
 
-    def take_capture(self) -> tuple[list[dict], list[np.ndarray], int] | None:
-        """The finished capture's per-frame results, overlays and empty-frame count."""
+    def take_capture(self) -> Taken | None:
+        """The finished capture's per-frame results, frames and empty-frame count."""
         with self._state:
             cap = self._capture
             if cap is None or not cap.done:
                 return None
             self._capture = None
-            return cap.results, cap.overlays, cap.empty
+            return Taken(cap.results, cap.frames, cap.empty)
+
+
+def combined_overlay(frame: CapturedFrame, combined: Reading) -> np.ndarray:
+    """The frame's overlay showing the capture's combined pelvic tilt, interval and band
+    (the frame's own, drawn while capturing, may be a few degrees and a band apart)."""
+    from posture.classify import Severity
+    from posture.present.overlay import draw_overlay
+
+    a = frame.assessment
+    m = a.measurements
+    tilt = replace(m.pelvic_tilt, value=combined.pelvic_tilt_deg,
+                   interval=combined.pelvic_tilt_interval_deg,
+                   coverage=combined.interval_coverage)
+    lordosis = replace(m.lumbar_lordosis, value=combined.lumbar_lordosis_deg)
+    sev = (Severity(combined.severity, combined.severity_label or combined.severity,
+                    dict(combined.severity_probabilities or {}))
+           if combined.severity else None)
+    shown = replace(a, measurements=replace(m, pelvic_tilt=tilt, lumbar_lordosis=lordosis),
+                    severity=sev)
+    return draw_overlay(frame.rgb, shown)
+
+
+def capture_result(taken: Taken) -> tuple[dict, np.ndarray | None]:
+    """A finished capture as one result: the combined contract dict and the overlay of its
+    representative frame, drawn with the combined reading (None without frames)."""
+    from posture.present.contract import from_dict
+
+    agg, rep = aggregate_frames(taken.results)
+    if rep is None:
+        return agg, None
+    return agg, combined_overlay(taken.frames[rep], from_dict(agg))
 
 
 def status_markdown(s: LiveStatus, now: float | None = None) -> str:

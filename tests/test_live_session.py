@@ -18,8 +18,11 @@ from posture_app.live import (
     FIRST_FRAME_S,
     STALE_S,
     STEP_BACK,
+    CapturedFrame,
     LiveSession,
     LiveStatus,
+    capture_result,
+    combined_overlay,
     fit,
     status_markdown,
 )
@@ -161,8 +164,6 @@ def test_feet_out_of_the_picture_is_told_to_step_back():
 def test_a_still_person_is_captured_without_you_moved_and_with_the_lordosis():
     """real_01.jpg as the camera: the plain and mirrored frames read -2.2° and +3.4°; the
     old aggregate called that 5.6° of movement and withheld tilt and lordosis."""
-    from posture_app.aggregate import aggregate_frames
-
     rgb = _photo()
     s = LiveSession()
     try:
@@ -174,10 +175,38 @@ def test_a_still_person_is_captured_without_you_moved_and_with_the_lordosis():
     finally:
         s.close()
     assert taken is not None
-    frames = taken[0]
-    agg, rep = aggregate_frames(frames)
+    frames = taken.results
+    agg, overlay = capture_result(taken)
     assert not agg["abstained"], agg.get("abstain_reasons")
     assert {f.get("mirrored") for f in frames} == {True, False}  # both kinds were measured
     assert agg["pelvic_tilt_deg"] is not None and agg["lumbar_lordosis_deg"] is not None
-    assert agg["severity"] is not None and rep is not None
+    assert agg["severity"] is not None and overlay is not None
     assert agg["motion_stature"] < 0.01
+    # heading and sentence of the verdict card come from the same band words
+    from posture_app.results import _band_words
+
+    assert _band_words(agg)[0] == agg["severity_phrase"]
+
+
+def test_the_result_overlay_shows_the_combined_reading_not_its_frames_own(monkeypatch):
+    """The representative frame read -2.2° (posterior) while the capture combined to
+    +0.6° (neutral): its overlay, drawn while capturing, said "posterior" under a Neutral
+    verdict. The result's overlay is drawn with the combined reading."""
+    import posture.present.overlay as overlay
+    from posture.present.contract import from_dict
+
+    a = _assessment()
+    frame = CapturedFrame(np.zeros((a.frame_size[1], a.frame_size[0], 3), np.uint8), a)
+    drawn = []
+    monkeypatch.setattr(overlay, "draw_overlay", lambda rgb, x, **kw: drawn.append(x) or rgb)
+    combined = from_dict({"ok": True, "abstained": False, "pelvic_tilt_deg": -14.0,
+                          "pelvic_tilt_interval_deg": [-18.0, -10.0],
+                          "interval_coverage": 0.9, "lumbar_lordosis_deg": 21.0,
+                          "severity": "posterior", "severity_label": "Posterior tilt",
+                          "severity_probabilities": {"posterior": 1.0}})
+    combined_overlay(frame, combined)
+    shown = drawn[0]
+    assert shown.measurements.pelvic_tilt.value == -14.0
+    assert shown.measurements.pelvic_tilt.interval == (-18.0, -10.0)
+    assert shown.measurements.lumbar_lordosis.value == 21.0
+    assert shown.severity.band == "posterior" and shown.pose is a.pose
