@@ -69,3 +69,90 @@ def test_label_has_the_documented_keys(model):
     with_roll = label["pelvic_tilt_image_deg"]["with_roll"]["mid"]
     without = label["pelvic_tilt_image_deg"]["without_roll"]["mid"]
     assert abs(with_roll - without - sign * label["camera"]["roll_deg"]) < 0.01
+
+
+def test_bone_offsets_follow_ground_truth_and_leave_the_image_alone(model):
+    """Each body draws its bony offsets (ground-truth.md, "Bone-shape variation"): the
+    palpation-equivalent tilt is the postural one plus delta, side by side +-delta_lr/2."""
+    import numpy as np
+
+    from tools.synth.generate import make_sample
+    from tools.synth.labels import bone_rng, draw_bone_offsets
+
+    label = make_sample(model, 11, 0, (270, 480)).label
+    off = label["bone_offsets_deg"]
+    post, palp = label["pelvic_tilt_3d_deg"], label["pelvic_tilt_palpation_3d_deg"]
+    assert palp["left"] - post["left"] == pytest.approx(off["delta"] + off["delta_lr"] / 2,
+                                                        abs=2e-4)
+    assert palp["right"] - post["right"] == pytest.approx(off["delta"] - off["delta_lr"] / 2,
+                                                          abs=2e-4)
+    assert label["pelvic_tilt_palpation_deg"] == pytest.approx(
+        (palp["left"] + palp["right"]) / 2, abs=2e-4)
+    assert label["pelvic_tilt_deg"] == pytest.approx(post["mid"], abs=1e-4)
+    # the draws: SD 5 and 2.5 degrees, clipped to +-11 and +-5.5
+    draws = [draw_bone_offsets(bone_rng(3, i)) for i in range(4000)]
+    delta = np.array([d.delta for d in draws])
+    lr = np.array([d.delta_lr for d in draws])
+    assert abs(delta).max() <= 11.0 and abs(lr).max() <= 5.5
+    assert 4.6 < delta.std() < 5.2 and 2.3 < lr.std() < 2.6 and abs(delta.mean()) < 0.25
+
+
+def test_retake_takes_share_the_person_and_tilt_but_not_the_camera(model):
+    import numpy as np
+
+    from tools.synth.retake import make_session, sample_shot
+
+    takes = make_session(model, 41, 0, 3, height_px=480)
+    labels = [t.label for t in takes]
+    tilts = [lab["pelvic_tilt_deg"] for lab in labels]
+    # the pelvis rotation is re-solved after each stance's sway: the label is the session's
+    assert max(tilts) - min(tilts) < 0.05
+    assert all(abs(t - labels[0]["session"]["target_tilt_deg"]) < 0.05 for t in tilts)
+    assert len({lab["params"]["shape"]["gender"] for lab in labels}) == 1
+    assert len({lab["bone_offsets_deg"]["delta"] for lab in labels}) == 1
+    assert len({lab["params"]["room"]["texture_seed"] for lab in labels}) == 1
+    assert len({lab["facing"] for lab in labels}) == 1
+    # what a re-photographed person changes
+    for key in ("focal_35mm", "height_frac", "fill", "roll"):
+        assert len({lab["params"]["camera"][key] for lab in labels}) == 3, key
+    yaws = [lab["params"]["yaw"] for lab in labels]
+    assert max(yaws) - min(yaws) <= 10.0 and max(abs(y) for y in yaws) <= 15.0
+    assert len({lab["sway_deg"] for lab in labels}) == 3
+    assert len({lab["params"]["sensor"]["jpeg_quality"] for lab in labels}) >= 2
+    assert not np.array_equal(takes[0].image[:50, :50], takes[1].image[:50, :50])
+    # a frame cut at the shins: the person reaches the bottom edge, the ankles are below it
+    person, take = next((p, t) for p in range(40) for t in range(3)
+                        if sample_shot(41, p, t, 480).framing == "shins")
+    cut = make_session(model, 41, person, 3, height_px=480, only={take})[0]
+    assert cut.mask[-1].any()
+    h = cut.label["camera"]["height"]
+    assert all(cut.label["points"][f"ankle_{s}"]["px"][1] > h for s in "LR")
+    assert cut.label["points"]["hip_L"]["px"][1] < h
+
+
+def test_retake_session_is_reproducible_take_by_take(model):
+    """A take depends on (seed, person, take) only: made alone or with its session, the
+    same pixels and label; another person differs."""
+    import json
+
+    from tools.synth.retake import make_session
+
+    all_takes = make_session(model, 43, 2, 2, height_px=480)
+    alone = make_session(model, 43, 2, 2, height_px=480, only={1})[0]
+    assert json.dumps(alone.label, sort_keys=True) == json.dumps(all_takes[1].label,
+                                                                 sort_keys=True)
+    assert abs(alone.image.astype(int) - all_takes[1].image.astype(int)).max() <= 1
+    other = make_session(model, 43, 3, 1, height_px=480)[0]
+    assert other.label["params"]["shape"] != all_takes[0].label["params"]["shape"]
+
+
+def test_cameras_per_stance_reuse_one_posed_body(model):
+    from tools.synth.retake import make_session
+
+    takes = make_session(model, 47, 0, 4, cameras_per_stance=2, height_px=480)
+    stances = [t.label["session"]["stance"] for t in takes]
+    assert stances == [0, 0, 1, 1]
+    assert takes[0].label["sway_deg"] == takes[1].label["sway_deg"]
+    assert takes[0].label["params"]["yaw"] == takes[1].label["params"]["yaw"]
+    assert takes[0].label["camera"]["fx"] != takes[1].label["camera"]["fx"]
+    assert takes[1].label["sway_deg"] != takes[2].label["sway_deg"]

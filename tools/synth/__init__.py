@@ -4,4 +4,4 @@ The definition of the landmarks and of pelvic tilt follows ``../shared/ground-tr
 Run ``python -m tools.synth --help`` for the commands.
 """
 
-GENERATOR_VERSION = "0.3.0"
+GENERATOR_VERSION = "0.4.0"

@@ -101,8 +101,13 @@ def _look_at(eye: np.ndarray, target: np.ndarray) -> np.ndarray:
 
 
 def frame_camera(vertices: np.ndarray, stature: float, params: CameraParams, width: int,
-                 height: int) -> Camera:
+                 height: int, cut_z: float | None = None) -> Camera:
     """Place the camera so that the whole person fills ``params.fill`` of the frame height.
+
+    With ``cut_z`` (metres above the floor) the frame ends there instead: the part of the
+    person above ``cut_z`` fills ``params.fill`` of the height and sits on the bottom edge,
+    so the legs below it are cut off (a phone photo "cut at the shins"); ``params.offset_y``
+    is then ignored.
 
     Parameters
     ----------
@@ -117,14 +122,19 @@ def frame_camera(vertices: np.ndarray, stature: float, params: CameraParams, wid
     f = params.focal_35mm / 36.0 * max(width, height)
     K = np.array([[f, 0, width / 2], [0, f, height / 2], [0, 0, 1.0]])
     cam_z = params.height_frac * stature
-    top, bottom = vertices[:, 2].max(), 0.0
+    offset_y = params.offset_y
+    if cut_z is not None:
+        vertices = vertices[vertices[:, 2] >= cut_z]
+        # the kept part's bottom lands 1 % of the height below the bottom edge
+        offset_y = 0.51 - params.fill / 2
+    top, bottom = vertices[:, 2].max(), (0.0 if cut_z is None else float(cut_z))
     distance = f * (top - bottom) / (params.fill * height)
     roll = rotation([0, 0, 1], params.roll)
     for _ in range(4):  # refine: perspective makes the first guess a little off
         eye = np.array([distance, 0.0, cam_z])
         # aim so that the person's centre lands at the wanted offset from the image centre
         shift_y = -params.offset_x * width / f * distance
-        shift_z = params.offset_y * height / f * distance
+        shift_z = offset_y * height / f * distance
         target = np.array([0.0, shift_y, (top + bottom) / 2 + shift_z])
         r0 = _look_at(eye, target)
         cam = Camera(width, height, K, roll @ r0, r0, eye, params.roll)
@@ -133,10 +143,12 @@ def frame_camera(vertices: np.ndarray, stature: float, params: CameraParams, wid
         distance *= span / (params.fill * height)
         uv, _ = Camera(width, height, K, roll @ r0, r0, np.array([distance, 0, cam_z]),
                        params.roll).project(vertices)
-        # keep the whole body in frame with a margin of 2 % of the height
+        # keep the whole body in frame with a margin of 2 % of the height (a cut frame:
+        # all but its bottom edge)
         margin = 0.02 * height
+        low = uv[:, 1].max() - (height - margin) if cut_z is None else 0.0
         over = max(margin - uv[:, 0].min(), uv[:, 0].max() - (width - margin),
-                   margin - uv[:, 1].min(), uv[:, 1].max() - (height - margin), 0.0)
+                   margin - uv[:, 1].min(), low, 0.0)
         distance *= 1.0 + 2.5 * over / height
     eye = np.array([distance, 0.0, cam_z])
     return Camera(width, height, K, roll @ _look_at(eye, target), _look_at(eye, target), eye,

@@ -28,6 +28,23 @@ def main(argv: list[str] | None = None) -> int:
     gen.add_argument("--workers", type=int, default=1, help="processes (one core each)")
     gen.add_argument("--size", type=_size, default=(540, 960), help="WIDTHxHEIGHT")
     gen.add_argument("--start", type=int, default=0, help="first index to make")
+    gen.add_argument("--raster", choices=("numpy", "moderngl", "auto"), default="numpy",
+                     help="G-buffer rasteriser (moderngl: OpenGL via EGL, several times "
+                          "faster; pixels differ only on triangle edges)")
+
+    ret = sub.add_parser("retake", help="retake sessions: each person photographed "
+                         "several times (resumable)")
+    ret.add_argument("--people", type=int, required=True, help="number of sessions")
+    ret.add_argument("--takes", type=int, default=3, help="photos per person")
+    ret.add_argument("--seed", type=int, required=True, help="retake set seed")
+    ret.add_argument("--out", type=Path, required=True, help="output folder (under data/)")
+    ret.add_argument("--cameras-per-stance", type=int, default=1,
+                     help="takes photographed from one posed body")
+    ret.add_argument("--height", type=int, default=960, help="image height, pixels")
+    ret.add_argument("--start", type=int, default=0, help="first person to make")
+    ret.add_argument("--masks", action="store_true", help="also write the person masks")
+    ret.add_argument("--raster", choices=("numpy", "moderngl", "auto"), default="numpy",
+                     help="G-buffer rasteriser (see generate --raster)")
 
     sub.add_parser("selftest", help="check landmarks, 1:1 tilt and reproducibility")
 
@@ -44,12 +61,33 @@ def main(argv: list[str] | None = None) -> int:
     sheet.add_argument("--size", type=_size, default=(540, 960))
 
     args = parser.parse_args(argv)
+    if getattr(args, "raster", None):
+        from .raster import set_backend
+
+        try:
+            set_backend(args.raster)
+        except RuntimeError as exc:
+            parser.error(str(exc))
     if args.command == "generate":
         from .generate import generate
 
         made = generate(args.n, args.seed, args.out, workers=args.workers, size=args.size,
                         start=args.start)
         print(f"made {made} images in {args.out}")
+        return 0
+    if args.command == "retake":
+        from .retake import generate_sessions
+
+        if args.people < 1 or args.takes < 1 or args.cameras_per_stance < 1:
+            parser.error("--people, --takes and --cameras-per-stance must be >= 1")
+        timing = generate_sessions(args.people, args.takes, args.seed, args.out,
+                                   args.cameras_per_stance, args.height, args.start,
+                                   args.masks)
+        if timing.renders:
+            print(f"made {timing.renders} takes in {args.out}: "
+                  f"{timing.renders / timing.total:.2f} renders per CPU-second "
+                  f"(body {timing.body:.1f} s, pose {timing.pose:.1f} s, "
+                  f"render {timing.render:.1f} s CPU)")
         return 0
     if args.command == "selftest":
         from .selftest import main as selftest_main

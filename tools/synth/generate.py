@@ -15,13 +15,14 @@ import numpy as np
 from .appearance import add_hair_volume, vertex_colours
 from .body import BodyModel, pelvic_tilts
 from .camera import body_to_world, frame_camera
-from .labels import make_label
+from .labels import bone_rng, draw_bone_offsets, make_label
 from .pose import pose_body
 from .render import encode_jpeg, render
 from .scene import make_rng, sample_scene
 
 DEFAULT_SIZE = (540, 960)  # width, height
-INDEX_COLUMNS = ("id", "seed", "index", "pelvic_tilt_deg", "pelvic_tilt_image_deg",
+INDEX_COLUMNS = ("id", "seed", "index", "pelvic_tilt_deg", "pelvic_tilt_palpation_deg",
+                 "pelvic_tilt_image_deg",
                  "lordosis_l1_rotation_deg", "lordosis_surface_deg", "facing", "arms",
                  "sex_gender", "age_years", "stature_m", "yaw_deg", "roll_deg")
 
@@ -68,7 +69,8 @@ def make_sample(model: BodyModel, seed: int, index: int,
                            cv2.COLOR_BGR2RGB)
     label = make_label(seed=seed, index=index, params=params, dT=d_t, rest_tilt=rest_tilt,
                        body=body, posed=posed, world=world, camera=camera,
-                       facing=params.facing)
+                       facing=params.facing,
+                       bone_offsets=draw_bone_offsets(bone_rng(seed, index)))
     label["id"] = sample_id(seed, index)
     label["image"] = f"{label['id']}.jpg"
     label["mask"] = f"{label['id']}_mask.png"
@@ -99,6 +101,7 @@ def index_row(label: dict) -> dict:
     return {
         "id": label["id"], "seed": label["seed"], "index": label["index"],
         "pelvic_tilt_deg": label["pelvic_tilt_deg"],
+        "pelvic_tilt_palpation_deg": label.get("pelvic_tilt_palpation_deg"),
         "pelvic_tilt_image_deg": label["pelvic_tilt_image_deg"]["with_roll"]["mid"],
         "lordosis_l1_rotation_deg": label["lumbar_lordosis_deg"]["l1_rotation_deg"],
         "lordosis_surface_deg": label["lumbar_lordosis_deg"]["surface_deg"],

@@ -50,13 +50,62 @@ def surface_lordosis_deg(vertices: np.ndarray, stature: float, s2_z: float) -> f
     return float(np.degrees(np.arctan(slope(l1_z)) - np.arctan(slope(s2_z))))
 
 
+@dataclasses.dataclass(frozen=True)
+class BoneOffsets:
+    """Where this person's ASIS and PSIS sit on the bone, beyond the skin landmarks.
+
+    Attributes
+    ----------
+    delta : float
+        Offset of the bony ASIS-PSIS angle, degrees (Normal(0, 5) clipped to +-11).
+    delta_lr : float
+        Left minus right difference, degrees (Normal(0, 2.5) clipped to +-5.5).
+    """
+
+    delta: float
+    delta_lr: float
+
+
+# ground-truth.md, "Bone-shape variation" (Preece et al. 2008): SD and clip, degrees
+BONE_DELTA_SD, BONE_DELTA_CLIP = 5.0, 11.0
+BONE_DELTA_LR_SD, BONE_DELTA_LR_CLIP = 2.5, 5.5
+# the stream the offsets come from: separate from the scene draws so that adding them
+# changed no image of an existing (seed, index)
+BONE_STREAM = 0xB0E5
+
+
+def bone_rng(*key: int) -> np.random.Generator:
+    """The random generator of the bony offsets of the body keyed by ``key``."""
+    return np.random.Generator(np.random.PCG64(np.random.SeedSequence([BONE_STREAM, *key])))
+
+
+def draw_bone_offsets(rng: np.random.Generator) -> BoneOffsets:
+    """Draw one body's bony offsets (ground-truth.md, "Bone-shape variation")."""
+    delta = float(np.clip(rng.normal(0.0, BONE_DELTA_SD), -BONE_DELTA_CLIP, BONE_DELTA_CLIP))
+    lr = float(np.clip(rng.normal(0.0, BONE_DELTA_LR_SD), -BONE_DELTA_LR_CLIP,
+                       BONE_DELTA_LR_CLIP))
+    return BoneOffsets(delta=delta, delta_lr=lr)
+
+
+def palpation_tilts(postural: dict, bone: BoneOffsets) -> dict:
+    """Palpation-equivalent tilt (what a palpation meter would read), degrees.
+
+    Left = postural left + delta + delta_lr / 2, right = postural right + delta -
+    delta_lr / 2, and the label ``mid`` is the mean of the two sides.
+    """
+    left = postural["left"] + bone.delta + bone.delta_lr / 2
+    right = postural["right"] + bone.delta - bone.delta_lr / 2
+    return {"mid": (left + right) / 2, "left": left, "right": right}
+
+
 def _point(p3: np.ndarray, camera: Camera) -> dict:
     uv, _ = camera.project(p3[None])
     return {"xyz_m": [round(float(v), 5) for v in p3], "px": [round(float(v), 2) for v in uv[0]]}
 
 
 def make_label(*, seed: int, index: int, params, dT: float, rest_tilt: float, body: Body,
-               posed, world: np.ndarray, camera: Camera, facing: str) -> dict:
+               posed, world: np.ndarray, camera: Camera, facing: str,
+               bone_offsets: BoneOffsets | None = None) -> dict:
     """The label of one image (a JSON-ready dict; see ``samples/README.md`` for the keys).
 
     Parameters
@@ -72,6 +121,9 @@ def make_label(*, seed: int, index: int, params, dT: float, rest_tilt: float, bo
         Body frame -> world frame.
     camera : Camera
     facing : str
+    bone_offsets : BoneOffsets, optional
+        The body's bony offsets; with them the label also carries the palpation-equivalent
+        tilt (``pelvic_tilt_palpation_deg``). ``pelvic_tilt_deg`` stays the postural tilt.
     """
     rot, shift = world[:3, :3], world[:3, 3]
     verts_w = posed.vertices @ rot.T + shift
@@ -111,6 +163,13 @@ def make_label(*, seed: int, index: int, params, dT: float, rest_tilt: float, bo
         for side in ("L", "R"):
             points[f"{name}_{side}"] = _point(joints_w[body.bone(f"{bone}.{side}")], camera)
     uv, _ = camera.project(verts_w)
+    bony = {}
+    if bone_offsets is not None:
+        palp = palpation_tilts(tilt3d, bone_offsets)
+        bony = {"pelvic_tilt_palpation_deg": round(palp["mid"], 4),
+                "pelvic_tilt_palpation_3d_deg": {k: round(v, 4) for k, v in palp.items()},
+                "bone_offsets_deg": {"delta": round(bone_offsets.delta, 4),
+                                     "delta_lr": round(bone_offsets.delta_lr, 4)}}
     return {
         "generator": "tools.synth", "generator_version": GENERATOR_VERSION,
         "seed": seed, "index": index,
@@ -118,6 +177,7 @@ def make_label(*, seed: int, index: int, params, dT: float, rest_tilt: float, bo
         "pelvic_tilt_3d_deg": {k: round(v, 4) for k, v in tilt3d.items()},
         "pelvic_tilt_image_deg": {k: {s: round(x, 4) for s, x in v.items()}
                                   for k, v in image_tilt.items()},
+        **bony,
         "pelvic_tilt_rest_deg": round(rest_tilt, 4),
         "pelvic_tilt_change_deg": round(dT, 4),
         "sway_deg": round(posed.sway, 4),

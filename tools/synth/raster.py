@@ -9,9 +9,17 @@ shader reads.
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
 
 import numpy as np
+
+#: Rasterisers of the G-buffer: this module's NumPy one (the reference, deterministic on
+#: any machine) and OpenGL through moderngl (``raster_gl``; several times faster, differs
+#: only on triangle edges). Chosen by ``set_backend`` or the SYNTH_RASTER variable, which
+#: worker processes inherit.
+BACKENDS = ("numpy", "moderngl")
+BACKEND_ENV = "SYNTH_RASTER"
 
 
 @dataclass(frozen=True)
@@ -36,9 +44,48 @@ class Fragments:
     depth: np.ndarray
 
 
+def set_backend(name: str) -> None:
+    """Use the rasteriser ``name`` (one of ``BACKENDS``) in this process and its workers.
+
+    ``"auto"`` picks moderngl where a headless OpenGL context can be made, else NumPy.
+    """
+    if name == "auto":
+        from . import raster_gl
+
+        name = "moderngl" if raster_gl.available() else "numpy"
+    if name not in BACKENDS:
+        raise ValueError(f"unknown rasteriser {name!r}; one of {', '.join(BACKENDS)}, auto")
+    if name == "moderngl":
+        from . import raster_gl
+
+        if not raster_gl.available():
+            raise RuntimeError("moderngl rasteriser unavailable: pip install -r "
+                               "tools/synth/requirements.txt; needs libEGL and Mesa")
+    os.environ[BACKEND_ENV] = name
+
+
+def backend_name() -> str:
+    """Which rasteriser draws the G-buffers (for the speed figures)."""
+    return os.environ.get(BACKEND_ENV, "numpy")
+
+
 def rasterize(xy: np.ndarray, depth: np.ndarray, faces: np.ndarray, width: int, height: int,
-              cull_sign: float | None = 1.0, max_candidates: int = 40_000_000) -> Fragments:
-    """Rasterise triangles given in pixel coordinates.
+              cull_sign: float | None = 1.0) -> Fragments:
+    """Rasterise triangles given in pixel coordinates, with the chosen backend.
+
+    See ``rasterize_numpy`` for the parameters.
+    """
+    if backend_name() == "moderngl":
+        from . import raster_gl
+
+        return raster_gl.rasterize(xy, depth, faces, width, height, cull_sign)
+    return rasterize_numpy(xy, depth, faces, width, height, cull_sign)
+
+
+def rasterize_numpy(xy: np.ndarray, depth: np.ndarray, faces: np.ndarray, width: int,
+                    height: int, cull_sign: float | None = 1.0,
+                    max_candidates: int = 40_000_000) -> Fragments:
+    """Rasterise triangles given in pixel coordinates (NumPy).
 
     Parameters
     ----------

@@ -155,7 +155,7 @@ def _normalised_blur(values: np.ndarray, weight: np.ndarray, sigma: float) -> np
 
 def render(camera: Camera, vertices: np.ndarray, faces: np.ndarray, albedo: np.ndarray,
            material: np.ndarray, lighting: Lighting, room: Room, sensor: Sensor,
-           gloss: float) -> Rendered:
+           gloss: float, noise_seed: int | None = None) -> Rendered:
     """Render the person (world-frame mesh with per-vertex albedo) in the room.
 
     Parameters
@@ -172,6 +172,9 @@ def render(camera: Camera, vertices: np.ndarray, faces: np.ndarray, albedo: np.n
         Sampled scene settings.
     gloss : float
         Specular strength of clothing.
+    noise_seed : int, optional
+        Seed of the fabric grain and sensor noise. By default they continue the room's
+        texture stream (so one room always gets the same noise); a retake passes its own.
 
     Returns
     -------
@@ -265,6 +268,8 @@ def render(camera: Camera, vertices: np.ndarray, faces: np.ndarray, albedo: np.n
     spec = strength * ndh ** np.where(mat == EYE, 80, 24) * lit[frags.pixel]
     radiance[frags.pixel] += spec[:, None] * key
 
+    if noise_seed is not None:
+        rng = np.random.Generator(np.random.PCG64(noise_seed))
     # --- fabric texture and skin detail in screen space (cheap, breaks up flat colours)
     grain = rng.normal(0, 1, w * h).astype(np.float32).reshape(h, w)
     grain = cv2.GaussianBlur(grain, (0, 0), 0.8).reshape(-1)
