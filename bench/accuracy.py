@@ -31,10 +31,12 @@ from pathlib import Path
 import cv2
 import numpy as np
 
+from posture.agreement import agreement as agreement_stats
 from posture.analysis import Analyzer
 from posture.classify import BAND_IDS, band_of
 from posture.errors import PostureError
 from posture.images import load_image
+from posture.present.agreement_plot import bland_altman_image
 
 ROOT = Path(__file__).resolve().parents[1]  # the repository (posture is installed)
 
@@ -79,43 +81,6 @@ def agreement(pred: np.ndarray, true: np.ndarray) -> dict:
         "bias": bias, "loa_low": bias - 1.96 * sd, "loa_high": bias + 1.96 * sd,
         "p90_abs": float(np.quantile(np.abs(d), 0.9)),
     }
-
-
-def bland_altman_png(pred, true, stats, path: Path, title: str) -> None:
-    """A Bland–Altman plot drawn with OpenCV (no plotting dependency)."""
-    W, H, m = 900, 600, 70
-    img = np.full((H, W, 3), 255, np.uint8)
-    mean, diff = (pred + true) / 2, pred - true
-    x0, x1 = min(-10.0, float(mean.min()) - 2), max(40.0, float(mean.max()) + 2)
-    lim = max(10.0, float(np.abs(diff).max()) + 1)
-    y0, y1 = -lim, lim
-
-    def px(x, y):
-        return (int(m + (x - x0) / (x1 - x0) * (W - 2 * m)),
-                int(H - m - (y - y0) / (y1 - y0) * (H - 2 * m)))
-
-    cv2.rectangle(img, px(x0, y0), px(x1, y1), (0, 0, 0), 1)
-    for gx in range(int(np.ceil(x0 / 10) * 10), int(x1) + 1, 10):
-        cv2.line(img, px(gx, y0), px(gx, y1), (230, 230, 230), 1)
-        cv2.putText(img, str(gx), (px(gx, y0)[0] - 10, H - m + 22), cv2.FONT_HERSHEY_SIMPLEX,
-                    0.5, (0, 0, 0), 1, cv2.LINE_AA)
-    step = 5 if lim <= 20 else 10
-    for gy in range(-int(lim // step) * step, int(lim) + 1, step):
-        cv2.putText(img, f"{gy:+d}", (10, px(x0, gy)[1] + 5), cv2.FONT_HERSHEY_SIMPLEX, 0.5,
-                    (0, 0, 0), 1, cv2.LINE_AA)
-    for x, y in zip(mean, diff, strict=True):
-        cv2.circle(img, px(x, y), 3, (200, 90, 30), -1, cv2.LINE_AA)
-    for val, colour in ((stats["bias"], (0, 0, 200)), (stats["loa_low"], (0, 140, 0)),
-                        (stats["loa_high"], (0, 140, 0))):
-        cv2.line(img, px(x0, val), px(x1, val), colour, 2, cv2.LINE_AA)
-        cv2.putText(img, f"{val:+.2f}", (W - m + 4, px(x1, val)[1] + 5),
-                    cv2.FONT_HERSHEY_SIMPLEX, 0.5, colour, 1, cv2.LINE_AA)
-    cv2.putText(img, title, (m, 40), cv2.FONT_HERSHEY_SIMPLEX, 0.7, (0, 0, 0), 2, cv2.LINE_AA)
-    cv2.putText(img, "mean of estimate and truth (deg)", (W // 2 - 150, H - 15),
-                cv2.FONT_HERSHEY_SIMPLEX, 0.55, (0, 0, 0), 1, cv2.LINE_AA)
-    cv2.putText(img, "estimate - truth (deg)", (m + 5, m - 8), cv2.FONT_HERSHEY_SIMPLEX, 0.5,
-                (0, 0, 0), 1, cv2.LINE_AA)
-    cv2.imwrite(str(path), img)
 
 
 def confusion(pred_bands, true_bands) -> list[list[int]]:
@@ -216,10 +181,12 @@ def main(argv=None) -> int:
     o = variants["original"]
     measured = [r for r in o if r.get("tilt") is not None]
     if measured:
-        bland_altman_png(np.array([r["tilt"] for r in measured]),
-                         np.array([r["true_tilt"] for r in measured]),
-                         results["tilt"]["original"]["agreement"], a.out / "bland_altman.png",
-                         f"Pelvic tilt on {len(measured)} held-out renders")
+        pred = np.array([r["tilt"] for r in measured])
+        true = np.array([r["true_tilt"] for r in measured])
+        img = bland_altman_image(pred, true, agreement_stats(pred, true),
+                                 title=f"Pelvic tilt on {len(measured)} held-out renders",
+                                 reference_name="truth")
+        cv2.imwrite(str(a.out / "bland_altman.png"), cv2.cvtColor(img, cv2.COLOR_RGB2BGR))
     (a.out / "accuracy.json").write_text(json.dumps(results, indent=1))
     md = markdown(results)
     (a.out / "accuracy.md").write_text(md)

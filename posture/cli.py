@@ -253,6 +253,9 @@ def build_parser() -> argparse.ArgumentParser:
     from .cli_users import add_parsers as add_clinic_parsers  # users, audit (clinic store)
 
     add_clinic_parsers(sub)
+    from .cli_validate import add_parsers as add_validate_parser
+
+    add_validate_parser(sub)
     return p
 
 
