@@ -22,6 +22,7 @@ from posture_app.plan_view import (
     red_flag_questions,
     screening_outcome,
 )
+from posture_app.results import overlay_alt
 from posture_app.state import get_current
 from posture_app.text import error_text, reason_code, reason_text
 
@@ -81,19 +82,29 @@ if not inp.usable:
     st.stop()
 
 # Red flags first: the plan is not shown until every question has a yes or no, and a yes
-# replaces it with advice to see a clinician.
+# replaces it with advice to see a clinician. "None of these apply" answers all at once.
 QUESTIONS = red_flag_questions()
 ANSWER = {"No": False, "Yes": True}
+
+
+def none_apply() -> None:
+    for i in range(len(QUESTIONS)):
+        st.session_state[f"redflag_{i}"] = "No"
+
+
 answers = {q.flag: ANSWER.get(st.session_state.get(f"redflag_{i}"))
            for i, q in enumerate(QUESTIONS)}
 outcome = screening_outcome(answers, QUESTIONS)
 with st.container(key="red-flags"), st.expander(
         "🚩 Safety questions" + (": all answered no" if outcome == "clear" else ""),
         expanded=outcome != "clear"):
-    st.markdown("**Before your plan: a few questions about your health.** Answer each one; "
-                "a yes means a clinician should see you before you start exercising.")
+    st.markdown("**Before your plan: a few questions about your health.** Answer each one, "
+                "or press *None of these apply* below; a yes means a clinician should see "
+                "you before you start exercising.")
     for i, q in enumerate(QUESTIONS):
         st.radio(q.question, list(ANSWER), index=None, horizontal=True, key=f"redflag_{i}")
+    st.button("✅ None of these apply to me", key="redflag_none", on_click=none_apply,
+              width="stretch")
 if outcome == "unanswered":
     left = sum(v is None for v in answers.values())
     st.info(f"Answer the safety questions above to see your plan ({left} of "
@@ -132,18 +143,21 @@ except PostureError as err:  # e.g. a damaged exercise catalogue on the server
     st.stop()
 
 st.divider()
-if current is not None and current.overlay is not None and result is current.result:
-    thumb, head = st.columns([1, 5])
-    thumb.image(current.overlay, width="stretch")
-else:
-    head = st.container()
-with head:
-    shown = from_dict(result, strict=False)  # typed (posture.result.Reading)
+# The headline first (on a phone the columns stack: a picture first filled 1.5 screens),
+# the picture beside it on a wide screen, never taller than half the screen.
+head, thumb = st.columns([5, 1])
+shown = from_dict(result, strict=False)  # typed (posture.result.Reading)
+with head, st.container(key="plan-head"):
     tilt = shown.pelvic_tilt_deg
     if tilt is not None:
         st.caption(f"Based on pelvic tilt {tilt:+.1f}° ({shown.band_text}), "
                    f"from your {current.origin if current else 'saved'} check.")
     st.markdown(f"### {plan.headline}")
+if current is not None and current.overlay is not None and result is current.result:
+    st.html("<style>.st-key-plan-photo img{max-height:50vh;width:auto!important;"
+            "max-width:100%;object-fit:contain}</style>")
+    with thumb, st.container(key="plan-photo"):
+        st.image(current.overlay, width="stretch", alt=overlay_alt(shown))
 if plan.retake_guidance:
     st.warning("**How to retake the picture:**\n" +
                "\n".join(f"- {g}" for g in plan.retake_guidance), icon="📷")

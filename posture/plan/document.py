@@ -15,14 +15,18 @@ from posture.result import Reading
 
 from .screening import red_flag_questions
 
+# A flex row stretches its items to the row's height: the pictures keep their own aspect
+# ratio (align-self, object-fit), or they were squashed beside a long list of steps.
 _CSS = """
 body{font-family:system-ui,-apple-system,'Segoe UI',sans-serif;max-width:820px;margin:24px auto;
 color:#1d1d1d;line-height:1.45;padding:0 16px}
 h1{font-size:1.6em;margin-bottom:4px} h2{font-size:1.15em;margin:0 0 4px}
 .meta{color:#555;font-size:.9em}
-.item{display:flex;gap:16px;border:1px solid #ccc;border-radius:8px;padding:12px;margin:12px 0;
-page-break-inside:avoid;break-inside:avoid}
-.item img{width:210px;height:auto;flex:none;border-radius:4px}
+.item{display:flex;align-items:flex-start;gap:16px;border:1px solid #ccc;border-radius:8px;
+padding:12px;margin:12px 0;page-break-inside:avoid;break-inside:avoid}
+.item img{width:210px;height:auto;flex:none;align-self:flex-start;object-fit:contain;
+border-radius:4px}
+@media (max-width:520px){.item{flex-direction:column}.item img{width:100%;max-width:320px}}
 .dose{font-weight:600} .why,.small{color:#444;font-size:.92em}
 .flags{border:2px solid #c0392b;border-radius:8px;padding:8px 14px;margin-top:18px}
 ol,ul{margin:4px 0 4px 20px;padding:0}

@@ -207,3 +207,28 @@ def test_deep_link_into_a_fresh_server_gets_the_page_list(launch):
                 page.get_by_role("heading", name=re.compile(heading)).first.wait_for()
             finally:
                 ctx.close()
+
+
+def test_printable_plan_pictures_keep_their_shape(launch):
+    """Issue 22 item 13: in the printable plan a flex row stretched each exercise picture
+    to the height of its text, squashing it. Each picture is drawn at its own aspect ratio,
+    at a desktop and at a phone width."""
+    from posture.plan import PlanInput, make_plan
+    from posture_app.plan_view import plan_html
+
+    result = {"ok": True, "abstained": False, "pelvic_tilt_deg": 22.0,
+              "pelvic_tilt_interval_deg": [17.0, 27.0], "severity": "moderate",
+              "severity_label": "Moderate anterior tilt"}
+    doc = plan_html(make_plan(PlanInput.from_result(result), thomas_test="yes"), result)
+    browser = launch()
+    for width in (1000, 390):
+        page = browser.new_page(viewport={"width": width, "height": 900})
+        try:
+            page.set_content(doc)
+            shapes = page.evaluate("""() => Array.from(document.images).map(i => [
+                i.naturalWidth / i.naturalHeight, i.clientWidth / i.clientHeight])""")
+        finally:
+            page.close()
+        assert shapes
+        for natural, drawn in shapes:
+            assert abs(drawn / natural - 1) < 0.02, (width, shapes)

@@ -535,3 +535,53 @@ def test_scroll_script_survives_the_html_sanitiser():
     inner = body.removeprefix("<script>").removesuffix("</script>")
     assert not re.search(r"<[/\w!]", inner), inner
     assert "block:'start'" in inner and "focus(" in inner
+
+
+def _plan_page(result: dict):
+    from streamlit.testing.v1 import AppTest
+
+    from posture_app.state import Current
+
+    at = AppTest.from_file(str(ROOT / "pages" / "3_Exercise_plan.py"), default_timeout=60)
+    at.session_state["posture_current_result"] = Current(result, None, "photo")
+    return at.run()
+
+
+def _downloads(at) -> list[str]:
+    return [b.proto.label for b in at.get("download_button")]
+
+
+NEUTRAL = {"ok": True, "abstained": False, "pelvic_tilt_deg": 6.0,
+           "pelvic_tilt_interval_deg": [1.0, 11.0], "severity": "neutral",
+           "severity_label": "Neutral", "landmarks_px": [[1, 2, 1]], "abstain_reasons": []}
+
+
+def test_red_flags_none_of_these_apply_answers_all_at_once():
+    """Issue 22 item 8: eleven questions needed eleven taps; one answer now says no to
+    all of them (each still shows "No"), and the plan follows."""
+    from posture_app.plan_view import red_flag_questions
+
+    n = len(red_flag_questions())
+    at = _plan_page(NEUTRAL)
+    assert not at.exception
+    assert any("Answer the safety questions" in i.value for i in at.info)
+    [none] = [b for b in at.button if "None of these apply" in b.label]
+    none.click().run()
+    assert not at.exception
+    assert [at.radio(key=f"redflag_{i}").value for i in range(n)] == ["No"] * n
+    assert not any("Answer the safety questions" in i.value for i in at.info)
+    assert any("all answered no" in e.label for e in at.expander)
+    assert "Printable plan (HTML)" in _downloads(at)  # the plan is shown
+
+
+def test_red_flags_yes_after_none_of_these_apply_still_means_clinician():
+    """The yes path is unchanged: one yes after "None of these apply" hides the plan."""
+    at = _plan_page(NEUTRAL)
+    [none] = [b for b in at.button if "None of these apply" in b.label]
+    none.click().run()
+    at.radio(key="redflag_0").set_value("Yes").run()
+    assert not at.exception
+    text = " ".join(e.value for e in at.error)
+    assert "Please see a clinician" in text
+    assert "Printable plan (HTML)" not in _downloads(at)
+    assert "Your answers (text)" in _downloads(at)

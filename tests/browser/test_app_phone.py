@@ -7,7 +7,7 @@ import re
 
 import pytest
 
-from .harness import ARTIFACTS, ESTIMATOR, answer_red_flags, radios_settled, shot
+from .harness import ARTIFACTS, ESTIMATOR, radios_settled, shot
 
 pytestmark = pytest.mark.browser
 
@@ -161,8 +161,19 @@ def test_phone_red_flag_yes_hides_the_plan(phone, app_url, photo):
     assert n >= 10
     page.get_by_text(re.compile("Answer the safety questions")).wait_for()  # page complete
     assert page.locator(".st-key-plan-item-1").count() == 0  # not before the answers
-    answer_red_flags(page, "No")
+    # one tap answers all eleven (issue 22 item 8)
+    page.get_by_role("button", name=re.compile("None of these apply")).click()
     page.locator(".st-key-plan-item-1").wait_for()  # all "no": the plan
+    assert all(radios.nth(i).locator("label").filter(has_text="No").locator("input")
+               .is_checked() for i in range(n))
+    # the headline comes first, the picture after it within the screen (issue 22 item 13:
+    # it came first and filled 1.5 screens)
+    head = in_viewport(page, page.locator(".st-key-plan-head"))
+    photo = page.locator(".st-key-plan-photo").get_by_role("img")
+    pic = in_viewport(page, photo)
+    assert head["y"] < pic["y"], (head, pic)
+    assert pic["height"] <= PHONE["height"] * 0.6 and pic["width"] <= PHONE["width"], pic
+    assert "pelvic tilt" in photo.get_attribute("alt")
     # a "yes" to one (history of cancer) replaces the plan with advice to see a clinician
     page.get_by_text(re.compile("Safety questions")).first.click()  # open the folded list
     cancer = radios.filter(has_text="cancer")
