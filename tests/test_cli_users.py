@@ -36,7 +36,7 @@ def test_users_add_reads_two_lines_and_the_user_can_log_in(db, monkeypatch, caps
         assert [(u.name, u.role) for u in accounts.list_users(s)] == [("dr_lee", "admin")]
         assert accounts.session_user(s, accounts.login(s, "dr_lee", PW)).name == "dr_lee"
     code, out, _ = run(monkeypatch, capsys, ["users", "list"])
-    assert out.split() == ["dr_lee", "admin"]
+    assert out.split() == ["dr_lee", "admin", "active"]
 
 
 @pytest.mark.parametrize(("stdin", "code_name"), [

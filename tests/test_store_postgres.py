@@ -23,9 +23,25 @@ import pytest
 import sqlalchemy as sa
 from conftest import require_or_skip
 from test_store import make_result
+from test_store_accounts import (
+    check_admin_actions,
+    check_attempts_left_and_lock_time,
+    check_equal_work_on_every_path,
+    check_names_fold_to_one_account,
+    check_parallel_wrong_logins_lock,
+    fast_argon,  # noqa: F401  (a fixture, used by name below)
+)
+from test_store_audit_chain import (
+    _some_history,
+    check_chain_names_the_broken_row,
+    check_chain_names_the_row_after_a_removed_one,
+    check_new_rows_chain_on,
+    check_v3_upgrade,
+)
 from test_store_clinic import check_accounts, check_audit_trail, check_numbers_never_reused
 
 from posture.store import SCHEMA_VERSION, StoreError, open_store
+from posture.store.audit import verify
 from posture.store.schema import migrate
 
 
@@ -162,6 +178,8 @@ def test_concurrent_saves_from_three_processes(pg_url):
         creates = [e for e in s.audit_trail() if e["action"] == "create"
                    and e["assessment_id"] is not None]
         assert len(creates) == 3 * n
+        check = verify(s)  # 3 processes appending at once left one unbroken chain
+        assert check.ok and check.rows == len(s.audit_trail()), check.text()
 
 
 def test_read_only_server_gives_a_coded_error(pg_url):
@@ -173,3 +191,85 @@ def test_read_only_server_gives_a_coded_error(pg_url):
         with pytest.raises(StoreError) as e:
             s.save_assessment(p.id, make_result())
         assert e.value.code == "database_read_only"
+
+
+# -- accounts under attack (issue 23 items 2, 11; issue 22 item 10) ------------------------
+
+@pytest.mark.parametrize("n_threads", [12, 24])
+def test_parallel_wrong_logins_lock_the_account(pg_url, monkeypatch, n_threads):
+    """Before: 12 simultaneous wrong logins checked 12 passwords under READ COMMITTED,
+    left the counter at 1 and let the right password in."""
+    with open_store(pg_url) as s:
+        check_parallel_wrong_logins_lock(s, monkeypatch, n_threads)
+
+
+@pytest.mark.usefixtures("fast_argon")
+def test_equal_work_on_every_login_path(pg_url, monkeypatch):
+    with open_store(pg_url) as s:
+        check_equal_work_on_every_path(s, monkeypatch)
+
+
+@pytest.mark.usefixtures("fast_argon")
+def test_names_differing_in_case_are_one_account(pg_url):
+    with open_store(pg_url) as s:
+        check_names_fold_to_one_account(s)
+
+
+@pytest.mark.usefixtures("fast_argon")
+@pytest.mark.parametrize("exists", [True, False])
+def test_login_counts_down_then_locks(pg_url, monkeypatch, exists):
+    with open_store(pg_url) as s:
+        check_attempts_left_and_lock_time(s, monkeypatch, "dr_pg", exists=exists)
+
+
+@pytest.mark.usefixtures("fast_argon")
+def test_admin_actions_are_audited(pg_url):
+    with open_store(pg_url) as s:
+        check_admin_actions(s)
+
+
+# -- the audit trail's tamper evidence (issue 23 item 8) ----------------------------------
+
+def pg_tamper(url: str):
+    """SQL run by the database owner with the trail's triggers switched off."""
+
+    def run(sql: str) -> None:
+        eng = sa.create_engine(url)
+        with eng.begin() as conn:
+            conn.exec_driver_sql("ALTER TABLE audit DISABLE TRIGGER USER")
+            conn.exec_driver_sql(sql)
+            conn.exec_driver_sql("ALTER TABLE audit ENABLE TRIGGER USER")
+        eng.dispose()
+
+    return run
+
+
+def test_truncate_of_the_audit_trail_is_refused(pg_url):
+    with open_store(pg_url) as s:
+        _some_history(s)
+        n = len(s.audit_trail())
+        for stmt in ("TRUNCATE audit", "TRUNCATE TABLE audit RESTART IDENTITY CASCADE"):
+            with pytest.raises(StoreError) as e, s._write() as conn:
+                conn.exec_driver_sql(stmt)
+            assert e.value.code == "audit_append_only"
+        assert len(s.audit_trail()) == n and verify(s).ok
+
+
+def test_chain_names_an_edited_row(pg_url):
+    with open_store(pg_url) as s:
+        check_chain_names_the_broken_row(s, pg_tamper(pg_url))
+
+
+def test_chain_names_the_row_after_a_removed_one(pg_url):
+    with open_store(pg_url) as s:
+        check_chain_names_the_row_after_a_removed_one(s, pg_tamper(pg_url))
+
+
+def test_each_row_carries_the_previous_rows_hash(pg_url):
+    with open_store(pg_url) as s:
+        check_new_rows_chain_on(s)
+
+
+def test_v3_database_upgrades_with_its_old_rows_covered(pg_url):
+    check_v3_upgrade(pg_url, pg_tamper(pg_url))
+

@@ -1,22 +1,31 @@
 """Clinic accounts: users with argon2id password hashes, roles, sessions, lock-out.
 
 Rules (password length, failures before a lock-out, session lifetimes) are in
-``posture/data/accounts.yaml`` with their sources. Every login, failed login and logout is
-written to the audit trail.
+``posture/data/accounts.yaml`` with their sources. Every login, failed login, logout and
+account change is written to the audit trail.
+
+Names are one account whatever their case or Unicode form (:mod:`posture.store.names`).
+Every login attempt costs the same: exactly one argon2 verification, whether the name is
+unknown, the account disabled or locked, or the password wrong or right, so the time of an
+answer does not tell whether a name exists. The failure count is changed under a row lock
+(PostgreSQL ``SELECT … FOR UPDATE``; SQLite ``BEGIN IMMEDIATE``) held until the attempt is
+decided, so simultaneous attempts cannot all read the same count: at most
+``max_failed_logins`` passwords are checked before the lock-out, however many arrive at once.
 
 Typical use::
 
     from posture.store import open_store, accounts
     with open_store() as s:
         accounts.add_user(s, "dr_lee", "a long passphrase", role="clinician")
-        token = accounts.login(s, "dr_lee", "a long passphrase")   # or StoreError
+        token = accounts.login(s, "dr_lee", "a long passphrase")   # or LoginError
         user = accounts.session_user(s, token)                     # None once expired
+        res = accounts.attempt_login(s, "dr_lee", "typo")          # never raises for a
+        res.attempts_left, res.locked_until                        # wrong password
 """
 
 from __future__ import annotations
 
 import hashlib
-import re
 import secrets
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -25,12 +34,13 @@ from importlib import resources
 from typing import Any
 
 import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql, sqlite
 
 from .db import _T, Store, _from_db_time
+from .names import display_name, name_key, valid_name
 from .records import StoreError
 
-USERS, SESSIONS = _T["users"], _T["sessions"]
-_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._@-]{1,63}$")
+USERS, SESSIONS, MISSES = _T["users"], _T["sessions"], _T["login_misses"]
 
 
 @cache
@@ -53,6 +63,23 @@ def _hasher():
     return PasswordHasher()  # argon2id with the library's RFC 9106 "low memory" profile
 
 
+@cache
+def _dummy_hash() -> str:
+    # what an attempt that must fail is checked against: the same parameters as a real hash,
+    # so it takes as long, and no password can match it
+    return _hasher().hash(secrets.token_urlsafe(32))
+
+
+def _verify(stored_hash: str, password: str) -> bool:
+    """One argon2 verification (the only place a password is checked)."""
+    from argon2.exceptions import InvalidHashError, VerificationError
+
+    try:
+        return bool(_hasher().verify(stored_hash, password))
+    except (VerificationError, InvalidHashError):
+        return False
+
+
 @dataclass(frozen=True)
 class User:
     """A clinic account (no password material)."""
@@ -64,6 +91,66 @@ class User:
     @property
     def is_admin(self) -> bool:
         return self.role == "admin"
+
+
+@dataclass(frozen=True)
+class Account:
+    """An account with its state, for ``posture users list``."""
+
+    user: User
+    disabled: bool
+    locked_until: datetime | None  # aware (UTC) while locked, else None
+
+
+@dataclass(frozen=True)
+class LoginResult:
+    """The outcome of one login attempt (:func:`attempt_login`).
+
+    Attributes
+    ----------
+    token
+        The session token when the login succeeded (keep it secret), else None.
+    user
+        The account logged in, else None.
+    code
+        None on success, ``login_failed`` or ``account_locked``.
+    message
+        What to tell the person (the same for an unknown name and a wrong password).
+    attempts_left
+        Failed logins still allowed before the account locks: ``max_failed_logins`` after
+        a success, 0 while locked. An unknown name counts down the same way.
+    locked_until
+        While locked: when the lock ends, an aware datetime in UTC (``.astimezone()`` gives
+        the viewer's local time); else None.
+    """
+
+    token: str | None
+    user: User | None
+    code: str | None
+    message: str
+    attempts_left: int
+    locked_until: datetime | None
+
+    @property
+    def ok(self) -> bool:
+        return self.token is not None
+
+
+class LoginError(StoreError):
+    """A refused login (``login_failed`` or ``account_locked``) with its
+    :class:`LoginResult` (``attempts_left``, ``locked_until``)."""
+
+    def __init__(self, result: LoginResult):
+        super().__init__(result.message, code=result.code)
+        self.result = result
+
+    @property
+    def attempts_left(self) -> int:
+        return self.result.attempts_left
+
+    @property
+    def locked_until(self) -> datetime | None:
+        return self.result.locked_until
 
 
 def _now() -> datetime:
@@ -86,87 +173,178 @@ def list_users(store: Store) -> list[User]:
     return [User(int(r.id), r.name, r.role) for r in rows]
 
 
+def list_accounts(store: Store) -> list[Account]:
+    """Every account with whether it is disabled and until when it is locked."""
+    now = _now()
+    with store._read() as conn:
+        rows = conn.execute(sa.select(USERS).order_by(USERS.c.name)).all()
+    out = []
+    for r in rows:
+        until = _from_db_time(r.locked_until) if r.locked_until else None
+        out.append(Account(User(int(r.id), r.name, r.role), bool(r.disabled),
+                           until if until and until > now else None))
+    return out
+
+
+def _check_new_password(name: str, password: object) -> str:
+    r = rules()
+    n, top = r["min_password_length"], r["max_password_length"]
+    if not isinstance(password, str) or len(password) < n:
+        raise StoreError(f"the password must have at least {n} characters",
+                         code="weak_password")
+    if len(password) > top:
+        # the login form takes at most this many: a longer password could never log in
+        raise StoreError(f"the password must have at most {top} characters (the login "
+                         "form's limit)", code="password_too_long")
+    if password.strip() != password or name_key(password) == name_key(name):
+        raise StoreError("the password must not be the user name or start or end with "
+                         "spaces", code="weak_password")
+    return password
+
+
 def add_user(store: Store, name: str, password: str, *, role: str = "clinician",
              actor: str | None = None) -> User:
-    """Create an account. Raises ``invalid_user``, ``weak_password`` or ``duplicate_user``."""
-    if not isinstance(name, str) or not _NAME.match(name):
+    """Create an account. Raises ``invalid_user``, ``weak_password``,
+    ``password_too_long`` or ``duplicate_user`` (also for a name that differs from an
+    existing one only in case or Unicode form)."""
+    if not valid_name(name):
         raise StoreError("user names are 2–64 letters, digits or . _ @ -, starting with a "
                          "letter or digit", code="invalid_user")
     if role not in roles():
         raise StoreError(f"role must be one of {', '.join(roles())}", code="invalid_user")
-    n = rules()["min_password_length"]
-    if not isinstance(password, str) or len(password) < n:
-        raise StoreError(f"the password must have at least {n} characters",
-                         code="weak_password")
-    if password.strip() != password or password.lower() == name.lower():
-        raise StoreError("the password must not be the user name or start or end with "
-                         "spaces", code="weak_password")
-    row = dict(name=name, role=role, password_hash=_hasher().hash(password),
-               created_at=_now(), failed_logins=0, locked_until=None, disabled=False)
+    name = display_name(name)
+    _check_new_password(name, password)
+    row = dict(name=name, name_key=name_key(name), role=role,
+               password_hash=_hasher().hash(password), created_at=_now(), failed_logins=0,
+               locked_until=None, disabled=False)
     try:
         with store._write() as conn:
             uid = conn.execute(sa.insert(USERS).values(**row)).inserted_primary_key[0]
             store._audit(conn, actor, "user_add", detail=f"{name} ({role})")
     except sa.exc.IntegrityError as exc:
-        raise StoreError(f"a user named {name!r} already exists",
-                         code="duplicate_user") from exc
+        raise StoreError(f"a user named {name!r} already exists (names are compared "
+                         "ignoring case)", code="duplicate_user") from exc
     return User(int(uid), name, role)
+
+
+# -- logging in ---------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class _Counter:
+    """The row whose failure count an attempt changes: the account's, or for a name that is
+    no (enabled) account, its ``login_misses`` row."""
+
+    table: sa.Table
+    where: Any
+    row: Any
+
+
+def _locked_counter(conn: sa.Connection, key: str, now: datetime) -> tuple[Any, _Counter]:
+    """(the enabled account or None, its counter), the counter row locked until commit."""
+    user = conn.execute(sa.select(USERS).where(USERS.c.name_key == key)
+                        .with_for_update()).first()  # SQLite: BEGIN IMMEDIATE instead
+    if user is not None and not user.disabled:
+        return user, _Counter(USERS, USERS.c.id == user.id, user)
+    miss_key = hashlib.sha256(key.encode("utf-8", "surrogatepass")).hexdigest()
+    ins = (postgresql.insert if conn.dialect.name == "postgresql" else sqlite.insert)(MISSES)
+    conn.execute(ins.values(name_key=miss_key, failed_logins=0, last_failed_at=now)
+                 .on_conflict_do_nothing(index_elements=["name_key"]))
+    where = MISSES.c.name_key == miss_key
+    row = conn.execute(sa.select(MISSES).where(where).with_for_update()).one()
+    return user, _Counter(MISSES, where, row)
+
+
+def _standing(row, now: datetime, r: dict) -> tuple[int, datetime | None]:
+    """(failures so far, lock end or None) of a counter row at ``now``."""
+    if row.locked_until is not None and _from_db_time(row.locked_until) > now:
+        return 0, _from_db_time(row.locked_until)
+    last = row.last_failed_at
+    if last is not None and _from_db_time(last) < now - timedelta(
+            hours=r["failure_memory_hours"]):
+        return 0, None
+    return int(row.failed_logins or 0), None
+
+
+def _purge_misses(conn: sa.Connection, now: datetime, r: dict) -> None:
+    old = sa.select(MISSES.c.name_key).where(
+        MISSES.c.last_failed_at < now - timedelta(hours=r["failure_memory_hours"]),
+        sa.or_(MISSES.c.locked_until.is_(None), MISSES.c.locked_until < now))
+    if conn.dialect.name == "postgresql":
+        old = old.with_for_update(skip_locked=True)  # never wait on (or deadlock with) a login
+    conn.execute(sa.delete(MISSES).where(MISSES.c.name_key.in_(old.scalar_subquery())))
+
+
+def _refused(code: str, left: int, until: datetime | None, r: dict) -> LoginResult:
+    if code == "account_locked":
+        msg = (f"too many failed logins: the account is locked for {r['lockout_minutes']} "
+               f"minutes, until {until:%H:%M} UTC")
+    else:
+        msg = "wrong user name or password"
+        if left <= r["warn_attempts_left"]:
+            msg += (f"; {left} more failed attempt{'s' if left != 1 else ''} will lock the "
+                    f"account for {r['lockout_minutes']} minutes")
+    return LoginResult(None, None, code, msg, left, until)
+
+
+def attempt_login(store: Store, name: str, password: str) -> LoginResult:
+    """Check a password and, when it is right, open a session.
+
+    Never raises for a wrong password, an unknown name or a locked account (see
+    :class:`LoginResult`); raises a coded :class:`StoreError` for a database failure. The
+    attempt, its count and its audit entry are one transaction, committed whatever the
+    outcome.
+    """
+    r = rules()
+    top = r["max_failed_logins"]
+    key = name_key(name) if isinstance(name, str) else ""
+    password = password if isinstance(password, str) else ""
+    shown = name if isinstance(name, str) else "?"
+    with store._write() as conn:
+        user, counter = _locked_counter(conn, key, _now())
+        now = _now()  # after the lock: a wait behind other attempts does not age the check
+        fails, until = _standing(counter.row, now, r)
+        real = counter.table is USERS
+        if until is not None:
+            _verify(_dummy_hash(), password)  # as slow as a wrong password: no name oracle
+            store._audit(conn, counter.row.name if real else shown, "login_failed",
+                         detail="account locked")
+            return _refused("account_locked", 0, until, r)
+        if _verify(counter.row.password_hash if real else _dummy_hash(), password) and real:
+            conn.execute(sa.update(USERS).where(counter.where).values(
+                failed_logins=0, locked_until=None, last_failed_at=None))
+            token = secrets.token_urlsafe(32)
+            conn.execute(sa.insert(SESSIONS).values(
+                token_hash=_token_hash(token), user_id=user.id, created_at=now,
+                expires_at=now + timedelta(minutes=r["session_idle_minutes"])))
+            store._audit(conn, user.name, "login")
+            u = User(int(user.id), user.name, user.role)
+            return LoginResult(token, u, None, "logged in", top, None)
+        fails += 1
+        lock = fails >= top
+        until = now + timedelta(minutes=r["lockout_minutes"]) if lock else None
+        conn.execute(sa.update(counter.table).where(counter.where).values(
+            failed_logins=0 if lock else fails, locked_until=until, last_failed_at=now))
+        why = ("wrong password" if real else
+               "account disabled" if user is not None else "unknown user")
+        store._audit(conn, counter.row.name if real else shown, "login_failed",
+                     detail=why + ("; account locked" if lock else ""))
+        if not real:
+            _purge_misses(conn, now, r)
+        return _refused("account_locked" if lock else "login_failed", top - fails
+                        if not lock else 0, until, r)
 
 
 def login(store: Store, name: str, password: str) -> str:
     """Check a password and open a session; returns the session token (keep it secret).
 
-    Raises ``login_failed`` (unknown name or wrong password: the same message for both)
-    or ``account_locked`` (too many failures; until the lock-out time has passed).
+    Raises :class:`LoginError` (a :class:`StoreError`) with code ``login_failed`` (unknown
+    name or wrong password: the same message for both) or ``account_locked``; its
+    ``attempts_left`` and ``locked_until`` say how close the account is to a lock-out.
     """
-    r = rules()
-    now = _now()
-    with store._write() as conn:
-        row = conn.execute(sa.select(USERS).where(USERS.c.name == name)).first()
-        if row is None or row.disabled:
-            _hasher().hash(password or "x")  # same work as a real check: no timing oracle
-            store._audit(conn, name if isinstance(name, str) else "?", "login_failed",
-                         detail="unknown user")
-            fail = StoreError("wrong user name or password", code="login_failed")
-        else:
-            fail = _check(store, conn, row, password, now, r)
-            if fail is None:
-                token = secrets.token_urlsafe(32)
-                conn.execute(sa.insert(SESSIONS).values(
-                    token_hash=_token_hash(token), user_id=row.id, created_at=now,
-                    expires_at=now + timedelta(minutes=r["session_idle_minutes"])))
-                store._audit(conn, row.name, "login")
-                return token
-    # committed: the failure count and its audit entry stay even though login fails
-    raise fail
-
-
-def _check(store, conn, row, password, now, r) -> StoreError | None:
-    locked = row.locked_until and _from_db_time(row.locked_until) > now
-    if locked:
-        store._audit(conn, row.name, "login_failed", detail="account locked")
-        return StoreError(f"too many failed logins: the account is locked until "
-                          f"{_from_db_time(row.locked_until):%H:%M} UTC",
-                          code="account_locked")
-    from argon2.exceptions import InvalidHashError, VerificationError
-
-    try:
-        _hasher().verify(row.password_hash, password or "")
-    except (VerificationError, InvalidHashError):
-        fails = int(row.failed_logins or 0) + 1
-        lock = fails >= r["max_failed_logins"]
-        conn.execute(sa.update(USERS).where(USERS.c.id == row.id).values(
-            failed_logins=0 if lock else fails,
-            locked_until=now + timedelta(minutes=r["lockout_minutes"]) if lock else None))
-        store._audit(conn, row.name, "login_failed",
-                     detail="wrong password" + ("; account locked" if lock else ""))
-        if lock:
-            return StoreError(f"too many failed logins: the account is locked for "
-                              f"{r['lockout_minutes']} minutes", code="account_locked")
-        return StoreError("wrong user name or password", code="login_failed")
-    conn.execute(sa.update(USERS).where(USERS.c.id == row.id).values(
-        failed_logins=0, locked_until=None))
-    return None
+    res = attempt_login(store, name, password)
+    if not res.ok:
+        raise LoginError(res)
+    return res.token
 
 
 def session_user(store: Store, token: str | None) -> User | None:
@@ -204,6 +382,87 @@ def logout(store: Store, token: str | None) -> None:
         conn.execute(sa.delete(SESSIONS).where(SESSIONS.c.token_hash == th))
         if row is not None:
             store._audit(conn, row.name, "logout")
+
+
+# -- administration (posture users unlock | disable | enable | reset-password | remove) -----
+
+def _find(conn: sa.Connection, name: str):
+    """The account named ``name``: exactly, else by its folded name (``user_not_found``)."""
+    if isinstance(name, str):
+        for cond in (USERS.c.name == name, USERS.c.name_key == name_key(name)):
+            row = conn.execute(sa.select(USERS).where(cond).with_for_update()).first()
+            if row is not None:
+                return row
+    raise StoreError(f"no user named {name!r}", code="user_not_found")
+
+
+def _end_sessions(store: Store, conn: sa.Connection, row, actor: str | None) -> int:
+    n = conn.execute(sa.delete(SESSIONS).where(SESSIONS.c.user_id == row.id)).rowcount
+    if n:
+        store._audit(conn, actor, "sessions_revoked", detail=f"{row.name}: {n} session(s)")
+    return int(n)
+
+
+def revoke_sessions(store: Store, name: str, *, actor: str | None = None) -> int:
+    """End every session of an account (every browser and tab it is logged in on); returns
+    how many ended. Audited as ``sessions_revoked`` when there were any."""
+    with store._write() as conn:
+        return _end_sessions(store, conn, _find(conn, name), actor)
+
+
+def unlock(store: Store, name: str, *, actor: str | None = None) -> User:
+    """Lift a lock-out and forget the failed logins (audited ``user_unlock``)."""
+    with store._write() as conn:
+        row = _find(conn, name)
+        conn.execute(sa.update(USERS).where(USERS.c.id == row.id).values(
+            failed_logins=0, locked_until=None, last_failed_at=None))
+        store._audit(conn, actor, "user_unlock", detail=row.name)
+    return User(int(row.id), row.name, row.role)
+
+
+def set_disabled(store: Store, name: str, disabled: bool, *,
+                 actor: str | None = None) -> User:
+    """Disable an account (it cannot log in; its sessions end) or enable it again (audited
+    ``user_disable`` / ``user_enable``). A disabled account answers a login exactly like
+    an unknown name."""
+    with store._write() as conn:
+        row = _find(conn, name)
+        if not disabled and "#" in (row.name_key or ""):
+            # disabled by the schema-4 upgrade: its name folds to an older account's
+            raise StoreError(f"{row.name!r} is the same name as another account when case "
+                             "is ignored; remove one of the two", code="duplicate_user")
+        conn.execute(sa.update(USERS).where(USERS.c.id == row.id).values(
+            disabled=bool(disabled)))
+        store._audit(conn, actor, "user_disable" if disabled else "user_enable",
+                     detail=row.name)
+        if disabled:
+            _end_sessions(store, conn, row, actor)
+    return User(int(row.id), row.name, row.role)
+
+
+def reset_password(store: Store, name: str, password: str, *,
+                   actor: str | None = None) -> User:
+    """Give an account a new password; ends its sessions and lifts any lock-out (audited
+    ``user_password``). The same password rules as :func:`add_user`."""
+    with store._write() as conn:
+        row = _find(conn, name)
+        _check_new_password(row.name, password)
+        conn.execute(sa.update(USERS).where(USERS.c.id == row.id).values(
+            password_hash=_hasher().hash(password), failed_logins=0, locked_until=None,
+            last_failed_at=None))
+        store._audit(conn, actor, "user_password", detail=row.name)
+        _end_sessions(store, conn, row, actor)
+    return User(int(row.id), row.name, row.role)
+
+
+def remove_user(store: Store, name: str, *, actor: str | None = None) -> None:
+    """Delete an account and its sessions (audited ``user_remove``; the audit trail keeps
+    the name in the rows it already has)."""
+    with store._write() as conn:
+        row = _find(conn, name)
+        _end_sessions(store, conn, row, actor)
+        conn.execute(sa.delete(USERS).where(USERS.c.id == row.id))
+        store._audit(conn, actor, "user_remove", detail=f"{row.name} ({row.role})")
 
 
 def session_alive(store: Store, token: str | None) -> bool:

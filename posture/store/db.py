@@ -11,10 +11,15 @@ SQLite is opened in WAL mode with a busy timeout, and every write transaction st
 with "database is locked" when a read snapshot would have to be upgraded.
 
 Nothing is written unless a caller invokes a ``save``/``add``/``delete`` method.
+
+The audit trail is a hash chain: each row stores the SHA-256 of its own canonical content
+(:func:`row_hash`) and the hash of the row before it, so a changed, removed or inserted
+row shows (``posture audit verify``, :func:`posture.store.audit.verify`).
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 import math
 import os
@@ -41,9 +46,17 @@ PATIENTS, ASSESSMENTS, AUDIT = _T["patients"], _T["assessments"], _T["audit"]
 COUNTERS = _T["id_counters"]
 #: Actions recorded in the audit trail.
 AUDIT_ACTIONS = ("view", "create", "correct", "export", "delete", "login", "logout",
-                 "login_failed", "user_add")
+                 "login_failed", "user_add", "user_unlock", "user_disable", "user_enable",
+                 "user_password", "user_remove", "sessions_revoked", "chain_start")
 #: Who did it when a caller names nobody (a script or the CLI without accounts).
 DEFAULT_ACTOR = "local"
+#: ``prev_hash`` of the first row of a trail.
+GENESIS_HASH = hashlib.sha256(b"posture audit trail").hexdigest()
+#: What a row's hash covers (everything but the hash itself).
+CHAIN_FIELDS = ("id", "at", "actor", "action", "patient_id", "assessment_id", "detail",
+                "prev_hash")
+# PostgreSQL advisory lock held by the transaction that appends to the chain
+_AUDIT_LOCK = 724872
 
 _MESSAGES = {
     "storage_full": "the disk (or quota) that holds the clinic database is full; nothing "
@@ -56,6 +69,18 @@ _MESSAGES = {
                          "deleted",
     "database_unavailable": "the clinic database cannot be used",
 }
+_FSIZE_FULL = ("the clinic database reached this process's file-size limit (`ulimit -f`); "
+               "nothing was saved. Raise the limit and try again")
+
+
+def _file_size_limited() -> bool:
+    """Whether this process has a finite file-size limit (``ulimit -f``, RLIMIT_FSIZE)."""
+    try:
+        import resource
+    except ImportError:  # Windows: no such limit
+        return False
+    soft, _ = resource.getrlimit(resource.RLIMIT_FSIZE)
+    return soft != resource.RLIM_INFINITY
 
 
 def db_error(exc: Exception) -> StoreError:
@@ -67,6 +92,11 @@ def db_error(exc: Exception) -> StoreError:
     state = getattr(orig, "sqlstate", None) or getattr(orig, "pgcode", None) or ""
     if "audit_append_only" in low:
         code = "audit_append_only"
+    elif (getattr(orig, "sqlite_errorname", "") == "SQLITE_IOERR_WRITE"
+          and _file_size_limited()):
+        # SQLite reports only ENOSPC as "full"; a write past RLIMIT_FSIZE fails with EFBIG
+        # (Python ignores SIGXFSZ), which SQLite calls a write I/O error
+        return StoreError(f"{_FSIZE_FULL} ({text})", code="storage_full")
     elif state.startswith("53") or "disk is full" in low or "no space" in low:
         code = "storage_full"
     elif state == "25006" or "readonly" in low or "read-only" in low:
@@ -78,10 +108,26 @@ def db_error(exc: Exception) -> StoreError:
     return StoreError(f"{_MESSAGES[code]} ({text})", code=code)
 
 
+_MEMORY = ":memory:"
+
+
+def refuse_memory(location: str | os.PathLike | None, where: str) -> None:
+    """Refuse an in-memory database where records must outlast the program (the app and
+    the CLI): SQLite's ``:memory:`` would take the records with it when it ends."""
+    if location is not None and os.fspath(location).strip() == _MEMORY:
+        raise StoreError(f"{where} is ':memory:': a database in memory is lost when the "
+                         "program ends; give a file path or a database URL",
+                         code="database_unavailable")
+
+
 def default_location() -> str:
-    """``$POSTURE_DB`` if set, else the SQLite file in the user data directory."""
+    """``$POSTURE_DB`` if set, else the SQLite file in the user data directory.
+
+    ``POSTURE_DB=":memory:"`` is refused (``database_unavailable``): the clinic's records
+    would vanish with the process (and, before, a file named ``:memory:`` was created)."""
     env = os.environ.get(ENV_VAR, "").strip()
     if env:
+        refuse_memory(env, ENV_VAR)
         return env
     import platformdirs
 
@@ -89,12 +135,26 @@ def default_location() -> str:
 
 
 def to_url(location: str | os.PathLike) -> sa.URL:
-    """An SQLAlchemy URL for a path (SQLite file; parent folders created) or a URL."""
+    """An SQLAlchemy URL for a path (SQLite file; parent folders created) or a URL.
+
+    ``":memory:"`` is SQLite's in-memory database (for tests and scripts), not a file of that
+    name. A folder that cannot be made is ``database_unavailable``."""
     s = os.fspath(location)
     if "://" in s:
-        return sa.make_url(s)
-    p = Path(s).expanduser().resolve()
-    p.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            return sa.make_url(s)
+        except sa.exc.ArgumentError as exc:
+            raise StoreError(f"not a database URL: {s!r}",
+                             code="database_unavailable") from exc
+    if s.strip() == _MEMORY:
+        return sa.URL.create("sqlite", database=_MEMORY)
+    try:
+        p = Path(s).expanduser().resolve()
+        p.parent.mkdir(parents=True, exist_ok=True)
+    except (OSError, RuntimeError) as exc:  # RuntimeError: a symlink loop, ~ unknown
+        raise StoreError(f"{_MESSAGES['database_unavailable']}: cannot make the folder "
+                         f"for {s!r} ({exc.strerror if isinstance(exc, OSError) else exc})",
+                         code="database_unavailable") from exc
     return sa.URL.create("sqlite", database=str(p))
 
 
@@ -140,6 +200,26 @@ def _utc(dt: datetime | None) -> datetime:
 def _from_db_time(dt: datetime) -> datetime:
     # SQLite keeps no offset: we only ever store UTC, so a naive value is UTC
     return dt.replace(tzinfo=UTC) if dt.tzinfo is None else dt.astimezone(UTC)
+
+
+def row_hash(row: Mapping[str, Any]) -> str:
+    """SHA-256 (hex) of an audit row's canonical content.
+
+    The canonical form is the JSON object of :data:`CHAIN_FIELDS` with sorted keys, ASCII
+    escapes, no spaces, ``at`` as UTC ISO 8601 with microseconds, ids as integers: the same
+    text on SQLite and PostgreSQL and after a round trip through either.
+    """
+    d = {k: row[k] for k in CHAIN_FIELDS}
+    d["at"] = _from_db_time(d["at"]).isoformat(timespec="microseconds")
+    for k in ("id", "patient_id", "assessment_id"):
+        d[k] = None if d[k] is None else int(d[k])
+    text = json.dumps(d, sort_keys=True, ensure_ascii=True, separators=(",", ":"))
+    return hashlib.sha256(text.encode("ascii")).hexdigest()
+
+
+def _clean(text: str, limit: int) -> str:
+    # control characters (a NUL is refused by PostgreSQL, a newline forges a log line)
+    return "".join(c if c.isprintable() else "\ufffd" for c in text[:limit])
 
 
 def _plain_json(obj: Any) -> Any:
@@ -337,9 +417,20 @@ class Store:
                detail: str = "") -> None:
         if action not in AUDIT_ACTIONS:
             raise StoreError(f"unknown audit action {action!r}", code="invalid_record")
-        conn.execute(sa.insert(AUDIT).values(
-            at=datetime.now(UTC), actor=(actor or DEFAULT_ACTOR)[:64], action=action,
-            patient_id=patient_id, assessment_id=assessment_id, detail=detail[:2000]))
+        if conn.dialect.name == "postgresql":
+            # one appender at a time until commit, so ids and the chain agree (SQLite:
+            # BEGIN IMMEDIATE already serialises writers)
+            conn.execute(sa.text("SELECT pg_advisory_xact_lock(:k)"), {"k": _AUDIT_LOCK})
+        last = conn.execute(sa.select(AUDIT).order_by(AUDIT.c.id.desc()).limit(1)).first()
+        prev = GENESIS_HASH
+        if last is not None:
+            prev = last.row_hash or row_hash(last._mapping)  # an unhashed row: verify flags it
+        row = dict(id=(int(last.id) + 1 if last is not None else 1), at=datetime.now(UTC),
+                   actor=_clean(actor or DEFAULT_ACTOR, 64), action=action,
+                   patient_id=patient_id, assessment_id=assessment_id,
+                   detail=_clean(detail, 2000), prev_hash=prev)
+        row["row_hash"] = row_hash(row)
+        conn.execute(sa.insert(AUDIT).values(**row))
 
     def log(self, actor: str | None, action: str, *, patient_id: int | None = None,
             assessment_id: int | None = None, detail: str = "") -> None:
@@ -348,10 +439,12 @@ class Store:
             self._audit(conn, actor, action, patient_id=patient_id,
                         assessment_id=assessment_id, detail=detail)
 
-    def audit_trail(self, *, patient_id: int | None = None, limit: int | None = None
-                    ) -> list[dict[str, Any]]:
-        """Audit entries, oldest first (optionally of one patient, or the last ``limit``)."""
-        q = sa.select(AUDIT)
+    def audit_trail(self, *, patient_id: int | None = None, limit: int | None = None,
+                    hashes: bool = False) -> list[dict[str, Any]]:
+        """Audit entries, oldest first (optionally of one patient, or the last ``limit``);
+        with ``hashes`` also each row's ``prev_hash`` and ``row_hash``."""
+        q = sa.select(*(c for c in AUDIT.c if hashes or c.name not in ("prev_hash",
+                                                                       "row_hash")))
         if patient_id is not None:
             q = q.where(AUDIT.c.patient_id == patient_id)
         q = q.order_by(AUDIT.c.id.desc())

@@ -16,6 +16,13 @@ History
    the highest rowid after a delete); ``users`` and ``sessions`` (accounts); ``audit``, an
    append-only trail of who viewed, created, corrected, exported or deleted which record
    (triggers refuse UPDATE and DELETE on it).
+4. Tamper evidence and account names: ``audit`` gains ``prev_hash`` and ``row_hash`` (a
+   SHA-256 hash chain over each row's canonical content, :func:`posture.store.db.row_hash`;
+   rows written before version 4 are covered by one ``chain_start`` row that the migration
+   appends); triggers also refuse ``TRUNCATE`` (PostgreSQL) and ``INSERT OR REPLACE``
+   (SQLite) on it. ``users`` gains ``name_key`` (the case-folded NFKC name, unique: ``Lee``
+   and ``lee`` are one account) and ``last_failed_at``; ``login_misses`` counts failed
+   logins of names that are no account, so an unknown name answers exactly like a real one.
 """
 
 from __future__ import annotations
@@ -25,7 +32,7 @@ from datetime import UTC, datetime
 
 import sqlalchemy as sa
 
-SCHEMA_VERSION = 3
+SCHEMA_VERSION = 4
 
 # Columns added after version 1, with the version that added them.
 _V2_COLUMNS = (
@@ -81,11 +88,38 @@ def build_tables(md: sa.MetaData, version: int = SCHEMA_VERSION) -> dict[str, sa
     assessments = sa.Table("assessments", md, *cols)
     out = {"schema_version": version_t, "patients": patients, "assessments": assessments}
     if version >= 3:
-        out.update(_v3_tables(md))
+        out.update(_v3_tables(md, version))
+    if version >= 4:
+        out["login_misses"] = _misses_table(md)
     return out
 
 
-def _v3_tables(md: sa.MetaData) -> dict[str, sa.Table]:
+# Columns added by version 4, with their tables.
+_V4_COLUMNS = (
+    ("users", "name_key", sa.String(64)),
+    ("users", "last_failed_at", sa.DateTime(timezone=True)),
+    ("audit", "prev_hash", sa.String(64)),
+    ("audit", "row_hash", sa.String(64)),
+)
+
+
+def _misses_table(md: sa.MetaData) -> sa.Table:
+    return sa.Table(
+        "login_misses", md,
+        # a hash of the case-folded name typed: no typed text (a password typed in the name
+        # box) is kept, and the key has a fixed size
+        sa.Column("name_key", sa.String(64), primary_key=True),
+        sa.Column("failed_logins", sa.Integer, nullable=False, default=0),
+        sa.Column("locked_until", sa.DateTime(timezone=True)),
+        sa.Column("last_failed_at", sa.DateTime(timezone=True), index=True),
+    )
+
+
+def _v3_tables(md: sa.MetaData, version: int = 3) -> dict[str, sa.Table]:
+    def v4(table: str) -> list[sa.Column]:
+        return ([sa.Column(n, typ) for t, n, typ in _V4_COLUMNS if t == table]
+                if version >= 4 else [])
+
     counters = sa.Table(
         "id_counters", md,
         sa.Column("name", sa.String(32), primary_key=True),
@@ -102,6 +136,7 @@ def _v3_tables(md: sa.MetaData) -> dict[str, sa.Table]:
         sa.Column("locked_until", sa.DateTime(timezone=True)),
         sa.Column("disabled", sa.Boolean, nullable=False, default=False),
         sa.CheckConstraint("role IN ('clinician', 'admin')", name="user_role"),
+        *v4("users"),
     )
     sessions = sa.Table(
         "sessions", md,
@@ -122,6 +157,7 @@ def _v3_tables(md: sa.MetaData) -> dict[str, sa.Table]:
         sa.Column("patient_id", sa.Integer, index=True),
         sa.Column("assessment_id", sa.Integer),
         sa.Column("detail", sa.Text, nullable=False, default=""),
+        *v4("audit"),
     )
     return {"id_counters": counters, "users": users, "sessions": sessions, "audit": audit}
 
@@ -155,7 +191,7 @@ _APPEND_ONLY_PG = (
 
 def _to_v3(conn: sa.Connection) -> None:
     md = sa.MetaData()
-    tables = _v3_tables(md)
+    tables = _v3_tables(md, 3)
     md.create_all(conn)
     for name in ("patients", "assessments"):
         top = conn.execute(sa.text(f"SELECT MAX(id) FROM {name}")).scalar() or 0
@@ -168,8 +204,79 @@ def _to_v3(conn: sa.Connection) -> None:
             conn.exec_driver_sql(_APPEND_ONLY_SQLITE.format(op=op, OP=op.upper()))
 
 
+_NO_REPLACE_SQLITE = (
+    # INSERT OR REPLACE deletes the row it collides with without firing DELETE triggers
+    # (unless recursive_triggers is on): refuse any insert onto an id that exists
+    "CREATE TRIGGER audit_no_replace BEFORE INSERT ON audit "
+    "WHEN EXISTS (SELECT 1 FROM audit WHERE id = NEW.id) "
+    "BEGIN SELECT RAISE(ABORT, 'audit_append_only: the audit trail cannot be changed'); END"
+)
+_NO_TRUNCATE_PG = (
+    "CREATE TRIGGER audit_no_truncate BEFORE TRUNCATE ON audit "
+    "FOR EACH STATEMENT EXECUTE FUNCTION audit_append_only()"
+)
+
+
+def _to_v4(conn: sa.Connection) -> None:
+    from .names import name_key  # the one definition of "the same name"
+
+    prep = conn.dialect.identifier_preparer
+    for table, name, typ in _V4_COLUMNS:
+        conn.exec_driver_sql(
+            f"ALTER TABLE {prep.quote(table)} ADD COLUMN {prep.quote(name)} "
+            f"{typ.compile(dialect=conn.dialect)}"
+        )
+    md = sa.MetaData()
+    tables = build_tables(md, 4)
+    tables["login_misses"].create(conn)
+    users, audit = tables["users"], tables["audit"]
+    # names that fold to one key: the oldest account keeps it, the others are disabled and
+    # get a key no login can produce (an admin renames or removes them)
+    seen: set[str] = set()
+    collided: list[tuple[int, str]] = []
+    for uid, name in conn.execute(sa.select(users.c.id, users.c.name).order_by(users.c.id)):
+        key = name_key(name)
+        values: dict = {"name_key": key}
+        if key in seen:
+            tag = f"#{uid}"  # '#' is in no valid name: no login reaches this key
+            values = {"name_key": key[:64 - len(tag)] + tag, "disabled": True}
+            collided.append((uid, name))
+        seen.add(key)
+        conn.execute(sa.update(users).where(users.c.id == uid).values(**values))
+    conn.exec_driver_sql("CREATE UNIQUE INDEX users_folded_name ON users (name_key)")
+    if conn.dialect.name == "postgresql":
+        conn.exec_driver_sql(_NO_TRUNCATE_PG)
+    else:
+        conn.exec_driver_sql(_NO_REPLACE_SQLITE)
+    _anchor_old_audit_rows(conn, audit, collided)
+
+
+def _anchor_old_audit_rows(conn: sa.Connection, audit: sa.Table,
+                           collided: list[tuple[int, str]]) -> None:
+    """Append the ``chain_start`` row: its ``prev_hash`` chains every earlier row (hashed as
+    if each had carried the hash of the one before), so ``posture audit verify`` covers the
+    rows written before version 4 too."""
+    from .db import GENESIS_HASH, row_hash
+
+    prev, n, last_id = GENESIS_HASH, 0, 0
+    for row in conn.execute(sa.select(audit).order_by(audit.c.id)):
+        m = dict(row._mapping)
+        m["prev_hash"] = prev
+        prev, n, last_id = row_hash(m), n + 1, int(m["id"])
+    rows = [(f"covers {n} earlier row(s)" if n else "", "chain_start")] if n else []
+    rows += [(f"{name} folds to the same name as an older account: disabled", "user_disable")
+             for _, name in collided]
+    for detail, action in rows:
+        m = dict(id=last_id + 1, at=datetime.now(UTC), actor="schema-4", action=action,
+                 patient_id=None, assessment_id=None, detail=detail, prev_hash=prev)
+        m["row_hash"] = row_hash(m)
+        conn.execute(sa.insert(audit).values(**m))
+        prev, last_id = m["row_hash"], last_id + 1
+
+
 #: MIGRATIONS[v] brings a database from version v - 1 to version v.
-MIGRATIONS: dict[int, Callable[[sa.Connection], None]] = {1: _to_v1, 2: _to_v2, 3: _to_v3}
+MIGRATIONS: dict[int, Callable[[sa.Connection], None]] = {
+    1: _to_v1, 2: _to_v2, 3: _to_v3, 4: _to_v4}
 
 
 _VERSION_TABLE = build_tables(sa.MetaData(), 1)["schema_version"]
