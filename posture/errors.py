@@ -77,8 +77,11 @@ class StoreError(PostureError):
     Database: ``schema_too_new``, ``database_unavailable``, ``storage_full`` (disk or
     quota full), ``database_read_only`` (file or server is read-only),
     ``database_locked`` (another writer held the lock past the timeout).
-    Accounts: ``duplicate_user``, ``invalid_user``, ``weak_password``,
-    ``password_mismatch``, ``login_failed``, ``account_locked``, ``audit_append_only``.
+    Accounts: ``duplicate_user``, ``invalid_user``, ``user_not_found``, ``weak_password``,
+    ``password_too_long`` (longer than the login form takes), ``password_mismatch``,
+    ``login_failed``, ``account_locked``.
+    Audit trail: ``audit_append_only`` (a change refused), ``audit_chain_broken``
+    (``posture audit verify`` found a row whose hash does not match).
     A failed write leaves nothing half-saved: every write is one transaction.
     """
 
