@@ -232,3 +232,54 @@ def test_printable_plan_pictures_keep_their_shape(launch):
         assert shapes
         for natural, drawn in shapes:
             assert abs(drawn / natural - 1) < 0.02, (width, shapes)
+
+
+#: WCAG contrast of each caption's text against what is behind it (alpha blended).
+CAPTION_CONTRAST_JS = """() => {
+  const rgba = s => { const m = s.match(/[\\d.]+/g).map(Number);
+                      return [m[0], m[1], m[2], m.length > 3 ? m[3] : 1]; };
+  const lum = c => { const f = v => { v /= 255;
+      return v <= 0.03928 ? v / 12.92 : Math.pow((v + 0.055) / 1.055, 2.4); };
+    return 0.2126 * f(c[0]) + 0.7152 * f(c[1]) + 0.0722 * f(c[2]); };
+  const back = el => { for (let e = el; e; e = e.parentElement) {
+      const c = rgba(getComputedStyle(e).backgroundColor); if (c[3] > 0) return c; }
+    return [255, 255, 255, 1]; };
+  const out = [];
+  for (const cap of document.querySelectorAll('[data-testid="stCaptionContainer"]')) {
+    for (const el of [cap, ...cap.querySelectorAll('*')]) {
+      if (!Array.from(el.childNodes).some(n => n.nodeType === 3 && n.textContent.trim()))
+        continue;
+      const fg = rgba(getComputedStyle(el).color); const bg = back(el);
+      let a = fg[3];  // opacity applies to the whole subtree: multiply up the tree
+      for (let e = el; e; e = e.parentElement) a *= parseFloat(getComputedStyle(e).opacity);
+      const mix = [0, 1, 2].map(i => fg[i] * a + bg[i] * (1 - a));
+      const [l1, l2] = [lum(mix), lum(bg)].sort((x, y) => y - x);
+      out.push([(l1 + 0.05) / (l2 + 0.05), el.textContent.trim().slice(0, 40)]);
+    }
+  }
+  return out;
+}"""
+
+
+def test_captions_contrast_and_keyboard_focus_on_links(page, app_url):
+    """Issue 22 item 15: captions were 3.89:1 against the page (WCAG AA asks 4.5:1 for
+    text), and a link reached with the keyboard showed no focus ring."""
+    page.goto(app_url)
+    page.get_by_role("heading", name=re.compile("Pelvic tilt from a side-view")).wait_for()
+    page.get_by_text(re.compile("Pictures are processed in memory")).wait_for()
+    page.wait_for_timeout(500)
+    contrast = page.evaluate(CAPTION_CONTRAST_JS)
+    assert contrast and min(c for c, _ in contrast) >= 4.5, sorted(contrast)[:3]
+    link = page.get_by_test_id("stMain").get_by_role("link", name=re.compile("Check a photo"))
+    link.wait_for()
+    page.evaluate("() => document.activeElement && document.activeElement.blur()")
+    for _ in range(40):  # keyboard only: Tab until the link has focus
+        page.keyboard.press("Tab")
+        if link.evaluate("el => el === document.activeElement || el.contains("
+                         "document.activeElement)"):
+            break
+    else:
+        raise AssertionError("the link cannot be reached with Tab")
+    ring = page.evaluate("""() => { const s = getComputedStyle(document.activeElement);
+        return [s.outlineStyle, parseFloat(s.outlineWidth), s.boxShadow]; }""")
+    assert ring[0] not in ("none", "") and ring[1] >= 2, ring
