@@ -3,7 +3,8 @@
 Exit codes: 0 success (an abstention is a successful answer), 2 unreadable or invalid
 input, 3 no usable person or view, 4 no pose model, 5 a broken data file, 6 an output that
 must not or cannot be written (an input, not ours, a folder, locked; see
-:mod:`posture.outputs`), 1 anything else.
+:mod:`posture.outputs`), 7 a clinic-store error (:class:`posture.errors.StoreError`), 1
+anything else.
 No traceback reaches the user: unexpected errors print one line and exit 1.
 """
 
