@@ -2,9 +2,11 @@
 
 A thin page over ``posture_app.clinic_*`` (login, views, new assessment), ``posture.store``
 (records, accounts, audit trail) and ``posture.present``. Nothing of a patient is shown
-before the viewer is let in (``clinic_auth.gate``); nothing is stored until the clinician
-presses Save, the photo only with the patient's consent; every view, save, export and
-deletion is written to the audit trail.
+before the viewer is let in (``clinic_auth.gate``), nor after the session ends; nothing is
+stored until the clinician presses Save, the photo only with the patient's consent; every
+view, save, export and deletion is written to the audit trail, and every file is made only
+when its button is clicked by someone still logged in. Each tab is a section of its own: an
+error in one leaves the others (and erasing the patient) working.
 """
 
 from __future__ import annotations
@@ -18,10 +20,12 @@ from posture_app.clinic_views import (
     audit_section,
     choose_patient,
     compare_tab,
+    erase_section,
     export_tab,
     fail,
     history_tab,
     patient_header,
+    section,
 )
 
 
@@ -39,26 +43,30 @@ def main() -> None:
     viewer = gate(s)  # stops here (login form or refusal) unless let in
     try:
         p = choose_patient(s, viewer.name)
-        if p is None:
-            st.caption(f"Database: {s.url}")
-            return
-        log_view(s, viewer.name, p.id)
-        recs = s.list_assessments(p.id)
+        if p is not None:
+            log_view(s, viewer.name, p.id)  # no view of a patient without its audit row
+            recs = s.list_assessments(p.id)
+    except StoreError as err:
+        fail(err)
+        p = None
+    if p is not None:
         patient_header(p, len(recs))
         t_hist, t_new, t_cmp, t_exp = st.tabs(["📈 History", "📷 New assessment",
                                                "⚖️ Before / after", "📤 Export"])
-        with t_hist:
-            history_tab(s, p, recs, viewer.name)
-        with t_new:
+        with t_hist, section("History"):
+            history_tab(s, p, recs, viewer)
+        with t_new, section("New assessment"):
             new_assessment_tab(s, p, viewer.name)
-        with t_cmp:
-            compare_tab(s, p, recs, viewer.name)
+        with t_cmp, section("Before / after"):
+            compare_tab(s, p, recs, viewer)
         with t_exp:
-            export_tab(s, p, viewer.name)
-        if viewer.is_admin:
-            audit_section(s)
-    except StoreError as err:
-        fail(err)
+            with section("Export"):
+                export_tab(s, p, viewer)
+            with section("Erase"):
+                erase_section(s, p, viewer)
+    if viewer.is_admin:
+        with section("Audit trail"):
+            audit_section(s, viewer)
     st.caption(f"Database: {s.url} · nothing is stored until you save · not a diagnosis")
 
 

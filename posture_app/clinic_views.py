@@ -6,7 +6,10 @@ the viewer's name (``posture.store``); no geometry or drawing here.
 
 from __future__ import annotations
 
+import logging
 import re
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime
 
 import altair as alt
@@ -17,10 +20,13 @@ from posture.plan import THOMAS_LABELS
 from posture.store import SEXES, Patient, StoreError, compare, trend_rows
 from posture.store.history import METRICS
 
+from .clinic_auth import Viewer, allowed_now
+
 ACCENT = "#1f4e79"
 _MD_SPECIAL = re.compile(r"([\\`*_{}\[\]()#+\-.!|<>~$:])")
 THOMAS_LABEL = THOMAS_LABELS  # one definition (posture.plan)
 NEXT = "clinic_select_next"  # patient to select on the next run (a new one)
+log = logging.getLogger(__name__)
 
 
 def esc(text: object) -> str:
@@ -36,6 +42,44 @@ def fmt(v: float | None, signed: bool = True) -> str:
 
 def fail(err: StoreError) -> None:
     st.error(f"{err.message} (code: {err.code})")
+
+
+@contextmanager
+def section(name: str) -> Iterator[None]:
+    """One part of the page: an error in it is shown there, and the rest of the page (the
+    other tabs, erasing a patient, the audit trail) still works."""
+    try:
+        yield
+    except StoreError as err:
+        fail(err)
+    except Exception:  # the traceback goes to the server log, not to the viewer
+        log.exception("clinic page: the %s section failed", name)
+        st.error(f"The {name} section could not be shown (code: internal). The rest of "
+                 "the page works; the server's log has the details.", icon="⚠️")
+
+
+class ExportRefused(PermissionError):
+    """A download clicked after the viewer's session ended (nothing made, nothing sent)."""
+
+
+def gated_download(s, viewer: Viewer, label: str, build: Callable[[], bytes | str], *,
+                   file_name: str, mime: str, key: str, detail: str,
+                   patient_id: int | None = None, assessment_id: int | None = None,
+                   admin: bool = False, where=st, icon: str = "⬇️") -> None:
+    """A download button whose file is made only when it is clicked (Streamlit's deferred
+    ``data``): the session is checked in the store at that moment, then the file is built
+    and its "export" audit row written (actor: the session's user), and only then is the
+    file handed over. Nothing is uploaded at render; an ended session gets no file."""
+    def make() -> bytes | str:
+        who = allowed_now(s, viewer, admin=admin)
+        if who is None:
+            raise ExportRefused(f"{detail}: the session has ended")
+        data = build()
+        s.log(who.name, "export", patient_id=patient_id, assessment_id=assessment_id,
+              detail=detail)
+        return data
+
+    where.download_button(label, make, file_name=file_name, mime=mime, key=key, icon=icon)
 
 
 # -- patient --------------------------------------------------------------------------
@@ -88,7 +132,9 @@ def patient_header(p: Patient, n: int) -> None:
 
 # -- history ----------------------------------------------------------------------------
 
-def tilt_chart(recs) -> alt.Chart | None:
+def tilt_chart(recs) -> alt.LayerChart | None:
+    """Pelvic tilt over time: each estimate with its 90% interval as a bar (visible for a
+    single date too) over a shaded band joining them."""
     rows = [r for r in trend_rows(recs) if r["metric"] == METRICS[0].label]
     if not rows:
         return None
@@ -96,30 +142,46 @@ def tilt_chart(recs) -> alt.Chart | None:
     df["interval"] = [f"{fmt(a)} to {fmt(b)}" if pd.notna(a) else "not estimated"
                       for a, b in zip(df.lo, df.hi, strict=True)]
     x = alt.X("taken_at:T", title=None,
-              axis=alt.Axis(format="%b %Y", tickCount="month", labelAngle=0))
-    band = alt.Chart(df).mark_area(opacity=0.18, color=ACCENT).encode(
+              axis=alt.Axis(format="%d %b %y", labelAngle=0, labelOverlap=True))
+    y = alt.Y("value:Q", title="Pelvic tilt (°, + = anterior)",
+              scale=alt.Scale(zero=False, padding=12))
+    band = alt.Chart(df).mark_area(opacity=0.3, color="#8fb3d9").encode(
+        x=x, y=alt.Y("lo:Q"), y2="hi:Q")
+    bars = alt.Chart(df).mark_errorbar(ticks=True, color=ACCENT, thickness=2).encode(
         x=x, y=alt.Y("lo:Q", title="Pelvic tilt (°, + = anterior)"), y2="hi:Q")
-    tip = [alt.Tooltip("taken_at:T", format="%d %b %Y"),
-           alt.Tooltip("value:Q", format="+.1f"), "interval:N"]
+    tip = [alt.Tooltip("taken_at:T", format="%d %b %Y", title="date"),
+           alt.Tooltip("value:Q", format="+.1f", title="tilt (°)"), "interval:N"]
     line = alt.Chart(df).mark_line(color=ACCENT, strokeWidth=2.5, point=alt.OverlayMarkDef(
-        size=70, filled=True)).encode(x=x, y="value:Q", tooltip=tip)
+        size=70, filled=True)).encode(x=x, y=y, tooltip=tip)
     zero = alt.Chart(pd.DataFrame({"y": [0]})).mark_rule(strokeDash=[4, 4], color="#999"
                                                          ).encode(y="y:Q")
-    return (band + zero + line).properties(height=300)
+    return (band + bars + zero + line).properties(height=300)
 
 
-def other_metrics_chart(recs) -> alt.FacetChart | None:
-    """One small trend chart per secondary metric (own y scale), from the long-form rows."""
-    rows = [r for r in trend_rows(recs) if r["metric"] != METRICS[0].label]
-    if not rows:
-        return None
-    base = alt.Chart(pd.DataFrame(rows)).encode(
-        x=alt.X("taken_at:T", title=None, axis=alt.Axis(format="%b %y", labelAngle=0)),
+def metric_chart(rows: list[dict], label: str) -> alt.Chart:
+    """One secondary metric over time (its own scale); the page gives it the width."""
+    df = pd.DataFrame([r for r in rows if r["metric"] == label])
+    return alt.Chart(df).mark_line(color=ACCENT, point=True).encode(
+        x=alt.X("taken_at:T", title=None, axis=alt.Axis(format="%b %y", labelAngle=0,
+                                                        labelOverlap=True)),
         y=alt.Y("value:Q", title="°", scale=alt.Scale(zero=False)),
-        tooltip=[alt.Tooltip("taken_at:T", format="%d %b %Y"), "metric:N",
-                 alt.Tooltip("value:Q", format="+.1f")])
-    return base.mark_line(color=ACCENT, point=True).properties(width=200, height=130).facet(
-        facet=alt.Facet("metric:N", title=None), columns=4).resolve_scale(y="independent")
+        tooltip=[alt.Tooltip("taken_at:T", format="%d %b %Y"),
+                 alt.Tooltip("value:Q", format="+.1f")],
+    ).properties(title=label, height=150)
+
+
+def other_metrics(recs) -> None:
+    """One small chart per secondary metric, two to a row, each as wide as its column
+    (a facet of fixed-width charts ran off the right edge of narrow screens)."""
+    rows = [r for r in trend_rows(recs) if r["metric"] != METRICS[0].label]
+    labels = list(dict.fromkeys(r["metric"] for r in rows))
+    if not labels:
+        return
+    st.markdown("**Other findings**")
+    for i in range(0, len(labels), 2):
+        cols = st.columns(2)
+        for col, label in zip(cols, labels[i:i + 2], strict=False):
+            col.altair_chart(metric_chart(rows, label), width="stretch")
 
 
 def history_table(recs) -> pd.DataFrame:
@@ -138,6 +200,15 @@ def history_table(recs) -> pd.DataFrame:
             "Notes": r.notes,
         })
     return pd.DataFrame(out)
+
+
+#: Column widths of the history table, pixels: wide enough for "+10.0° to +18.0°" and a
+#: date (a too narrow column cut the interval off).
+HISTORY_COLUMNS = {"#": st.column_config.NumberColumn(width=50),
+                   "Date": st.column_config.TextColumn(width=100),
+                   "Pelvic tilt": st.column_config.TextColumn(width=90),
+                   "Interval": st.column_config.TextColumn(width=150),
+                   "Notes": st.column_config.TextColumn(width="large")}
 
 
 def record_label(r) -> str:
@@ -173,7 +244,7 @@ def stored_photo(s, rec):
     return in_place(rgb, rec.result)
 
 
-def history_tab(s, p: Patient, recs, actor: str) -> None:
+def history_tab(s, p: Patient, recs, viewer: Viewer) -> None:
     if not recs:
         st.info("No saved assessments yet. Analyse a photo under **New assessment**.",
                 icon="📷")
@@ -194,24 +265,23 @@ def history_tab(s, p: Patient, recs, actor: str) -> None:
                     + f" uncertainty (±{ch.threshold:.1f}°)",
                     delta_color="normal" if ch.exceeds_uncertainty else "off",
                     delta_arrow="off", help=f"Rule: {ch.rule} (see Before / after)")
-    st.markdown("**Pelvic tilt over time** (shaded: 90% interval of each estimate)")
+    st.markdown("**Pelvic tilt over time** (bars and shading: 90% interval of each "
+                "estimate)")
     chart = tilt_chart(recs)
     if chart is None:
         st.caption("No assessment has a measured pelvic tilt yet (all abstained).")
     else:
         st.altair_chart(chart, width="stretch")
-    others = other_metrics_chart(recs)
-    if others is not None:
-        st.markdown("**Other findings**")
-        st.altair_chart(others)
-    st.dataframe(history_table(recs), hide_index=True, width="stretch")
+    other_metrics(recs)
+    st.dataframe(history_table(recs), hide_index=True, width="stretch",
+                 column_config=HISTORY_COLUMNS)
     st.caption("Severity bands are this tool's heuristic, not a diagnosis; pelvis shape "
                "alone differs by up to 23° between people (Preece et al. 2008).")
     with st.expander("One assessment: photo, report, delete", icon="🗂️"):
-        one_assessment(s, p, list(reversed(recs)), actor)
+        one_assessment(s, p, list(reversed(recs)), viewer)
 
 
-def one_assessment(s, p: Patient, recs, actor: str) -> None:
+def one_assessment(s, p: Patient, recs, viewer: Viewer) -> None:
     rec = pick("Assessment", recs, 0, st, "clinic_detail")
     col1, col2 = st.columns([1, 2])
     img = stored_photo(s, rec)
@@ -222,18 +292,22 @@ def one_assessment(s, p: Patient, recs, actor: str) -> None:
     col2.text(f"Notes: {rec.notes or '—'}")
     if rec.corrections:
         col2.text("Corrected landmarks: " + ", ".join(rec.corrections))
-    col2.download_button("PDF report", report_for(p, rec, img), icon="📄",
-                         file_name=f"posture-{p.pseudonym}-{rec.taken_at:%Y%m%d}.pdf",
-                         mime="application/pdf", key="clinic_pdf_saved", on_click=s.log,
-                         args=(actor, "export"), kwargs={"patient_id": p.id,
-                                                         "assessment_id": rec.id,
-                                                         "detail": "PDF report"})
+
+    def report() -> bytes:
+        from posture.present.report_pdf import build_report
+
+        return build_report(rec.result, patient=p, record=rec, photo=img)
+
+    gated_download(s, viewer, "PDF report", report, where=col2, icon="📄",
+                   file_name=f"posture-{p.pseudonym}-{rec.taken_at:%Y%m%d}.pdf",
+                   mime="application/pdf", key="clinic_pdf_saved", patient_id=p.id,
+                   assessment_id=rec.id, detail="PDF report")
     # the confirmation belongs to one record and is disarmed once used
     confirm = f"clinic_del_{rec.id}"
     if col2.checkbox("Delete this assessment", key=confirm) and col2.button(
             "Delete permanently", type="primary", key=f"clinic_del_go_{rec.id}"):
         try:
-            s.delete_assessment(rec.id, actor=actor)
+            s.delete_assessment(rec.id, actor=viewer.name)
         except StoreError as err:
             fail(err)
             return
@@ -242,93 +316,88 @@ def one_assessment(s, p: Patient, recs, actor: str) -> None:
         st.rerun()
 
 
-@st.cache_data(show_spinner="Building the report…", max_entries=8)
-def _report_bytes(_p, _rec, _img, key: tuple) -> bytes:
-    from posture.present.report_pdf import build_report
-
-    return build_report(_rec.result, patient=_p, record=_rec, photo=_img)
-
-
-def report_for(p, rec, img) -> bytes:
-    return _report_bytes(p, rec, img, (p.id, rec.id, p.name, rec.notes))
-
-
 # -- compare, export, audit -------------------------------------------------------------
 
-def compare_tab(s, p: Patient, recs, actor: str) -> None:
+def compare_tab(s, p: Patient, recs, viewer: Viewer) -> None:
     if len(recs) < 2:
         st.info("Two saved assessments are needed for a comparison.", icon="⚖️")
         return
-    from posture.present.compare import annotated, blend
+    from posture.present.compare import annotated, blend, method_of, with_header
 
     c1, c2 = st.columns(2)
     before = pick("Before", recs, 0, c1, "cmp_a")
     after = pick("After", recs, len(recs) - 1, c2, "cmp_b")
-    pics = [annotated(photo_rgb(s, r), r.result, f"{r.taken_at:%Y-%m-%d}  #{r.id}")
-            for r in (before, after)]
-    t = st.slider("Blend: before → after", 0.0, 1.0, 0.0, 0.05, key="cmp_blend",
+    # bare pictures are blended; each shown one gets its own header band (date, tilt)
+    bare = [annotated(photo_rgb(s, r), r.result, header=False) for r in (before, after)]
+    pics = [with_header(b, f"{r.taken_at:%Y-%m-%d}  #{r.id}", r.pelvic_tilt_deg)
+            for b, r in zip(bare, (before, after), strict=True)]
+    t = st.slider("Blend: before → after", 0.0, 1.0, 0.5, 0.05, key="cmp_blend",
                   help="0 shows the before picture, 1 the after picture")
     v1, v2, v3 = st.columns(3)
     v1.image(pics[0], caption="before", width="stretch")
     v2.image(pics[1], caption="after", width="stretch")
-    v3.image(blend(*pics, t), caption=f"blend {t:.2f}", width="stretch")
+    v3.image(with_header(blend(*bare, t), f"blend {t:.2f}"),
+             caption=f"blend {t:.2f} (0 = before, 1 = after)", width="stretch")
     st.caption("Aligned at the ankle and scaled to stature (from the ear–ankle height); "
                "yellow: plumb line through the ankle; grid every 10% of stature; red: "
                "pelvis line at the recorded tilt. Records without a photo show their "
                "landmarks.")
     c = compare(before, after)
-    rows = [{"Metric": x.label, "Before": fmt(x.before), "After": fmt(x.after),
+    rows = [{"Metric": x.label,
+             "Before": f"{fmt(x.before)} ({method_of(before, x.metric)})"
+             if x.before is not None else "—",
+             "After": f"{fmt(x.after)} ({method_of(after, x.metric)})"
+             if x.after is not None else "—",
              "Change": fmt(x.change), "Threshold": "—" if x.threshold is None
              else f"±{x.threshold:.1f}°",
              "Beyond uncertainty": {True: "yes", False: "no", None: "—"}[x.exceeds_uncertainty]}
             for x in c.changes]
     st.dataframe(pd.DataFrame(rows), hide_index=True, width="stretch")
-    progress_button(s, p, recs, before, after, pics, actor)
+
+    def progress() -> bytes:
+        from posture.present.progress_pdf import build_progress_report
+
+        return build_progress_report(p, recs, before, after, pics)
+
+    gated_download(s, viewer, "Progress report (PDF)", progress, icon="📄", key="cmp_pdf",
+                   file_name=f"posture-progress-{p.pseudonym}-{after.taken_at:%Y%m%d}.pdf",
+                   mime="application/pdf", patient_id=p.id, assessment_id=after.id,
+                   detail=f"progress PDF #{before.id} to #{after.id}")
     st.caption(f"{c.days_between:g} days apart. A change counts as beyond the measurement's "
                "uncertainty when it exceeds √(h₁² + h₂²), the half-widths of the two 90% "
                "intervals combined, or, where an interval is missing, the minimal detectable "
-               "change of photo posture measures (5°).")
+               "change of photo posture measures (5°). Beside each value: how it was "
+               "obtained.")
 
 
-@st.cache_data(show_spinner="Building the progress report…", max_entries=4)
-def _progress_bytes(_p, _recs, _before, _after, _pics, key: tuple) -> bytes:
-    from posture.present.progress_pdf import build_progress_report
-
-    return build_progress_report(_p, _recs, _before, _after, _pics)
-
-
-def progress_button(s, p: Patient, recs, before, after, pics, actor: str) -> None:
-    key = (p.id, p.name, tuple((r.id, r.thomas_test) for r in recs), before.id, after.id)
-    data = _progress_bytes(p, recs, before, after, pics, key)
-    st.download_button("Progress report (PDF)", data, icon="📄", key="cmp_pdf",
-                       file_name=f"posture-progress-{p.pseudonym}-{after.taken_at:%Y%m%d}.pdf",
-                       mime="application/pdf", on_click=s.log, args=(actor, "export"),
-                       kwargs={"patient_id": p.id, "assessment_id": after.id,
-                               "detail": f"progress PDF #{before.id} to #{after.id}"})
-
-
-def export_tab(s, p: Patient, actor: str) -> None:
+def export_tab(s, p: Patient, viewer: Viewer) -> None:
     from posture.present.export import export_csv, export_json
 
     names = st.checkbox("Include names (personal data)", key="clinic_export_names")
     stamp = datetime.now(UTC).strftime("%Y%m%d")
+    st.caption("Each file is made when you click it, and recorded in the audit trail.")
     for pid, title in ((p.id, esc(p.pseudonym)), (None, "Whole clinic")):
         tag = p.pseudonym if pid else "clinic"
         st.markdown(f"**{title}**")
         c1, c2 = st.columns(2)
         for col, kind, fn, mime in ((c1, "CSV", export_csv, "text/csv"),
                                     (c2, "JSON", export_json, "application/json")):
-            data = fn(s, pid, include_names=names) if pid else fn(s, include_names=names)
-            col.download_button(kind, data, icon="⬇️", key=f"exp-{kind}-{pid}",
-                                file_name=f"posture-{tag}-{stamp}.{kind.lower()}", mime=mime,
-                                on_click=s.log, args=(actor, "export"),
-                                kwargs={"patient_id": pid, "detail": kind + (
-                                    " with names" if names else "")})
+            def build(fn=fn, pid=pid) -> bytes | str:
+                return fn(s, pid, include_names=names) if pid else fn(s, include_names=names)
+
+            gated_download(s, viewer, kind, build, where=col, key=f"exp-{kind}-{pid}",
+                           file_name=f"posture-{tag}-{stamp}.{kind.lower()}", mime=mime,
+                           patient_id=pid,
+                           detail=kind + (" with names" if names else "")
+                           + ("" if pid else " (whole clinic)"))
+
+
+def erase_section(s, p: Patient, viewer: Viewer) -> None:
     with st.expander("Erase this patient", icon="🗑️"):
         typed = st.text_input("Type the pseudonym to confirm", key=f"erase-{p.id}")
         if st.button("Erase patient and all assessments", disabled=typed != p.pseudonym):
             try:
-                s.delete_patient(p.id, actor=actor)
+                s.delete_patient(p.id, actor=viewer.name)
             except StoreError as err:
                 fail(err)
                 return
@@ -336,13 +405,14 @@ def export_tab(s, p: Patient, actor: str) -> None:
             st.rerun()
 
 
-def audit_section(s) -> None:
-    """The audit trail, for admins: the latest entries and a CSV of all of it."""
+def audit_section(s, viewer: Viewer) -> None:
+    """The audit trail, for admins: the latest entries and a CSV of all of it (made on
+    click, audited like every export)."""
     with st.expander("Audit trail (admin)", icon="🧾"):
         rows = s.audit_trail(limit=200)
         st.dataframe(pd.DataFrame(rows), hide_index=True, width="stretch")
         from posture.store.audit import audit_csv
 
-        st.download_button("Audit trail (CSV)", audit_csv(s), icon="⬇️", key="audit_csv",
-                           file_name=f"posture-audit-{datetime.now(UTC):%Y%m%d}.csv",
-                           mime="text/csv")
+        gated_download(s, viewer, "Audit trail (CSV)", lambda: audit_csv(s), key="audit_csv",
+                       file_name=f"posture-audit-{datetime.now(UTC):%Y%m%d}.csv",
+                       mime="text/csv", detail="audit trail CSV", admin=True)
