@@ -9,12 +9,14 @@ divided by stature) so that mirror images and image size do not change the featu
 
 The regression was fitted on synthetic renders whose tilt is known (``tools/synth``,
 ``tools/train_estimator.py``). Its parameters, the data it saw and its calibrated interval
-ship in ``posture/data/estimator.json``. Inference is a few small matrix products.
+ship in ``posture/data/estimator.json``; the pelvis-patch networks, trained in
+``tools/train_patchnet.py``, ship as an ONNX graph run by :mod:`posture.estimator_runtime`.
 """
 
 from __future__ import annotations
 
 import json
+import os
 from dataclasses import dataclass
 from functools import cache
 from importlib import resources
@@ -22,6 +24,7 @@ from importlib import resources
 import numpy as np
 
 from .errors import DataFileError
+from .estimator_runtime import PatchNetRuntime
 from .sagittal import OUTLINE_LEVELS, SideView
 
 FEATURE_VERSION = 2
@@ -220,65 +223,6 @@ def pelvis_patch(rgb: np.ndarray, mask: np.ndarray, side: SideView,
     return out[0] if jitter is None else np.stack(out)
 
 
-def _conv3x3(x: np.ndarray, w: np.ndarray, b: np.ndarray) -> np.ndarray:
-    """3×3 convolution, padding 1, stride 1. x: (N, C, H, W); w: (O, C, 3, 3)."""
-    n, c, hh, ww = x.shape
-    xp = np.pad(x, ((0, 0), (0, 0), (1, 1), (1, 1)))
-    cols = np.lib.stride_tricks.sliding_window_view(xp, (3, 3), axis=(2, 3))  # N,C,H,W,3,3
-    cols = cols.transpose(0, 2, 3, 1, 4, 5).reshape(n * hh * ww, c * 9)
-    out = cols @ w.reshape(w.shape[0], -1).T + b  # (N·H·W, O)
-    return out.reshape(n, hh, ww, w.shape[0]).transpose(0, 3, 1, 2)
-
-
-def _maxpool2(x: np.ndarray) -> np.ndarray:
-    n, c, hh, ww = x.shape
-    x = x[:, :, : hh // 2 * 2, : ww // 2 * 2]
-    return x.reshape(n, c, hh // 2, 2, ww // 2, 2).max(axis=(3, 5))
-
-
-def _conv3x3_nhwc(x: np.ndarray, w: np.ndarray, b: np.ndarray) -> np.ndarray:
-    """3×3 convolution, padding 1, stride 1, channels last. x: (N, H, W, C); w: (O, C, 3, 3).
-
-    The same sums as :func:`_conv3x3` in another memory order: the nine shifted copies of
-    the input are contiguous along C, and the product's (N·H·W, O) result is already
-    channels-last, so nothing is transposed (1.3-1.8x less CPU for this network).
-    """
-    n, hh, ww, c = x.shape
-    xp = np.zeros((n, hh + 2, ww + 2, c), np.float32)
-    xp[:, 1:-1, 1:-1] = x
-    cols = np.empty((n, hh, ww, 3, 3, c), np.float32)
-    for dy in range(3):
-        for dx in range(3):
-            cols[:, :, :, dy, dx] = xp[:, dy:dy + hh, dx:dx + ww]
-    wk = w.transpose(2, 3, 1, 0).reshape(9 * c, w.shape[0])  # rows in (dy, dx, c) order
-    out = cols.reshape(n * hh * ww, 9 * c) @ wk
-    out += b
-    return out.reshape(n, hh, ww, w.shape[0])
-
-
-def _maxpool2_nhwc(x: np.ndarray) -> np.ndarray:
-    n, hh, ww, c = x.shape
-    x = x[:, : hh // 2 * 2, : ww // 2 * 2]
-    return x.reshape(n, hh // 2, 2, ww // 2, 2, c).max(axis=(2, 4))
-
-
-@cache
-def _blas_controller():
-    from threadpoolctl import ThreadpoolController
-
-    return ThreadpoolController()
-
-
-def one_blas_thread():
-    """A context in which NumPy's BLAS runs on one thread.
-
-    The patch network's small matrix products gain nothing from more threads, and idle
-    BLAS threads spin beside MediaPipe's own: one thread halved the CPU time per photo
-    (214 → 112 ms, measured for issue 17).
-    """
-    return _blas_controller().limit(limits=1, user_api="blas")
-
-
 def soften_mask(x: np.ndarray, sigma_px: float) -> np.ndarray:
     """Blur the mask channel of patches (N, 2, H, W), float, by a Gaussian of ``sigma_px``.
 
@@ -299,80 +243,18 @@ def soften_mask(x: np.ndarray, sigma_px: float) -> np.ndarray:
 
 
 def network_input(patch: np.ndarray, mask_blur_px: float) -> np.ndarray:
-    """uint8 patches (2, H, W) or (N, 2, H, W) → float (N, H, W, 2) in 0–1, mask softened."""
+    """uint8 patches (2, H, W) or (N, 2, H, W) → float32 (N, 2, H, W) in 0–1, mask softened:
+    the input of the exported networks (:mod:`posture.estimator_runtime`)."""
     x = (patch[None] if patch.ndim == 3 else patch).astype(np.float32) / 255.0
-    x = soften_mask(x, mask_blur_px)
-    return np.ascontiguousarray(x.transpose(0, 2, 3, 1))  # channels last
+    return np.ascontiguousarray(soften_mask(x, mask_blur_px))
 
 
-@dataclass(frozen=True)
-class PatchNet:
-    """A small convolutional network on the pelvis patch, evaluated with NumPy.
-
-    Four 3×3 convolutions with ReLU (max-pooling after the first three), global average
-    pooling, then two dense layers. Trained with PyTorch in ``tools/train_estimator.py``;
-    only the weights ship.
-    """
-
-    convs: tuple[tuple[np.ndarray, np.ndarray], ...]
-    dense: tuple[tuple[np.ndarray, np.ndarray], ...]
-    target_mean: np.ndarray
-    target_scale: np.ndarray
-    mask_blur_px: float = 0.0  # see soften_mask; part of the input the network was trained on
-
-    def predict(self, patch: np.ndarray) -> np.ndarray:
-        """Targets of one patch (2, H, W) → (T,), or of a batch (N, 2, H, W) → (N, T)."""
-        return self.forward(network_input(patch, self.mask_blur_px), single=patch.ndim == 3)
-
-    def forward(self, x: np.ndarray, *, single: bool = False) -> np.ndarray:
-        """Targets of patches already made into network input (:func:`network_input`)."""
-        for i, (w, b) in enumerate(self.convs):
-            x = _conv3x3_nhwc(x, w, b)
-            np.maximum(x, 0.0, out=x)
-            if i < len(self.convs) - 1:
-                x = _maxpool2_nhwc(x)
-        h = x.mean(axis=(1, 2))
-        for i, (w, b) in enumerate(self.dense):
-            h = h @ w.T + b
-            if i < len(self.dense) - 1:
-                h = np.maximum(h, 0.0)
-        y = h * self.target_scale + self.target_mean
-        return y[0] if single else y
-
-    @classmethod
-    def from_npz(cls, z, prefix: str = "") -> PatchNet:
-        n_conv = int(z[f"{prefix}n_conv"])
-        n_dense = int(z[f"{prefix}n_dense"])
-
-        def arr(key):
-            return z[f"{prefix}{key}"].astype(np.float32)
-
-        convs = tuple((arr(f"conv{i}_w"), arr(f"conv{i}_b")) for i in range(n_conv))
-        dense = tuple((arr(f"dense{i}_w"), arr(f"dense{i}_b")) for i in range(n_dense))
-        blur = float(z[f"{prefix}mask_blur_px"]) if f"{prefix}mask_blur_px" in z else 0.0
-        return cls(convs, dense, z[f"{prefix}target_mean"], z[f"{prefix}target_scale"], blur)
-
-
-@dataclass(frozen=True)
-class PatchEnsemble:
-    """The mean of several :class:`PatchNet` trained from different seeds."""
-
-    members: tuple[PatchNet, ...]
-
-    def predict(self, patch: np.ndarray) -> np.ndarray:
-        blurs = {m.mask_blur_px for m in self.members}
-        if len(blurs) > 1:
-            return np.mean([m.predict(patch) for m in self.members], axis=0)
-        # members trained on the same input: make it once
-        x = network_input(patch, blurs.pop())
-        return np.mean([m.forward(x, single=patch.ndim == 3) for m in self.members], axis=0)
-
-
-def load_patchnet(z) -> PatchNet | PatchEnsemble:
-    """Read weights written by ``tools/train_patchnet.py`` (one network or several)."""
-    if "n_models" not in z:
-        return PatchNet.from_npz(z)
-    return PatchEnsemble(tuple(PatchNet.from_npz(z, f"m{k}_") for k in range(int(z["n_models"]))))
+def load_patchnet(source: str | os.PathLike | bytes) -> PatchNetRuntime:
+    """The pelvis-patch networks exported by ``tools/train_patchnet.py`` (an ``.onnx`` file
+    or its bytes), ready to run."""
+    if isinstance(source, bytes | bytearray):
+        return PatchNetRuntime.from_bytes(bytes(source))
+    return PatchNetRuntime.from_file(source)
 
 
 @dataclass(frozen=True)
@@ -401,7 +283,7 @@ class EstimatorModel:
     interval_halfwidth: dict[str, float]
     typical_error: dict[str, float]
     meta: dict
-    patchnet: PatchNet | PatchEnsemble | None = None
+    patchnet: PatchNetRuntime | None = None
     blend: float = 0.0  # weight of the patch network in the final estimate
     interval_bins: tuple[tuple[float, ...], dict[str, tuple[float, ...]]] | None = None
 
@@ -419,8 +301,7 @@ class EstimatorModel:
         """
         y = self.regressor.predict(features(side))[0]
         if self.patchnet is not None and patch is not None and self.blend > 0:
-            with one_blas_thread():
-                net = self.patchnet.predict(patch)
+            net = self.patchnet.predict(patch)
             net = net.mean(axis=0) if patch.ndim == 4 else net
             y = (1.0 - self.blend) * y + self.blend * net
         return dict(zip(self.regressor.target_names, (float(v) for v in y), strict=True))
@@ -448,8 +329,10 @@ def load_estimator(name: str = ESTIMATOR_FILE) -> EstimatorModel | None:
         net, blend = None, float(d.get("blend", 0.0))
         if d.get("patchnet"):
             net_ref = resources.files("posture.data").joinpath(d["patchnet"])
-            with net_ref.open("rb") as fh, np.load(fh, allow_pickle=False) as z:
-                net = load_patchnet(z)
+            net = load_patchnet(net_ref.read_bytes())
+            if tuple(net.targets) != reg.target_names[:len(net.targets)]:
+                raise DataFileError(f"{d['patchnet']} predicts {net.targets}, "
+                                    f"the regression {reg.target_names}")
         bins = None
         if d.get("interval_bins"):
             ib = d["interval_bins"]

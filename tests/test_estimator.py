@@ -1,4 +1,8 @@
-"""The learned estimator: its data files, the NumPy network, and behaviour on samples."""
+"""The learned estimator: its data files, the patch network, and behaviour on samples.
+
+The network's runtime against PyTorch and against the former NumPy network:
+tests/test_patchnet_parity.py.
+"""
 
 from __future__ import annotations
 
@@ -10,14 +14,11 @@ from conftest import SAMPLES
 
 from posture.estimator import (
     PATCH_PX,
-    PatchEnsemble,
-    PatchNet,
-    _conv3x3,
-    _maxpool2,
     feature_names,
     load_estimator,
     outline_descriptors,
 )
+from posture.estimator_runtime import PatchNetRuntime
 
 
 def test_packaged_estimator_loads_with_provenance():
@@ -30,27 +31,9 @@ def test_packaged_estimator_loads_with_provenance():
     assert 0 < model.interval_halfwidth["pelvic_tilt_deg"] < 15
 
 
-def test_conv3x3_matches_a_direct_sum():
-    # batched: x is (N, C, H, W); each member of the batch is convolved on its own
-    rng = np.random.default_rng(0)
-    x = rng.normal(size=(2, 3, 7, 6)).astype(np.float32)
-    w = rng.normal(size=(4, 3, 3, 3)).astype(np.float32)
-    b = rng.normal(size=4).astype(np.float32)
-    xp = np.pad(x, ((0, 0), (0, 0), (1, 1), (1, 1)))
-    ref = np.zeros((2, 4, 7, 6), np.float32)
-    for n in range(2):
-        for o in range(4):
-            for i in range(7):
-                for j in range(6):
-                    ref[n, o, i, j] = (xp[n, :, i:i + 3, j:j + 3] * w[o]).sum() + b[o]
-    assert np.allclose(_conv3x3(x, w, b), ref, atol=1e-4)
-    assert _maxpool2(np.arange(16.0).reshape(1, 1, 4, 4)).tolist() == [
-        [[[5.0, 7.0], [13.0, 15.0]]]]
-
-
 def test_patchnet_output_depends_on_the_patch():
     net = load_estimator().patchnet
-    assert isinstance(net, PatchNet | PatchEnsemble)
+    assert isinstance(net, PatchNetRuntime) and net.n_members >= 1
     blank = np.zeros((2, PATCH_PX, PATCH_PX), np.uint8)
     body = blank.copy()
     body[1, :, 20:44] = 255
@@ -97,14 +80,13 @@ def test_the_network_reads_a_softened_mask_and_speckle_moves_it_less():
     from posture.estimator import soften_mask
 
     net = load_estimator().patchnet
-    members = net.members if isinstance(net, PatchEnsemble) else (net,)
-    assert all(m.mask_blur_px > 0 for m in members)
+    assert net.mask_blur_px > 0
     # a softened patch read with the blur switched off is what the blur feeds the network
+    sharp_net = replace(net, mask_blur_px=0.0)
     rng = np.random.default_rng(7)
     patch = rng.integers(0, 256, (2, PATCH_PX, PATCH_PX)).astype(np.uint8)
-    soft = soften_mask(patch[None].astype(np.float32) / 255.0, members[0].mask_blur_px)
-    sharp_net = replace(members[0], mask_blur_px=0.0)
-    assert np.allclose(members[0].predict(patch),
+    soft = soften_mask(patch[None].astype(np.float32) / 255.0, net.mask_blur_px)
+    assert np.allclose(net.predict(patch),
                        sharp_net.predict((soft[0] * 255.0).astype(np.float32)), atol=1e-3)
 
     # a person-like mask: a vertical band, its edges speckled by one pixel at random rows
@@ -122,6 +104,6 @@ def test_the_network_reads_a_softened_mask_and_speckle_moves_it_less():
             speck[y, edge + int(r.choice([-1, 1]))] = 255 - speck[y, edge]
         a, b = np.stack([grey, mask]), np.stack([grey, speck])
         for blurred in (True, False):
-            ms = members if blurred else [replace(m, mask_blur_px=0.0) for m in members]
-            moves[blurred].append(abs(np.mean([m.predict(a)[0] - m.predict(b)[0] for m in ms])))
+            m = net if blurred else sharp_net
+            moves[blurred].append(abs(m.predict(a)[0] - m.predict(b)[0]))
     assert np.mean(moves[True]) < np.mean(moves[False]), moves

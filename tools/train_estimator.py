@@ -336,8 +336,8 @@ def fit(train: list[Path], calib: Path, out: Path = OUT_MODEL, seed: int = 0,
     half_a, half_b = order[: len(order) // 2], order[len(order) // 2:]
     blend, net_mae = 0.0, None
     if patchnet is not None:
-        with np.load(patchnet) as z:
-            net = load_patchnet(z)
+        # the graph train_patchnet exported beside its weights: what the library runs
+        net = load_patchnet(patchnet.with_suffix(".onnx"))
         pred_net = per_render(net.predict(Pca))
         net_mae = float(np.mean(np.abs(pred_net[:, 0] - yca[:, 0])))
         grid = np.linspace(0.0, 1.0, 21)
@@ -386,7 +386,7 @@ def fit(train: list[Path], calib: Path, out: Path = OUT_MODEL, seed: int = 0,
            "blend": blend,
            "interval_bins": {"edges": list(TILT_BIN_EDGES), "halfwidth": bin_widths}}
     if patchnet is not None and blend > 0:
-        doc["patchnet"] = patchnet.name
+        doc["patchnet"] = patchnet.with_suffix(".onnx").name
     out.write_text(json.dumps(doc, separators=(",", ":")))
     print(json.dumps(meta | {"interval_halfwidth": halfwidth, "interval_bins": bin_widths,
                              "typical_error": typical},
@@ -469,7 +469,8 @@ def main(argv=None) -> int:
     f.add_argument("train", type=Path, nargs="+", help="training feature files")
     f.add_argument("--calib", type=Path, required=True)
     f.add_argument("--patchnet", type=Path, default=None,
-                   help="weights from tools/train_patchnet.py (inside posture/data/)")
+                   help="weights from tools/train_patchnet.py (inside posture/data/; "
+                        "its .onnx beside them is what ships)")
     f.add_argument("--out", type=Path, default=OUT_MODEL)
     f.add_argument("--seed", type=int, default=0)
     f.add_argument("--models", nargs="+", default=None,

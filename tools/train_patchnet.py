@@ -1,36 +1,78 @@
-"""Train the pelvis-patch network (PyTorch, development only) and export NumPy weights.
+"""Train the pelvis-patch network (PyTorch, development only) and export it to ONNX.
+
+The network's architecture is defined here only (:func:`build`); the library runs the
+exported ONNX graph (:mod:`posture.estimator_runtime`) and holds no copy of it.
 
 Input: an ``.npz`` with ``P`` (N, 2, 64, 64) uint8 patches from
 :func:`posture.estimator.pelvis_patch` and ``y`` (N, 2) targets (pelvic tilt, lordosis,
 degrees), as written by ``tools/train_estimator.py extract`` (use ``--merge`` to join
-several). Output: an ``.npz`` that :class:`posture.estimator.PatchNet` reads.
+several). Output: the weights as an ``.npz`` (what ``--init`` fine-tunes) and, beside it,
+the ``.onnx`` graph the library runs (all members in one graph, any batch size).
 
 Runs on the CPU (slow: ~20 s an epoch on 2 cores for 2,600 patches) or a GPU if present::
 
     python tools/train_patchnet.py data/features-train.npz data/features-train2.npz \\
         --out posture/data/estimator_patchnet.npz --epochs 60 --seed 0
+
+Re-export the ONNX graph of weights already trained (needs the ``onnx`` and ``onnxscript``
+packages of ``tools/synth/requirements.txt``)::
+
+    python tools/train_patchnet.py --convert posture/data/estimator_patchnet.npz
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
+import tempfile
 import time
+from pathlib import Path
 
 import numpy as np
+import torch
+from torch import nn
+
+#: Names of the network's outputs, in order (degrees).
+TARGETS = ("pelvic_tilt_deg", "lumbar_lordosis_deg")
+#: The ONNX opset of the exported graph (onnxruntime and OpenCV DNN both run it).
+ONNX_OPSET = 20
 
 
-def build(torch_nn, width: int = 16):
-    nn = torch_nn
+def build(width: int = 16) -> nn.Sequential:
+    """The patch network: conv-relu-pool ×3, conv-relu, global average pool, dense ×2.
+
+    Input (N, 2, 64, 64): grey image and softened person mask, 0–1; output (N, 2) in units
+    of the training targets' standard score (see :class:`Ensemble` for degrees).
+    """
     w = width
-    # Must mirror posture.estimator.PatchNet: conv-relu-pool ×3, conv-relu, GAP, dense ×2.
     return nn.Sequential(
         nn.Conv2d(2, w, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2),
         nn.Conv2d(w, 2 * w, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2),
         nn.Conv2d(2 * w, 4 * w, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2),
         nn.Conv2d(4 * w, 4 * w, 3, padding=1), nn.ReLU(), nn.AdaptiveAvgPool2d(1),
-        nn.Flatten(), nn.Linear(4 * w, 32), nn.ReLU(), nn.Linear(32, 2),
+        nn.Flatten(), nn.Linear(4 * w, 32), nn.ReLU(), nn.Linear(32, len(TARGETS)),
     )
+
+
+class Ensemble(nn.Module):
+    """Several trained networks read in degrees: (N, 2, H, W) → (N, members, targets).
+
+    Each member's standard score is scaled back by its own target mean and scale; the
+    members are not averaged here, so that a caller can see (and test) each one.
+    """
+
+    def __init__(self, members: list[tuple[nn.Module, np.ndarray, np.ndarray]]):
+        super().__init__()
+        self.nets = nn.ModuleList(m for m, _, _ in members)
+        self.register_buffer("target_mean", torch.tensor(
+            np.stack([np.asarray(mu, np.float32) for _, mu, _ in members])))
+        self.register_buffer("target_scale", torch.tensor(
+            np.stack([np.asarray(s, np.float32) for _, _, s in members])))
+
+    def forward(self, x):
+        y = torch.stack([net(x) for net in self.nets], dim=1)
+        return y * self.target_scale + self.target_mean
 
 
 def load(paths: list[str]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -85,14 +127,12 @@ def train(P: np.ndarray, y: np.ndarray, *, epochs: int, seed: int, device: str,
           mask_blur_px: float = 0.0, log=print):
     """Train the network; returns (model, target mean, target scale, history).
 
-    ``init``: a :class:`posture.estimator.PatchNet` to fine-tune instead of starting afresh.
+    ``init``: a member ``(model, target mean, target scale)`` from :func:`load_members` to
+    fine-tune instead of starting afresh.
 
     The validation rows are whole renders (``groups``), so a render's mirror image or
     perturbed copy never validates its own training rows.
     """
-    import torch
-    from torch import nn
-
     torch.manual_seed(seed)
     rng = np.random.default_rng(seed)
     groups = np.arange(len(y)) if groups is None else groups
@@ -101,19 +141,13 @@ def train(P: np.ndarray, y: np.ndarray, *, epochs: int, seed: int, device: str,
     is_val = np.isin(groups, val_names)
     va, tr = np.flatnonzero(is_val), np.flatnonzero(~is_val)
     ym, ys = y[tr].mean(axis=0), y[tr].std(axis=0)
-    model = build(nn, width)
+    model = build(width)
     if init is not None:  # fine-tune: its weights, and the target scale its last layer uses
-        ym, ys = init.target_mean, init.target_scale
-        convs = [m for m in model if isinstance(m, nn.Conv2d)]
-        dense = [m for m in model if isinstance(m, nn.Linear)]
-        with torch.no_grad():
-            for layers, arrays in ((convs, init.convs), (dense, init.dense)):
-                for layer, (w, b) in zip(layers, arrays, strict=True):
-                    layer.weight.copy_(torch.from_numpy(w))
-                    layer.bias.copy_(torch.from_numpy(b))
+        model.load_state_dict(init[0].state_dict())
+        ym, ys = np.asarray(init[1], np.float32), np.asarray(init[2], np.float32)
     from posture.estimator import soften_mask
 
-    # the same softened mask the NumPy network reads at inference
+    # the same softened mask the library gives the exported network at inference
     X = torch.tensor(soften_mask(P.astype(np.float32) / 255.0, mask_blur_px), device=device)
     Y = torch.tensor((y - ym) / ys, device=device)
     model = model.to(device).to(memory_format=torch.channels_last)
@@ -156,10 +190,8 @@ def train(P: np.ndarray, y: np.ndarray, *, epochs: int, seed: int, device: str,
 
 
 def _arrays(model, ym, ys, prefix: str, mask_blur_px: float = 0.0) -> dict:
-    import torch
-
-    convs = [m for m in model if isinstance(m, torch.nn.Conv2d)]
-    dense = [m for m in model if isinstance(m, torch.nn.Linear)]
+    convs = [m for m in model if isinstance(m, nn.Conv2d)]
+    dense = [m for m in model if isinstance(m, nn.Linear)]
     arrays = {"n_conv": np.array(len(convs)), "n_dense": np.array(len(dense)),
               "target_mean": np.asarray(ym, np.float32),
               "target_scale": np.asarray(ys, np.float32),
@@ -173,9 +205,12 @@ def _arrays(model, ym, ys, prefix: str, mask_blur_px: float = 0.0) -> dict:
     return {prefix + k: v for k, v in arrays.items()}
 
 
-def export(members: list, out: str, meta: dict, mask_blur_px: float = 0.0) -> None:
-    """Write the weights in the layout :func:`posture.estimator.load_patchnet` reads:
-    one network as is, several under ``m0_``, ``m1_``, ... prefixes."""
+def export(members: list, out: str, meta: dict, mask_blur_px: float = 0.0) -> Path:
+    """Write the weights (``.npz``: one network as is, several under ``m0_``, ``m1_``, ...
+    prefixes, as :func:`load_members` reads them) and the ONNX graph beside them.
+
+    Returns the path of the ``.onnx`` file.
+    """
     arrays = {"meta": np.array(json.dumps(meta))}
     if len(members) == 1:
         arrays |= _arrays(*members[0], "", mask_blur_px)
@@ -184,14 +219,100 @@ def export(members: list, out: str, meta: dict, mask_blur_px: float = 0.0) -> No
         for k, m in enumerate(members):
             arrays |= _arrays(*m, f"m{k}_", mask_blur_px)
     np.savez_compressed(out, **arrays)
+    onnx_path = Path(out).with_suffix(".onnx")
+    write_onnx(members, onnx_path, mask_blur_px)
+    return onnx_path
+
+
+def load_members(path) -> tuple[list[tuple[nn.Module, np.ndarray, np.ndarray]], float]:
+    """The networks of an ``.npz`` written by :func:`export`, as PyTorch modules (eval
+    mode), each with its target mean and scale; and the mask blur they were trained on."""
+    with np.load(path, allow_pickle=False) as z:
+        prefixes = ([""] if "n_models" not in z
+                    else [f"m{k}_" for k in range(int(z["n_models"]))])
+        members, blurs = [], set()
+        for pre in prefixes:
+            width = int(z[f"{pre}conv0_w"].shape[0])
+            model = build(width)
+            convs = [m for m in model if isinstance(m, nn.Conv2d)]
+            dense = [m for m in model if isinstance(m, nn.Linear)]
+            if int(z[f"{pre}n_conv"]) != len(convs) or int(z[f"{pre}n_dense"]) != len(dense):
+                raise ValueError(f"{path}: the layers do not match build()'s network")
+            with torch.no_grad():
+                for kind, layers in (("conv", convs), ("dense", dense)):
+                    for i, layer in enumerate(layers):
+                        layer.weight.copy_(torch.from_numpy(z[f"{pre}{kind}{i}_w"]))
+                        layer.bias.copy_(torch.from_numpy(z[f"{pre}{kind}{i}_b"]))
+            members.append((model.eval(), z[f"{pre}target_mean"].astype(np.float32),
+                            z[f"{pre}target_scale"].astype(np.float32)))
+            blurs.add(float(z[f"{pre}mask_blur_px"]) if f"{pre}mask_blur_px" in z else 0.0)
+    if len(blurs) != 1:
+        raise ValueError(f"{path}: members trained on different mask blurs {sorted(blurs)}")
+    return members, blurs.pop()
+
+
+def write_onnx(members: list, path, mask_blur_px: float) -> None:
+    """Export the members as one ONNX graph: input ``patches`` (N, 2, 64, 64) float, 0–1,
+    mask channel softened by ``mask_blur_px`` (:func:`posture.estimator.soften_mask`);
+    output ``degrees`` (N, members, targets). The batch dimension is dynamic, so a photo's
+    patches (views × shifts) go in one call. The blur and the target names ride along as
+    metadata, so the graph is all the library needs.
+    """
+    import onnx
+
+    from posture.estimator import PATCH_PX
+
+    net = Ensemble([(m.cpu().to(memory_format=torch.contiguous_format).eval(), mu, s)
+                    for m, mu, s in members]).eval()
+    x = torch.zeros(4, 2, PATCH_PX, PATCH_PX)
+    path = Path(path)
+    with tempfile.TemporaryDirectory() as tmp:
+        raw = Path(tmp) / "net.onnx"
+        torch.onnx.export(net, (x,), str(raw), input_names=["patches"],
+                          output_names=["degrees"], opset_version=ONNX_OPSET,
+                          dynamic_shapes=({0: torch.export.Dim("batch")},),
+                          external_data=False, dynamo=True, verbose=False)
+        proto = onnx.load(str(raw))
+    onnx.helper.set_model_props(proto, {
+        "mask_blur_px": repr(float(mask_blur_px)),
+        "targets": json.dumps(list(TARGETS)),
+        "members": str(len(members)),
+        "source": "tools/train_patchnet.py",
+    })
+    onnx.checker.check_model(proto)
+    tmp_out = path.with_name(path.name + ".tmp")
+    onnx.save(proto, str(tmp_out))
+    os.replace(tmp_out, path)
+
+
+def torch_degrees(members: list, x: np.ndarray) -> np.ndarray:
+    """(N, members, targets) degrees from PyTorch for network input ``x`` (N, 2, H, W)."""
+    with torch.no_grad():
+        return Ensemble(members).eval()(torch.from_numpy(
+            np.ascontiguousarray(x, np.float32))).numpy()
+
+
+def check_export(members: list, onnx_path, patches: np.ndarray, mask_blur_px: float,
+                 tol: float = 1e-4) -> float:
+    """The library's runtime reads the exported graph as PyTorch does: the largest
+    difference (degrees) on ``patches`` (N, 2, H, W) uint8; raises above ``tol``."""
+    from posture.estimator import network_input
+    from posture.estimator_runtime import PatchNetRuntime
+
+    rt = PatchNetRuntime.from_file(onnx_path)
+    x = network_input(patches, mask_blur_px)
+    err = float(np.abs(rt.forward(x) - torch_degrees(members, x)).max())
+    if not err <= tol:
+        raise SystemExit(f"export mismatch: runtime vs PyTorch {err:.2e}° > {tol}")
+    return err
 
 
 def main(argv=None) -> int:
-    import torch
-
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    p.add_argument("features", nargs="+", help="npz files from train_estimator extract")
-    p.add_argument("--out", required=True)
+    p.add_argument("features", nargs="*", help="npz files from train_estimator extract")
+    p.add_argument("--out")
+    p.add_argument("--convert", metavar="WEIGHTS.npz",
+                   help="only write the .onnx graph of these weights beside them")
     p.add_argument("--epochs", type=int, default=60)
     p.add_argument("--seed", type=int, nargs="+", default=[0],
                    help="one seed per network; several make an averaged ensemble")
@@ -203,19 +324,26 @@ def main(argv=None) -> int:
     p.add_argument("--mask-blur", type=float, default=0.0,
                    help="Gaussian sigma (patch px) of the mask channel (see soften_mask)")
     a = p.parse_args(argv)
+    if a.convert:
+        members, blur = load_members(a.convert)
+        onnx_path = Path(a.convert).with_suffix(".onnx")
+        write_onnx(members, onnx_path, blur)
+        rng = np.random.default_rng(0)
+        probe = rng.integers(0, 256, (16, 2, 64, 64)).astype(np.uint8)
+        err = check_export(members, onnx_path, probe, blur)
+        print(f"wrote {onnx_path}; runtime vs PyTorch max difference {err:.2e}°")
+        return 0
+    if not a.features or not a.out:
+        p.error("give the feature files and --out (or --convert WEIGHTS.npz)")
     device = "cuda" if torch.cuda.is_available() else "cpu"
     P, y, groups = load(a.features)
     print(f"{len(y)} patches from {len(np.unique(groups))} renders, device {device}")
     inits = [None] * len(a.seed)
-    if a.init:  # PatchNet members, read as the app reads them
-        from posture.estimator import PatchEnsemble, load_patchnet
-
-        with np.load(a.init) as z:
-            net = load_patchnet(z)
-        inits = list(net.members) if isinstance(net, PatchEnsemble) else [net]
+    if a.init:
+        inits, _ = load_members(a.init)
         if len(inits) != len(a.seed):
             raise SystemExit(f"--init has {len(inits)} networks: give as many --seed values")
-        a.width = int(inits[0].convs[0][0].shape[0])
+        a.width = int(inits[0][0][0].out_channels)
     members, hists = [], []
     for seed, init in zip(a.seed, inits, strict=True):
         model, ym, ys, hist = train(P, y, epochs=a.epochs, seed=seed, device=device,
@@ -224,27 +352,14 @@ def main(argv=None) -> int:
                                     max_lr=a.max_lr, mask_blur_px=a.mask_blur)
         members.append((model.eval().cpu(), ym, ys))
         hists.append(hist)
-    export(members, a.out, {"inputs": a.features, "n": int(len(y)), "epochs": a.epochs,
-                            "seeds": a.seed, "width": a.width, "history": hists,
-                            "augmented": not a.no_augment, "init": a.init,
-                            "max_lr": a.max_lr, "mask_blur_px": a.mask_blur,
-                            "torch": torch.__version__}, a.mask_blur)
-    # the NumPy inference must reproduce PyTorch's on a few patches
-    from posture.estimator import load_patchnet
-
-    with np.load(a.out) as z:
-        net = load_patchnet(z)
-    from posture.estimator import soften_mask
-
-    x = torch.tensor(soften_mask(P[:8].astype(np.float32) / 255.0, a.mask_blur))
-    with torch.no_grad():
-        ref = np.mean([m(x).numpy() * s + mu for m, mu, s in members], axis=0)
-    mine = np.stack([net.predict(P[i]) for i in range(8)])
-    err = float(np.abs(ref - mine).max())
-    print(f"wrote {a.out}; NumPy vs PyTorch max difference {err:.2e}° "
-          f"(predictions span {np.ptp(mine[:, 0]):.1f}°)")
-    if err > 1e-3:
-        raise SystemExit("export mismatch")
+    onnx_path = export(members, a.out, {
+        "inputs": a.features, "n": int(len(y)), "epochs": a.epochs, "seeds": a.seed,
+        "width": a.width, "history": hists, "augmented": not a.no_augment, "init": a.init,
+        "max_lr": a.max_lr, "mask_blur_px": a.mask_blur, "torch": torch.__version__},
+        a.mask_blur)
+    # the library's runtime must reproduce PyTorch's on a few patches
+    err = check_export(members, onnx_path, P[:64], a.mask_blur)
+    print(f"wrote {a.out} and {onnx_path}; runtime vs PyTorch max difference {err:.2e}°")
     return 0
 
 

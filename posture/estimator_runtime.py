@@ -1,0 +1,107 @@
+"""The pelvis-patch networks, run from their exported ONNX graph by onnxruntime.
+
+The architecture and the weights are defined and trained in ``tools/train_patchnet.py``
+(PyTorch), which exports one graph holding every ensemble member: input ``patches``
+(N, 2, 64, 64) float, output ``degrees`` (N, members, targets). The library has no copy of
+the architecture: it gives the graph its input and averages what comes out.
+
+Why onnxruntime and not OpenCV's DNN module (already a dependency): for a photo's 54 patch
+passes (3 members × 9 shifts × 2 views) on one thread it took ~20% less CPU time than
+OpenCV DNN in ``bench/speed.py`` (``network`` section), its thread count is set per session
+(OpenCV's ``setNumThreads`` is process-wide and would also change the threads of every
+resize and warp in the pipeline), and it reads the graph's metadata (the mask blur the
+networks were trained on), so the ``.onnx`` file is all that ships.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import dataclass, field
+
+import numpy as np
+
+#: The session's threads. The graph is small (tens of MFLOP a patch): one thread does it
+#: in a few ms, more threads gain little and cost CPU beside MediaPipe's own. onnxruntime's
+#: idle pool threads also spin between calls unless told not to, taking CPU from MediaPipe
+#: (issue 26), hence ``allow_spinning`` 0.
+INTRA_OP_THREADS = 1
+INTER_OP_THREADS = 1
+
+
+def _session(model: bytes | str):
+    import onnxruntime as ort
+
+    opts = ort.SessionOptions()
+    opts.intra_op_num_threads = INTRA_OP_THREADS
+    opts.inter_op_num_threads = INTER_OP_THREADS
+    opts.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
+    opts.add_session_config_entry("session.intra_op.allow_spinning", "0")
+    opts.add_session_config_entry("session.inter_op.allow_spinning", "0")
+    opts.log_severity_level = 3  # warnings about unused initialisers etc. are not the user's
+    return ort.InferenceSession(model, sess_options=opts, providers=["CPUExecutionProvider"])
+
+
+@dataclass(frozen=True, eq=False)
+class PatchNetRuntime:
+    """An ensemble of pelvis-patch networks in one ONNX graph.
+
+    Attributes
+    ----------
+    mask_blur_px : float
+        Gaussian sigma (patch pixels) of the mask softening the networks were trained on
+        (:func:`posture.estimator.soften_mask`); part of their input.
+    targets : tuple of str
+        Names of the outputs, in order (degrees).
+    n_members : int
+        Networks in the ensemble (trained from different seeds); their mean is the answer.
+    """
+
+    mask_blur_px: float
+    targets: tuple[str, ...]
+    n_members: int
+    _session: object = field(repr=False)
+    _input: str = field(repr=False)
+
+    @classmethod
+    def from_bytes(cls, model: bytes) -> PatchNetRuntime:
+        """Load a graph written by ``tools/train_patchnet.py`` (its bytes).
+
+        Raises
+        ------
+        ValueError
+            When the bytes are not a graph onnxruntime can load, or lack the metadata.
+        """
+        try:
+            sess = _session(model)
+        except Exception as exc:  # onnxruntime's own exception types derive from Exception
+            if isinstance(exc, ImportError):
+                raise
+            raise ValueError(f"not a loadable ONNX graph: {exc}") from exc
+        meta = sess.get_modelmeta().custom_metadata_map
+        try:
+            blur = float(meta["mask_blur_px"])
+            targets = tuple(json.loads(meta["targets"]))
+            members = int(meta["members"])
+        except (KeyError, ValueError, TypeError) as exc:
+            raise ValueError(f"the patch network's metadata is incomplete: {exc}") from exc
+        return cls(blur, targets, members, sess, sess.get_inputs()[0].name)
+
+    @classmethod
+    def from_file(cls, path: str | os.PathLike) -> PatchNetRuntime:
+        with open(path, "rb") as fh:
+            return cls.from_bytes(fh.read())
+
+    def forward(self, x: np.ndarray) -> np.ndarray:
+        """Each member's targets (degrees), (N, members, targets), for network input ``x``
+        (N, 2, H, W) float32 made by :func:`posture.estimator.network_input`."""
+        x = np.ascontiguousarray(x, dtype=np.float32)
+        return self._session.run(None, {self._input: x})[0]
+
+    def predict(self, patch: np.ndarray) -> np.ndarray:
+        """Mean over the members: one uint8 patch (2, H, W) → (T,); a stack (N, 2, H, W) →
+        (N, T)."""
+        from .estimator import network_input
+
+        y = self.forward(network_input(patch, self.mask_blur_px)).mean(axis=1)
+        return y[0] if patch.ndim == 3 else y
