@@ -68,10 +68,21 @@ def available() -> bool:
     return True
 
 
+MAX_FRAMEBUFFERS = 6  # shadow maps come in many sizes: keep the latest few, free the rest
+
+
 def _framebuffer(width: int, height: int):
     ctx, _ = _context()
     key = (width, height)
-    if key not in _STATE["fbos"]:
+    fbos = _STATE["fbos"]
+    if key in fbos:
+        fbos[key] = fbos.pop(key)  # most recently used last
+    else:
+        while len(fbos) >= MAX_FRAMEBUFFERS:
+            old = fbos.pop(next(iter(fbos)))
+            for att in (*old.color_attachments, old.depth_attachment):
+                att.release()
+            old.release()
         bary = ctx.texture((width, height), 4, dtype="f4")
         face = ctx.texture((width, height), 1, dtype="i4")
         depth = ctx.depth_renderbuffer((width, height))
