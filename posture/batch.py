@@ -17,7 +17,9 @@ directory with the same DIR_OR_GLOB.
 
 from __future__ import annotations
 
+import contextlib
 import csv
+import dataclasses
 import fcntl
 import fnmatch
 import glob
@@ -28,18 +30,22 @@ import os
 import queue
 import stat
 import sys
+import tempfile
 from collections import Counter, deque
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from .engines.task import OVERLAY_ERROR, analyze_file
 from .errors import InputError, OutputError, PostureError
 from .images import IMAGE_EXTENSIONS  # one list of readable formats
 from .outputs import (
     check_distinct,
     check_not_input,
     check_regular_or_absent,
+    check_writable_dir,
+    input_within,
     not_writable,
     prepare_image_output,
     same_file,
@@ -63,7 +69,10 @@ CSV_COLUMNS = (
 @dataclass(frozen=True)
 class BatchSummary:
     """Outcome of a batch run. Counts cover every row of the output file, this run's and
-    earlier runs' alike; ``processed`` and ``skipped`` are this run's."""
+    earlier runs' alike; ``processed`` and ``skipped`` are this run's, as are the overlay
+    counts: ``overlays_redrawn`` annotated images drawn again for rows already there, and
+    ``overlay_errors`` (code → count) annotated images that could not be written (their
+    rows keep the measurement; the next run draws them again)."""
 
     rows: int
     measured: int  # analysed and pelvic tilt given
@@ -71,12 +80,24 @@ class BatchSummary:
     errors: dict[str, int] = field(default_factory=dict)  # error code → count
     processed: int = 0
     skipped: int = 0
+    overlays_redrawn: int = 0
+    overlay_errors: dict[str, int] = field(default_factory=dict)
+    first_overlay_error: str | None = None
 
     def text(self) -> str:
         errs = ", ".join(f"{k}: {v}" for k, v in sorted(self.errors.items())) or "none"
-        return (f"{self.rows} images in the output ({self.processed} analysed now, "
-                f"{self.skipped} already there): {self.measured} measured, {self.abstained} "
-                f"abstained, {sum(self.errors.values())} errors ({errs})")
+        out = (f"{self.rows} images in the output ({self.processed} analysed now, "
+               f"{self.skipped} already there): {self.measured} measured, {self.abstained} "
+               f"abstained, {sum(self.errors.values())} errors ({errs})")
+        if self.overlays_redrawn:
+            out += (f"; {self.overlays_redrawn} missing annotated images drawn again for "
+                    "rows already there")
+        if self.overlay_errors:
+            codes = ", ".join(f"{k}: {v}" for k, v in sorted(self.overlay_errors.items()))
+            out += (f"; {sum(self.overlay_errors.values())} annotated images NOT written "
+                    f"({codes}; first: {self.first_overlay_error}): their rows keep the "
+                    "measurement, run again to draw them")
+        return out
 
 
 # -- inputs ------------------------------------------------------------------------------
@@ -209,33 +230,14 @@ def csv_row(file: str, d: dict[str, Any] | Reading) -> dict[str, Any]:
     return out
 
 
-def analyze_file(analyzer, file: str, annotate_to: str | None = None) -> dict[str, Any]:
-    """The contract dict of one file; any failure becomes an error dict, never an
-    exception (a batch must survive every bad file)."""
-    from .present.contract import error_to_dict
-    from .safe import INTERNAL_ERROR, analyze_input
-
-    outcome = analyze_input(analyzer, file, name=file)
-    d = outcome.to_dict()
-    if annotate_to and outcome.assessment is not None:
-        from .outputs import save_overlay  # checked by _Outputs before the run
-
-        try:
-            save_overlay(outcome.overlay(), annotate_to, replace=True)
-        except PostureError as err:
-            return error_to_dict(err, source=file)
-        except Exception as exc:  # a native or unforeseen failure on one image
-            return error_to_dict(PostureError(f"{type(exc).__name__}: {exc}",
-                                              code=INTERNAL_ERROR), source=file)
-    return d
-
-
 # -- output files ------------------------------------------------------------------------
 # Ours or not is decided from the content, read-only, before anything is written; only then
 # is a cut last record (a kill mid-write) trimmed. The CSV is locked for the whole run.
 
 _ENC = {"encoding": "utf-8", "errors": "surrogateescape"}  # file names need not be UTF-8
-_JSONL_MARK = b'{"file": '  # every JSONL record we write starts so
+_JSONL_TAG = "batch_csv"  # the first key of every JSONL record: its CSV's real path
+_JSONL_MARK = b'{"batch_csv": '  # so every JSONL record we write starts
+_LEGACY_MARK = b'{"file": '  # as records of versions before the tag started
 
 
 def _header_text() -> str:
@@ -312,43 +314,185 @@ def _done_files(csv_path: Path) -> set[str]:
     return {_key(formula_unsafe(r[0])) for r in records[1:] if r}
 
 
+# A JSONL record starts with the real path of its CSV (``{"batch_csv": "/r/a.csv", "file":
+# ...``): that is how a run knows the records its CSV's runs wrote from those of other runs
+# (another --out appending to the same JSONL) and from the user's own lines. A run drops
+# only records of its own CSV for files it is about to analyse again (a kill between the
+# JSONL line and the CSV row), and a record cut short by a kill; nothing else, ever.
+
+def _jsonl_record(line: bytes) -> tuple[bool, str | None, str]:
+    """(ours, the CSV it names or None, its resume key) of one complete JSONL line. Records
+    of versions before the tag (``file`` plus the contract's ``ok`` and ``schema_version``)
+    are ours to append after, never to drop."""
+    try:
+        obj = json.loads(line.decode(**_ENC))
+    except (ValueError, RecursionError):
+        return False, None, ""
+    if not isinstance(obj, dict) or not isinstance(obj.get("file"), str):
+        return False, None, ""
+    tag = obj.get(_JSONL_TAG)
+    if isinstance(tag, str):
+        return True, tag, _key(obj["file"])
+    return {"ok", "schema_version"} <= obj.keys(), None, _key(obj["file"])
+
+
+@dataclass(frozen=True)
+class _JsonlScan:
+    """A JSONL read as ours: its complete records (start, end, tag, key) and where the
+    complete records end (a record cut short by a kill may follow)."""
+
+    records: list[tuple[int, int, str | None, str]]
+    end: int
+
+
+def _scan_jsonl(data: bytes) -> _JsonlScan | None:
+    """The records of a JSONL we may write to, or None when it holds anything that is not
+    a posture batch record (the user's own file, whatever its first bytes)."""
+    records, pos = [], 0
+    while (nl := data.find(b"\n", pos)) >= 0:
+        ours, tag, key = _jsonl_record(data[pos:nl + 1])
+        if not ours:
+            return None
+        records.append((pos, nl + 1, tag, key))
+        pos = nl + 1
+    tail = data[pos:]
+    if tail:  # no newline at the end: a record cut by a kill (or a full disk), or not ours
+        try:
+            json.loads(tail.decode(**_ENC))
+            whole = True
+        except (ValueError, RecursionError):
+            whole = False
+        if whole:  # all but its newline written: ours or not, as any record
+            ours = _jsonl_record(tail)[0]
+        else:  # cut: ours when it starts as ours do (an untagged one only after records)
+            ours = any(m.startswith(tail) or tail.startswith(m) for m in (_JSONL_MARK,) + (
+                (_LEGACY_MARK,) if records else ()))
+        if not ours:
+            return None
+    return _JsonlScan(records, pos)
+
+
 def _check_jsonl_is_ours(path: Path) -> bool:
-    """True when ``path`` exists; ``output_mismatch`` when it holds something not ours."""
+    """True when ``path`` exists; ``output_mismatch`` when it holds something not ours.
+    Read only: the run checks again under its lock before it writes."""
     try:
         with open(path, "rb") as f:
-            head = f.read(len(_JSONL_MARK))
+            data = f.read()
     except FileNotFoundError:
         return False
     except OSError as exc:
         raise not_writable(path, exc, "--jsonl") from None
-    if head and not _JSONL_MARK.startswith(head) and not head.startswith(_JSONL_MARK):
-        raise PostureError(f"{path} exists and is not a JSONL written by posture batch; "
-                           "choose another --jsonl, or --overwrite to replace it",
-                           code="output_mismatch")
+    if _scan_jsonl(data) is None:
+        raise _jsonl_mismatch(path)
     return True
 
 
-def _sync_jsonl(path: Path, done: set[str]) -> None:
-    """Keep only JSONL lines of files the CSV has (a kill between the two writes); a line
-    cut short or unreadable is dropped. Rewritten through a temporary file."""
-    if not path.exists():
-        return
-    data = path.read_bytes()
-    keep, seen = [], set()
-    for raw in data.splitlines(keepends=True):
-        if not raw.endswith(b"\n"):
-            continue  # cut by a kill
+def _jsonl_mismatch(path: Path) -> PostureError:
+    return PostureError(f"{path} exists and is not a JSONL written by posture batch; "
+                        "choose another --jsonl, or --overwrite to replace it",
+                        code="output_mismatch")
+
+
+def _jsonl_repair(data: bytes, scan: _JsonlScan, tag: str, redo: set[str]) -> bytes | int:
+    """What a run may take out of a JSONL: its own CSV's records of the files in ``redo``
+    (to be written again) and a cut last record. Returns the length to truncate to when
+    only the end goes, else the new content."""
+    drop = [(s, e) for s, e, t, k in scan.records if t == tag and k in redo]
+    if all(e == (drop[i + 1][0] if i + 1 < len(drop) else scan.end)
+           for i, (_, e) in enumerate(drop)):
+        return drop[0][0] if drop else scan.end  # a tail: truncate in place
+    keep, pos = [], 0
+    for s, e in drop:
+        keep.append(data[pos:s])
+        pos = e
+    keep.append(data[pos:scan.end])
+    return b"".join(keep)
+
+
+def _sync_jsonl(path: Path, tag: str, redo: set[str], *, overwrite: bool = False) -> int:
+    """Open ``path`` for appending, locked for the run, after taking out what
+    :func:`_jsonl_repair` allows. Returns the file descriptor (the lock lives with it).
+
+    Raises
+    ------
+    OutputError / PostureError
+        ``output_locked`` when another run holds it, ``output_mismatch`` when it is not
+        ours (unless ``overwrite``: then it is replaced by an empty file), ``output_not_writable``.
+    """
+    for _attempt in range(3):
         try:
-            line = raw.decode(**_ENC)
-            file = json.loads(line)["file"]
-        except (ValueError, KeyError, TypeError):
-            continue
-        if isinstance(file, str) and _key(file) in done and _key(file) not in seen:
-            keep.append(raw)
-            seen.add(_key(file))
-    new = b"".join(keep)
-    if new != data:
-        write_atomic(path, new, replace=True, what="--jsonl")
+            fd = os.open(path, os.O_RDWR | os.O_APPEND | os.O_CREAT, 0o666)
+        except OSError as exc:
+            raise not_writable(path, exc, "--jsonl") from None
+        try:
+            _lock(fd, path, "--jsonl")
+            if not _still_linked(fd, path):  # replaced while we waited: open the new one
+                os.close(fd)
+                continue
+            data = _read_fd(fd)
+            scan = _scan_jsonl(data)
+            if scan is None:
+                if not overwrite:
+                    raise _jsonl_mismatch(path)
+                new = _replace_locked(path, b"", fd, "--jsonl")
+            else:
+                fix = _jsonl_repair(data, scan, tag, redo)
+                if isinstance(fix, int):
+                    if fix < len(data):
+                        os.ftruncate(fd, fix)
+                    return fd
+                new = _replace_locked(path, fix, fd, "--jsonl")
+        except BaseException:
+            os.close(fd)
+            raise
+        os.close(fd)
+        return new
+    raise OutputError(f"{path} keeps changing under us", code="output_locked")
+
+
+def _lock(fd: int, path: Path, what: str) -> None:
+    """Lock an output for this run, or ``output_locked`` if another run holds it."""
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except OSError:
+        raise OutputError(f"another posture batch is writing {path} now; wait for it or "
+                          f"choose another {what}", code="output_locked") from None
+
+
+def _still_linked(fd: int, path: Path) -> bool:
+    """Whether ``fd`` is still the file at ``path`` (not unlinked or replaced by a rename)."""
+    try:
+        a, b = os.fstat(fd), os.stat(path)
+    except OSError:
+        return False
+    return (a.st_dev, a.st_ino) == (b.st_dev, b.st_ino) and a.st_nlink > 0
+
+
+def _replace_locked(path: Path, data: bytes, old_fd: int, what: str) -> int:
+    """Replace ``path`` by a new file holding ``data``, locked before it is renamed into
+    place (no other run can take it in between), with the old file's permissions. Returns
+    its descriptor, open for appending."""
+    mode = os.fstat(old_fd).st_mode & 0o777
+    try:
+        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    except OSError as exc:
+        raise not_writable(path, exc, what) from None
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)  # a new file: nobody else can hold it
+        _write_all(fd, data, path, what)
+        try:
+            os.fsync(fd)
+            os.fchmod(fd, mode)
+            os.replace(tmp, path)
+        except OSError as exc:
+            raise not_writable(path, exc, what) from None
+        fcntl.fcntl(fd, fcntl.F_SETFL, fcntl.fcntl(fd, fcntl.F_GETFL) | os.O_APPEND)
+    except BaseException:
+        os.close(fd)
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
+        raise
+    return fd
 
 
 def _write_all(fd: int, data: bytes, path: Path, what: str) -> None:
@@ -361,13 +505,16 @@ def _write_all(fd: int, data: bytes, path: Path, what: str) -> None:
 
 
 class _Outputs:
-    """The run's CSV (locked), JSONL and annotation folder, checked before anything is
-    written. ``done`` holds the exact paths already in the CSV."""
+    """The run's CSV and JSONL (both locked for the run) and annotation folder, checked
+    before anything is written. ``done`` holds the files already in the CSV, ``analysed``
+    those of them that were analysed (no error code: they have an overlay to draw)."""
 
     def __init__(self, csv_path: Path, jsonl_path: Path | None, annotate_dir: Path | None,
                  inputs: list[str], *, overwrite: bool = False):
         self.csv_path, self.jsonl_path = csv_path, jsonl_path
         self._fd = self._jsonl_fd = -1
+        self.done: set[str] = set()
+        self.analysed: set[str] = set()
         check_distinct({"--out": csv_path, "--jsonl": jsonl_path})
         if annotate_dir is not None:
             for p, what in ((csv_path, "--out"), (jsonl_path, "--jsonl")):
@@ -378,19 +525,14 @@ class _Outputs:
             if p is not None:
                 check_regular_or_absent(p, what)
                 check_not_input(p, inputs, what)
-        jsonl_exists = jsonl_path is not None and _check_jsonl_is_ours_or(
-            jsonl_path, overwrite)
+        if jsonl_path is not None and not overwrite:
+            _check_jsonl_is_ours(jsonl_path)  # refused before the CSV is created
         self._open_csv(overwrite)
+        self.tag = os.path.realpath(csv_path)
         try:
             if jsonl_path is not None:
-                if jsonl_exists == "replace":
-                    write_atomic(jsonl_path, b"", replace=True, what="--jsonl")
-                _sync_jsonl(jsonl_path, self.done)
-                try:
-                    self._jsonl_fd = os.open(jsonl_path, os.O_WRONLY | os.O_APPEND
-                                             | os.O_CREAT, 0o666)
-                except OSError as exc:
-                    raise not_writable(jsonl_path, exc, "--jsonl") from None
+                redo = {_key(f) for f in inputs} - self.done
+                self._jsonl_fd = _sync_jsonl(jsonl_path, self.tag, redo, overwrite=overwrite)
         except BaseException:
             self.close()
             raise
@@ -416,11 +558,13 @@ class _Outputs:
             except OSError as exc:
                 raise not_writable(path, exc, "--out") from None
             try:
-                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-            except OSError:
+                _lock(fd, path, "--out")
+            except OutputError:
                 os.close(fd)
-                raise OutputError(f"another posture batch is writing {path} now; wait for "
-                                  "it or choose another --out", code="output_locked") from None
+                raise
+            if not _still_linked(fd, path):  # replaced while we waited: open the new one
+                os.close(fd)
+                continue
             data = _read_fd(fd)
             try:
                 records, keep = _parse_csv(data, path) if data else ([], 0)
@@ -436,13 +580,17 @@ class _Outputs:
             elif keep < len(data):
                 os.ftruncate(fd, keep)  # a record cut by a kill: that image runs again
             self._fd = fd
-            self.done = {_key(formula_unsafe(r[0])) for r in records[1:] if r}
+            rows = [(_key(formula_unsafe(r[0])), r) for r in records[1:] if r]
+            self.done = {k for k, _ in rows}
+            error_code = CSV_COLUMNS.index("error_code")
+            self.analysed = {k for k, r in rows if len(r) > error_code and not r[error_code]}
             return
         raise OutputError(f"{path} keeps changing under us", code="output_locked")
 
     def write(self, file: str, d: dict[str, Any]) -> None:
         if self._jsonl_fd >= 0:  # JSONL first: the CSV row is what marks a file done
-            line = json.dumps({"file": file, **d}, ensure_ascii=False) + "\n"
+            line = json.dumps({_JSONL_TAG: self.tag, "file": file, **d},
+                              ensure_ascii=False) + "\n"
             _write_all(self._jsonl_fd, line.encode(**_ENC), self.jsonl_path, "--jsonl")
         # one write() per row: a kill cannot leave half of it
         _write_all(self._fd, _row_text(file, d).encode(**_ENC), self.csv_path, "--out")
@@ -452,15 +600,6 @@ class _Outputs:
             if fd >= 0:
                 os.close(fd)  # closing releases the lock
         self._fd = self._jsonl_fd = -1
-
-
-def _check_jsonl_is_ours_or(path: Path, overwrite: bool) -> bool | str:
-    try:
-        return _check_jsonl_is_ours(path)
-    except PostureError as err:
-        if overwrite and err.code == "output_mismatch":
-            return "replace"
-        raise
 
 
 def _read_fd(fd: int) -> bytes:
@@ -477,24 +616,26 @@ def check_annotations(annots: dict[str, str], annotate_dir: Path, inputs: list[s
                       others: list[Path | None], *, overwrite: bool = False,
                       create: bool = False) -> None:
     """Refuse an annotation folder that holds inputs (overlays would be analysed as photos
-    on the next run, or replace them), a folder that is a file, and annotation paths that
-    exist without being ours."""
+    on the next run, or replace them; inputs given as ``file://`` URIs included), a folder
+    that is a file, annotation paths that exist without being ours, and (with ``create``,
+    once the folder exists) a folder that cannot be written to: read-only or full."""
     if annotate_dir.exists() and not annotate_dir.is_dir():
         raise OutputError(f"--annotate {annotate_dir} is not a folder",
                           code="output_not_writable")
-    root = os.path.realpath(annotate_dir)
-    for f in inputs:
-        if os.path.commonpath([root, os.path.realpath(f)]) == root:
-            raise OutputError(f"--annotate {annotate_dir} holds an input ({f}); write the "
-                              "annotated images to a folder of their own",
-                              code="output_conflict")
+    inside = input_within(annotate_dir, inputs)
+    if inside is not None:
+        raise OutputError(f"--annotate {annotate_dir} holds an input ({inside}); write the "
+                          "annotated images to a folder of their own",
+                          code="output_conflict")
     if create:
         try:
             annotate_dir.mkdir(parents=True, exist_ok=True)
         except OSError as exc:
             raise not_writable(annotate_dir, exc, "--annotate folder") from None
+        check_writable_dir(annotate_dir, "--annotate folder")
     for f, target in annots.items():
-        prepare_image_output(target, inputs, overwrite=overwrite, what="annotated image")
+        prepare_image_output(target, inputs, overwrite=overwrite, what="annotated image",
+                             probe=False)
         for o in others:
             if o is not None and same_file(o, target):
                 raise OutputError(f"the annotated image of {f} would be {o}",
@@ -681,7 +822,7 @@ def run_batch(
     if workers != "auto" and workers < 1:
         raise PostureError("--workers must be at least 1", code="bad_argument")
     if engine == "ray" and isinstance(inputs, str) and "://" in inputs:
-        from .engines.ray_engine import expand_uri
+        from .engines.uris import expand_uri
 
         files = expand_uri(inputs)  # URIs as listed: a path's normalisation would break them
     else:
@@ -696,29 +837,45 @@ def run_batch(
     writer = _Outputs(out_csv, jsonl_path, Path(annotate_dir) if annotate_dir else None,
                       files, overwrite=overwrite)
     try:
-        done = writer.done
-        todo_files = [f for f in files if f not in done]
-        annots = {}
+        todo_files = [f for f in files if _key(f) not in writer.done]
+        annots, redraw = {}, set()
         if annotate_dir is not None:
             annots = annotation_names(files, annotate_dir)
-            check_annotations({f: annots[f] for f in todo_files}, Path(annotate_dir), files,
-                              [out_csv, jsonl_path], overwrite=overwrite, create=True)
+            # rows already there whose overlay is missing (a full disk, a read-only folder,
+            # or --annotate added on a rerun): analysed again for the overlay only
+            redraw = {f for f in files if _key(f) in writer.analysed
+                      and not os.path.lexists(annots[f])}
+            check_annotations({f: annots[f] for f in todo_files + sorted(redraw)},
+                              Path(annotate_dir), files, [out_csv, jsonl_path],
+                              overwrite=overwrite, create=True)
     except BaseException:
         writer.close()
         raise
-    todo = deque((f, annots.get(f)) for f in todo_files)
-    skipped = len(files) - len(todo)
+    todo = deque((f, annots.get(f)) for f in todo_files + sorted(redraw))
+    skipped = len(files) - len(todo_files)
 
     from tqdm import tqdm
 
     bar = tqdm(total=len(todo), unit="img", disable=not progress, file=sys.stderr,
                desc="analysing")
-    processed = 0
+    processed = redrawn = 0
+    overlay_errors: Counter[str] = Counter()
+    first_overlay_error: list[str] = []
 
     def on_result(file: str, d: dict) -> None:
-        nonlocal processed
-        writer.write(file, d)
-        processed += 1
+        nonlocal processed, redrawn
+        failed = d.pop(OVERLAY_ERROR, None)
+        if file in redraw:  # its row is there already: only the overlay was wanted
+            if failed is None and d.get("error"):
+                failed = d["error"]
+            redrawn += failed is None
+        else:
+            writer.write(file, d)  # the measurement, whatever became of its overlay
+            processed += 1
+        if failed is not None:
+            overlay_errors[failed.get("code") or "internal_error"] += 1
+            if not first_overlay_error:
+                first_overlay_error.append(f"{file}: {failed.get('message')}")
         bar.update(1)
 
     try:
@@ -748,4 +905,7 @@ def run_batch(
     finally:
         bar.close()
         writer.close()
-    return summarize(out_csv, processed=processed, skipped=skipped)
+    return dataclasses.replace(
+        summarize(out_csv, processed=processed, skipped=skipped), overlays_redrawn=redrawn,
+        overlay_errors=dict(overlay_errors),
+        first_overlay_error=first_overlay_error[0] if first_overlay_error else None)

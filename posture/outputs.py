@@ -2,7 +2,9 @@
 
 Rules every command follows (``posture analyze --annotate``, ``posture batch``):
 
-* An output never lands on a path that holds an input (same path, symlink or hard link).
+* An output never lands on a path that holds an input (same path, symlink or hard link),
+  whether the input was given as a path or as a URI that names a local file (``file://``,
+  as ``--engine ray`` reads them: :func:`local_path`).
 * Two outputs of one command are never the same file.
 * A file we did not create is never truncated or replaced unless the user says
   ``--overwrite``; whether a file is ours is decided from its content (a batch CSV's header,
@@ -11,7 +13,9 @@ Rules every command follows (``posture analyze --annotate``, ``posture batch``):
 * New content goes to a temporary file in the same folder and is renamed into place, so a
   kill leaves the old file or the new one, never half of one.
 * Outputs that are not regular files (a folder, ``/dev/full``, a FIFO) or cannot be written
-  give a coded error, not a traceback.
+  give a coded error, not a traceback; a folder an output goes to is tried for writing
+  (:func:`check_writable_dir`) before any analysis, so a read-only or full folder is found
+  before the work, not after it.
 
 Codes
 -----
@@ -40,6 +44,41 @@ from .errors import OutputError
 OVERLAY_MARK = b"posture-overlay v1"
 
 
+def local_path(name: str | os.PathLike) -> str | None:
+    """The local file a URI names (``file:///d/x.jpg`` → ``/d/x.jpg``, percent-escapes
+    decoded, as pyarrow reads it for ``--engine ray``), or None for a URI of another
+    filesystem (``s3://``, ...) or a name that is not a URI.
+
+    Every output check compares the inputs through this: the real path of the string
+    ``file:///d/x.jpg`` never equals ``/d/x.jpg``, so without it an output could land on an
+    input given as a URI.
+    """
+    text = os.fspath(name)
+    if isinstance(text, bytes) or "://" not in text.split("?", 1)[0][:32]:
+        return None
+    try:  # the reader's own parser, so that the check sees the file the reader reads
+        import pyarrow.fs as pafs
+    except ImportError:  # no Ray engine here: a file:// URI the standard way
+        from urllib.parse import unquote, urlsplit
+
+        parts = urlsplit(text)
+        if parts.scheme.lower() in ("file", "local") and parts.netloc in ("", "localhost"):
+            return unquote(parts.path, errors="surrogateescape") or None
+        return None
+    try:
+        fs, path = pafs.FileSystem.from_uri(text)
+    except (ValueError, OSError, TypeError):  # unreadable by the reader: names no file
+        return None
+    return path if isinstance(fs, pafs.LocalFileSystem) else None
+
+
+def _paths(name: str | os.PathLike) -> list[str]:
+    """The local paths an input may name: itself as a path and, for a URI, its local file
+    (both: the local engine reads ``file:///x`` as the relative path ``file:/x``)."""
+    local = local_path(name)
+    return [os.fspath(name)] + ([local] if local is not None else [])
+
+
 def file_key(path: str | os.PathLike) -> tuple[int, int] | None:
     """``(device, inode)`` of the file a path reaches (links followed), or None."""
     try:
@@ -50,21 +89,37 @@ def file_key(path: str | os.PathLike) -> tuple[int, int] | None:
 
 
 def same_file(a: str | os.PathLike, b: str | os.PathLike) -> bool:
-    """True when two paths name one file: equal real paths, or one inode (hard links)."""
-    if os.path.realpath(a) == os.path.realpath(b):
-        return True
-    ka = file_key(a)
-    return ka is not None and ka == file_key(b)
+    """True when two names (paths, or URIs of local files) reach one file: equal real
+    paths, or one inode (hard links)."""
+    for pa in _paths(a):
+        ra, ka = os.path.realpath(pa), file_key(pa)
+        for pb in _paths(b):
+            if ra == os.path.realpath(pb) or (ka is not None and ka == file_key(pb)):
+                return True
+    return False
 
 
 def check_not_input(out: str | os.PathLike, inputs: Iterable[str | os.PathLike],
                     what: str = "output") -> None:
-    """Refuse ``out`` when it is (or links to) one of ``inputs``."""
+    """Refuse ``out`` when it is (or links to) one of ``inputs`` (paths or URIs)."""
     real, key = os.path.realpath(out), file_key(out)
     for f in inputs:
-        if os.path.realpath(f) == real or (key is not None and file_key(f) == key):
-            raise OutputError(f"the {what} {os.fspath(out)!r} is an input ({os.fspath(f)!r}); "
-                              "choose another path", code="output_is_input")
+        for p in _paths(f):
+            if os.path.realpath(p) == real or (key is not None and file_key(p) == key):
+                raise OutputError(f"the {what} {os.fspath(out)!r} is an input "
+                                  f"({os.fspath(f)!r}); choose another path",
+                                  code="output_is_input")
+
+
+def input_within(folder: str | os.PathLike, inputs: Iterable[str | os.PathLike]
+                 ) -> str | os.PathLike | None:
+    """The first input (path or URI) that lies inside ``folder`` (links resolved), or None."""
+    root = os.path.realpath(folder)
+    for f in inputs:
+        for p in _paths(f):
+            if os.path.commonpath([root, os.path.realpath(p)]) == root:
+                return f
+    return None
 
 
 def check_distinct(outputs: dict[str, str | os.PathLike | None]) -> None:
@@ -108,13 +163,49 @@ def not_writable(path: str | os.PathLike, exc: OSError, what: str = "output") ->
                        code="output_not_writable")
 
 
+#: How much of each end of a file :func:`has_overlay_mark` reads: PNG and JPEG carry the
+#: mark near the start, WebP in its EXIF chunk after the image data.
+_MARK_WINDOW = 65536
+
+
 def has_overlay_mark(path: str | os.PathLike) -> bool:
-    """True when ``path`` is an annotated image we wrote (the mark is in its first 64 KiB)."""
+    """True when ``path`` is an annotated image we wrote: the mark is in its first or last
+    64 KiB (where each format we mark keeps it)."""
     try:
         with open(path, "rb") as f:
-            return OVERLAY_MARK in f.read(65536)
+            if OVERLAY_MARK in f.read(_MARK_WINDOW):
+                return True
+            size = os.fstat(f.fileno()).st_size
+            if size <= _MARK_WINDOW:
+                return False
+            f.seek(max(0, size - _MARK_WINDOW - len(OVERLAY_MARK)))
+            return OVERLAY_MARK in f.read()
     except OSError:
         return False
+
+
+def check_writable_dir(folder: str | os.PathLike, what: str = "output folder") -> None:
+    """Refuse a folder we cannot write to (read-only, full, not ours to write) before any
+    work: a small temporary file is created, written and removed there.
+
+    Raises
+    ------
+    OutputError
+        ``output_not_writable`` naming the folder and the reason (e.g. "the disk is full").
+    """
+    folder = Path(folder)
+    try:
+        fd, tmp = tempfile.mkstemp(prefix=".posture-probe.", suffix=".tmp", dir=folder)
+    except OSError as exc:
+        raise not_writable(folder, exc, what) from None
+    try:
+        os.write(fd, b"\0" * 512)  # a block: a full disk refuses it, an empty file may pass
+    except OSError as exc:
+        raise not_writable(folder, exc, what) from None
+    finally:
+        os.close(fd)
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
 
 
 @contextlib.contextmanager
@@ -169,9 +260,12 @@ def _umask() -> int:
 
 
 def prepare_image_output(path: str | os.PathLike, inputs: Iterable[str | os.PathLike], *,
-                         overwrite: bool = False, what: str = "annotated image") -> bool:
+                         overwrite: bool = False, what: str = "annotated image",
+                         probe: bool = True) -> bool:
     """Check an annotated-image path before any work: not an input, a regular file or
-    absent, and ours (or ``overwrite``) if it exists. Returns whether it may be replaced."""
+    absent, ours (or ``overwrite``) if it exists, and in a folder we can write to (tried
+    with :func:`check_writable_dir` unless ``probe`` is False: a batch tries its folder
+    once). Returns whether it may be replaced."""
     check_not_input(path, inputs, what)
     exists = check_regular_or_absent(path, what)
     if exists and not overwrite and not has_overlay_mark(path):
@@ -181,12 +275,17 @@ def prepare_image_output(path: str | os.PathLike, inputs: Iterable[str | os.Path
     if not parent.is_dir():
         raise OutputError(f"the folder of {os.fspath(path)!r} does not exist",
                           code="output_not_writable")
+    if probe:
+        check_writable_dir(parent, f"folder of the {what}")
     return exists
 
 
 def encode_overlay(rgb, path: str | os.PathLike) -> bytes:
     """Image bytes of an RGB array in the format of the path's extension (PNG when it names
-    none Pillow writes); PNG and JPEG carry :data:`OVERLAY_MARK`."""
+    none Pillow writes). PNG, JPEG, WebP, TIFF and GIF carry :data:`OVERLAY_MARK` (a text
+    chunk, a comment, or the EXIF ``Software`` tag), so that a rerun knows them as ours;
+    other formats (BMP, ...) cannot, and a rerun refuses to replace them without
+    ``--overwrite``."""
     import io
 
     from PIL import Image, PngImagePlugin
@@ -200,7 +299,13 @@ def encode_overlay(rgb, path: str | os.PathLike) -> bytes:
         info = PngImagePlugin.PngInfo()
         info.add_text("Software", OVERLAY_MARK.decode())
         im.save(buf, format="PNG", pnginfo=info)
-    else:  # WebP, TIFF, BMP, ...: written as asked, without the mark
+    elif fmt in ("WEBP", "TIFF"):
+        exif = Image.Exif()
+        exif[0x0131] = OVERLAY_MARK.decode()  # Software
+        im.save(buf, format=fmt, exif=exif.tobytes())
+    elif fmt == "GIF":
+        im.save(buf, format="GIF", comment=OVERLAY_MARK)
+    else:  # BMP, ...: no place for the mark
         im.save(buf, format=fmt)
     return buf.getvalue()
 

@@ -93,9 +93,10 @@ def test_rerun_skips_done_files_and_repairs_a_cut_line(tmp_path):
     out, jl = tmp_path / "out.csv", tmp_path / "out.jsonl"
     files = expand_inputs(str(d))
     run_batch(files[:3], out, jsonl=jl, progress=False, analyzer_factory=FakeAnalyzer)
-    # simulate a kill: the JSONL got file 4's line, the CSV only half of its row
+    # simulate a kill: the JSONL got file 4's record, the CSV only half of its row
     with open(jl, "a") as f:
-        f.write(json.dumps({"file": files[3], "ok": False}) + "\n")
+        f.write(json.dumps({"batch_csv": os.path.realpath(out), "file": files[3],
+                            "schema_version": 1, "ok": False}) + "\n")
     with open(out, "a") as f:
         f.write(files[3] + ",Fal")
     s = run_batch(str(d), out, jsonl=jl, progress=False, analyzer_factory=FakeAnalyzer)

@@ -14,7 +14,9 @@ import io
 import json
 import math
 import os
+import re
 import warnings
+from collections import Counter
 from pathlib import Path
 
 import numpy as np
@@ -272,7 +274,8 @@ def mangled_batch_output(draw) -> tuple[bytes, bytes]:
     files = draw(st.lists(st.text(min_size=1, max_size=12).filter(lambda s: "\x00" not in s),
                           max_size=4))
     csv_text = _batch_csv_lines(files).encode()
-    jsonl = "".join(json.dumps({"file": f, "ok": False}) + "\n" for f in files).encode()
+    jsonl = "".join(json.dumps({"batch_csv": "/r/out.csv", "file": f, "schema_version": 1,
+                                "ok": False}) + "\n" for f in files).encode()
     out = []
     for data in (csv_text, jsonl):
         data = bytearray(data)
@@ -305,9 +308,33 @@ def test_batch_resume_reader_survives_damaged_output(tmp_path_factory, damaged):
         assert err.code == "output_mismatch"
         return
     assert all(isinstance(f, str) for f in done)
-    _sync_jsonl(jsonl_path, done)  # drops what it cannot read; never raises
-    for line in jsonl_path.read_text(encoding="utf-8").splitlines():
-        assert os.path.normpath(json.loads(line)["file"]) in done
+    def lines(data: bytes) -> list[bytes]:  # at newlines only (splitlines cuts at CR too)
+        return re.findall(rb"[^\n]*\n|[^\n]+$", data)
+
+    named = set()
+    for line in lines(damaged[1]):
+        try:
+            named.add(os.path.normpath(json.loads(line.decode("utf-8", "surrogateescape"))[
+                "file"]))
+        except (ValueError, KeyError, TypeError, AttributeError):
+            pass
+    redo = named - done  # files this run would analyse again
+    try:
+        os.close(_sync_jsonl(jsonl_path, "/r/out.csv", redo))
+    except PostureError as err:  # not ours: refused, and left as it was
+        assert err.code == "output_mismatch"
+        assert jsonl_path.read_bytes() == damaged[1]
+        return
+    before, after = lines(damaged[1]), lines(jsonl_path.read_bytes())
+    assert all(line.endswith(b"\n") for line in after)
+    # only this CSV's records of files to be analysed again (and a cut last one) may go
+    gone = Counter(before) - Counter(after)
+    for line in gone:
+        if line.endswith(b"\n"):
+            rec = json.loads(line.decode("utf-8", "surrogateescape"))
+            assert rec["batch_csv"] == "/r/out.csv" and os.path.normpath(rec["file"]) in redo
+    rest = iter(before)
+    assert all(any(x == y for y in rest) for x in after)  # nothing added, order kept
 
 
 def test_resume_reader_with_bytes_that_are_not_utf8(tmp_path):
@@ -319,9 +346,10 @@ def test_resume_reader_with_bytes_that_are_not_utf8(tmp_path):
     with pytest.raises(PostureError) as e:
         _done_files(csv_path)
     assert e.value.code == "output_mismatch"
-    jsonl_path.write_bytes(b'{"file": "a.jpg"}\n{"file": "b\xff.jpg"}\n')
-    _sync_jsonl(jsonl_path, {"a.jpg"})
-    assert jsonl_path.read_bytes() == b'{"file": "a.jpg"}\n'
+    a = b'{"batch_csv": "/r/o.csv", "file": "a.jpg"}\n'
+    jsonl_path.write_bytes(a + b'{"batch_csv": "/r/o.csv", "file": "b\xff.jpg"}\n')
+    os.close(_sync_jsonl(jsonl_path, "/r/o.csv", {"b\udcff.jpg"}))
+    assert jsonl_path.read_bytes() == a
 
 
 # ------------------------------------------------------------------------- JPEG structure

@@ -9,8 +9,8 @@ as soon as it comes back. This module only replaces the worker processes:
   files, so that the work spreads over the actors);
 * ``map_batches`` runs :class:`AnalyseBatch`, a callable class: each actor loads the pose
   model once (one :class:`~posture.analysis.Analyzer` for its life) and analyses its
-  batches with the local engine's own :func:`posture.batch.analyze_file` (URIs are read
-  through pyarrow's filesystems first);
+  batches with the local engine's own :func:`posture.engines.task.analyze_file` (URIs are
+  read through pyarrow's filesystems first, :mod:`posture.engines.uris`);
 * each actor asks for a fraction of a CPU, so that the actors never take every CPU and Ray
   Data's own tasks still find one (on 2 CPUs, two 1-CPU actors and a 1-CPU read task wait
   for each other for ever);
@@ -34,7 +34,11 @@ import os
 from collections.abc import Callable, Iterable
 from typing import Any
 
-from ..errors import EngineError, InputError, PostureError
+from ..errors import EngineError, PostureError
+from .task import analyze_file
+from .uris import expand_uri, is_uri
+
+__all__ = ["analyze_one", "expand_uri", "is_uri", "plan_actors", "run_ray", "start_ray"]
 
 #: Local object store: results are small rows, images are read by the actors themselves.
 OBJECT_STORE_BYTES = 256 * 1024 * 1024
@@ -43,115 +47,12 @@ OBJECT_STORE_BYTES = 256 * 1024 * 1024
 DEFAULT_BATCH_SIZE = 4
 
 
-# -- inputs --------------------------------------------------------------------------------
-
-def is_uri(spec: Any) -> bool:
-    """Whether ``spec`` is a URI (``scheme://...``) rather than a local path or glob."""
-    return isinstance(spec, str) and "://" in spec.split("?", 1)[0][:32]
-
-
-def _filesystem(uri: str):
-    """(pyarrow filesystem, path inside it) of a URI; InputError for a scheme or address
-    pyarrow cannot open."""
-    import pyarrow.fs as pafs
-
-    try:
-        return pafs.FileSystem.from_uri(uri)
-    except (ValueError, OSError, TypeError) as exc:  # ArrowInvalid is a ValueError
-        raise InputError(f"cannot open {uri!r} ({exc})", code="file_unreadable") from None
-
-
-def expand_uri(spec: str) -> list[str]:
-    """Image URIs of a folder URI (its files with image extensions, not recursive) or of
-    one file URI, sorted. ``file:///photos`` gives ``file:///photos/a.jpg``, ...
-
-    Raises
-    ------
-    InputError
-        ``no_inputs`` when nothing is found; ``file_unreadable`` when the filesystem
-        cannot be opened or listed.
-    """
-    import pyarrow.fs as pafs
-
-    from ..images import IMAGE_EXTENSIONS
-
-    fs, path = _filesystem(spec)
-    base = spec.split("?", 1)[0]
-    scheme = base[: base.index("://") + 3]
-    try:
-        info = fs.get_file_info(path)
-        if info.type == pafs.FileType.Directory:
-            infos = fs.get_file_info(pafs.FileSelector(path, recursive=False))
-        elif info.type == pafs.FileType.File:
-            infos = [info]
-        else:
-            infos = []
-    except OSError as exc:
-        raise InputError(f"cannot list {spec!r} ({exc})", code="file_unreadable") from None
-    found = []
-    for i in infos:
-        if i.type == pafs.FileType.File and i.path.lower().endswith(IMAGE_EXTENSIONS):
-            # file:// paths are absolute ("/x"), object stores' are "bucket/key"
-            found.append(scheme + i.path)
-    if not found:
-        raise InputError(f"no image files found for {spec!r}", code="no_inputs")
-    return sorted(set(found))
-
-
-def _read_uri(uri: str, max_bytes: int) -> bytes:
-    """The bytes of a file URI, with the local reader's error codes."""
-    import pyarrow.fs as pafs
-
-    fs, path = _filesystem(uri)
-    try:
-        info = fs.get_file_info(path)
-        if info.type == pafs.FileType.NotFound:
-            raise InputError(f"no such file: {uri}", code="file_not_found")
-        if info.type != pafs.FileType.File:
-            raise InputError(f"not a regular file: {uri}", code="file_not_found")
-        if info.size == 0:
-            raise InputError(f"{uri} is empty (0 bytes)", code="empty_file")
-        if info.size is not None and info.size > max_bytes:
-            raise InputError(f"{uri} is {info.size / 1e6:.1f} MB; the limit is "
-                             f"{max_bytes / 1e6:.1f} MB", code="file_too_large")
-        with fs.open_input_stream(path) as f:
-            return f.read(max_bytes + 1)
-    except OSError as exc:
-        raise InputError(f"cannot read {uri}: {exc}", code="file_unreadable") from None
-
-
-# -- the actor -----------------------------------------------------------------------------
+# -- inputs and the work on one file (shared with the local engine) -------------------------
 
 def analyze_one(analyzer, file: str, annotate_to: str | None) -> dict:
-    """The contract dict of one file, a path or a URI; any failure becomes an error dict.
-
-    A path goes through :func:`posture.batch.analyze_file`, the local engine's own
-    function, so that both engines give the same row for the same file. A URI is read
-    through pyarrow (with the local reader's error codes) and analysed from memory.
-    The annotated image, if any, is written by the actor: on a cluster, ``--annotate``
-    must name a folder every node sees (as local input paths must be).
-    """
-    from ..batch import analyze_file
-
-    if not is_uri(file):
-        return analyze_file(analyzer, file, annotate_to)
-    from ..images import DEFAULT_MAX_BYTES
-    from ..present.contract import error_to_dict
-    from ..safe import analyze_input
-
-    try:
-        data = _read_uri(file, DEFAULT_MAX_BYTES)
-    except PostureError as err:
-        return error_to_dict(err, source=file)
-    outcome = analyze_input(analyzer, data, name=file)
-    if annotate_to and outcome.assessment is not None:
-        from ..outputs import save_overlay
-
-        try:
-            save_overlay(outcome.overlay(), annotate_to, replace=True)
-        except PostureError as err:
-            return error_to_dict(err, source=file)
-    return outcome.to_dict()
+    """The contract dict of one file, a path or a URI: the local engine's own
+    :func:`posture.engines.task.analyze_file`, so that both engines give the same row."""
+    return analyze_file(analyzer, file, annotate_to)
 
 
 class _Ledger:
@@ -250,7 +151,8 @@ def _import_ray():
 def start_ray(address: str | None = None, num_cpus: int | None = None) -> bool:
     """Join the cluster at ``address``, or start a local Ray instance of ``num_cpus`` CPUs
     (default: this process's usable cores) without dashboard and with quiet logs. Returns
-    whether this call started it (then :func:`run_ray` shuts it down)."""
+    whether this call started it (then :func:`run_ray` stops it with :func:`stop_ray`).
+    A start that fails or is interrupted leaves nothing running."""
     ray = _import_ray()
     if ray.is_initialized():
         return False
@@ -272,9 +174,116 @@ def start_ray(address: str | None = None, num_cpus: int | None = None) -> bool:
                 ray.init(address="local", num_cpus=num_cpus or usable_cores(),
                          object_store_memory=OBJECT_STORE_BYTES, **quiet)
     except (ConnectionError, RuntimeError, ValueError) as exc:
+        stop_ray(ray)  # whatever the failed start left
         raise EngineError(f"cannot start or join Ray ({exc})",
                           code="engine_unavailable") from None
+    except BaseException:  # Ctrl-C (or SIGTERM, which Ray turns into SystemExit) mid-start
+        stop_ray(ray)
+        raise
     return True
+
+
+#: How long :func:`stop_ray` lets Ray's processes exit by themselves before killing them.
+STOP_GRACE_S = 5.0
+
+
+def stop_ray(ray) -> None:
+    """``ray.shutdown()``, then make sure that no process of the Ray instance this process
+    started outlives it.
+
+    ``ray.shutdown()`` stops the head processes (GCS, raylet); the worker processes
+    (``ray::MapWorker``, ``ray::IDLE``, the agents) are the raylet's children and exit when
+    they notice it gone, but one busy in native code can be left running with parent 1. So
+    Ray's processes below this one are listed first; any still running ``STOP_GRACE_S``
+    after the shutdown are killed (the same processes: pid and start time).
+    """
+    ours = _ray_descendants(os.getpid())
+    try:
+        if ray.is_initialized():
+            ray.shutdown()
+    finally:
+        _reap(ours)
+
+
+def _proc_table() -> dict[int, tuple[int, str]]:
+    """pid → (parent pid, start time) of every process (Linux ``/proc``; empty elsewhere)."""
+    table = {}
+    try:
+        names = os.listdir("/proc")
+    except OSError:
+        return table
+    for name in names:
+        if not name.isdigit():
+            continue
+        try:
+            with open(f"/proc/{name}/stat", "rb") as f:
+                fields = f.read().rsplit(b")", 1)[1].split()
+        except (OSError, IndexError):
+            continue
+        table[int(name)] = (int(fields[1]), fields[19].decode())  # ppid, starttime
+    return table
+
+
+def _is_ray_process(pid: int) -> bool:
+    """A Ray worker (``ray::...``) or a program of the ray package (raylet, GCS, monitors)."""
+    import ray
+
+    try:
+        with open(f"/proc/{pid}/cmdline", "rb") as f:
+            argv = f.read().split(b"\0")[:3]
+    except OSError:
+        return False
+    ray_dir = os.fsencode(os.path.dirname(ray.__file__))
+    return bool(argv) and (argv[0].startswith(b"ray::") or any(ray_dir in a for a in argv))
+
+
+def _ray_descendants(root: int) -> dict[int, str]:
+    """pid → start time of the Ray processes below ``root``."""
+    table = _proc_table()
+    children: dict[int, list[int]] = {}
+    for pid, (ppid, _) in table.items():
+        children.setdefault(ppid, []).append(pid)
+    found: dict[int, str] = {}
+    stack = [root]
+    while stack:
+        for child in children.get(stack.pop(), []):
+            if child not in found:
+                found[child] = table[child][1]
+                stack.append(child)
+    return {pid: start for pid, start in found.items() if _is_ray_process(pid)}
+
+
+def _alive(procs: dict[int, str]) -> list[int]:
+    out = []
+    for pid, start in procs.items():
+        try:
+            with open(f"/proc/{pid}/stat", "rb") as f:
+                fields = f.read().rsplit(b")", 1)[1].split()
+        except (OSError, IndexError):
+            continue
+        if fields[0] != b"Z" and fields[19].decode() == start:  # not a reused pid
+            out.append(pid)
+    return out
+
+
+def _reap(procs: dict[int, str]) -> None:
+    """Wait up to ``STOP_GRACE_S`` for ``procs`` to exit, then kill the rest."""
+    import signal
+    import time
+
+    deadline = time.monotonic() + STOP_GRACE_S
+    while _alive(procs) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    for pid in _alive(procs):
+        try:
+            os.kill(pid, signal.SIGKILL)
+        except OSError:
+            pass
+    for pid in procs:  # our own children among them: collect them, no zombies
+        try:
+            os.waitpid(pid, os.WNOHANG)
+        except OSError:
+            pass
 
 
 def plan_actors(total_cpus: float, workers: int | str, jobs: int) -> tuple[int, float]:
@@ -333,9 +342,9 @@ def run_ray(
     try:
         _run(ray, jobs, on_result, model=model, workers=workers, batch_size=batch_size,
              factory=analyzer_factory)
-    finally:
+    finally:  # success, error, Ctrl-C or SIGTERM (SystemExit): nothing of ours outlives it
         if started:
-            ray.shutdown()
+            stop_ray(ray)
 
 
 def _run(ray, jobs, on_result, *, model, workers, batch_size, factory) -> None:
@@ -357,8 +366,9 @@ def _run(ray, jobs, on_result, *, model, workers, batch_size, factory) -> None:
         batch_format="numpy", num_cpus=per_actor,
         compute=ray.data.ActorPoolStrategy(size=n),
     )
+    batches = iter(ds.iter_batches(batch_size=None, batch_format="numpy"))
     try:
-        for batch in ds.iter_batches(batch_size=None, batch_format="numpy"):
+        for batch in batches:
             for file, res in zip(batch["file"], batch["result"], strict=True):
                 file, d = str(file), json.loads(str(res))
                 if "fatal" in d:
@@ -374,4 +384,12 @@ def _run(ray, jobs, on_result, *, model, workers, batch_size, factory) -> None:
                           "written so far are kept, run again to resume",
                           code="engine_failed") from None
     finally:
+        # a run left early (an error, Ctrl-C) stops its actor pool now, not when Ray ends:
+        # closing the generator shuts Ray Data's executor down
+        close = getattr(batches, "close", None)
+        if close is not None:
+            try:
+                close()
+            except Exception:  # noqa: BLE001 - already failing or done; the pool goes with Ray
+                pass
         ray.kill(ledger)
