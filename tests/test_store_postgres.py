@@ -273,3 +273,61 @@ def test_each_row_carries_the_previous_rows_hash(pg_url):
 def test_v3_database_upgrades_with_its_old_rows_covered(pg_url):
     check_v3_upgrade(pg_url, pg_tamper(pg_url))
 
+
+
+def _readme_role_sql() -> list[str]:
+    """The grant statements of the README's two-role set-up, as written there."""
+    import re
+
+    text = (Path(__file__).resolve().parents[1] / "README.md").read_text()
+    block = re.search(r"```sql\n(CREATE ROLE posture_owner.*?)```", text, re.S).group(1)
+    lines = [ln.split("--")[0].strip() for ln in block.splitlines()]
+    stmts = [ln.rstrip(";") for ln in lines if ln and not ln.startswith("\\")]
+    assert any("REVOKE UPDATE, DELETE, TRUNCATE ON audit" in s for s in stmts)
+    return stmts
+
+
+def test_two_role_setup_of_the_readme(pg_cluster, pg_url):
+    """The app's role adds audit rows but cannot change, delete or truncate them, nor
+    switch the triggers off; the owner's role created and upgraded the tables."""
+    stmts = _readme_role_sql()
+    tag = uuid.uuid4().hex[:8]
+    owner, app = f"posture_owner_{tag}", f"posture_app_{tag}"
+    db = "c_" + tag
+    admin = sa.create_engine(_url(pg_cluster, "postgres"), isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        for s in stmts[:3]:  # roles and the database (passwords: the cluster trusts its socket)
+            s = s.replace(" PASSWORD '…'", "")
+            conn.exec_driver_sql(s.replace("posture_owner", owner)
+                                 .replace("posture_app", app).replace("clinic", db))
+    admin.dispose()
+    sock, port, _ = pg_cluster
+    as_owner = f"postgresql+psycopg://{owner}@/{db}?host={sock}&port={port}"
+    as_app = f"postgresql+psycopg://{app}@/{db}?host={sock}&port={port}"
+    with open_store(as_owner) as s:  # creates the tables, as the owner
+        assert s.schema_version == SCHEMA_VERSION
+    eng = sa.create_engine(as_owner, isolation_level="AUTOCOMMIT")
+    with eng.connect() as conn:
+        for s in stmts[3:]:
+            conn.exec_driver_sql(s.replace("posture_owner", owner).replace("posture_app", app))
+    eng.dispose()
+    from posture.store import accounts
+
+    with open_store(as_app) as s:  # everything the app does works ...
+        accounts.add_user(s, "dr_role", "a long passphrase", actor="setup")
+        token = accounts.login(s, "dr_role", "a long passphrase")
+        p = s.add_patient("ROLE-1", actor="dr_role")
+        s.save_assessment(p.id, make_result(), actor="dr_role")
+        accounts.attempt_login(s, "nobody", "wrong password")
+        accounts.logout(s, token)
+        n = len(s.audit_trail())
+        assert verify(s).ok
+        for stmt in ("UPDATE audit SET actor = 'x'", "DELETE FROM audit",
+                     "TRUNCATE audit", "ALTER TABLE audit DISABLE TRIGGER USER",
+                     "DROP TRIGGER audit_no_change ON audit"):
+            with pytest.raises(StoreError) as e, s._write() as conn:
+                conn.exec_driver_sql(stmt)
+            # refused by the role's rights, not only by the triggers the owner may drop
+            assert "permission denied" in e.value.message or "must be owner" in \
+                e.value.message, (stmt, e.value.message)
+        assert len(s.audit_trail()) == n and verify(s).ok

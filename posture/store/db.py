@@ -180,7 +180,13 @@ def make_engine(location: str | os.PathLike | None = None) -> sa.Engine:
     """An engine for ``location`` (default :func:`default_location`), SQLite tuned."""
     url = to_url(location if location is not None else default_location())
     if url.get_backend_name() != "sqlite":
-        return sa.create_engine(url, pool_pre_ping=True)
+        try:
+            return sa.create_engine(url, pool_pre_ping=True)
+        except (ImportError, sa.exc.ArgumentError) as exc:  # no such dialect or driver
+            hint = (" (install the driver: pip install 'posture[postgres]')"
+                    if url.get_backend_name() == "postgresql" else "")
+            raise StoreError(f"{_MESSAGES['database_unavailable']}: no driver for "
+                             f"{url.drivername!r}{hint}", code="database_unavailable") from exc
     memory = url.database in (None, "", ":memory:")
     engine = sa.create_engine(
         url,
