@@ -292,8 +292,8 @@ def _explain_tilt(res: Reading) -> None:
         ranked = sorted(((v, k) for k, v in probs.items() if v >= 0.05), reverse=True)
         st.markdown("**How sure is the band?** Given the uncertainty of the estimate: " +
                     "; ".join(f"{labels.get(k, k)} {v:.0%}" for v, k in ranked) + ".")
-    st.markdown(bands_svg(bands(), tilt, res.pelvic_tilt_interval_deg),
-                unsafe_allow_html=True)
+    st.markdown(bands_svg(bands(), tilt, res.pelvic_tilt_interval_deg,
+                          band=_band_phrase(res)), unsafe_allow_html=True)
     st.caption(res.severity_disclaimer or "")
 
 

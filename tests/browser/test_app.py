@@ -53,6 +53,13 @@ def test_photo_upload_shows_tilt_and_severity(page, app_url, photo):
     panel.get_by_test_id("stImage").wait_for()
     panel.locator(FINDING_HEAD).wait_for()
     assert "Head position" in panel.inner_text()
+    # the overlay has half the panel on a desktop (it was ~350 px of a 1,000 px panel), and
+    # alternative text with the numbers (issue 22 items 13 and 15)
+    img = panel.get_by_test_id("stImage").locator("img").first
+    width = img.evaluate("el => el.getBoundingClientRect().width")
+    whole = panel.evaluate("el => el.getBoundingClientRect().width")
+    assert width >= 0.45 * whole, (width, whole)
+    assert "plumb line" in img.get_attribute("alt")
     shot(page, "a_photo_results")
     no_traceback(page)
     if not ESTIMATOR.is_file():
@@ -65,7 +72,9 @@ def test_photo_upload_shows_tilt_and_severity(page, app_url, photo):
     assert re.fullmatch(r"[+-]\d+\.\d°", value.strip()), value
     band = card.locator(".pv-band").inner_text().strip()
     assert band in BAND_LABELS or BAND_PHRASE.fullmatch(band), band
-    assert panel.locator("svg[aria-label='Pelvic tilt severity bands']").count() == 1
+    chart = panel.locator("svg[aria-label^='Pelvic tilt severity bands']")
+    assert chart.count() == 1
+    assert value.strip() in chart.get_attribute("aria-label")  # the label has the value
 
 
 def test_text_file_named_jpg_gives_clear_message_then_app_works(page, app_url, photo,
