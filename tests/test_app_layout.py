@@ -48,3 +48,17 @@ def test_no_result_dict_is_taken_apart_outside_the_contract():
                 if DICT_READ.search(line) and not any(s in line for s in NOT_A_RESULT):
                     offenders.append(f"{p.relative_to(ROOT)}:{n}: {line.strip()}")
     assert not offenders, "read these through posture.result.Reading:\n" + "\n".join(offenders)
+
+
+def test_no_deprecated_streamlit_html_component():
+    """``st.components.v1.html``/``iframe`` log "removed after 2026-06-01" on every call
+    (issue 22 item 16): the app uses ``st.html`` (scripts allowed where needed)."""
+    used = re.compile(r"\bcomponents(\.v1)?\.(html|iframe)\s*\("
+                      r"|\bv1\s+import\s+.*\b(html|iframe)\b")
+    offenders = []
+    for p in [ROOT / "app.py", *sorted((ROOT / "pages").glob("*.py")),
+              *sorted((ROOT / "posture_app").rglob("*.py"))]:
+        for n, line in enumerate(p.read_text(encoding="utf-8").splitlines(), 1):
+            if used.search(line):
+                offenders.append(f"{p.relative_to(ROOT)}:{n}: {line.strip()}")
+    assert not offenders, offenders
