@@ -171,32 +171,43 @@ def summarize(takes: list[Take]) -> dict:
 def profile(seed: int, people: int, takes: int, size: tuple[int, int] = (540, 960)) -> dict:
     """Renders per CPU-second of the generator (sessions made in memory, not written).
 
-    Three ways of making ``people * takes`` renders are timed with ``time.process_time``:
-    one body per image (``generate.make_sample``), retake sessions with one stance per take,
-    and sessions with every take photographed from one posed body.
+    Three ways of making ``people * takes`` renders are timed with ``time.process_time``
+    (which counts every thread of the process, OpenGL's too), with each rasteriser that
+    can run here: one body per image (``generate.make_sample``), retake sessions with one
+    stance per take, and sessions with every take photographed from one posed body.
     """
+    from tools.synth import raster, raster_gl
     from tools.synth.body import BodyModel
     from tools.synth.generate import make_sample
-    from tools.synth.raster import backend_name
     from tools.synth.retake import SessionTiming, make_session
 
     model = BodyModel()
-    out = {"backend": backend_name(), "people": people, "takes": takes}
-    t0 = time.process_time()
-    for i in range(people * takes):
-        make_sample(model, seed, i, size)
-    cpu = time.process_time() - t0
-    out["single_images"] = {"renders": people * takes, "cpu_s": cpu,
-                            "renders_per_cpu_s": people * takes / cpu}
-    for name, per_stance in (("sessions", 1), ("sessions_one_pose", takes)):
-        timing = SessionTiming()
-        for p in range(people):
-            make_session(model, seed, p, takes, cameras_per_stance=per_stance,
-                         height_px=size[1], timing=timing)
-        out[name] = {"renders": timing.renders, "cpu_s": timing.total,
-                     "body_cpu_s": timing.body, "pose_cpu_s": timing.pose,
-                     "render_cpu_s": timing.render,
-                     "renders_per_cpu_s": timing.renders / timing.total}
+    backends = ["numpy"] + (["moderngl"] if raster_gl.available() else [])
+    out = {"people": people, "takes": takes, "size": list(size), "backends": {}}
+    before = raster.backend_name()
+    try:
+        for backend in backends:
+            raster.set_backend(backend)
+            make_sample(model, seed, 10_000, size)  # warm-up (OpenGL context, caches)
+            res = {}
+            t0 = time.process_time()
+            for i in range(people * takes):
+                make_sample(model, seed, i, size)
+            cpu = time.process_time() - t0
+            res["single_images"] = {"renders": people * takes, "cpu_s": cpu,
+                                    "renders_per_cpu_s": people * takes / cpu}
+            for name, per_stance in (("sessions", 1), ("sessions_one_pose", takes)):
+                timing = SessionTiming()
+                for p in range(people):
+                    make_session(model, seed, p, takes, cameras_per_stance=per_stance,
+                                 height_px=size[1], timing=timing)
+                res[name] = {"renders": timing.renders, "cpu_s": timing.total,
+                             "body_cpu_s": timing.body, "pose_cpu_s": timing.pose,
+                             "render_cpu_s": timing.render,
+                             "renders_per_cpu_s": timing.renders / timing.total}
+            out["backends"][backend] = res
+    finally:
+        raster.set_backend(before)
     return out
 
 
@@ -248,19 +259,20 @@ def markdown(r: dict) -> str:
                   for k, v in a["by_framing"].items())]
     p = r.get("profile")
     if p:
-        lines += ["", f"Generator speed (`time.process_time`, {p['backend']} rasteriser, "
-                      f"{p['people']} people × {p['takes']} takes at 540×960):", "",
-                  "| way | renders | CPU s | renders per CPU-second | body / pose / render CPU s |",
-                  "|---|---|---|---|---|"]
-        for key, text in (("single_images", "one body per image (`generate`)"),
-                          ("sessions", "retake sessions, one stance per take"),
-                          ("sessions_one_pose", "sessions, all takes from one posed body")):
-            q = p[key]
-            parts = " / ".join(_f(q.get(k), 1) for k in ("body_cpu_s", "pose_cpu_s",
-                                                          "render_cpu_s")) \
-                if "body_cpu_s" in q else "–"
-            lines.append(f"| {text} | {q['renders']} | {q['cpu_s']:.1f} | "
-                         f"{q['renders_per_cpu_s']:.2f} | {parts} |")
+        lines += ["", f"Generator speed (`time.process_time`, {p['people']} people × "
+                      f"{p['takes']} takes per way, {p['size'][0]}×{p['size'][1]}):", "",
+                  "| rasteriser | way | renders | CPU s | renders per CPU-second | "
+                  "body / pose / render CPU s |", "|---|---|---|---|---|---|"]
+        for backend, res in p["backends"].items():
+            for key, text in (("single_images", "one body per image (`generate`)"),
+                              ("sessions", "retake sessions, one stance per take"),
+                              ("sessions_one_pose", "sessions, all takes from one posed body")):
+                q = res[key]
+                parts = " / ".join(_f(q.get(k), 1) for k in ("body_cpu_s", "pose_cpu_s",
+                                                              "render_cpu_s")) \
+                    if "body_cpu_s" in q else "–"
+                lines.append(f"| {backend} | {text} | {q['renders']} | {q['cpu_s']:.1f} | "
+                             f"{q['renders_per_cpu_s']:.2f} | {parts} |")
     return "\n".join(lines) + "\n"
 
 
