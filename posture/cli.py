@@ -14,7 +14,6 @@ import argparse
 import json
 import os
 import sys
-from pathlib import Path
 
 from .errors import PostureError
 
@@ -140,13 +139,10 @@ def _plan_text(result: dict, thomas) -> str:
 
 
 def cmd_plan(args) -> int:
-    try:
-        result = json.loads(Path(args.result).read_text(encoding="utf-8"))
-    except (OSError, ValueError, RecursionError) as exc:  # RecursionError: deep nesting
-        raise PostureError(f"cannot read {args.result} as analysis JSON: {exc}",
-                           code="bad_result_json") from exc
-    if not isinstance(result, dict):
-        raise PostureError(f"{args.result} does not hold a JSON object", code="bad_result_json")
+    from .plan.source import read_result_file
+
+    # a regular file of at most 1 MB: never /dev/zero, never a FIFO (issue 23)
+    result = read_result_file(args.result)
     if args.json:
         _print_json(_plan_dict(result, args.thomas))
     else:

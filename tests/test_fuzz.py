@@ -139,6 +139,39 @@ def test_plan_cli_deeply_nested_json_is_a_coded_error(plan_file):
     assert (rc, err.split("]")[0]) == (1, "error [bad_result_json"), err
 
 
+def test_plan_cli_refuses_devices_fifos_and_huge_files(tmp_path):
+    # issue 23: `posture plan /dev/zero` read without end, a FIFO waited for a writer forever.
+    # In a child process with a time limit, so the old behaviour fails the test, not the run.
+    import subprocess
+    import sys
+
+    from posture.plan.source import MAX_RESULT_BYTES
+
+    fifo = tmp_path / "result.json"
+    os.mkfifo(fifo)
+    zero = tmp_path / "zero.json"
+    zero.symlink_to("/dev/zero")
+    huge = tmp_path / "huge.json"
+    huge.write_text(json.dumps({**RESULT, "pad": "x" * MAX_RESULT_BYTES}))
+    empty = tmp_path / "empty.json"
+    empty.write_bytes(b"")
+    cases = {fifo: (2, "not_a_regular_file"), zero: (2, "not_a_regular_file"),
+             "/dev/zero": (2, "not_a_regular_file"), tmp_path: (2, "not_a_regular_file"),
+             huge: (2, "file_too_large"), empty: (1, "bad_result_json"),
+             tmp_path / "missing.json": (2, "file_not_found")}
+    for path, (rc, code) in cases.items():
+        try:
+            r = subprocess.run([sys.executable, "-m", "posture.cli", "plan", str(path)],
+                               capture_output=True, text=True, timeout=60)
+        except subprocess.TimeoutExpired:
+            pytest.fail(f"posture plan {path} did not answer within 60 s")
+        assert (r.returncode, r.stderr.split("]")[0]) == (rc, f"error [{code}"), (path, r.stderr)
+    # a result just under the limit is read
+    ok = tmp_path / "ok.json"
+    ok.write_text(json.dumps({**RESULT, "pad": "x" * (MAX_RESULT_BYTES - 2000)}))
+    assert _run_cli(["plan", str(ok), "--json"])[0] == 0
+
+
 # ------------------------------------------------------------------------- corrections
 
 def _profile_assessment():
