@@ -74,8 +74,11 @@ if mode == "Live video" and webrtc_streamer is not None:
             key="posture-live",
             mode=WebRtcMode.SENDRECV,
             rtc_configuration=rtc_configuration(secrets=secrets),
-            media_stream_constraints={"video": {"width": {"ideal": 960},
-                                                "height": {"ideal": 720}},
+            # upper limits only: an "ideal" 960x720 made the browser crop a portrait camera
+            # (720x960 -> 720x720, 1080x1920 -> 960x720) and cut the person's head and feet
+            # off; limits keep the whole frame, scaled down (the server works at 640 px)
+            media_stream_constraints={"video": {"width": {"max": 1280},
+                                                "height": {"max": 1280}},
                                       "audio": False},
             video_processor_factory=_processor_class(model_path()),
             async_processing=True,

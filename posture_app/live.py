@@ -72,7 +72,7 @@ class LiveStatus:
 
     frames: int = 0  # frames analysed so far
     person: bool = False
-    ready: bool = False  # side-on, whole body, alone: a capture can be measured
+    ready: bool = False  # side-on, whole body, alone, in two frames running: can capture
     guidance: tuple[str, ...] = ("Step into the picture, side-on to the camera.",)
     error: str | None = None
     phase: str = "waiting"  # AutoCapture state: waiting, settling, countdown, capturing, done
@@ -182,6 +182,7 @@ class LiveSession:
         self._auto = AutoCapture(auto) if auto_capture else None
         self._capture_seconds = capture_seconds
         self._failures = 0  # frames in a row whose processing failed (worker thread only)
+        self._was_ready = False  # the previous frame was in position
 
     # --- worker thread ------------------------------------------------------------------
 
@@ -302,7 +303,11 @@ class LiveSession:
                         self._auto.finish()
             state = self._auto.state if self._auto is not None else "waiting"
             left = phase.seconds_left if phase is not None else None
-            self._status = LiveStatus(self._status.frames + 1, seen.person, ready,
+            # the page enables the manual capture on this: not on one frame's verdict (the
+            # first frames of a stream, coded at a low bit rate, can look whole)
+            steady = ready and self._was_ready
+            self._was_ready = ready
+            self._status = LiveStatus(self._status.frames + 1, seen.person, steady,
                                       guidance, seen.error, state, left, now)
         if progress is not None and progress < 1:
             _banner(out, f"Hold still... {min(progress, 1):.0%}", (255, 255, 255), progress)

@@ -210,3 +210,28 @@ def test_the_result_overlay_shows_the_combined_reading_not_its_frames_own(monkey
     assert shown.measurements.pelvic_tilt.interval == (-18.0, -10.0)
     assert shown.measurements.lumbar_lordosis.value == 21.0
     assert shown.severity.band == "posterior" and shown.pose is a.pose
+
+
+def test_one_frame_in_position_does_not_enable_the_manual_capture():
+    """A stream's first frames, coded at a low bit rate, were once judged whole between
+    partial ones: the page enabled "Hold still" for a moment. The status is ready only
+    after two frames in position running."""
+    from dataclasses import replace
+
+    whole = _assessment()
+    partial = replace(whole, side=replace(whole.side, view=replace(whole.side.view,
+                                                                  partial=True)))
+    views = iter([partial, whole, partial, whole, whole])
+
+    class Scripted(Broken):
+        def analyze_video_frame(self, rgb, ts, mirrored=False):
+            return next(views)
+
+    s = LiveSession(analyzer_factory=Scripted)
+    img = np.zeros((whole.frame_size[1], whole.frame_size[0], 3), np.uint8)
+    ready = []
+    for k in range(5):
+        s.process(img, now=s._t0 + k / 10)
+        ready.append(s.status.ready)
+    s.close()
+    assert ready == [False, False, False, False, True]

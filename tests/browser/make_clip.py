@@ -28,6 +28,35 @@ def letterbox(rgb: np.ndarray, width: int, height: int) -> np.ndarray:
     return out
 
 
+def fill_height(rgb: np.ndarray, width: int, height: int) -> np.ndarray:
+    """Scale ``rgb`` to ``height`` and centre it in ``width`` (cropping or padding the
+    sides with grey): the picture's bottom edge is the frame's, as when someone stands too
+    close to the camera and the frame cuts them off."""
+    h, w = rgb.shape[:2]
+    nw = max(2, round(w * height / h))
+    small = cv2.resize(rgb, (nw, height), interpolation=cv2.INTER_AREA)
+    out = np.full((height, width, 3), 128, np.uint8)
+    if nw >= width:
+        x0 = (nw - width) // 2
+        out[:] = small[:, x0:x0 + width]
+    else:
+        x0 = (width - nw) // 2
+        out[:, x0:x0 + nw] = small
+    return out
+
+
+def empty_scene(width: int, height: int) -> np.ndarray:
+    """A room with nobody in it: a floor, a wall, a door and a picture frame."""
+    img = np.zeros((height, width, 3), np.uint8)
+    img[:] = np.linspace(150, 205, height, dtype=np.uint8)[:, None, None]  # lit from above
+    img[int(height * 0.78):] = (120, 96, 70)  # the floor
+    cv2.rectangle(img, (int(width * 0.1), int(height * 0.25)),
+                  (int(width * 0.3), int(height * 0.78)), (95, 75, 60), -1)  # a door
+    cv2.rectangle(img, (int(width * 0.55), int(height * 0.3)),
+                  (int(width * 0.85), int(height * 0.5)), (60, 90, 120), 4)  # a frame
+    return img
+
+
 def write_y4m(path: Path, frames: list[np.ndarray], fps: int) -> Path:
     """Write RGB frames (all the same even size) as a 4:2:0 Y4M file."""
     h, w = frames[0].shape[:2]
@@ -41,17 +70,37 @@ def write_y4m(path: Path, frames: list[np.ndarray], fps: int) -> Path:
     return path
 
 
-def clip_from_image(image: Path, out: Path, *, width: int = 480, height: int = 640,
-                    fps: int = 10, seconds: float = 2.0) -> Path:
-    """A clip of a person standing still: the picture with a one-pixel sway, looped by
-    Chromium (a little motion, as a real camera has, without changing the posture)."""
-    bgr = cv2.imread(str(image), cv2.IMREAD_COLOR)
-    if bgr is None:
-        raise ValueError(f"cannot read {image}")
-    base = letterbox(cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB), width, height)
+def clip_from_frame(base: np.ndarray, out: Path, *, fps: int = 10,
+                    seconds: float = 2.0) -> Path:
+    """A clip of one camera picture: with a one-pixel sway, looped by Chromium (a little
+    motion, as a real camera has, without changing the posture)."""
     n = max(2, round(fps * seconds))
     frames = [np.roll(base, (i % 2), axis=1) for i in range(n)]
     return write_y4m(out, frames, fps)
+
+
+def read_rgb(image: Path) -> np.ndarray:
+    bgr = cv2.imread(str(image), cv2.IMREAD_COLOR)
+    if bgr is None:
+        raise ValueError(f"cannot read {image}")
+    return cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB)
+
+
+def clip_from_image(image: Path, out: Path, *, width: int = 480, height: int = 640,
+                    fps: int = 10, seconds: float = 2.0, keep: float = 1.0) -> Path:
+    """A clip of a person standing still, from a picture of them.
+
+    ``keep`` < 1 keeps the top fraction of the picture and fills the frame's height with
+    it (:func:`fill_height`): the frame cuts the person off there, as a camera does that
+    is too close (0.78 of a standing person's picture cuts at the shins). Otherwise the
+    whole picture is letterboxed into the frame.
+    """
+    rgb = read_rgb(image)
+    if keep < 1.0:
+        base = fill_height(rgb[: max(2, round(rgb.shape[0] * keep))], width, height)
+    else:
+        base = letterbox(rgb, width, height)
+    return clip_from_frame(base, out, fps=fps, seconds=seconds)
 
 
 if __name__ == "__main__":
