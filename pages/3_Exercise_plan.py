@@ -154,7 +154,8 @@ with head, st.container(key="plan-head"):
                    f"from your {current.origin if current else 'saved'} check.")
     st.markdown(f"### {plan.headline}")
 if current is not None and current.overlay is not None and result is current.result:
-    st.html("<style>.st-key-plan-photo img{max-height:50vh;width:auto!important;"
+    st.html("<style>.st-key-plan-photo{padding-top:2rem}"
+            ".st-key-plan-photo img{max-height:50vh;width:auto!important;"
             "max-width:100%;object-fit:contain}</style>")
     with thumb, st.container(key="plan-photo"):
         st.image(current.overlay, width="stretch", alt=overlay_alt(shown))

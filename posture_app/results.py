@@ -123,13 +123,14 @@ def page_link(page: str, label: str, icon: str) -> None:
 PLAN_PAGE = "pages/3_Exercise_plan.py"
 
 #: The verdict card's look: wraps every line (no ellipsis at any width), band colour on the
-#: left edge. Classes are ``pv-*`` so they cannot clash with Streamlit's.
+#: left edge. Classes are ``pv-*`` so they cannot clash with Streamlit's. The heading takes
+#: focus after a result for screen readers (it is not a control: no focus ring).
 _CARD_CSS = """<style>
 .pv-card{border:1px solid rgba(128,128,128,.35);border-left:8px solid var(--pv-band,#999);
 border-radius:10px;padding:12px 14px;margin:0 0 6px;overflow-wrap:anywhere}
 .pv-card h2.pv-kicker{font-size:.8rem;font-weight:600;text-transform:uppercase;
 letter-spacing:.04em;color:#50525c;margin:0;padding:0;line-height:1.4;scroll-margin-top:72px}
-.pv-kicker:focus{outline:none}.pv-kicker:focus-visible{outline:3px solid #2f6f8f}
+.pv-kicker:focus,.pv-kicker:focus-visible{outline:none}
 .pv-tilt{font-size:1.05rem;margin:2px 0 0}
 .pv-value{font-size:2.2rem;font-weight:700;line-height:1.15;margin-right:6px}
 .pv-iv,.pv-sign,.pv-also{font-size:.88rem;color:#4a4c56;margin:2px 0 0}

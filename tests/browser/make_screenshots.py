@@ -4,9 +4,11 @@ sample as the person (and the fake camera showing it)::
     .venv/bin/python -m tests.browser.make_screenshots [--out docs]
 
 Desktop (1400 px): app_photo, app_plan, app_live (hands-free capture, result beside the
-video). Phone (390×844, what the person sees without scrolling): app_phone_verdict,
-app_phone_self_timer, app_phone_live_countdown, app_phone_live_result,
-app_phone_red_flags, app_phone_red_flag_yes.
+video). Phone (390×844, what the person sees on screen, without scrolling unless said):
+app_phone_upload (scrolled down to the uploader), app_phone_verdict (right after the
+upload), app_phone_red_flags, app_phone_plan (after "None of these apply"),
+app_phone_red_flag_yes, app_phone_self_timer, app_phone_self_timer_result,
+app_phone_live_countdown, app_phone_live_result.
 """
 
 from __future__ import annotations
@@ -76,16 +78,23 @@ def phone(browser, url: str, photo: Path, out: Path) -> list[Path]:
         paths.append(out / f"{name}.png")
 
     page.goto(f"{url}/Photo_check")
+    page.get_by_test_id("stFileUploaderDropzone").scroll_into_view_if_needed()
+    snap("app_phone_upload")  # the person scrolled down to the uploader
     page.set_input_files(UPLOAD, str(photo))
     page.locator(".st-key-verdict-photo").get_by_role("button").first.wait_for()
-    page.wait_for_timeout(1500)
+    page.wait_for_timeout(2500)  # the page brings the verdict to the top by itself
     snap("app_phone_verdict")
     page.locator(".st-key-verdict-photo").get_by_role("button").first.click()
     page.locator(".st-key-red-flags").get_by_test_id("stRadio").first.wait_for()
     page.get_by_text(re.compile("Before your plan")).scroll_into_view_if_needed()
     snap("app_phone_red_flags")
-    answer_red_flags(page, "No")
+    page.get_by_role("button", name=re.compile("None of these apply")).click()
     page.locator(".st-key-plan-item-1").wait_for()
+    page.locator(".st-key-plan-head").scroll_into_view_if_needed()
+    page.wait_for_timeout(1000)
+    page.evaluate("() => document.querySelector('.st-key-plan-head').scrollIntoView("
+                  "{block:'start'})")
+    snap("app_phone_plan")
     page.get_by_text(re.compile("Safety questions")).first.click()
     page.locator(".st-key-red-flags").get_by_test_id("stRadio").filter(has_text="cancer") \
         .get_by_text("Yes", exact=True).click()
@@ -101,6 +110,9 @@ def phone(browser, url: str, photo: Path, out: Path) -> list[Path]:
     cam.get_by_role("button", name="⏱️ 10 s").click()
     page.wait_for_timeout(2300)
     snap("app_phone_self_timer")
+    page.locator(".st-key-verdict-photo").get_by_role("button").first.wait_for()
+    page.wait_for_timeout(2500)
+    snap("app_phone_self_timer_result")
 
     start_live(page, url)
     page.frame_locator("iframe[title*='webrtc']").first.locator("video") \
