@@ -108,16 +108,6 @@ def test_rerun_skips_done_files_and_repairs_a_cut_line(tmp_path):
     assert (again.processed, again.skipped) == (0, 6)
 
 
-def test_foreign_csv_is_not_appended_to(tmp_path):
-    d = _folder(tmp_path, 1)
-    out = tmp_path / "other.csv"
-    out.write_text("a,b\n1,2\n")
-    with pytest.raises(Exception) as e:
-        run_batch(str(d), out, progress=False, analyzer_factory=FakeAnalyzer)
-    assert getattr(e.value, "code", None) == "output_mismatch"
-    assert out.read_text() == "a,b\n1,2\n"
-
-
 def test_inputs_from_glob_and_empty_folder(tmp_path):
     d = _folder(tmp_path, 3)
     assert [Path(f).name for f in expand_inputs(str(d / "img_*.png"))] == [
@@ -272,7 +262,8 @@ def test_batch_killed_midway_resumes_without_duplicates_or_losses(clean_run, tmp
     assert {Path(x["file"]).name: (x["facing"], x["error_code"]) for x in rows} == clean
 
 
-# ------------------------------------------------------------------ never harm the user's files
+# ------------------------------------------------ odd names, locks, globs (output safety:
+# ------------------------------------------------ tests/test_output_safety.py, both engines)
 
 def _png(path: Path, value: int = 40) -> Path:
     import numpy as np
@@ -282,112 +273,11 @@ def _png(path: Path, value: int = 40) -> Path:
     return path
 
 
-def _tree(root: Path) -> dict[str, bytes]:
-    """Every file under ``root`` (links not followed) and its bytes."""
-    out = {}
-    for dirpath, _dirs, names in os.walk(root):
-        for n in names:
-            p = Path(dirpath, n)
-            out[str(p.relative_to(root))] = b"<link>" if p.is_symlink() else p.read_bytes()
-    return out
-
-
 def _refused(code: str, *args, **kw):
     with pytest.raises(Exception) as e:
         run_batch(*args, progress=False, analyzer_factory=FakeAnalyzer, **kw)
     assert getattr(e.value, "code", None) == code, e.value
     return e.value
-
-
-def test_output_on_an_input_photo_is_refused_and_the_photo_untouched(tmp_path):
-    d = _folder(tmp_path, 2)
-    photo = d / "photo.jpg"
-    photo.write_bytes(b"\xff\xd8\xff\xe0" + bytes(range(256)) * 40)  # no trailing newline
-    before = _tree(d)
-    _refused("output_is_input", str(d), d / "photo.jpg")
-    _refused("output_is_input", str(d), tmp_path / "o.csv", jsonl=d / "img_0.png")
-    # a hard link to an input is the input too
-    os.link(d / "img_1.png", tmp_path / "hard.csv")
-    _refused("output_is_input", str(d), tmp_path / "hard.csv")
-    assert _tree(d) == before
-
-
-def test_foreign_csv_without_final_newline_keeps_its_last_row(tmp_path):
-    d = _folder(tmp_path, 1)
-    out = tmp_path / "mine.csv"
-    out.write_bytes(b"name,score\nann,1\nbob,2")  # the user's file, no newline at the end
-    _refused("output_mismatch", str(d), out)
-    assert out.read_bytes() == b"name,score\nann,1\nbob,2"
-    # a file that starts like our header but is not one is not ours either
-    out.write_bytes(b"file,ok\nx,1")
-    _refused("output_mismatch", str(d), out)
-    assert out.read_bytes() == b"file,ok\nx,1"
-
-
-def test_foreign_jsonl_is_refused_not_replaced(tmp_path):
-    d = _folder(tmp_path, 2)
-    notes = tmp_path / "notes.txt"
-    notes.write_text("my notes\nsecond line")
-    _refused("output_mismatch", str(d), tmp_path / "o.csv", jsonl=notes)
-    assert notes.read_text() == "my notes\nsecond line"
-    assert not (tmp_path / "o.csv").exists()  # refused before anything was created
-    # --overwrite replaces it, through a temporary file
-    s = run_batch(str(d), tmp_path / "o.csv", jsonl=notes, progress=False,
-                  analyzer_factory=FakeAnalyzer, overwrite=True)
-    assert s.rows == 3 and len(jsonl_files(notes)) == 3
-
-
-def test_overwrite_replaces_a_foreign_csv(tmp_path):
-    d = _folder(tmp_path, 2)
-    out = tmp_path / "mine.csv"
-    out.write_text("a,b\n1,2\n")
-    s = run_batch(str(d), out, progress=False, analyzer_factory=FakeAnalyzer, overwrite=True)
-    assert s.rows == 3 and list(read_rows(out)[0]) == list(CSV_COLUMNS)
-
-
-def test_annotate_into_the_input_folder_is_refused_before_any_write(tmp_path):
-    d = tmp_path / "in"
-    d.mkdir()
-    _png(d / "p.png", 10)
-    Image = pytest.importorskip("PIL.Image")
-    Image.open(d / "p.png").convert("RGB").save(d / "p.jpg")
-    before = _tree(d)
-    _refused("output_conflict", str(d), tmp_path / "o.csv", annotate_dir=d)
-    # a folder above the inputs holds them too
-    _refused("output_conflict", str(d), tmp_path / "o.csv", annotate_dir=tmp_path)
-    assert _tree(d) == before and not (tmp_path / "o.csv").exists()
-
-
-def test_annotations_are_ours_and_are_not_analysed_again(tmp_path, monkeypatch):
-    from posture import batch
-
-    d = _folder(tmp_path, 2)
-    ann = tmp_path / "ann"
-    ann.mkdir()
-    (ann / "img_0.png").write_bytes(b"the user's own picture")
-
-    def analyse(analyzer, file, annotate_to=None):  # writes the overlay like the real one
-        import numpy as np
-
-        from posture.outputs import save_overlay
-
-        if annotate_to:
-            save_overlay(np.zeros((70, 70, 3), np.uint8), annotate_to, replace=True)
-        return {"ok": False, "error": {"code": "fake", "message": "x"}}
-
-    monkeypatch.setattr(batch, "analyze_file", analyse)
-    _refused("output_exists", str(d), tmp_path / "o.csv", annotate_dir=ann)
-    assert (ann / "img_0.png").read_bytes() == b"the user's own picture"
-    (ann / "img_0.png").unlink()
-    s = run_batch(str(d), tmp_path / "o.csv", annotate_dir=ann, progress=False,
-                  analyzer_factory=FakeAnalyzer)
-    assert s.processed == 3 and sorted(p.name for p in ann.iterdir()) == [
-        "broken.png", "img_0.png", "img_1.png"]
-    # rerun over the same inputs after a lost CSV: our own overlays may be replaced
-    (tmp_path / "o.csv").unlink()
-    s = run_batch(str(d), tmp_path / "o.csv", annotate_dir=ann, progress=False,
-                  analyzer_factory=FakeAnalyzer)
-    assert s.processed == 3
 
 
 def test_names_with_newlines_and_double_spaces_resume_exactly(tmp_path):
@@ -502,60 +392,3 @@ def test_formula_cells_in_the_batch_csv(tmp_path):
     cells = next(csv.reader([text]))
     assert cells[0] == "'=HYPERLINK(\"http://evil\")" and cells[3] == "'@SUM(1+1)"
     assert row["file"] == "=HYPERLINK(\"http://evil\")"  # the key itself stays exact
-
-
-# ---------------------------------------------------------------- coded errors for odd outputs
-
-def _cli_main(capsys, *argv) -> tuple[int, str]:
-    from posture.cli import main
-
-    rc = main(list(argv))
-    return rc, capsys.readouterr().err
-
-
-def test_output_folder_device_and_same_file_twice_are_coded(tmp_path, capsys):
-    d = _folder(tmp_path, 1)
-    (tmp_path / "adir").mkdir()
-    rc, err = _cli_main(capsys, "batch", str(d), "--out", str(tmp_path / "adir"))
-    assert (rc, "error [output_not_writable]") == (6, err[:27]), err
-    if os.path.exists("/dev/full"):
-        rc, err = _cli_main(capsys, "batch", str(d), "--out", "/dev/full")
-        assert rc == 6 and "[output_not_writable]" in err, err
-    f = tmp_path / "f.csv"
-    for _ in range(2):  # the second run used to end in KeyError: 'error_code'
-        rc, err = _cli_main(capsys, "batch", str(d), "--out", str(f), "--jsonl", str(f))
-        assert rc == 6 and "[output_conflict]" in err, err
-    assert not f.exists()
-
-
-def test_output_not_writable_is_coded(tmp_path, capsys):
-    d = _folder(tmp_path, 1)
-    (tmp_path / "plain").write_text("a file, not a folder")
-    rc, err = _cli_main(capsys, "batch", str(d), "--out", str(tmp_path / "plain" / "o.csv"))
-    assert rc == 6 and "[output_not_writable]" in err, err
-    if os.geteuid() == 0:
-        return  # root writes into read-only folders
-    ro = tmp_path / "ro"
-    ro.mkdir()
-    ro.chmod(0o500)
-    try:
-        rc, err = _cli_main(capsys, "batch", str(d), "--out", str(ro / "o.csv"))
-    finally:
-        ro.chmod(0o700)
-    assert rc == 6 and "[output_not_writable]" in err, err
-
-
-def test_analyze_annotate_onto_the_photo_is_refused(tmp_path, capsys):
-    photo = _png(tmp_path / "x.png")
-    before = photo.read_bytes()
-    rc, err = _cli_main(capsys, "analyze", str(photo), "--annotate", str(photo))
-    assert rc == 6 and "[output_is_input]" in err, err
-    link = tmp_path / "link.png"
-    link.symlink_to(photo)
-    rc, err = _cli_main(capsys, "analyze", str(photo), "--annotate", str(link))
-    assert rc == 6 and "[output_is_input]" in err, err
-    other = tmp_path / "holiday.png"
-    other.write_bytes(b"someone's picture")
-    rc, err = _cli_main(capsys, "analyze", str(photo), "--annotate", str(other))
-    assert rc == 6 and "[output_exists]" in err, err
-    assert photo.read_bytes() == before and other.read_bytes() == b"someone's picture"
