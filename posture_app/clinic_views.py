@@ -37,6 +37,7 @@ def esc(text: object) -> str:
 def fmt(v: float | None, signed: bool = True) -> str:
     if v is None:
         return "—"
+    v = round(v, 1) + 0.0  # no "-0.0°"
     return f"{v:+.1f}°" if signed else f"{v:.1f}°"
 
 
@@ -141,7 +142,7 @@ def tilt_chart(recs) -> alt.LayerChart | None:
     df = pd.DataFrame(rows)
     df["interval"] = [f"{fmt(a)} to {fmt(b)}" if pd.notna(a) else "not estimated"
                       for a, b in zip(df.lo, df.hi, strict=True)]
-    x = alt.X("taken_at:T", title=None,
+    x = alt.X("taken_at:T", title=None, scale=alt.Scale(padding=14),  # end bars inside
               axis=alt.Axis(format="%d %b %y", labelAngle=0, labelOverlap=True))
     y = alt.Y("value:Q", title="Pelvic tilt (°, + = anterior)",
               scale=alt.Scale(zero=False, padding=12))
@@ -162,9 +163,9 @@ def metric_chart(rows: list[dict], label: str) -> alt.Chart:
     """One secondary metric over time (its own scale); the page gives it the width."""
     df = pd.DataFrame([r for r in rows if r["metric"] == label])
     return alt.Chart(df).mark_line(color=ACCENT, point=True).encode(
-        x=alt.X("taken_at:T", title=None, axis=alt.Axis(format="%b %y", labelAngle=0,
-                                                        labelOverlap=True)),
-        y=alt.Y("value:Q", title="°", scale=alt.Scale(zero=False)),
+        x=alt.X("taken_at:T", title=None, scale=alt.Scale(padding=8),
+                axis=alt.Axis(format="%d %b %y", labelAngle=0, labelOverlap=True)),
+        y=alt.Y("value:Q", title="degrees", scale=alt.Scale(zero=False)),
         tooltip=[alt.Tooltip("taken_at:T", format="%d %b %Y"),
                  alt.Tooltip("value:Q", format="+.1f")],
     ).properties(title=label, height=150)

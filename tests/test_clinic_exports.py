@@ -17,6 +17,7 @@ from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
+from conftest import require_or_skip
 
 from posture.store import accounts, open_store
 
@@ -391,3 +392,48 @@ def test_login_warns_before_the_lock_and_says_the_lock_time_locally(clinic):
     assert f"until {local:%H:%M}" in msg, msg
     mins = re.search(r"locked for (\d+) more minute", msg)
     assert mins and abs(int(mins.group(1)) - r["lockout_minutes"]) <= 1
+
+
+# -- item 22.13: the history charts and table ------------------------------------------------
+
+def _records(clinic):
+    db, p, _ = clinic
+    with open_store(db) as s:
+        return s.list_assessments(p.id)
+
+
+def test_tilt_chart_shows_each_interval_visibly(clinic):
+    from posture_app.clinic_views import tilt_chart
+
+    spec = tilt_chart(_records(clinic)).to_dict()
+    marks = [layer["mark"] if isinstance(layer["mark"], dict) else {"type": layer["mark"]}
+             for layer in spec["layer"]]
+    kinds = [m["type"] for m in marks]
+    # a bar per estimate (visible even for one date) and a band dark enough to see
+    assert "errorbar" in kinds
+    area = next(m for m in marks if m["type"] == "area")
+    assert area.get("opacity", 1) >= 0.25
+
+
+def test_secondary_charts_take_their_column_width(clinic):
+    """A facet of fixed 200-px charts, four to a row, ran off a phone's screen: each
+    chart is now on its own, as wide as its column."""
+    from posture.store import trend_rows
+    from posture_app.clinic_views import metric_chart
+
+    rows = trend_rows(_records(clinic))
+    spec = metric_chart(rows, rows[-1]["metric"]).to_dict()
+    assert "facet" not in spec and "width" not in spec
+
+
+def test_interval_column_is_wide_enough_for_its_text():
+    from PIL import ImageFont
+
+    from posture.present.report_pdf import find_unicode_font
+    from posture_app.clinic_views import HISTORY_COLUMNS
+
+    font = find_unicode_font()
+    require_or_skip(font is not None, "no DejaVu font to measure with (fonts-dejavu-core)")
+    # Streamlit's grid draws 14 px text with 8 px padding on each side
+    width = ImageFont.truetype(str(font[0]), 14).getlength("-10.0° to -18.0°") + 16
+    assert HISTORY_COLUMNS["Interval"]["width"] >= width

@@ -103,16 +103,24 @@ def header_shows(page, text: str, timeout: float = 30_000) -> None:
         timeout=timeout)
 
 
-_IDLE = """() => !document.querySelector(
-  '[data-testid="stStatusWidgetRunningIcon"], [data-testid="stStatusWidgetRunningManIcon"],'
-  + ' [data-stale="true"]')"""
+#: True once no script run has been in flight (no running icon, no stale element) for
+#: 400 ms in a row: a rerun triggered just before is then over and its elements drawn.
+_QUIET = """() => {
+  const busy = !!document.querySelector('[data-testid="stStatusWidgetRunningIcon"],'
+    + ' [data-testid="stStatusWidgetRunningManIcon"], [data-stale="true"]');
+  const now = performance.now();
+  if (busy || window.__postureBusyAt === undefined) window.__postureBusyAt = now;
+  if (busy) return false;
+  return now - window.__postureBusyAt > 400;
+}"""
 
 
 def settle(page, timeout: float = 60_000) -> None:
     """Wait for the script run to end and every element to be redrawn by it (a negative
-    check on elements left over from the previous run would pass or fail by chance)."""
-    page.wait_for_timeout(300)
-    page.wait_for_function(_IDLE, timeout=timeout, polling=100)
+    check on elements left over from the previous run would pass or fail by chance): the
+    page must stay idle for 400 ms, measured from this call."""
+    page.evaluate("() => { delete window.__postureBusyAt; }")
+    page.wait_for_function(_QUIET, timeout=timeout, polling=100)
 
 
 def main_shows(page, text: str, timeout: float = 30_000) -> None:
@@ -303,25 +311,77 @@ def test_before_after_view_aligns_blends_and_offers_the_progress_pdf(cpage, clin
     tab(cpage, "Before")
     panel = cpage.get_by_role("tabpanel").filter(has_text="Blend")
     panel.get_by_test_id("stImage").nth(2).wait_for()
+    panel.get_by_test_id("stDataFrame").wait_for()  # the comparison table has streamed in
+    settle(cpage)
     assert panel.get_by_test_id("stImage").count() == 3  # before, after, blend
-    assert "beyond" in panel.inner_text() or "within" in panel.inner_text() or "no" in \
-        panel.inner_text()
-    before = panel.get_by_test_id("stImage").nth(2).locator("img").screenshot()
+    # the blend starts half-way: it is neither picture (at 0 it repeated "before")
+    assert "blend 0.50" in panel.inner_text()
+    shots = [panel.get_by_test_id("stImage").nth(i).locator("img").screenshot()
+             for i in range(3)]
+    assert shots[2] not in shots[:2]
+    assert re.search(r"\d+ days apart", panel.inner_text())
     slider = panel.get_by_test_id("stSlider").get_by_role("slider")
     slider.focus()
     for _ in range(10):
         cpage.keyboard.press("ArrowRight")
+    panel.get_by_text("blend 1.00").first.wait_for()
     settle(cpage)
-    assert "blend 0.50" in panel.inner_text()
-    after = panel.get_by_test_id("stImage").nth(2).locator("img").screenshot()
-    assert before != after
+    assert panel.get_by_test_id("stImage").nth(2).locator("img").screenshot() != shots[2]
+    with open_store(db) as s:
+        before = {e["id"] for e in s.audit_trail()}
     with cpage.expect_download() as dl:
         panel.get_by_role("button", name="Progress report (PDF)").click()
     assert dl.value.suggested_filename.startswith("posture-progress-BA-001")
+    assert Path(dl.value.path()).read_bytes().startswith(b"%PDF-")
     shot(cpage, "clinic_before_after")
     with open_store(db) as s:
-        assert any(e["action"] == "export" and e["patient_id"] == p.id
-                   for e in s.audit_trail(patient_id=p.id))
+        recs = s.list_assessments(p.id)
+        new = [e for e in s.audit_trail() if e["id"] not in before]
+    # exactly one new row, this click's, with the ids of the comparison
+    assert [(e["action"], e["patient_id"], e["assessment_id"]) for e in new] == [
+        ("export", p.id, recs[-1].id)], new
+    assert new[0]["detail"] == f"progress PDF #{recs[0].id} to #{recs[-1].id}"
+
+
+def test_whole_clinic_export_is_made_on_click_and_audited(cpage, clinic):
+    url, db = clinic
+    p, _ = seed(db, "EXP-001", n=1, name="Export Person")
+    open_clinic(cpage, url, "EXP-001")
+    tab(cpage, "Export")
+    panel = cpage.get_by_role("tabpanel").filter(has_text="Whole clinic")
+    buttons = panel.get_by_test_id("stDownloadButton")
+    buttons.nth(3).wait_for()
+    settle(cpage)
+    with open_store(db) as s:
+        before = {e["id"] for e in s.audit_trail()}
+    with cpage.expect_download() as dl:
+        buttons.nth(2).get_by_role("button").click()  # whole clinic, CSV
+    body = Path(dl.value.path()).read_text()
+    assert "EXP-001" in body and "Export Person" not in body  # names not ticked
+    with open_store(db) as s:
+        new = [e for e in s.audit_trail() if e["id"] not in before]
+    assert [(e["actor"], e["action"], e["patient_id"], e["detail"]) for e in new] == [
+        ("local", "export", None, "CSV (whole clinic)")], new
+
+
+def test_without_accounts_a_proxied_request_sees_nothing(launch, clinic):
+    """The app on 127.0.0.1 without accounts, reached through a reverse proxy (which adds
+    X-Forwarded-For): the clinic records stay closed."""
+    url, db = clinic
+    seed(db, "PX-001", name="Proxied Person")
+    ctx = launch().new_context(extra_http_headers={"X-Forwarded-For": "203.0.113.9"})
+    try:
+        page = ctx.new_page()
+        page.set_default_timeout(60_000)
+        open_page(page, url, "Clinic")
+        main_shows(page, "records stay closed")
+        settle(page)
+        html = page.content()
+        assert "posture users add" in html and "PX-001" not in html
+        assert "Proxied Person" not in html
+        assert page.get_by_test_id("stSelectbox").count() == 0
+    finally:
+        ctx.close()
 
 
 def test_click_places_a_landmark_on_the_photo_and_the_pelvis_inset(cpage, clinic, photos):
@@ -361,3 +421,36 @@ def test_click_places_a_landmark_on_the_photo_and_the_pelvis_inset(cpage, clinic
     assert abs(kx - 0.40 * w) < 0.02 * w and abs(ky - 0.70 * h) < 0.02 * h
     assert {"knee", "asis", "psis"} <= set(rec.corrections)
     shot(cpage, "clinic_click_to_place")
+
+
+def test_history_fits_a_phone_screen(launch, clinic):
+    """At 390 px every history chart and the table stay inside the screen (a facet of
+    fixed-width charts ran off the right edge)."""
+    url, db = clinic
+    with open_store(db) as s:
+        p = s.add_patient("PH-001")
+        for i in range(4):
+            r = {**make_result(20.0 - 3 * i), "lumbar_lordosis_deg": 30.0 + i,
+                 "head_neck_angle_deg": 50.0 + i, "trunk_lean_deg": 2.0 - i,
+                 "knee_angle_deg": -3.0 + i}
+            s.save_assessment(p.id, r, notes="x" * 40)
+    ctx = launch().new_context(viewport={"width": 390, "height": 844}, is_mobile=True,
+                               has_touch=True)
+    try:
+        page = ctx.new_page()
+        page.set_default_timeout(60_000)
+        page.goto(f"{url}/Clinic")
+        page.get_by_role("heading", name=re.compile("Clinic")).first.wait_for()
+        choose_patient(page, "PH-001")
+        charts = page.get_by_test_id("stMain").get_by_test_id("stVegaLiteChart")
+        charts.nth(4).wait_for()  # the tilt chart and four secondary metrics
+        page.get_by_test_id("stDataFrame").first.wait_for()
+        settle(page)
+        main = page.get_by_test_id("stMain")
+        assert main.evaluate("m => m.scrollWidth <= m.clientWidth")
+        for i in range(charts.count()):
+            box = charts.nth(i).bounding_box()
+            assert box["x"] >= 0 and box["x"] + box["width"] <= 390, (i, box)
+        shot(page, "clinic_history_phone")
+    finally:
+        ctx.close()
