@@ -30,6 +30,11 @@ INTER_OP_THREADS = 1
 
 
 def _session(model: bytes | str):
+    # onnxruntime 1.31 has usage telemetry on Linux too: it leaves a device id and a
+    # database in ~/.cache/Microsoft and a .ses file in $TMPDIR, and may upload events.
+    # Analysing a photo writes and sends nothing (tests/test_privacy.py); the variable is
+    # read once, when onnxruntime starts.
+    os.environ["ORT_DISABLE_TELEMETRY"] = "1"
     import onnxruntime as ort
 
     opts = ort.SessionOptions()

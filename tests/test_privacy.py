@@ -76,6 +76,34 @@ def _tree(path: Path) -> list[str]:
     return sorted(str(p.relative_to(path)) for p in path.rglob("*"))
 
 
+def _child_env() -> dict[str, str]:
+    """The environment of a child Python that must import this checkout's ``posture``
+    whatever its working directory (a test's own empty folder, not the repository)."""
+    path = os.pathsep.join(p for p in (str(ROOT), os.environ.get("PYTHONPATH")) if p)
+    return {**os.environ, "PYTHONPATH": path}
+
+
+def test_onnxruntime_writes_no_telemetry_files(tmp_path):
+    """onnxruntime 1.31 keeps usage telemetry on Linux: a device id and a database under
+    ~/.cache/Microsoft and a .ses file in $TMPDIR, unless the estimator turns it off before
+    onnxruntime starts. A session of the shipped network, in a child whose HOME, caches
+    and TMPDIR are empty folders, must leave them empty."""
+    dirs = {k: tmp_path / k.lower() for k in ("HOME", "TMPDIR", "XDG_CACHE_HOME",
+                                              "XDG_DATA_HOME", "XDG_CONFIG_HOME")}
+    for d in dirs.values():
+        d.mkdir()
+    env = {**_child_env(), **{k: str(v) for k, v in dirs.items()}}
+    env.pop("ORT_DISABLE_TELEMETRY", None)  # the library's own doing, not the caller's
+    code = ("import sys\nfrom posture.estimator_runtime import _session\n"
+            "_session(sys.argv[1])\n")
+    onnx = ROOT / "posture" / "data" / "estimator_patchnet.onnx"
+    r = subprocess.run([sys.executable, "-c", code, str(onnx)], cwd=tmp_path, env=env,
+                       capture_output=True, text=True, timeout=120)
+    assert r.returncode == 0, r.stderr[-3000:]
+    for name, d in dirs.items():
+        assert _tree(d) == [], f"{name} got {_tree(d)}"
+
+
 @pytest.mark.slow
 @needs_sample
 def test_analysis_writes_no_file(tmp_path):
@@ -90,7 +118,7 @@ def test_analysis_writes_no_file(tmp_path):
     bad = tmp_path / "input" / "truncated.jpg"
     bad.parent.mkdir()
     bad.write_bytes(SAMPLE.read_bytes()[:5000])
-    env = {**os.environ, **{k: str(v) for k, v in dirs.items() if k != "CWD"},
+    env = {**_child_env(), **{k: str(v) for k, v in dirs.items() if k != "CWD"},
            "POSTURE_MODEL": str(model), "POSTURE_OFFLINE": "1",
            "PYTHONDONTWRITEBYTECODE": "1",  # a first import would write __pycache__
            # importing MediaPipe imports matplotlib, which caches its font list on first use
@@ -155,7 +183,8 @@ def test_cli_error_output_quotes_no_file_content(tmp_path):
     f = tmp_path / "records.jpg"
     f.write_bytes(data)
     r = subprocess.run([sys.executable, "-m", "posture.cli", "analyze", "--json", str(f)],
-                       capture_output=True, text=True, timeout=60)
+                       cwd=tmp_path, env=_child_env(), capture_output=True, text=True,
+                       timeout=60)
     assert r.returncode == 2
     assert json.loads(r.stdout)["error"]["code"] == "not_an_image"
     assert_no_data(r.stdout.replace(str(f), ""), data)
