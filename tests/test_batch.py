@@ -330,26 +330,50 @@ def test_a_second_run_on_the_same_output_is_refused_while_the_first_runs(tmp_pat
 
 
 def test_two_concurrent_cli_runs_never_duplicate_rows(tmp_path):
+    """Two processes on one output, overlapping for certain (no timing): the first holds
+    its analysis until the test has seen the second refused with ``output_locked``."""
     d = _folder(tmp_path, 3)
     out = tmp_path / "o.csv"
-    code = ("import sys, time; from posture import batch\n"
+    started, go = tmp_path / "started", tmp_path / "go"
+    code = ("import sys, time; from pathlib import Path; from posture import batch\n"
             "from posture.errors import NoPersonError\n"
-            "class Slow:\n"
+            "started, go, hold = Path(sys.argv[1]), Path(sys.argv[2]), sys.argv[3] == '1'\n"
+            "class Held:\n"
             "    def __enter__(self): return self\n"
             "    def __exit__(self, *exc): pass\n"
             "    def analyze(self, frame):\n"
-            "        time.sleep(0.3); raise NoPersonError('nobody', code='fake_no_person')\n"
+            "        started.touch()\n"
+            "        end = time.monotonic() + 300\n"
+            "        while hold and not go.exists() and time.monotonic() < end:\n"
+            "            time.sleep(0.02)\n"
+            "        raise NoPersonError('nobody', code='fake_no_person')\n"
             "try:\n"
             f"    batch.run_batch({str(d)!r}, {str(out)!r}, progress=False, "
-            "analyzer_factory=Slow)\n"
+            "analyzer_factory=Held)\n"
             "except Exception as e:\n"
             "    print(getattr(e, 'code', e)); sys.exit(6)\n")
-    procs = [subprocess.Popen([sys.executable, "-c", code], cwd=REPO, text=True,
-                              stdout=subprocess.PIPE) for _ in range(2)]
-    outs = [p.communicate(timeout=120) for p in procs]
-    rcs = sorted(p.returncode for p in procs)
-    assert rcs == [0, 6], outs
-    assert any("output_locked" in o for o, _ in outs)
+
+    def child(hold: bool) -> subprocess.Popen:
+        return subprocess.Popen([sys.executable, "-c", code, str(started), str(go),
+                                 "1" if hold else "0"], cwd=REPO, text=True,
+                                stdout=subprocess.PIPE)
+
+    first = child(hold=True)
+    try:
+        deadline = time.monotonic() + 120
+        while not started.exists():  # the first run is analysing: it holds the lock
+            assert first.poll() is None, first.communicate()
+            assert time.monotonic() < deadline, "the first run never started analysing"
+            time.sleep(0.02)
+        started.unlink()
+        second = child(hold=False)
+        out2, _ = second.communicate(timeout=120)
+        assert second.returncode == 6 and "output_locked" in out2, out2
+        assert not started.exists()  # refused before analysing anything
+    finally:
+        go.touch()
+        out1, _ = first.communicate(timeout=120)
+    assert first.returncode == 0, out1
     assert len(read_rows(out)) == 4
 
 
