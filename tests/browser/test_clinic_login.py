@@ -18,7 +18,7 @@ import sqlalchemy as sa
 from posture.store import accounts, open_store
 
 from .harness import ARTIFACTS, open_page, running_app, shot
-from .test_clinic import settle
+from .test_clinic import open_clinic, settle
 
 pytestmark = pytest.mark.browser
 PW = "a long passphrase"
@@ -64,7 +64,7 @@ def log_in(page, name: str, password: str) -> None:
 
 def test_nothing_of_a_patient_before_login_then_roles(lpage, app):
     url, db = app
-    open_page(lpage, url, "Clinic")
+    open_clinic(lpage, url)
     lpage.get_by_role("button", name="Log in").wait_for()
     settle(lpage)
     html = lpage.content()
@@ -90,7 +90,7 @@ def test_nothing_of_a_patient_before_login_then_roles(lpage, app):
 
 def test_repeated_failures_warn_then_lock_the_account(lpage, app):
     url, _ = app
-    open_page(lpage, url, "Clinic")
+    open_clinic(lpage, url)
     r = accounts.rules()
     n = r["max_failed_logins"]
     for i in range(1, n):
@@ -132,7 +132,7 @@ def test_an_ended_session_takes_the_records_off_the_screen(lpage, app):
     """No click needed: the page notices the session ended (here: timed out) and shows
     the login form instead of the patient."""
     url, db = app
-    open_page(lpage, url, "Clinic")
+    open_clinic(lpage, url)
     log_in(lpage, "dr_idle", PW)
     lpage.get_by_test_id("stMain").locator("h3").filter(has_text=SECRET[0]).wait_for()
     _expire(db, "dr_idle")
@@ -149,7 +149,7 @@ def test_logging_out_in_one_tab_logs_out_the_other(launch, app):
         tabs = [ctx.new_page(), ctx.new_page()]
         for t in tabs:
             t.set_default_timeout(60_000)
-            open_page(t, url, "Clinic")
+            open_clinic(t, url)
             log_in(t, "dr_two", PW)
             t.get_by_test_id("stMain").locator("h3").filter(has_text=SECRET[0]).wait_for()
         tabs[0].get_by_role("button", name="Log out").click()
@@ -167,7 +167,7 @@ def test_logging_out_in_one_tab_logs_out_the_other(launch, app):
 
 def test_admin_audit_csv_is_made_on_click_and_audited(lpage, app):
     url, db = app
-    open_page(lpage, url, "Clinic")
+    open_clinic(lpage, url)
     log_in(lpage, "boss", PW)
     lpage.get_by_text("Audit trail (admin)").click()
     button = lpage.get_by_role("button", name="Audit trail (CSV)")
