@@ -83,3 +83,30 @@ def test_summary_counts_band_changes_and_mdc(bench):
     assert s["by_framing"]["shins"] == {"takes": 1, "measured": 0, "mae_deg": None}
     women = bench.summarize([t for t in takes if t.female])
     assert women["people"] == 1 and women["sem_deg"] == pytest.approx(1.25 * math.sqrt(2))
+
+
+#: Test-retest SEM (degrees) of the shipped estimator on ``tests/data/retake`` (8 people x 3
+#: takes, seed 708, 960 px high), measured with ``bench/retake.py tests/data/retake``
+#: (commit 3122635; README.md there). The bound adds 25% for another CPU's
+#: floating point and MediaPipe build, as the repeatability gate does. For scale: the
+#: held-out bench (60 people x 3 takes, seed 707) measured SEM 2.06 deg with the same
+#: estimator, and issue 24's target is 0.7 deg; with 8 people (16 degrees of freedom) this
+#: set's SEM is known to about +-18% (1/sqrt(2 * 16)), so the gate catches a regression of
+#: the retake spread, not a small drift.
+SEM_MEASURED = 2.64
+SEM_BOUND = 1.25 * SEM_MEASURED
+
+
+@pytest.mark.slow
+def test_retake_sem_on_the_committed_sessions_stays_bounded(analyzer, bench):
+    labels = bench.load_labels(RETAKE_SET)
+    assert len(labels) == 24, "tests/data/retake should hold 8 people x 3 takes"
+    takes = []
+    for lab in labels:
+        assert (RETAKE_SET / lab["image"]).is_file()
+        takes.append(bench.take_of(lab, bench.read_take(analyzer, RETAKE_SET / lab["image"])))
+    s = bench.summarize(takes)
+    # the set is what it claims: one tilt per person
+    assert s["label_sem_deg"] < 0.05
+    assert s["people_with_2_readings"] >= 7, s
+    assert s["sem_deg"] <= SEM_BOUND, (s["sem_deg"], s["band_change_people"])

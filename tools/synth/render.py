@@ -72,15 +72,22 @@ class ShadowMap:
                              faces, int(size[0]), int(size[1]))
 
     def lit(self, points: np.ndarray, bias: float = 0.02) -> np.ndarray:
-        """1 where ``points`` (N, 3) see the light, 0 where the person is in the way."""
-        p = points @ self.basis.T
-        ij = np.floor((p[:, :2] - self.lo) * self.scale).astype(int)
+        """1 where ``points`` (N, 3) see the light, 0 where the person is in the way.
+
+        Computed in the points' precision (float32 for the background: half the work of
+        float64 over a whole image; a texel is 8 mm, float32 resolves micrometres).
+        """
+        dt = points.dtype
+        p = points @ self.basis.T.astype(dt)
+        ij = np.floor((p[:, :2] - self.lo.astype(dt)) * dt.type(self.scale)).astype(np.int32)
         h, w = self.map.shape
         inside = (ij[:, 0] >= 0) & (ij[:, 0] < w) & (ij[:, 1] >= 0) & (ij[:, 1] < h)
-        out = np.ones(len(points))
-        occ = self.map[ij[inside, 1], ij[inside, 0]]
-        out[inside] = (p[inside, 2] - self.depth_offset <= occ + bias).astype(float)
-        return out
+        # one gather over all points (texel 0 stands in outside the map) instead of
+        # boolean-indexed copies
+        flat = np.where(inside, ij[:, 1] * w + ij[:, 0], 0)
+        occ = self.map.reshape(-1)[flat]
+        seen = p[:, 2] - dt.type(self.depth_offset) <= occ + bias
+        return (seen | ~inside).astype(np.float32)
 
 
 def _noise(rng: np.random.Generator, size: int, cells: int) -> np.ndarray:
@@ -200,8 +207,9 @@ def render(camera: Camera, vertices: np.ndarray, faces: np.ndarray, albedo: np.n
     mat = material[tri[np.arange(len(tri)), frags.bary.argmax(1)]]
 
     # --- background: the ray through each pixel hits the floor (z = 0) or the wall
-    rays = camera.ray_directions().reshape(-1, 3)
-    c = camera.centre
+    # (whole-image arrays are float32 from here: half the memory traffic of float64)
+    rays = camera.ray_directions().reshape(-1, 3).astype(np.float32)
+    c = camera.centre.astype(np.float32)
     wall_x = -room.wall_distance
     with np.errstate(divide="ignore", invalid="ignore"):
         t_floor = np.where(rays[:, 2] < 0, -c[2] / rays[:, 2], np.inf)
@@ -218,11 +226,12 @@ def render(camera: Camera, vertices: np.ndarray, faces: np.ndarray, albedo: np.n
     bg_albedo = np.where(on_floor[:, None], floor_rgb, wall_rgb)
     base = (~on_floor) & (bg_pos[:, 2] < room.baseboard_height)
     bg_albedo[base] = room.baseboard_colour
-    bg_normal = np.where(on_floor[:, None], [0.0, 0.0, 1.0], [1.0, 0.0, 0.0])
+    bg_normal = np.where(on_floor[:, None], np.float32([0.0, 0.0, 1.0]),
+                         np.float32([1.0, 0.0, 0.0]))
 
     # --- shadows: key light (cast) and a top-down map for contact shadows on the floor
     key_map = ShadowMap(vertices, faces, to_light)
-    lit = np.ones(w * h)
+    lit = np.ones(w * h, np.float32)
     lit[frags.pixel] = key_map.lit(pos + 0.004 * n)
     bg_pixels = np.ones(w * h, bool)
     bg_pixels[frags.pixel] = False
@@ -236,7 +245,7 @@ def render(camera: Camera, vertices: np.ndarray, faces: np.ndarray, albedo: np.n
 
     top = ShadowMap(vertices, faces, np.array([0.0, 0.0, 1.0]), m_per_px=0.02)
     floor_px = np.nonzero(on_floor & bg_pixels)[0]
-    occluded = 1.0 - top.lit(bg_pos[floor_px] - [0, 0, 0.02], bias=0.0)
+    occluded = 1.0 - top.lit(bg_pos[floor_px] - np.float32([0, 0, 0.02]), bias=0.0)
     ao = np.zeros(w * h, np.float32)
     ao[floor_px] = occluded
     ao = cv2.GaussianBlur(ao.reshape(h, w), (0, 0), 10 * scale).reshape(-1)
@@ -248,14 +257,15 @@ def render(camera: Camera, vertices: np.ndarray, faces: np.ndarray, albedo: np.n
     normal_all[frags.pixel] = n
     albedo_all = bg_albedo.copy()
     albedo_all[frags.pixel] = col
-    ndl = normal_all @ to_light
-    wrap = np.zeros(w * h)
+    ndl = normal_all @ to_light.astype(np.float32)
+    wrap = np.zeros(w * h, np.float32)
     wrap[frags.pixel] = np.where(mat == 0, 0.25, 0.1)
     diffuse = np.clip((ndl + wrap) / (1 + wrap), 0, 1) * lit
     hemi = 0.65 + 0.35 * normal_all[:, 2]
     occ = ambient_occ.copy()
     occ[frags.pixel] = 1.0
-    radiance = albedo_all * (amb * hemi[:, None] * occ[:, None] + key * diffuse[:, None])
+    radiance = albedo_all * (amb.astype(np.float32) * hemi[:, None] * occ[:, None]
+                             + key.astype(np.float32) * diffuse[:, None])
 
     # specular highlights on skin, hair, eyes and shiny fabric (Blinn-Phong)
     view = camera.centre - pos
@@ -286,13 +296,15 @@ def _sensor(linear: np.ndarray, sensor: Sensor, rng: np.random.Generator, scale:
             ) -> np.ndarray:
     """Exposure, white balance, tone curve, vignette, lens blur and noise -> uint8 RGB."""
     h, w, _ = linear.shape
-    img = linear * sensor.exposure * np.asarray(sensor.white_balance)
-    yy, xx = np.mgrid[0:h, 0:w]
-    r2 = ((xx - w / 2) ** 2 + (yy - h / 2) ** 2) / ((w / 2) ** 2 + (h / 2) ** 2)
-    img = img * (1.0 - sensor.vignette * r2)[..., None]
+    gain = (sensor.exposure * np.asarray(sensor.white_balance)).astype(np.float32)
+    img = linear.astype(np.float32) * gain
+    dx = (np.arange(w, dtype=np.float32) - w / 2) ** 2
+    dy = (np.arange(h, dtype=np.float32) - h / 2) ** 2
+    r2 = (dy[:, None] + dx[None, :]) / np.float32((w / 2) ** 2 + (h / 2) ** 2)
+    img *= (1.0 - np.float32(sensor.vignette) * r2)[..., None]
     img = img / (1.0 + 0.25 * img)  # soft shoulder instead of hard clipping
-    srgb = np.clip(img * 1.25, 0, 1) ** (1 / 2.2)
-    srgb = cv2.GaussianBlur(srgb.astype(np.float32), (0, 0), max(sensor.blur * scale, 0.3))
+    srgb = cv2.pow(np.clip(img * 1.25, 0, 1), 1 / 2.2)
+    srgb = cv2.GaussianBlur(srgb, (0, 0), max(sensor.blur * scale, 0.3))
     noisy = srgb * 255 + rng.normal(0, sensor.noise, srgb.shape).astype(np.float32)
     return np.clip(noisy + 0.5, 0, 255).astype(np.uint8)
 
