@@ -90,8 +90,8 @@ def test_summary_counts_band_changes_and_mdc(bench):
 #: (commit 3122635; README.md there). The bound adds 25% for another CPU's
 #: floating point and MediaPipe build, as the repeatability gate does. For scale: the
 #: held-out bench (60 people x 3 takes, seed 707) measured SEM 2.06 deg with the same
-#: estimator, and issue 24's target is 0.7 deg; with 8 people (16 degrees of freedom) this
-#: set's SEM is known to about +-18% (1/sqrt(2 * 16)), so the gate catches a regression of
+#: estimator, and issue 24's target is 0.7 deg; with 8 people (15 degrees of freedom) this
+#: set's SEM is known to about +-18% (1/sqrt(2 * 15)), so the gate catches a regression of
 #: the retake spread, not a small drift.
 SEM_MEASURED = 2.64
 SEM_BOUND = 1.25 * SEM_MEASURED

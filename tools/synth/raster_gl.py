@@ -51,6 +51,11 @@ _STATE: dict = {}
 
 def _context():
     if "ctx" not in _STATE:
+        import os
+
+        # llvmpipe rasterises in the calling thread: no thread hand-offs counted as CPU
+        # time, and the generator's worker processes already use one core each
+        os.environ.setdefault("LP_NUM_THREADS", "0")
         import moderngl
 
         ctx = moderngl.create_standalone_context(backend="egl")
