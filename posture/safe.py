@@ -73,13 +73,15 @@ class Outcome:
             return to_dict(self.assessment, source=self.source)
         return error_to_dict(self.error, source=self.source)
 
-    def overlay(self) -> np.ndarray | None:
-        """The annotated RGB image, or None without an assessment and image."""
+    def overlay(self, *, label: bool = True) -> np.ndarray | None:
+        """The annotated RGB image, or None without an assessment and image; ``label``:
+        the numbers written into the picture too (see :func:`~posture.present.overlay.
+        draw_overlay`)."""
         if self.assessment is None or self.frame is None:
             return None
         from .present.overlay import draw_overlay
 
-        return draw_overlay(self.frame.rgb, self.assessment)
+        return draw_overlay(self.frame.rgb, self.assessment, label=label)
 
 
 def analyze_input(analyzer: Analyzer | Callable[[], Analyzer], source: Any, *,

@@ -203,7 +203,7 @@ def analyze_bytes(data: bytes, source: str | None) -> PhotoResult:
     if digest in cache:
         return cache[digest]
     outcome = analyze_upload(data, source)
-    overlay = outcome.overlay()
+    overlay = outcome.overlay(label=False)  # the numbers are page text, not pixels
     out = PhotoResult(outcome.to_dict(), None if overlay is None else shown_size(overlay),
                       digest)
     del outcome, overlay  # the full-size photo and overlay go now, not with the session

@@ -8,6 +8,7 @@ import cv2
 import numpy as np
 
 from ..analysis import Assessment
+from ..classify import band_phrase
 from ..pose import LM
 
 # BGR-free: we draw on RGB arrays, so colours are (R, G, B).
@@ -85,8 +86,14 @@ def pelvis_line_px(a: Assessment) -> tuple[np.ndarray, np.ndarray] | None:
     return f.to_image(centre - half), f.to_image(centre + half)
 
 
-def draw_overlay(rgb: np.ndarray, a: Assessment, *, contour: bool = True) -> np.ndarray:
-    """A copy of ``rgb`` with landmarks, outline, plumb line and pelvis line drawn on."""
+def draw_overlay(rgb: np.ndarray, a: Assessment, *, contour: bool = True,
+                 label: bool = True) -> np.ndarray:
+    """A copy of ``rgb`` with landmarks, outline, plumb line and pelvis line drawn on.
+
+    ``label`` adds the tilt, its interval and band as text in the top-left corner: for a
+    picture saved on its own (``--annotate``). The app leaves it out and shows the numbers
+    as page text, which scales with the screen and reaches screen readers.
+    """
     img = np.ascontiguousarray(rgb.copy())
     h, w = img.shape[:2]
     th = max(1, round(max(h, w) / 400))
@@ -110,20 +117,27 @@ def draw_overlay(rgb: np.ndarray, a: Assessment, *, contour: bool = True) -> np.
     if ends is not None:
         _line(img, ends[0], ends[1], PELVIS_COLOUR, 2 * th)
         _dot(img, ends[1], 3 * th, PELVIS_COLOUR)
-    _label(img, a, th)
+    if label:
+        _label(img, a, th)
     return img
 
 
-def _label(img: np.ndarray, a: Assessment, th: int) -> None:
+def label_text(a: Assessment) -> str:
+    """The label's words: tilt (degrees, + = anterior), its 90% interval and the band in
+    words, both bands when they are too close to call (as every other output says)."""
     m = a.measurements.pelvic_tilt
     if m.value is None:
-        text = "pelvic tilt: not measured (see reasons)"
-    else:
-        text = f"pelvic tilt {m.value:+.1f} deg"
-        if m.interval is not None:
-            text += f" [{m.interval[0]:+.0f}, {m.interval[1]:+.0f}]"
-        if a.severity:
-            text += f" {a.severity.band}"
+        return "pelvic tilt: not measured (see reasons)"
+    text = f"pelvic tilt {m.value:+.1f} deg"
+    if m.interval is not None:
+        text += f" [{m.interval[0]:+.0f}, {m.interval[1]:+.0f}]"
+    if a.severity:
+        text += " " + band_phrase(a.severity).lower()
+    return text
+
+
+def _label(img: np.ndarray, a: Assessment, th: int) -> None:
+    text = label_text(a)
     w = img.shape[1]
     scale = max(0.5, w / 1100)
     font = cv2.FONT_HERSHEY_SIMPLEX
