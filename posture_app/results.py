@@ -343,6 +343,14 @@ def _explain_finding(key: str, explain: str) -> None:
             st.caption(typical_note())
 
 
+def lordosis_missing_why(res: Reading) -> str:
+    """Why the lower-back curve has no value: it is estimated with the pelvic tilt, so it
+    is withheld whenever the tilt is (the reasons are on the card above)."""
+    if "estimator_unavailable" in res.reason_codes:
+        return " (needs the pelvic tilt estimator)"
+    return " (withheld with the pelvic tilt: see why above)"
+
+
 def _show_findings(res: Reading) -> None:
     st.markdown("#### Other findings")
     spread = res.extra.get("spread_deg") or {}  # a capture's frame-to-frame spread
@@ -354,7 +362,7 @@ def _show_findings(res: Reading) -> None:
             if v is None:
                 value = "not measured"
                 if key == "lumbar_lordosis_deg":
-                    value += " (needs the pelvic tilt estimator)"
+                    value += lordosis_missing_why(res)
                 st.markdown(f"**{title}**  \n{value}")
             else:
                 flag = flag_text(key, res)
@@ -428,8 +436,9 @@ def show_results(res: dict, overlay: np.ndarray | None, *, key: str,
                 st.caption(OVERLAY_LEGEND)
             if frames:
                 st.caption(f"Combined from {frames.get('usable', 0)} usable of "
-                           f"{frames.get('captured', 0)} frames (median); shown: the frame "
-                           f"closest to the median.")
+                           f"{frames.get('captured', 0)} frames (the median of the plain and "
+                           "of the mirrored frames, averaged, as a photo and its mirror "
+                           "are); the picture is one of the frames, drawn with that reading.")
         with right:
             if not view_refused:
                 _show_findings(res)

@@ -52,6 +52,7 @@ REASON_MESSAGES = {
     "too_few_frames": "Too few frames of the capture could be measured.",
     "unsteady_capture": "You moved during the capture.",
     "not_standing": "You do not seem to be standing upright.",
+    "person_too_small": "You are too small in the picture to measure.",
 }
 
 
@@ -65,7 +66,7 @@ def reason_text(reason: Reason | str) -> str:
         return text[:1].upper() + text[1:] + ("" if text.endswith((".", "!", "?")) else ".")
     # the library's detail adds facts (which parts are cut off, how many people)
     if detail and code in ("body_cut_off", "several_people", "too_few_frames",
-                           "unsteady_capture", "not_standing"):
+                           "unsteady_capture", "not_standing", "person_too_small"):
         return f"{msg} ({detail})"
     return msg
 
