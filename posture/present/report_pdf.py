@@ -200,9 +200,18 @@ class _Doc(FPDF):
         else:
             self.family = "helvetica"
         self._fallbacks: list[str] = []
+        self._coverage: dict[int, bool] = {}
 
     def _covered(self, c: str) -> bool:
-        """Whether the body font or a fallback font (added now if needed) draws ``c``."""
+        """Whether the body font or a fallback font (added now if needed) draws ``c``
+        (remembered per character: a note of 1,000 emoji looks up the font files once)."""
+        cp = ord(c)
+        known = self._coverage.get(cp)
+        if known is None:
+            known = self._coverage[cp] = self._cover(c)
+        return known
+
+    def _cover(self, c: str) -> bool:
         cp = ord(c)
         if cp in self.fonts["body"].cmap or any(
                 cp in self.fonts[f].cmap for f in self._fallbacks):
@@ -215,6 +224,7 @@ class _Doc(FPDF):
         self.add_font(name, "B", str(bold or regular))
         self._fallbacks.append(name)
         self.set_fallback_fonts(self._fallbacks, exact_match=False)
+        self._coverage.clear()  # the new font may draw characters refused before
         return cp in self.fonts[name].cmap
 
     def t(self, text: Any) -> str:
@@ -405,7 +415,8 @@ def _title(pdf: _Doc, result, patient, taken_at, include_name) -> None:
         for k, v in rows:
             r = table.row()
             r.cell(pdf.t(k), style=FontFace(emphasis="BOLD", color=_MUTED))
-            r.cell(pdf.t(v))
+            # one line each: a name of 200 line breaks made a row taller than the page
+            r.cell(pdf.t(" ".join(clean_text(v).split())))
 
 
 def _findings(pdf: _Doc, result, photo, draw_landmarks) -> None:
