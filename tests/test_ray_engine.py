@@ -335,3 +335,109 @@ def test_ray_run_killed_midway_resumes_without_loss_or_duplicates(local_ray, tmp
     assert rows[: len(first)] == first  # rows written before the kill are kept as they were
     assert sorted(json.loads(x)["file"] for x in jl.read_text().splitlines()) == sorted(files)
     assert s.errors == {} and s.measured == 24
+
+
+# ------------------------------------------------------- no Ray process outlives a batch
+
+_DRIVER = '''
+"""A batch on a local Ray instance of its own, with a fake analyzer; MODE is "success",
+"error" (no model in the actors) or "interrupt" (Ctrl-C while the actors analyse)."""
+import os, sys, time
+from pathlib import Path
+
+import numpy as np
+from PIL import Image
+from ray import cloudpickle
+
+from posture.batch import run_batch
+from posture.errors import ModelError, NoPersonError
+
+mode, d, out, logs = sys.argv[1], Path(sys.argv[2]), sys.argv[3], sys.argv[4]
+
+
+class Fake:
+    def __init__(self, mode, logs):
+        self.mode, self.logs = mode, logs
+
+    def __call__(self):
+        if self.mode == "error":
+            raise ModelError("no pose model on this node", code="model_unavailable")
+        return self
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        pass
+
+    def analyze(self, frame):
+        Path(self.logs, f"busy-{os.getpid()}").touch()
+        if self.mode == "interrupt":
+            time.sleep(60)  # still busy when the driver is interrupted
+        raise NoPersonError("nobody", code="fake_no_person")
+
+
+cloudpickle.register_pickle_by_value(sys.modules[__name__])
+d.mkdir(exist_ok=True)
+for i in range(4):
+    Image.fromarray(np.full((100, 80, 3), i, np.uint8)).save(d / f"i{i}.png")
+try:
+    print(run_batch(str(d), out, engine="ray", workers=2, progress=False,
+                    analyzer_factory=Fake(mode, logs)).text())
+except KeyboardInterrupt:
+    print("interrupted")
+    sys.exit(130)
+except Exception as e:
+    print("error", getattr(e, "code", e))
+    sys.exit(6)
+'''
+
+
+def _ray_processes(sid: int) -> list[str]:
+    """Live processes of session ``sid`` whose command line starts with ``ray::``."""
+    out = []
+    for pid in _session_alive(sid):
+        try:
+            cmd = Path(f"/proc/{pid}/cmdline").read_bytes()
+        except OSError:
+            continue
+        if cmd.startswith(b"ray::"):
+            name = cmd.split(b"\0")[0].decode(errors="replace")
+            out.append(f"{pid} {name}")
+    return out
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("mode,sig,rc", [
+    ("success", None, 0), ("error", None, 6), ("interrupt", signal.SIGINT, 130),
+    ("interrupt", signal.SIGTERM, 128 + signal.SIGTERM),  # Ray's native handler aborted
+    ("interrupt", signal.SIGHUP, 128 + signal.SIGHUP)])  # the terminal closed
+def test_no_ray_process_outlives_a_batch(tmp_path, mode, sig, rc):
+    # issue 23 item 15: a ray::MapWorker was found running, parent 1, after batch runs; a
+    # hang-up (SIGHUP: the terminal or SSH session closed) left the whole instance running
+    if not sys.platform.startswith("linux"):
+        pytest.skip("reads /proc")
+    script, logs = tmp_path / "driver.py", tmp_path / "logs"
+    script.write_text(_DRIVER)
+    logs.mkdir()
+    p = subprocess.Popen([sys.executable, str(script), mode, str(tmp_path / "in"),
+                          str(tmp_path / "out.csv"), str(logs)], cwd=REPO, text=True,
+                         stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                         start_new_session=True)
+    try:
+        if mode == "interrupt":
+            deadline = time.time() + 300
+            while not list(logs.iterdir()) and p.poll() is None:
+                assert time.time() < deadline, "no actor started analysing in 5 minutes"
+                time.sleep(0.2)
+            p.send_signal(sig)  # Ctrl-C (or the end of the session) while an actor is busy
+        out, _ = p.communicate(timeout=300)
+        left = _ray_processes(p.pid)  # at once: the batch has returned
+    finally:
+        for pid in _session_alive(p.pid):  # leave nothing to the rest of the suite
+            try:
+                os.kill(pid, signal.SIGKILL)
+            except OSError:
+                pass
+    assert p.returncode == rc, out
+    assert left == [], f"Ray processes outlived the batch ({mode}): {left}"

@@ -28,10 +28,11 @@ posture installed the same way and the pose model cached (``posture models fetch
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import os
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from typing import Any
 
 from ..errors import EngineError, PostureError
@@ -338,13 +339,48 @@ def run_ray(
     if not jobs:
         return
     ray = _import_ray()
-    started = start_ray(address, num_cpus)
+    with _signals_exit() as take_back:
+        started = start_ray(address, num_cpus)
+        take_back()  # Ray's core installs its own SIGTERM handler, which aborts
+        try:
+            _run(ray, jobs, on_result, model=model, workers=workers, batch_size=batch_size,
+                 factory=analyzer_factory)
+        finally:  # success, error, Ctrl-C, SIGTERM or SIGHUP: nothing of ours outlives it
+            if started:
+                stop_ray(ray)
+
+
+@contextlib.contextmanager
+def _signals_exit() -> Iterator[Callable[[], None]]:
+    """Within the block, SIGHUP (the terminal or SSH session closed) and SIGTERM raise
+    SystemExit(128 + signal) instead of ending the process on the spot, so that the
+    ``finally`` that stops Ray runs: a hang-up left the whole local Ray instance running
+    (workers, agents), and a SIGTERM met Ray's native failure handler, which aborts.
+    Handlers someone else set (or SIG_IGN, as under nohup) are left alone. Yields a
+    function that puts ours back after ``ray.init`` (whose core replaces SIGTERM's)."""
+    import signal
+    import threading
+
+    saved = {}
+    if threading.current_thread() is threading.main_thread():
+        for name in ("SIGHUP", "SIGTERM"):
+            sig = getattr(signal, name, None)
+            if sig is not None and signal.getsignal(sig) == signal.SIG_DFL:
+                saved[sig] = signal.signal(sig, _raise_exit)
+
+    def take_back() -> None:
+        for sig in saved:
+            signal.signal(sig, _raise_exit)
+
     try:
-        _run(ray, jobs, on_result, model=model, workers=workers, batch_size=batch_size,
-             factory=analyzer_factory)
-    finally:  # success, error, Ctrl-C or SIGTERM (SystemExit): nothing of ours outlives it
-        if started:
-            stop_ray(ray)
+        yield take_back
+    finally:
+        for sig, handler in saved.items():
+            signal.signal(sig, handler)
+
+
+def _raise_exit(signum, _frame) -> None:
+    raise SystemExit(128 + signum)
 
 
 def _run(ray, jobs, on_result, *, model, workers, batch_size, factory) -> None:
