@@ -375,7 +375,9 @@ def _show_findings(res: Reading) -> None:
     plumb = res.plumb_offsets_stature or {}
     if plumb:
         with st.container(border=True, key="finding-plumb"):
-            txt = " · ".join(f"{k} {v * 100:+.1f}%" for k, v in plumb.items())
+            # a partial view has no ankle point: its offsets are None, said so, not summed
+            txt = " · ".join(f"{k} {v * 100:+.1f}%" if v is not None else f"{k} not measured"
+                             for k, v in plumb.items())
             st.markdown(f"**Plumb line, offset in front of the ankle:** {txt}")
             st.caption(PLUMB_EXPLAIN)
 
