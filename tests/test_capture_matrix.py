@@ -194,3 +194,26 @@ def test_real_feet_cut_photos_get_an_overlay(keep, shared_photos, analyzer, tmp_
         if a.abstained:
             assert a.guidance, p.name
     assert drawn >= 6
+
+
+@pytest.mark.parametrize("kind", ["feet_cut_at_shins", "cut_at_knees"])
+def test_clinic_picture_and_pdf_cells(kind, captures, analyzer):
+    """The clinic's surfaces for a partial view: the correction picture (placed points drawn
+    through the same overlay) and the PDF report with landmarks drawn."""
+    from posture.analysis import reassess
+    from posture.correction import drawable, key_points
+    from posture.images import load_image
+    from posture.present.contract import reading
+    from posture.present.report_pdf import build_report
+
+    path = captures / f"{kind}.jpg"
+    frame = load_image(path)
+    a = analyzer.analyze(frame)
+    assert not a.abstained
+    draw_overlay(frame.rgb, drawable(a, {}))
+    pts = key_points(a)
+    moved = reassess(a, {"asis": (pts["asis"][0], pts["asis"][1] + 3.0),
+                         "psis": pts["psis"]})
+    draw_overlay(frame.rgb, drawable(moved, {"asis": pts["asis"], "psis": pts["psis"]}))
+    pdf = build_report(reading(a, source=str(path)), photo=frame.rgb, draw_landmarks=True)
+    assert pdf.startswith(b"%PDF")
