@@ -8,6 +8,7 @@ import json
 import pytest
 
 from posture.errors import InputError, NoPersonError
+from posture.palpation import PALPATION_METHOD
 from posture.present.contract import error_to_dict, exit_code_for, from_dict, to_dict
 from posture.result import Reading, Reason, forward_head, knee_hyperextension
 
@@ -36,6 +37,10 @@ GRADED = {
     "roll_deg": 1.2, "roll_source": "lines", "image_size": [1080, 1920],
     "model": {"pose_variant": "full", "estimator_version": "2025.1"},
     "landmarks_px": [[100.0 + i, 200.0 + i, 0.9] for i in range(33)],
+    # the palpation-equivalent tilt (issue 25): the postural value, interval widened by the
+    # bony offset's spread (SD 5°) from the postural half-width 5.1°
+    "pelvic_tilt_palpation_deg": 14.2, "pelvic_tilt_palpation_interval_deg": [4.63, 23.77],
+    "pelvic_tilt_palpation_method": PALPATION_METHOD,
     "plan": {"kept": "outside the contract"},
 }
 

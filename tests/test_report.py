@@ -223,7 +223,7 @@ def test_store_keeps_a_real_result_whole(real, tmp_path):
 
 
 def test_history_trend_and_compare_read_real_results(real, tmp_path):
-    from posture.store.history import METRICS, compare, trend
+    from posture.store.history import MDC_DEG, METRICS, compare, trend
 
     a, d, _ = real
     later = json.loads(json.dumps(d))
@@ -247,10 +247,10 @@ def test_history_trend_and_compare_read_real_results(real, tmp_path):
             assert (first.lo, first.hi) == pytest.approx(by_name[spec.name].interval, abs=0.01)
     c = compare(r1, r2)
     tilt = c.change("pelvic_tilt")
-    h = (hi - lo) / 2
-    assert tilt.change == pytest.approx(-8.0, abs=0.01) and tilt.rule == "intervals"
-    assert tilt.threshold == pytest.approx((2 * h * h) ** 0.5, abs=0.01)
-    assert tilt.exceeds_uncertainty == (8.0 > tilt.threshold)
+    # an estimated tilt at both visits: the retake MDC95 applies (issue 25.5)
+    assert tilt.change == pytest.approx(-8.0, abs=0.01) and tilt.rule == "mdc"
+    assert tilt.methods == ("estimated", "estimated")
+    assert tilt.threshold == MDC_DEG["pelvic_tilt"] and tilt.exceeds_uncertainty is True
     assert c.change("head_neck_angle").change == 0.0
 
 

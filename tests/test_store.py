@@ -367,23 +367,46 @@ def test_trend_is_in_time_order_with_intervals_and_gaps():
     assert [p.value for p in trend(recs)["head_neck_angle"]] == [48.5, 48.5, 48.5]
 
 
-def test_compare_uses_combined_interval_halfwidths():
-    # half-widths 4 and 3: threshold = sqrt(16 + 9) = 5
+def _with_method(result: dict, metric: str, method: str) -> dict:
+    for m in result["measurements"]:
+        if m["name"] == metric:
+            m["method"] = method
+    return result
+
+
+def test_compare_calls_a_change_real_only_beyond_the_retake_mdc():
+    # issue 25.5: the retake bench's MDC95 (5.72° for the tilt), not the intervals'
+    # sqrt(h1² + h2²) (here sqrt(16 + 9) = 5.0, which called a 5.5° change real)
+    from posture.change import retake_figures
+
+    mdc = retake_figures()["pelvic_tilt"].mdc95_deg
+    assert mdc == 5.72
     a = _rec(1, make_result(tilt=14.0, half=4.0), 0)
-    inside = compare(a, _rec(2, make_result(tilt=9.1, half=3.0), 42)).change("pelvic_tilt")
-    assert (inside.change, inside.threshold, inside.rule) == (-4.9, 5.0, "intervals")
+    inside = compare(a, _rec(2, make_result(tilt=8.5, half=3.0), 42)).change("pelvic_tilt")
+    assert (inside.change, inside.threshold, inside.rule) == (-5.5, mdc, "mdc")
     assert inside.exceeds_uncertainty is False
-    beyond = compare(a, _rec(2, make_result(tilt=8.9, half=3.0), 42))
-    assert beyond.change("pelvic_tilt").exceeds_uncertainty is True
+    assert inside.words == "within what a retaken photo varies: may be measurement noise"
+    beyond = compare(a, _rec(2, make_result(tilt=8.2, half=9.0), 42))
+    assert beyond.change("pelvic_tilt").exceeds_uncertainty is True  # wide intervals too
+    assert beyond.change("pelvic_tilt").words == (
+        "more than a retaken photo varies: likely a real change")
     assert beyond.days_between == 42.0
 
 
-def test_compare_falls_back_to_mdc_and_abstains_on_missing_values():
-    a = _rec(1, make_result(tilt=14.0, half=None, head=50.0), 0)  # clinician-placed: no interval
-    b = _rec(2, make_result(tilt=8.0, half=4.0, head=44.0), 10)
+def test_compare_says_the_mdc_does_not_apply_between_methods_and_abstains_on_gaps():
+    placed = _with_method(make_result(tilt=14.0, half=None, head=50.0), "pelvic_tilt",
+                          "clinician-placed ASIS and PSIS (uncertainty not estimated)")
+    a = _rec(1, placed, 0)
+    b = _rec(2, _with_method(make_result(tilt=4.0, half=4.0, head=44.0), "pelvic_tilt",
+                             "learned: pelvis-patch network"), 10)
     c = compare(a, b)
     tilt, head = c.change("pelvic_tilt"), c.change("head_neck_angle")
-    assert (tilt.rule, tilt.threshold, tilt.exceeds_uncertainty) == ("mdc", 5.0, True)
-    assert (head.change, head.rule, head.exceeds_uncertainty) == (-6.0, "mdc", True)
+    assert (tilt.change, tilt.rule, tilt.threshold, tilt.exceeds_uncertainty) == (
+        -10.0, "not applicable", None, None)
+    assert tilt.methods == ("clinician-placed", "estimated")
+    assert "measured two different ways (clinician-placed before, estimated after)" in \
+        tilt.words and "does not apply" in tilt.words
+    assert (head.change, head.rule, head.threshold, head.exceeds_uncertainty) == (
+        -6.0, "mdc", 5.0, True)
     gone = compare(a, _rec(3, make_result(tilt=None, abstained=True), 20)).change("pelvic_tilt")
-    assert gone.change is None and gone.exceeds_uncertainty is None
+    assert gone.change is None and gone.exceeds_uncertainty is None and gone.rule is None

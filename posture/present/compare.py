@@ -300,23 +300,11 @@ def inset(rgb: np.ndarray, box: tuple[int, int, int, int], width: int = 420) -> 
     return cv2.resize(crop, (width, h), interpolation=cv2.INTER_CUBIC)
 
 
-#: How a value was obtained, as printed beside it (the measurement's ``method`` text of
-#: the analysis contract, shortened).
-METHOD_WORDS = {"clinician": "clinician-placed", "learned": "estimated",
-                "landmarks": "from landmarks"}
-
-
 def method_of(record, metric: str) -> str:
     """How ``record``'s value of ``metric`` was obtained, in two words or fewer:
     "estimated" (the learned estimator, with its interval), "clinician-placed" (ASIS and
     PSIS placed by hand), "from landmarks" (pose key points), or "not recorded" (an older
-    result without its method)."""
-    r = record.reading
-    m = r.measurement(metric)
-    text = (m.method if m is not None else "") or ""
-    for key, words in METHOD_WORDS.items():
-        if text.startswith(key):
-            return words
-    if metric == "pelvic_tilt" and {"asis", "psis"} <= set(record.corrections or {}):
-        return METHOD_WORDS["clinician"]
-    return "not recorded"
+    result without its method). One definition: :func:`posture.change.method_kind`."""
+    from ..store.history import record_method
+
+    return record_method(record, metric)

@@ -10,6 +10,12 @@ Contract keys (since schema 1): ``ok``, ``facing``, ``pelvic_tilt_deg``,
 ``pelvic_tilt_interval_deg``, ``lumbar_lordosis_deg``, ``severity``, ``abstained``,
 ``abstain_reasons``, ``landmarks_px``; on failure ``ok`` is false and ``error`` holds a
 stable ``code`` and a ``message``.
+
+Added with issue 25 (two numbers for one pelvis): ``pelvic_tilt_palpation_deg``,
+``pelvic_tilt_palpation_interval_deg`` and ``pelvic_tilt_palpation_method``, the
+palpation-equivalent tilt (what a palpation meter on the bone would read,
+:mod:`posture.palpation`) with its wider interval at ``interval_coverage``; null where the
+postural tilt has no value or no interval. ``pelvic_tilt_deg`` stays the postural tilt.
 """
 
 from __future__ import annotations
@@ -187,12 +193,30 @@ def _full_layout(r: Reading) -> dict:
         "model": {"pose_variant": r.pose_variant, "estimator_version": r.estimator_version},
         "landmarks_px": None if r.landmarks_px is None else [list(p) for p in r.landmarks_px],
     }
+    out.update(palpation_keys(r))
     if r.error is not None:
         err = {"code": r.error.code, "message": r.error.message}
         if r.error.exit_code is not None:
             err["exit_code"] = r.error.exit_code
         out["error"] = err
     return out
+
+
+#: The contract keys of the palpation-equivalent tilt (issue 25), in order.
+PALPATION_KEYS = ("pelvic_tilt_palpation_deg", "pelvic_tilt_palpation_interval_deg",
+                  "pelvic_tilt_palpation_method")
+
+
+def palpation_keys(r: Reading) -> dict:
+    """The palpation-equivalent keys of a reading (null without a postural interval)."""
+    from ..palpation import palpation_equivalent
+
+    p = palpation_equivalent(r.pelvic_tilt_deg, r.pelvic_tilt_interval_deg,
+                             r.interval_coverage)
+    if p is None:
+        return dict.fromkeys(PALPATION_KEYS)
+    return dict(zip(PALPATION_KEYS, (p.value_deg, list(p.interval_deg), p.method),
+                    strict=True))
 
 
 def assessment_to_dict(a: Assessment, *, source: str | None = None) -> dict:
@@ -227,6 +251,9 @@ _KNOWN = frozenset((
     "trunk_lean_deg", "knee_angle_deg", "knee_hyperextension", "plumb_offsets_stature",
     "measurements", "view", "roll_deg", "roll_source", "image_size", "model", "landmarks_px",
     "error", "notes", "severity_phrase",
+    # derived from the postural tilt and its interval on every output (palpation_keys)
+    "pelvic_tilt_palpation_deg", "pelvic_tilt_palpation_interval_deg",
+    "pelvic_tilt_palpation_method",
 ))
 
 

@@ -47,7 +47,8 @@ COUNTERS = _T["id_counters"]
 #: Actions recorded in the audit trail.
 AUDIT_ACTIONS = ("view", "create", "correct", "export", "delete", "login", "logout",
                  "login_failed", "user_add", "user_unlock", "user_disable", "user_enable",
-                 "user_password", "user_remove", "sessions_revoked", "chain_start")
+                 "user_password", "user_remove", "sessions_revoked", "chain_start",
+                 "reference")
 #: Who did it when a caller names nobody (a script or the CLI without accounts).
 DEFAULT_ACTOR = "local"
 #: ``prev_hash`` of the first row of a trail.
@@ -267,6 +268,24 @@ def _check_corrections(corr: Mapping[str, Any] | None) -> dict[str, list[float]]
                              code="invalid_record")
         out[name] = xy
     return out
+
+
+def _check_reference(instrument: Any, value: Any) -> tuple[str, float]:
+    """A valid (instrument id, degrees) pair, or ``invalid_record``."""
+    from ..errors import InputError
+    from ..palpation import check_reference_deg, instruments
+
+    if not isinstance(instrument, str) or instrument not in instruments():
+        raise StoreError(f"reference instrument must be one of {sorted(instruments())}",
+                         code="invalid_record")
+    try:
+        return instrument, round(check_reference_deg(value), 2)
+    except InputError as err:
+        raise StoreError(err.message, code="invalid_record") from None
+
+
+def _reference_detail(instrument: str, value: float) -> str:
+    return f"reference reading: {instrument} {value:+.1f}°"
 
 
 def _check_result_fields(result: dict[str, Any]) -> Reading:
@@ -539,6 +558,7 @@ class Store:
         thomas_test: str | None = None,
         notes: str = "",
         actor: str | None = None,
+        reference: tuple[str, float] | None = None,
     ) -> AssessmentRecord:
         """Save one assessment of a patient.
 
@@ -559,6 +579,9 @@ class Store:
             ``posture.analysis.CORRECTABLE``).
         thomas_test
             ``"yes"``, ``"no"``, ``"unsure"`` or None.
+        reference
+            ``(instrument, degrees)``: a reference reading of the pelvic tilt beside this
+            assessment (:meth:`set_reference`), or None.
         """
         from ..present.contract import to_dict
         from ..result import Assessment, Reading
@@ -583,6 +606,7 @@ class Store:
         if not isinstance(notes, str):
             raise StoreError("notes must be text", code="invalid_record")
         corr = _check_corrections(corrections)
+        ref = _check_reference(*reference) if reference is not None else (None, None)
         text = _dump(dict(result), "result")
         result = json.loads(text)  # what we return is exactly what a reader will get
         r = _check_result_fields(result)
@@ -606,6 +630,7 @@ class Store:
             estimator_version=r.estimator_version,
             notes=notes, thomas_test=thomas_test,
             corrections_json=_dump(corr, "corrections") if corr else None,
+            reference_instrument=ref[0], reference_deg=ref[1],
         )
         with self._write() as conn:
             if conn.execute(sa.select(PATIENTS.c.id).where(
@@ -618,7 +643,34 @@ class Store:
             if corr:
                 self._audit(conn, actor, "correct", patient_id=patient_id, assessment_id=aid,
                             detail="moved: " + ", ".join(sorted(corr)))
+            if ref[0] is not None:
+                self._audit(conn, actor, "reference", patient_id=patient_id,
+                            assessment_id=aid, detail=_reference_detail(*ref))
         return self.get_assessment(int(aid))
+
+    def set_reference(self, assessment_id: int, instrument: str | None,
+                      reference_deg: float | None = None, *,
+                      actor: str | None = None) -> AssessmentRecord:
+        """Enter (or, with ``instrument=None``, remove) the reference reading of an
+        assessment: the pelvic tilt a clinician measured with a palpation meter or an
+        inclinometer at that visit, degrees, + = anterior. Audited as ``reference``.
+
+        Raises ``invalid_record`` for an unknown instrument or a reading that is not a
+        number within ±90°, ``assessment_not_found`` for no such assessment.
+        """
+        ref = (None, None) if instrument is None else _check_reference(instrument,
+                                                                       reference_deg)
+        with self._write() as conn:
+            pid = conn.execute(sa.select(ASSESSMENTS.c.patient_id).where(
+                ASSESSMENTS.c.id == assessment_id)).scalar()
+            if pid is None:
+                raise StoreError(f"no assessment with id {assessment_id}",
+                                 code="assessment_not_found")
+            conn.execute(sa.update(ASSESSMENTS).where(ASSESSMENTS.c.id == assessment_id)
+                         .values(reference_instrument=ref[0], reference_deg=ref[1]))
+            self._audit(conn, actor, "reference", patient_id=pid, assessment_id=assessment_id,
+                        detail=_reference_detail(*ref) if ref[0] else "removed")
+        return self.get_assessment(assessment_id)
 
     def get_assessment(self, assessment_id: int) -> AssessmentRecord:
         with self._read() as conn:
@@ -690,6 +742,8 @@ def _record(row) -> AssessmentRecord:
         thomas_test=m["thomas_test"], notes=m["notes"] or "",
         pose_model=m["pose_model"], estimator_version=m["estimator_version"],
         photo_consent=bool(m["photo_consent"]), has_photo=bool(m["has_photo"]),
+        reference_instrument=m["reference_instrument"],
+        reference_deg=None if m["reference_deg"] is None else float(m["reference_deg"]),
     )
 
 

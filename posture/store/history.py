@@ -2,31 +2,47 @@
 
 The comparison rule
 -------------------
-A change ``after − before`` of a metric counts as exceeding the measurement's uncertainty
-when ``|change| > threshold``, where the threshold is
+A change ``after − before`` of a metric is called real only when it is larger than the
+metric's minimal detectable change, MDC95 = 1.96 × √2 × SEM, where SEM is how much the
+reading of one unchanged person varies between retaken photos (this tool's retake bench,
+``bench/results/retake.md``; figures and sources in ``posture/data/change.yaml``). The rule
+itself lives in :mod:`posture.change` (:func:`~posture.change.judge_change`); this module
+applies it to saved records.
 
-* ``sqrt(h_before² + h_after²)`` when both assessments carry an interval for the metric
-  (``h`` = the interval's half-width, at the interval's coverage, 90% by default). That
-  is the half-width of the same-coverage interval of the difference of two independent,
-  normally distributed estimates: a change beyond it is unlikely to be measurement noise
-  alone. (Errors of two photos of one person are probably positively correlated, which
-  would make the true threshold smaller; treating them as independent errs on the side of
-  calling fewer changes real.)
-* otherwise the metric's minimal detectable change (:data:`MDC_DEG`), e.g. for a pelvic tilt
-  from clinician-placed ASIS/PSIS, which carries no interval.
+The MDC belongs to one method: when the two values were obtained differently (a tilt from
+clinician-placed ASIS/PSIS against an estimated one), the verdict is None and the words say
+the MDC does not apply. When either value is missing (an abstention), the change is None
+and so is the verdict.
 
-When either value is missing (an abstention), the change is None and so is the verdict.
+(Until issue 25 the threshold was √(h₁² + h₂²) of the two single-photo 90% interval
+half-widths, about ±8°: a bound on each photo's error against the truth, not a measured
+retake variation, and one that called real changes noise.)
+
+Palpation-equivalent tilt
+-------------------------
+:func:`palpation_by_record` gives every assessment's palpation-equivalent pelvic tilt: the
+clinic's own reference reading where one was entered beside it, calibrated to the latest
+earlier reference reading where there is one (:func:`posture.palpation.calibrated`), and
+the uncalibrated value with its wider interval otherwise.
 """
 
 from __future__ import annotations
 
-import math
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+from ..change import judge_change, method_kind, retake_figures
 from ..errors import InputError
+from ..palpation import (
+    MeterCalibration,
+    PalpationEstimate,
+    calibrate,
+    calibrated,
+    instruments,
+    palpation_equivalent,
+)
 from .records import AssessmentRecord
 
 
@@ -38,26 +54,28 @@ class MetricSpec:
     label: str
     key: str  # top-level contract key of the value
     convention: str
-    mdc_deg: float
-    mdc_source: str
+
+    @property
+    def mdc_deg(self) -> float:
+        """Minimal detectable change, degrees (``posture/data/change.yaml``)."""
+        return retake_figures()[self.name].mdc95_deg
+
+    @property
+    def mdc_source(self) -> str:
+        return retake_figures()[self.name].source
 
 
-_PHOTO_MDC = "photo posture apps, minimal detectable change ≈ 5° (clinical-notes.md)"
 METRICS: tuple[MetricSpec, ...] = (
-    MetricSpec("pelvic_tilt", "Pelvic tilt", "pelvic_tilt_deg", "positive = anterior", 5.0,
-               _PHOTO_MDC + "; the palpation meter's SEM 1.1° gives 3.0°, a photo cannot "
-               "beat it"),
+    MetricSpec("pelvic_tilt", "Pelvic tilt", "pelvic_tilt_deg", "positive = anterior"),
     MetricSpec("lumbar_lordosis", "Lumbar lordosis (surface)", "lumbar_lordosis_deg",
-               "positive = lordotic", 5.0, _PHOTO_MDC + "; assumed, none published"),
+               "positive = lordotic"),
     MetricSpec("head_neck_angle", "Ear–shoulder angle", "head_neck_angle_deg",
-               "smaller = head further forward", 5.0, _PHOTO_MDC),
-    MetricSpec("trunk_lean", "Trunk lean", "trunk_lean_deg", "positive = leaning forward",
-               5.0, _PHOTO_MDC + "; assumed, none published"),
-    MetricSpec("knee_angle", "Knee angle", "knee_angle_deg", "positive = hyperextension",
-               5.0, _PHOTO_MDC + "; assumed, none published"),
+               "smaller = head further forward"),
+    MetricSpec("trunk_lean", "Trunk lean", "trunk_lean_deg", "positive = leaning forward"),
+    MetricSpec("knee_angle", "Knee angle", "knee_angle_deg", "positive = hyperextension"),
 )
 METRIC_BY_NAME = {m.name: m for m in METRICS}
-#: Minimal detectable change per metric (degrees), used where no interval is available.
+#: Minimal detectable change (MDC95) per metric, degrees (``posture/data/change.yaml``).
 MDC_DEG = {m.name: m.mdc_deg for m in METRICS}
 
 
@@ -114,9 +132,21 @@ def trend_rows(records: Iterable[AssessmentRecord]) -> list[dict[str, Any]]:
     return rows
 
 
+def record_method(record: AssessmentRecord, metric: str) -> str:
+    """How ``record``'s value of ``metric`` was obtained (:func:`posture.change.method_kind`)."""
+    m = record.reading.measurement(metric)
+    return method_kind(m.method if m is not None else None, metric, record.corrections)
+
+
 @dataclass(frozen=True)
 class MetricChange:
-    """The change of one metric between two assessments (degrees)."""
+    """The change of one metric between two assessments (degrees).
+
+    ``threshold`` is the MDC95 used (None where it does not apply or a value is missing);
+    ``rule`` is "mdc" or "not applicable" (None without a change); ``exceeds_uncertainty``
+    is True when the change is larger than the MDC95 (a likely real change), False when
+    within it, None when it cannot be said; ``words`` say so for a patient.
+    """
 
     metric: str
     label: str
@@ -124,8 +154,10 @@ class MetricChange:
     after: float | None
     change: float | None  # after − before
     threshold: float | None
-    rule: str | None  # "intervals" or "mdc"
+    rule: str | None  # "mdc" or "not applicable"
     exceeds_uncertainty: bool | None
+    words: str = ""
+    methods: tuple[str, str] = ("", "")
 
 
 @dataclass(frozen=True)
@@ -143,29 +175,75 @@ class Comparison:
         return next(c for c in self.changes if c.metric == metric)
 
 
-def change_threshold(iv_a: tuple | None, iv_b: tuple | None, metric: str
-                     ) -> tuple[float, str]:
-    """(threshold in degrees, rule) for a change of ``metric`` (see the module docstring)."""
-    if iv_a is not None and iv_b is not None:
-        ha, hb = (iv_a[1] - iv_a[0]) / 2.0, (iv_b[1] - iv_b[0]) / 2.0
-        return math.hypot(ha, hb), "intervals"
-    return MDC_DEG[metric], "mdc"
-
-
 def compare(before: AssessmentRecord, after: AssessmentRecord) -> Comparison:
-    """Differences ``after − before`` for every tracked metric, with the verdict whether
-    each exceeds the measurement's uncertainty (rule in the module docstring)."""
+    """Differences ``after − before`` for every tracked metric, each judged against the
+    metric's MDC95 (rule in the module docstring)."""
     changes = []
     for spec in METRICS:
-        va, iva, _ = before.reading.metric(spec.name)
-        vb, ivb, _ = after.reading.metric(spec.name)
-        if va is None or vb is None:
-            changes.append(MetricChange(spec.name, spec.label, va, vb, None, None, None, None))
-            continue
-        thr, rule = change_threshold(iva, ivb, spec.name)
-        diff = round(float(vb) - float(va), 2)
-        changes.append(MetricChange(spec.name, spec.label, va, vb, diff, round(thr, 2), rule,
-                                    abs(diff) > thr))
+        va, _, _ = before.reading.metric(spec.name)
+        vb, _, _ = after.reading.metric(spec.name)
+        how = (record_method(before, spec.name), record_method(after, spec.name))
+        v = judge_change(spec.name, va, vb, *how)
+        rule = None if v.change_deg is None else ("mdc" if v.applies else "not applicable")
+        changes.append(MetricChange(spec.name, spec.label, va, vb, v.change_deg,
+                                    v.mdc95_deg, rule, v.real, v.words, how))
     days = (after.taken_at - before.taken_at).total_seconds() / 86400.0
     return Comparison(before.id, after.id, round(days, 1), before.severity, after.severity,
                       tuple(changes))
+
+
+# -- palpation-equivalent tilt ------------------------------------------------------------
+
+@dataclass(frozen=True)
+class PalpationView:
+    """The palpation-equivalent pelvic tilt of one assessment, as the clinic shows it.
+
+    Attributes
+    ----------
+    estimate : PalpationEstimate or None
+        Calibrated (``estimate.calibrated``) or not; None without an estimated tilt.
+    reference : (instrument, degrees) or None
+        The reference reading entered beside this very assessment.
+    calibration : MeterCalibration or None
+        The earlier reading ``estimate`` is calibrated with.
+    """
+
+    estimate: PalpationEstimate | None
+    reference: tuple[str, float] | None
+    calibration: MeterCalibration | None
+
+
+def _calibration_of(rec: AssessmentRecord) -> MeterCalibration | None:
+    """The calibration a record's reference reading gives: needs an estimated tilt beside
+    it (a clinician-placed tilt is another method) and a known instrument."""
+    ref = rec.reference
+    if ref is None or ref[0] not in instruments() or rec.pelvic_tilt_deg is None or \
+            record_method(rec, "pelvic_tilt") != "estimated":
+        return None
+    try:
+        return calibrate(ref[1], rec.pelvic_tilt_deg, ref[0], assessment_id=rec.id)
+    except InputError:
+        return None
+
+
+def palpation_by_record(records: Iterable[AssessmentRecord]
+                        ) -> dict[int, PalpationView]:
+    """Every record's palpation-equivalent tilt, by record id (see the module docstring).
+
+    A record is calibrated with the latest reference reading of an EARLIER record (taken
+    before it); its own reading, if any, is shown as the reference and calibrates the
+    records after it. Only estimated tilts are calibrated (the offset is the difference
+    between the meter and the estimator).
+    """
+    out: dict[int, PalpationView] = {}
+    cal: MeterCalibration | None = None
+    for r in sorted(records, key=lambda r: (r.taken_at, r.id)):
+        v, iv, cov = r.reading.metric("pelvic_tilt")
+        est = None
+        if v is not None and record_method(r, "pelvic_tilt") == "estimated":
+            est = calibrated(v, cal, cov or 0.9) if cal is not None else \
+                palpation_equivalent(v, iv, cov)
+        out[r.id] = PalpationView(est, r.reference, cal if est is not None and
+                                  est.calibrated else None)
+        cal = _calibration_of(r) or cal
+    return out

@@ -84,6 +84,11 @@ class AssessmentRecord:
         Which pose model variant and pelvic-tilt estimator produced the numbers.
     photo_consent, has_photo
         The photo is stored only with consent; fetch it with ``Store.photo(id)``.
+    reference_instrument, reference_deg
+        A clinician's reading of the patient's pelvic tilt with a reference instrument
+        beside this assessment (an id of ``posture/data/palpation.yaml``'s instruments,
+        and degrees, + = anterior); both None when none was entered. It calibrates the
+        palpation-equivalent tilt (:mod:`posture.palpation`).
     """
 
     id: int
@@ -98,6 +103,8 @@ class AssessmentRecord:
     estimator_version: str | None
     photo_consent: bool
     has_photo: bool
+    reference_instrument: str | None = None
+    reference_deg: float | None = None
 
     @cached_property
     def reading(self) -> Reading:
@@ -115,6 +122,13 @@ class AssessmentRecord:
     @property
     def pelvic_tilt_interval_deg(self) -> tuple[float, float] | None:
         return self.reading.pelvic_tilt_interval_deg
+
+    @property
+    def reference(self) -> tuple[str, float] | None:
+        """(instrument, degrees) of the reference reading, or None."""
+        if self.reference_instrument is None or self.reference_deg is None:
+            return None
+        return self.reference_instrument, self.reference_deg
 
     @property
     def severity(self) -> str | None:

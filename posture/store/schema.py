@@ -23,6 +23,11 @@ History
    (SQLite) on it. ``users`` gains ``name_key`` (the case-folded NFKC name, unique: ``Lee``
    and ``lee`` are one account) and ``last_failed_at``; ``login_misses`` counts failed
    logins of names that are no account, so an unknown name answers exactly like a real one.
+5. A reference reading per assessment: ``assessments`` gains ``reference_instrument`` (an
+   id of ``posture/data/palpation.yaml``'s instruments: a palpation meter or an
+   inclinometer) and ``reference_deg`` (its pelvic tilt, degrees, + = anterior), entered by
+   a clinician beside the photo; it calibrates the palpation-equivalent tilt of later
+   visits (:mod:`posture.palpation`). Both null when none was entered.
 """
 
 from __future__ import annotations
@@ -32,7 +37,7 @@ from datetime import UTC, datetime
 
 import sqlalchemy as sa
 
-SCHEMA_VERSION = 4
+SCHEMA_VERSION = 5
 
 # Columns added after version 1, with the version that added them.
 _V2_COLUMNS = (
@@ -85,6 +90,8 @@ def build_tables(md: sa.MetaData, version: int = SCHEMA_VERSION) -> dict[str, sa
     ]
     if version >= 2:
         cols += [sa.Column(name, typ) for _, name, typ in _V2_COLUMNS]
+    if version >= 5:
+        cols += [sa.Column(name, typ) for _, name, typ in _V5_COLUMNS]
     assessments = sa.Table("assessments", md, *cols)
     out = {"schema_version": version_t, "patients": patients, "assessments": assessments}
     if version >= 3:
@@ -93,6 +100,12 @@ def build_tables(md: sa.MetaData, version: int = SCHEMA_VERSION) -> dict[str, sa
         out["login_misses"] = _misses_table(md)
     return out
 
+
+# Columns added by version 5: the reference reading of an assessment.
+_V5_COLUMNS = (
+    ("assessments", "reference_instrument", sa.String(32)),
+    ("assessments", "reference_deg", sa.Float()),
+)
 
 # Columns added by version 4, with their tables.
 _V4_COLUMNS = (
@@ -166,6 +179,19 @@ def _to_v1(conn: sa.Connection) -> None:
     md = sa.MetaData()
     build_tables(md, 1)
     md.create_all(conn)
+
+
+def _add_columns(conn: sa.Connection, columns) -> None:
+    prep = conn.dialect.identifier_preparer
+    for table, name, typ in columns:
+        conn.exec_driver_sql(
+            f"ALTER TABLE {prep.quote(table)} ADD COLUMN {prep.quote(name)} "
+            f"{typ.compile(dialect=conn.dialect)}"
+        )
+
+
+def _to_v5(conn: sa.Connection) -> None:
+    _add_columns(conn, _V5_COLUMNS)
 
 
 def _to_v2(conn: sa.Connection) -> None:
@@ -276,7 +302,7 @@ def _anchor_old_audit_rows(conn: sa.Connection, audit: sa.Table,
 
 #: MIGRATIONS[v] brings a database from version v - 1 to version v.
 MIGRATIONS: dict[int, Callable[[sa.Connection], None]] = {
-    1: _to_v1, 2: _to_v2, 3: _to_v3, 4: _to_v4}
+    1: _to_v1, 2: _to_v2, 3: _to_v3, 4: _to_v4, 5: _to_v5}
 
 
 _VERSION_TABLE = build_tables(sa.MetaData(), 1)["schema_version"]
