@@ -5,12 +5,17 @@ The architecture and the weights are defined and trained in ``tools/train_patchn
 (N, 2, 64, 64) float, output ``degrees`` (N, members, targets). The library has no copy of
 the architecture: it gives the graph its input and averages what comes out.
 
-Why onnxruntime and not OpenCV's DNN module (already a dependency): for a photo's 54 patch
-passes (3 members × 9 shifts × 2 views) on one thread it took ~20% less CPU time than
-OpenCV DNN in ``bench/speed.py`` (``network`` section), its thread count is set per session
-(OpenCV's ``setNumThreads`` is process-wide and would also change the threads of every
-resize and warp in the pipeline), and it reads the graph's metadata (the mask blur the
-networks were trained on), so the ``.onnx`` file is all that ships.
+Why onnxruntime and not OpenCV's DNN module (already a dependency), measured with
+``bench/speed.py --only network`` on the same graph, one thread each (2026-12-06, a loaded
+2-core machine): a photo's 54 passes (3 members × 9 shifts × 2 views) took 66 ms of CPU in
+onnxruntime and 85–90 ms in OpenCV DNN. onnxruntime's thread count is set per session,
+where OpenCV's ``setNumThreads`` is process-wide (it would also change the threads of every
+resize and warp, and OpenCV DNN on 2 threads took 112 ms); one session may be run from
+several threads at once (the app's analyzers share the cached estimator; an OpenCV ``Net``
+may not); and it reads the graph's metadata (the mask blur), so the ``.onnx`` file is all
+that ships. The cost: memory. onnxruntime's library and session add ~40 MB to a process
+(OpenCV DNN ~10 MB): the peak RSS of ``posture analyze`` on a 12 MP photo went from 395 to
+~435 MB.
 """
 
 from __future__ import annotations
@@ -27,6 +32,10 @@ import numpy as np
 #: (issue 26), hence ``allow_spinning`` 0.
 INTRA_OP_THREADS = 1
 INTER_OP_THREADS = 1
+#: Patches per call at most. The activations grow with the batch (a photo's 18 patches at
+#: once: ~90 MB, with the 3 members' first layers) and, once freed, stay in the process'
+#: heap; 3 patches at a time cost the same CPU time and a few MB (bench/speed.py).
+CHUNK = 3
 
 
 def _session(model: bytes | str):
@@ -43,6 +52,10 @@ def _session(model: bytes | str):
     opts.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
     opts.add_session_config_entry("session.intra_op.allow_spinning", "0")
     opts.add_session_config_entry("session.inter_op.allow_spinning", "0")
+    # no memory arena: the arena keeps the largest activations ever seen for the process'
+    # life (tens of MB for a photo's patches); see CHUNK for what is allocated instead
+    opts.enable_cpu_mem_arena = False
+    opts.enable_mem_pattern = False
     opts.log_severity_level = 3  # warnings about unused initialisers etc. are not the user's
     return ort.InferenceSession(model, sess_options=opts, providers=["CPUExecutionProvider"])
 
@@ -101,7 +114,8 @@ class PatchNetRuntime:
         """Each member's targets (degrees), (N, members, targets), for network input ``x``
         (N, 2, H, W) float32 made by :func:`posture.estimator.network_input`."""
         x = np.ascontiguousarray(x, dtype=np.float32)
-        return self._session.run(None, {self._input: x})[0]
+        return np.concatenate([self._session.run(None, {self._input: x[i:i + CHUNK]})[0]
+                               for i in range(0, max(len(x), 1), CHUNK)])
 
     def predict(self, patch: np.ndarray) -> np.ndarray:
         """Mean over the members: one uint8 patch (2, H, W) → (T,); a stack (N, 2, H, W) →

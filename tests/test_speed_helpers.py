@@ -101,3 +101,24 @@ def test_silhouette_falls_back_to_the_largest_region_when_the_hips_miss():
     got = sil.posterior[np.isfinite(sil.posterior)]
     assert got.size and np.allclose(got, (60 - 150) / h, atol=1 / 800 + 1e-9)
     assert silhouette(np.zeros((h, w), np.float32), _frame(h), 0.2, 0.8, 13) is None
+
+
+def test_the_patch_network_answers_the_same_in_one_call_or_many():
+    """The graph takes any batch (a photo's 18 patches x 3 members in one call); the library
+    feeds it CHUNK patches at a time to keep the activations small (issue 26). The answer
+    of a patch must not depend on the batch it rides in."""
+    from posture.estimator import load_estimator, network_input
+    from posture.estimator_runtime import CHUNK
+
+    net = load_estimator().patchnet
+    rng = np.random.default_rng(54)
+    patches = rng.integers(0, 256, (18, 2, 64, 64)).astype(np.uint8)
+    patches[:, 1] = np.where(patches[:, 1] > 128, 255, 0)  # a mask is mostly 0 or 255
+    x = network_input(patches, net.mask_blur_px)
+    whole = net._session.run(None, {net._input: x})[0]  # one call, all 18 patches
+    assert whole.shape == (18, net.n_members, 2) and 1 <= CHUNK < 18
+    chunked = net.forward(x)
+    one_by_one = np.concatenate([net.forward(x[i:i + 1]) for i in range(len(x))])
+    assert np.abs(whole - chunked).max() < 1e-4
+    assert np.abs(whole - one_by_one).max() < 1e-4
+    assert np.abs(net.predict(patches) - whole.mean(axis=1)).max() < 1e-4
