@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 
 from .harness import (
+    ACTION_TIMEOUT_MS,
     ARTIFACTS,
     CHROMIUM,
     FAKE_CAMERA_ARGS,
@@ -57,7 +58,8 @@ def launch(playwright):
 
 @pytest.fixture(scope="session")
 def app_url(playwright):
-    """The app on a free localhost port; its log in test-artifacts/streamlit.log."""
+    """The app on a localhost port of its own choosing; its log in
+    test-artifacts/streamlit.log."""
     with running_app(ARTIFACTS / "streamlit.log") as url:
         yield url
 
@@ -67,7 +69,7 @@ def page(launch, app_url):
     browser = launch()
     ctx = browser.new_context(viewport={"width": 1400, "height": 1000})
     pg = ctx.new_page()
-    pg.set_default_timeout(60_000)
+    pg.set_default_timeout(ACTION_TIMEOUT_MS)
     yield pg
     ctx.close()
 
@@ -93,6 +95,6 @@ def camera_browser(launch, photo, tmp_path_factory):
 def camera_page(camera_browser, app_url):
     ctx = camera_browser.new_context(viewport={"width": 1400, "height": 1100})
     pg = ctx.new_page()
-    pg.set_default_timeout(60_000)
+    pg.set_default_timeout(ACTION_TIMEOUT_MS)
     yield pg
     ctx.close()
