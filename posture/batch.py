@@ -10,6 +10,16 @@ Guarantees
   short by the kill is removed on the next run, and that image is analysed again.
 * Parallel: ``workers`` processes, each holding one :class:`~posture.analysis.Analyzer`
   for its whole life and closing it when told to stop.
+* The JSONL is locked like the CSV, and each record starts with ``batch_csv``, the real
+  path of the CSV whose run wrote it: several runs (different ``--out``) may share one
+  JSONL, and a run only ever takes out records of its own CSV for files it is about to
+  analyse again (a kill between the two writes) and a record cut short; a file holding
+  anything else is not ours (``output_mismatch`` unless ``--overwrite``).
+* ``--annotate``: the folder is tried for writing before the run. An overlay that cannot
+  be written mid-run (a full disk) does not cost its photo the measurement: the row is
+  written as analysed, the summary counts the overlay as not written, and the next run
+  draws the missing overlays of analysed rows again (re-analysing those photos, writing
+  no second row).
 
 Resume keys are the paths as enumerated (normalised), so resume from the same working
 directory with the same DIR_OR_GLOB.

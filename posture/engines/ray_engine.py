@@ -174,9 +174,11 @@ def start_ray(address: str | None = None, num_cpus: int | None = None) -> bool:
                 # address="local": a new instance, never one some other user started here
                 ray.init(address="local", num_cpus=num_cpus or usable_cores(),
                          object_store_memory=OBJECT_STORE_BYTES, **quiet)
-    except (ConnectionError, RuntimeError, ValueError) as exc:
+    except (ConnectionError, RuntimeError, ValueError, ray.exceptions.RayError) as exc:
         stop_ray(ray)  # whatever the failed start left
-        raise EngineError(f"cannot start or join Ray ({exc})",
+        hint = ("; a cluster with token authentication needs RAY_AUTH_MODE=token and the "
+                "cluster's token here too (docs/scaling.md)") if address else ""
+        raise EngineError(f"cannot start or join Ray ({exc}){hint}",
                           code="engine_unavailable") from None
     except BaseException:  # Ctrl-C (or SIGTERM, which Ray turns into SystemExit) mid-start
         stop_ray(ray)
