@@ -416,3 +416,28 @@ def test_formula_cells_in_the_batch_csv(tmp_path):
     cells = next(csv.reader([text]))
     assert cells[0] == "'=HYPERLINK(\"http://evil\")" and cells[3] == "'@SUM(1+1)"
     assert row["file"] == "=HYPERLINK(\"http://evil\")"  # the key itself stays exact
+
+
+@pytest.mark.slow
+def test_photos_with_the_feet_cut_off_get_their_overlays(tmp_path):
+    # issue 22 item 1: `batch --annotate` of photos with the feet cut off wrote internal
+    # error rows (the overlay crashed on the points a partial view leaves out)
+    from conftest import SAMPLES
+    from PIL import Image
+
+    samples = sorted(SAMPLES.glob("*.jpg"))[:2]
+    require_or_skip(len(samples) == 2, "samples/ has no renders")
+    d, ann, out = tmp_path / "cut", tmp_path / "ann", tmp_path / "out.csv"
+    d.mkdir()
+    for p in samples:  # the bottom 35% cropped off: feet and shins gone
+        im = Image.open(p)
+        im.crop((0, 0, im.width, int(im.height * 0.65))).save(d / p.name, quality=92)
+    try:
+        s = run_batch(str(d), out, annotate_dir=ann, progress=False)
+    except Exception as exc:  # no pose model here
+        require_or_skip(getattr(exc, "code", None) != "model_unavailable", str(exc))
+        raise
+    rows = read_rows(out)
+    assert len(rows) == 2 and s.errors == {} and s.overlay_errors == {}, s.text()
+    assert all(r["error_code"] == "" and r["facing"] for r in rows), rows
+    assert sorted(p.name for p in ann.iterdir()) == sorted(f"{p.stem}.png" for p in samples)

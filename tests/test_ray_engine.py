@@ -441,3 +441,20 @@ def test_no_ray_process_outlives_a_batch(tmp_path, mode, sig, rc):
                 pass
     assert p.returncode == rc, out
     assert left == [], f"Ray processes outlived the batch ({mode}): {left}"
+
+
+def test_folder_uris_with_spaces_and_percent_signs_name_the_right_files(tmp_path):
+    # pyarrow decodes %-escapes when it reads a URI: a listed name must be escaped, or
+    # "a b/x y.png" cannot be read back and "p%20q.png" reads "p q.png"
+    from urllib.parse import quote
+
+    from posture.engines.uris import expand_uri, read_uri
+
+    d = tmp_path / "a b"
+    d.mkdir()
+    (d / "x y.png").write_bytes(b"first")
+    (d / "p%20q.png").write_bytes(b"second")
+    (d / "p q.png").write_bytes(b"third")
+    uris = expand_uri(f"file://{quote(str(d))}")
+    assert len(uris) == 3
+    assert sorted(read_uri(u, 100) for u in uris) == [b"first", b"second", b"third"]
