@@ -9,6 +9,9 @@ Prints one table and writes ``bench/results/speed.{md,json}``:
   from the sample renders, against raw ``detect_for_video`` on the same frames, for each pose
   model variant available here: frames per second and per-frame latency (median, p95);
 - **batch**: ``posture batch`` on a folder of copies with 1 and 2 workers;
+- **network**: the pelvis-patch network alone, CPU time per photo for its 54 passes (3
+  members × 9 shifts × 2 views), single thread, in onnxruntime (what the library runs) and
+  OpenCV DNN on the same ONNX graph, with fewer shifts or members (issue 26);
 - **model**: cold provisioning (fresh ``POSTURE_CACHE_DIR``, offline build from the cached
   source wheel), warm resolution (cached bundle), landmarker creation; peak RSS of a
   ``posture analyze`` process.
@@ -20,6 +23,14 @@ of large photos shows even where no real photo is at hand.
 Usage::
 
     python bench/speed.py [--rounds 5] [--batch-images 48] [--out bench/results]
+    python bench/speed.py --only network       # one section, to speed_network.{md,json}
+
+``--only`` runs one section and writes ``speed_<section>.{md,json}``: ``photo``,
+``network``, and three measurements that are not part of the full run (issue 26):
+``passes`` (what each part of the 54 network passes buys in accuracy on the labelled
+renders and in re-encoding SD on the shared photos' benign copies), ``overlap`` (the image
+and mirror inferences on two landmarkers at once) and ``draft`` (JPEG draft-mode decoding
+at reduced size: the change of the reading and the decode time).
 
 Timings on a shared machine are only as good as its idle time: the 1-minute load average
 before and after the run is recorded with the figures.
@@ -38,6 +49,7 @@ import sys
 import tempfile
 import textwrap
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
 import cv2
@@ -51,6 +63,9 @@ from posture.models import VARIANTS, cache_dir, list_models
 from posture.present.overlay import draw_overlay
 
 ROOT = Path(__file__).resolve().parents[1]  # the repository (posture is installed)
+#: the tree whose ``posture`` this process imported (ROOT, or another checkout put first on
+#: PYTHONPATH to time older code with this bench): subprocesses run the same code
+CODE_ROOT = Path(__import__("posture").__file__).resolve().parents[1]
 
 SHARED_PHOTOS = ROOT.parent / "shared" / "photos"
 PHONE_SIZE = (3024, 4032)  # (w, h) of a 12 MP phone photo in portrait
@@ -259,7 +274,7 @@ def _posture_cmd() -> list[str]:
 
 
 def _env(**extra: str) -> dict:
-    return dict(os.environ, PYTHONPATH=os.pathsep.join([str(ROOT), os.environ.get(
+    return dict(os.environ, PYTHONPATH=os.pathsep.join([str(CODE_ROOT), os.environ.get(
         "PYTHONPATH", "")]).rstrip(os.pathsep), **extra)
 
 
@@ -570,6 +585,442 @@ def peak_rss(files: dict[str, Path], tmp: Path) -> dict:
     return out
 
 
+# -- network: the pelvis-patch network's runtime (issue 26) ----------------------------------
+
+#: index of the unshifted patch in ``PATCH_JITTER`` (the centre of its 3×3 grid)
+def _centre_index() -> int:
+    from posture.estimator import PATCH_JITTER
+
+    return PATCH_JITTER.index((0.0, 0.0))
+
+
+def photo_patches(analyzer: Analyzer, files: list[Path]) -> list[np.ndarray]:
+    """Each photo's pelvis patches as ``analyze`` cuts them: (views × shifts, 2, 64, 64)."""
+    from posture.analysis import judge_views
+    from posture.estimator import PATCH_JITTER, pelvis_patch
+
+    out = []
+    for f in files:
+        views = [v for v in analyzer.balanced_views(load_image(f).rgb)
+                 if v.result.primary is not None]
+        if not views:
+            continue
+        _, sides = judge_views(views)
+        out.append(np.concatenate([pelvis_patch(v.rgb, v.result.primary.mask, sd,
+                                                jitter=PATCH_JITTER)
+                                   for v, sd in zip(views, sides, strict=True)]))
+    return out
+
+
+def _one_member_graph(tmp: Path):
+    """A one-member graph of the shipped weights (needs PyTorch and the ONNX exporter of
+    tools/synth/requirements.txt); None without them."""
+    try:
+        sys.path.insert(0, str(ROOT))
+        from tools import train_patchnet as tp
+    except ImportError:
+        return None
+    from posture.estimator import load_patchnet
+
+    members, blur = tp.load_members(ROOT / "posture" / "data" / "estimator_patchnet.npz")
+    path = tmp / "one_member.onnx"
+    try:
+        tp.write_onnx(members[:1], path, blur)
+    except ImportError:
+        return None
+    return load_patchnet(path)
+
+
+def bench_network(files: list[Path], rounds: int, tmp: Path) -> dict:
+    """CPU time per photo of the patch network alone (process CPU, so every thread counts),
+    median over ``rounds`` per photo, mean over photos; every runtime on one thread."""
+    import importlib.resources as resources
+
+    import onnxruntime
+
+    from posture.estimator import load_estimator, network_input
+
+    model = load_estimator()
+    net = model.patchnet
+    with Analyzer() as a:
+        patches = photo_patches(a, files)
+    xs = [network_input(p, net.mask_blur_px) for p in patches]
+    n_shifts = len(patches[0]) // 2
+    centre = [_centre_index(), n_shifts + _centre_index()]
+    name = json.loads(resources.files("posture.data").joinpath("estimator.json")
+                      .read_text())["patchnet"]
+    with resources.as_file(resources.files("posture.data").joinpath(name)) as path:
+        dnn = cv2.dnn.readNetFromONNX(str(path))
+
+    def run_dnn(x, chunk=None):
+        outs = []
+        for i in range(0, len(x), chunk or len(x)):
+            dnn.setInput(x[i:i + (chunk or len(x))])
+            outs.append(dnn.forward())
+        return np.concatenate(outs)
+
+    from posture.estimator_runtime import CHUNK
+
+    one = _one_member_graph(tmp)
+    cases = {
+        f"onnxruntime: {net.n_members} members x {len(xs[0])} patches, one call": (
+            lambda x: net._session.run(None, {net._input: x})[0], xs),
+        f"onnxruntime: as the library calls it ({CHUNK} patches a call)": (net.forward, xs),
+        "OpenCV DNN: the same graph, one call": (run_dnn, xs),
+        f"OpenCV DNN: {CHUNK} patches a call": (lambda x: run_dnn(x, CHUNK), xs),
+        "onnxruntime: unshifted patch only (2 patches)": (net.forward, [x[centre] for x in xs]),
+        "input: uint8 patches to network input (mask softening)": (
+            lambda p: network_input(p, net.mask_blur_px), patches),
+    }
+    if one is not None:
+        cases[f"onnxruntime: 1 member x {len(xs[0])} patches"] = (one.forward, xs)
+    threads = cv2.getNumThreads()
+    cv2.setNumThreads(1)
+    try:
+        diff = float(np.abs(run_dnn(xs[0]) - net.forward(xs[0])).max())
+        times = {k: [[] for _ in xs] for k in cases}
+        for fn, inputs in cases.values():  # warm-up
+            fn(inputs[0])
+        for _ in range(rounds):  # interleaved, so drifting load hits all alike
+            for k, (fn, inputs) in cases.items():
+                for i, x in enumerate(inputs):
+                    _, _, c = _timed(lambda fn=fn, x=x: fn(x))
+                    times[k][i].append(c)
+    finally:
+        cv2.setNumThreads(threads)
+    return {"photos": len(xs), "patches_per_photo": len(xs[0]), "members": net.n_members,
+            "onnxruntime": onnxruntime.__version__, "opencv": cv2.__version__,
+            "dnn_vs_onnxruntime_max_diff_deg": diff,
+            "cpu_ms_per_photo": {k: _ms(float(np.mean([np.median(t) for t in v])))
+                                 for k, v in times.items()}}
+
+
+def render_network_md(n: dict) -> list[str]:
+    lines = ["", "## Patch network alone, CPU per photo (one thread)", "",
+             f"{n['photos']} photos (samples/), {n['patches_per_photo']} patches each (2 views "
+             f"x 9 shifts), {n['members']} members; onnxruntime {n['onnxruntime']}, OpenCV "
+             f"{n['opencv']}; OpenCV DNN vs onnxruntime max difference "
+             f"{n['dnn_vs_onnxruntime_max_diff_deg']:.1e} deg.", "",
+             "| case | CPU ms per photo |", "|---|---|"]
+    lines += [f"| {k} | {v} |" for k, v in n["cpu_ms_per_photo"].items()]
+    return lines
+
+
+# -- passes: what each part of the 54 network passes buys (issue 26) -------------------------
+
+@dataclass(frozen=True)
+class _Members:
+    """The shipped ensemble read through some of its members only (same graph, so the
+    readings are those of a smaller ensemble; its CPU time is in the network section)."""
+
+    net: object
+    keep: tuple[int, ...]
+
+    @property
+    def mask_blur_px(self) -> float:
+        return self.net.mask_blur_px
+
+    def predict(self, patch: np.ndarray) -> np.ndarray:
+        from posture.estimator import network_input
+
+        y = self.net.forward(network_input(patch, self.net.mask_blur_px))[:, list(self.keep)]
+        y = y.mean(axis=1)
+        return y[0] if patch.ndim == 3 else y
+
+
+def _pass_configs(n_members: int) -> dict[str, tuple[tuple[int, ...], bool, int]]:
+    """name -> (members kept, all 9 shifts?, views)"""
+    every = tuple(range(n_members))
+    cfg = {f"{n_members} members x 9 shifts x 2 views (shipped)": (every, True, 2)}
+    for k in every:
+        cfg[f"member {k} x 9 shifts x 2 views"] = ((k,), True, 2)
+    cfg[f"{n_members} members x 1 shift x 2 views"] = (every, False, 2)
+    for k in every:
+        cfg[f"member {k} x 1 shift x 2 views"] = ((k,), False, 2)
+    cfg[f"{n_members} members x 9 shifts x 1 view (no mirror)"] = (every, True, 1)
+    return cfg
+
+
+def _readings(analyzer: Analyzer, src, configs: dict) -> dict[str, dict]:
+    """Tilt and lordosis of one input under every configuration; the pose detected once."""
+    from dataclasses import replace
+
+    from posture.analysis import assess_views
+    from posture.errors import PostureError
+    from posture.estimator import PATCH_JITTER
+
+    model = analyzer.estimator
+    try:
+        views = analyzer.balanced_views(load_image(src).rgb)
+    except PostureError:
+        return {k: {"tilt": None, "lordosis": None, "cpu_ms": None} for k in configs}
+    out = {}
+    for name, (keep, all_shifts, n_views) in configs.items():
+        m = replace(model, patchnet=_Members(model.patchnet, keep))
+        jitter = PATCH_JITTER if all_shifts else ((0.0, 0.0),)
+        try:
+            a, _, c = _timed(lambda m=m, jitter=jitter, n_views=n_views: assess_views(
+                views[:n_views], m, model_variant=analyzer.landmarker.bundle.variant,
+                jitter=jitter))
+        except PostureError:
+            out[name] = {"tilt": None, "lordosis": None, "cpu_ms": None}
+            continue
+        meas = a.measurements
+        out[name] = {"tilt": meas.pelvic_tilt.value, "lordosis": meas.lumbar_lordosis.value,
+                     "cpu_ms": _ms(c)}
+    return out
+
+
+def bench_passes(photos: list[Path], renders: list[Path], copies_of_renders: int,
+                 retake: Path | None = None) -> dict:
+    """Accuracy on labelled renders (MAE against the label, over the renders measured in
+    every configuration) and re-encoding SD (per image, the SD of the tilt over the
+    original and its seven benign copies of tools/copies.py, as bench/repeatability.py),
+    on the shared photos and on the first ``copies_of_renders`` renders; with ``retake``
+    (a folder from ``python -m tools.synth retake``), the retake SEM of bench/retake.py."""
+    sys.path.insert(0, str(ROOT))
+    from retake import load_labels, pooled_sem
+
+    from posture.estimator import load_estimator
+    from tools.copies import KINDS, copies
+
+    configs = _pass_configs(load_estimator().patchnet.n_members)
+    res = {"configs": list(configs), "kinds": list(KINDS)}
+    takes = []
+    with Analyzer() as a:
+        for lab in (load_labels(retake) if retake else []):
+            s = lab["session"]
+            img = retake / f"r{s['seed']}_p{s['person']:05d}_t{s['take']:02d}.jpg"
+            takes.append({"person": s["person"], "take": s["take"], "file": img.name,
+                          "readings": _readings(a, img, configs)})
+        acc = []
+        for f in renders:
+            label = json.loads(f.with_suffix(".json").read_text())
+            acc.append({"file": f.name, "true_tilt": label["pelvic_tilt_deg"],
+                        "true_lordosis": label["lumbar_lordosis_deg"]["surface_deg"],
+                        "readings": _readings(a, f, configs)})
+        sets = {"shared photos": photos, "labelled renders": renders[:copies_of_renders]}
+        rep = {}
+        for set_name, files in sets.items():
+            rows = []
+            for f in files:
+                rgb = load_image(f).rgb
+                versions = [_readings(a, f, configs)] + [
+                    _readings(a, data, configs) for data in copies(rgb).values()]
+                rows.append({"file": f.name, "versions": versions})
+            rep[set_name] = rows
+    summary = {}
+    for name in configs:
+        ok = [r for r in acc if all(r["readings"][c]["tilt"] is not None for c in configs)]
+        err_t = [r["readings"][name]["tilt"] - r["true_tilt"] for r in ok]
+        err_l = [r["readings"][name]["lordosis"] - r["true_lordosis"] for r in ok
+                 if r["readings"][name]["lordosis"] is not None]
+        cpu = [r["readings"][name]["cpu_ms"] for r in acc + takes
+               if r["readings"][name]["cpu_ms"] is not None]
+        s = {"n_accuracy": len(ok), "tilt_mae": float(np.mean(np.abs(err_t))) if ok else None,
+             "lordosis_mae": float(np.mean(np.abs(err_l))) if err_l else None,
+             "assess_cpu_ms": float(np.median(cpu)) if cpu else None}
+        for set_name, rows in rep.items():
+            sds = []
+            for r in rows:
+                tilts = [v[name]["tilt"] for v in r["versions"]]
+                if all(t is not None for t in tilts):
+                    sds.append(float(np.std(tilts)))
+            s[set_name] = {"images": len(sds), "sd_mean": float(np.mean(sds)) if sds else None,
+                           "sd_max": float(np.max(sds)) if sds else None}
+        if takes:
+            groups: dict = {}
+            for t in takes:
+                if t["readings"][name]["tilt"] is not None:
+                    groups.setdefault(t["person"], []).append(t["readings"][name]["tilt"])
+            sem, dof = pooled_sem(list(groups.values()))
+            s["retake"] = {"people": len(groups), "sem": sem, "dof": dof}
+        summary[name] = s
+    res["summary"] = summary
+    res["retake_rows"] = takes
+    res["accuracy_rows"] = acc
+    res["repeatability_rows"] = rep
+    return res
+
+
+def render_passes_md(p: dict) -> list[str]:
+    sets = [k for k in next(iter(p["summary"].values())) if isinstance(
+        next(iter(p["summary"].values()))[k], dict)]
+    lines = ["", "## What each part of the network passes buys", "",
+             "Accuracy: MAE against the label on the labelled renders measured in every "
+             "configuration. Re-encoding SD: per image, SD of the tilt over the original and "
+             f"its {len(p['kinds'])} benign copies (tools/copies.py), mean / max over the "
+             "images measured in all of them. Retake SEM: within-person SD pooled across people "
+             "(bench/retake.py). assess CPU = `assess_views` (geometry, patches, network) per "
+             "image, median; the pose is detected once for all configurations. A one-member "
+             "row reads one member of the shipped graph, so its CPU is the full graph's: the "
+             "network section times a one-member graph.",
+             "", "| configuration | renders | tilt MAE deg | lordosis MAE deg | assess CPU ms | "
+             + " | ".join(f"{s}: SD mean / max deg (n)" if s != "retake"
+                          else "retake SEM deg (people)" for s in sets) + " |",
+             "|---|---|---|---|---|" + "---|" * len(sets)]
+
+    def f(x, nd=2):
+        return "n/a" if x is None else f"{x:.{nd}f}"
+
+    for name, s in p["summary"].items():
+        cells = [f"{f(s[k]['sd_mean'])} / {f(s[k]['sd_max'])} ({s[k]['images']})"
+                 if "sd_mean" in s[k] else f"SEM {f(s[k]['sem'])} ({s[k]['people']} people)"
+                 for k in sets]
+        lines.append(f"| {name} | {s['n_accuracy']} | {f(s['tilt_mae'])} | "
+                     f"{f(s['lordosis_mae'])} | {f(s['assess_cpu_ms'], 1)} | "
+                     + " | ".join(cells) + " |")
+    return lines
+
+
+# -- overlap: the image and mirror inferences at once, on two landmarkers (issue 26) ----------
+
+def _rss_mb() -> float:
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith("VmRSS"):
+            return round(float(line.split()[1]) / 1024, 1)
+    return float("nan")
+
+
+def bench_overlap(files: list[Path], rounds: int) -> dict:
+    """The two inferences a photo needs (working-size image and its mirror), one after the
+    other on one landmarker, against overlapped on two (MediaPipe objects are not
+    thread-safe per instance). Calls MediaPipe directly: ``PoseEstimator.detect`` holds a
+    process-wide lock while it silences native stderr, which would serialise them."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    import mediapipe as mp
+
+    from posture.analysis import working_image
+    from posture.pose import PoseEstimator
+
+    def img(rgb):
+        return mp.Image(image_format=mp.ImageFormat.SRGB, data=rgb)
+
+    works = [np.ascontiguousarray(working_image(load_image(f).rgb)) for f in files]
+    flips = [np.ascontiguousarray(w[:, ::-1]) for w in works]
+    rss0 = _rss_mb()
+    with PoseEstimator() as est_a:
+        rss1 = _rss_mb()
+        with PoseEstimator() as est_b, ThreadPoolExecutor(1) as pool:
+            rss2 = _rss_mb()
+            a, b = est_a._landmarker, est_b._landmarker
+
+            def serial(w, fl):
+                return a.detect(img(w)), a.detect(img(fl))
+
+            def overlapped(w, fl):
+                fut = pool.submit(lambda: b.detect(img(fl)))
+                return a.detect(img(w)), fut.result()
+
+            for w, fl in zip(works[:1], flips[:1], strict=True):  # warm-up both
+                serial(w, fl)
+                overlapped(w, fl)
+            same = True
+            for w, fl in zip(works, flips, strict=True):
+                s, o = serial(w, fl), overlapped(w, fl)
+                for x, y in zip(s, o, strict=True):
+                    xa = np.array([[p.x, p.y] for p in x.pose_landmarks[0]]) \
+                        if x.pose_landmarks else np.zeros(0)
+                    ya = np.array([[p.x, p.y] for p in y.pose_landmarks[0]]) \
+                        if y.pose_landmarks else np.zeros(0)
+                    same &= xa.shape == ya.shape and bool(np.allclose(xa, ya, atol=1e-6))
+            t = {k: [[] for _ in works] for k in ("serial", "overlapped")}
+            for _ in range(rounds):
+                for i, (w, fl) in enumerate(zip(works, flips, strict=True)):
+                    for k, fn in (("serial", serial), ("overlapped", overlapped)):
+                        _, wall, cpu = _timed(lambda fn=fn, w=w, fl=fl: fn(w, fl))
+                        t[k][i].append((wall, cpu))
+    out = {"photos": len(works), "same_landmarks": same,
+           "rss_one_landmarker_mb": round(rss1 - rss0, 1),
+           "rss_second_landmarker_mb": round(rss2 - rss1, 1)}
+    for k, v in t.items():
+        out[k] = {"wall_ms": _ms(float(np.mean([np.median([x[0] for x in r]) for r in v]))),
+                  "cpu_ms": _ms(float(np.mean([np.median([x[1] for x in r]) for r in v])))}
+    return out
+
+
+def render_overlap_md(o: dict) -> list[str]:
+    return ["", "## Image and mirror inferences overlapped (two landmarkers)", "",
+            f"{o['photos']} photos at working size; landmarks identical: "
+            f"{o['same_landmarks']}; a second landmarker adds "
+            f"{o['rss_second_landmarker_mb']} MB RSS (the first: "
+            f"{o['rss_one_landmarker_mb']} MB).", "",
+            "| both inferences | wall ms | CPU ms |", "|---|---|---|",
+            f"| one after the other | {o['serial']['wall_ms']} | {o['serial']['cpu_ms']} |",
+            f"| overlapped | {o['overlapped']['wall_ms']} | {o['overlapped']['cpu_ms']} |"]
+
+
+# -- draft: reduced-size JPEG decoding (issue 26) ----------------------------------------------
+
+def draft_decode(path: Path, long_side: int) -> np.ndarray:
+    """RGB of a JPEG decoded at the smallest DCT scale (1/2, 1/4, 1/8) whose long side is
+    still at least ``long_side`` (Pillow's draft mode), EXIF orientation applied."""
+    from PIL import ImageOps
+
+    with Image.open(path) as im:
+        s = long_side / max(im.size)
+        if s < 1:
+            im.draft("RGB", (int(np.ceil(im.width * s)), int(np.ceil(im.height * s))))
+        im = ImageOps.exif_transpose(im)
+        return np.asarray(im.convert("RGB"))
+
+
+def bench_draft(files: list[Path], rounds: int) -> dict:
+    """Per photo larger than the working size: the reading from the full decode and from a
+    draft-mode decode (both then resized to the working size by ``analyze``), and the
+    decode CPU time of each."""
+    from posture.config import thresholds
+
+    long_side = int(thresholds()["analysis"]["working_long_side"])
+    rows = []
+    with Analyzer() as a:
+        for f in files:
+            with Image.open(f) as im:
+                if max(im.size) <= long_side or im.format not in ("JPEG", "MPO"):
+                    continue
+                size = f"{im.width}x{im.height}"
+            full = load_image(f).rgb
+            small = draft_decode(f, long_side)
+            t_full = np.median([_timed(lambda f=f: load_image(f))[2] for _ in range(rounds)])
+            t_draft = np.median([_timed(lambda f=f: draft_decode(f, long_side))[2]
+                                 for _ in range(rounds)])
+            r_full, r_draft = a.analyze(full), a.analyze(small)
+
+            def val(asmt, key):
+                return getattr(asmt.measurements, key).value
+
+            rows.append({
+                "file": f.name, "size": size, "draft_size": f"{small.shape[1]}x{small.shape[0]}",
+                "decode_cpu_ms": _ms(t_full), "draft_decode_cpu_ms": _ms(t_draft),
+                **{f"{k}_full": val(r_full, k) for k in ("pelvic_tilt", "lumbar_lordosis")},
+                **{f"{k}_draft": val(r_draft, k) for k in ("pelvic_tilt", "lumbar_lordosis")},
+            })
+    diffs = [abs(r[f"{k}_full"] - r[f"{k}_draft"]) for r in rows
+             for k in ("pelvic_tilt", "lumbar_lordosis")
+             if r[f"{k}_full"] is not None and r[f"{k}_draft"] is not None]
+    verdicts = sum((r["pelvic_tilt_full"] is None) != (r["pelvic_tilt_draft"] is None)
+                   for r in rows)
+    return {"working_long_side": long_side, "rows": rows,
+            "max_change_deg": round(max(diffs), 2) if diffs else None,
+            "verdict_changes": verdicts}
+
+
+def render_draft_md(d: dict) -> list[str]:
+    lines = ["", "## Draft-mode JPEG decoding", "",
+             f"Photos larger than the working size ({d['working_long_side']} px): the reading "
+             "from the full decode and from Pillow's reduced-size (draft) decode; largest "
+             f"change {d['max_change_deg']} deg, verdict changes {d['verdict_changes']}.", "",
+             "| photo | size | draft size | decode CPU ms | draft CPU ms | tilt full / draft "
+             "| lordosis full / draft |", "|---|---|---|---|---|---|---|"]
+    for r in d["rows"]:
+        lines.append(f"| {r['file']} | {r['size']} | {r['draft_size']} | "
+                     f"{r['decode_cpu_ms']} | {r['draft_decode_cpu_ms']} | "
+                     f"{r['pelvic_tilt_full']} / {r['pelvic_tilt_draft']} | "
+                     f"{r['lumbar_lordosis_full']} / {r['lumbar_lordosis_draft']} |")
+    return lines
+
+
 # -- report ---------------------------------------------------------------------------------
 
 def _git(*args: str) -> str:
@@ -620,6 +1071,29 @@ def verdicts(r: dict) -> dict:
             for k, (v, ok) in checks.items()}
 
 
+def render_photo_md(photo: dict) -> list[str]:
+    lines = ["", "## Photo: raw MediaPipe vs the whole analyze path", "",
+             "Per image, median over rounds, mean over images. raw = `PoseLandmarker.detect` "
+             "on the decoded RGB (segmentation on); analyze = `Analyzer.analyze(path)`: "
+             "decode, pose, roll, geometry, metrics, classification. CPU = process CPU time "
+             "(all threads).", "",
+             "| input | n | size | raw ms | analyze ms | ratio | raw CPU ms | analyze CPU ms "
+             "| CPU ratio |", "|---|---|---|---|---|---|---|---|---|"]
+    for name, g in photo.items():
+        lines.append(f"| {name} | {g['images']} | {g['size']} | {g['raw_ms']} | "
+                     f"{g['analyze_ms']} | {g['ratio']} | {g['raw_cpu_ms']} | "
+                     f"{g['analyze_cpu_ms']} | {g['cpu_ratio']} |")
+    lines += ["", "Stages, run one after the other (median ms; the roll's line search overlaps "
+              "pose inference inside `analyze`; the overlay is not part of `analyze`):", "",
+              "| input | decode | pose (wrapper) | roll | geometry+metrics | overlay |",
+              "|---|---|---|---|---|---|"]
+    for name, g in photo.items():
+        s = g["stages_ms"]
+        lines.append(f"| {name} | {s['decode']} | {s['pose']} | {s['roll']} | "
+                     f"{s['geometry']} | {s['overlay']} |")
+    return lines
+
+
 def render_md(r: dict) -> str:
     m = r["meta"]
     lines = [
@@ -644,25 +1118,7 @@ def render_md(r: dict) -> str:
     for k, v in r["verdicts"].items():
         val = "n/a" if v["value"] is None else f"{v['value']}{units[k]}"
         lines.append(f"| {k} | {val} | {goals[k]} | {'yes' if v['met'] else '**no**'} |")
-    lines += ["", "## Photo: raw MediaPipe vs the whole analyze path", "",
-              "Per image, median over rounds, mean over images. raw = `PoseLandmarker.detect` "
-              "on the decoded RGB (segmentation on); analyze = `Analyzer.analyze(path)`: "
-              "decode, pose, roll, geometry, metrics, classification. CPU = process CPU time "
-              "(all threads).", "",
-              "| input | n | size | raw ms | analyze ms | ratio | raw CPU ms | analyze CPU ms "
-              "| CPU ratio |", "|---|---|---|---|---|---|---|---|---|"]
-    for name, g in r["photo"].items():
-        lines.append(f"| {name} | {g['images']} | {g['size']} | {g['raw_ms']} | "
-                     f"{g['analyze_ms']} | {g['ratio']} | {g['raw_cpu_ms']} | "
-                     f"{g['analyze_cpu_ms']} | {g['cpu_ratio']} |")
-    lines += ["", "Stages, run one after the other (median ms; the roll's line search overlaps "
-              "pose inference inside `analyze`; the overlay is not part of `analyze`):", "",
-              "| input | decode | pose (wrapper) | roll | geometry+metrics | overlay |",
-              "|---|---|---|---|---|---|"]
-    for name, g in r["photo"].items():
-        s = g["stages_ms"]
-        lines.append(f"| {name} | {s['decode']} | {s['pose']} | {s['roll']} | "
-                     f"{s['geometry']} | {s['overlay']} |")
+    lines += render_photo_md(r["photo"])
     lines += ["", "## Live loop: VIDEO mode, 640x480", "",
               "raw = `detect_for_video` alone on the same frames (mask on, as the pipeline "
               "runs it; and with the mask off, to show what it costs); analysis = "
@@ -707,6 +1163,8 @@ def render_md(r: dict) -> str:
               "| input | size | peak RSS MB |", "|---|---|---|"]
     for name, d in r["rss"].items():
         lines.append(f"| {name} | {d['size']} | {d['peak_rss_mb']} |")
+    if r.get("network"):
+        lines += render_network_md(r["network"])
     if r.get("engines"):
         lines += render_engines_md(r["engines"])
     if r.get("notes"):
@@ -748,6 +1206,65 @@ def engines_main(args, images: list[Path]) -> int:
     return 0
 
 
+SECTIONS = {"photo", "network", "passes", "overlap", "draft"}
+
+
+def section_main(args) -> int:
+    """``--only SECTION``: one section alone, in its own report files."""
+    import mediapipe as mp
+
+    dirty = " (uncommitted changes)" if _git("status", "--porcelain", "--", "posture",
+                                              "bench") else ""
+    r: dict = {"meta": {
+        "date": dt.datetime.now().astimezone().isoformat(timespec="seconds"),
+        "commit": args.label or _git("rev-parse", "--short", "HEAD") + dirty,
+        "code": str(CODE_ROOT), "cpu": _cpu_name(), "cores": os.cpu_count(),
+        "mediapipe": mp.__version__, "python": platform.python_version(),
+        "load_before": load_avg(), "section": args.only,
+    }}
+    renders = sorted((ROOT / "samples").glob("*.jpg"))
+    heldout = sorted((ROOT / "samples" / "heldout").glob("*.jpg"))
+    photos = sorted(args.photos.glob("*.jpg"))
+    with tempfile.TemporaryDirectory(prefix="posture-speed-") as tmpdir:
+        tmp = Path(tmpdir)
+        if args.only == "photo":
+            groups = input_groups(tmp, phone=not args.no_phone, photos=args.photos)
+            r["photo"] = bench_photo(groups, args.rounds)
+            body = render_photo_md(r["photo"])
+        elif args.only == "network":
+            r["network"] = bench_network(renders[:6], 4 * args.rounds, tmp)
+            body = render_network_md(r["network"])
+        elif args.only == "passes":
+            if args.retake_only:
+                r["passes"] = bench_passes([], [], 0, args.retake)
+            else:
+                r["passes"] = bench_passes(photos, heldout + renders, args.render_copies,
+                                           args.retake)
+            body = render_passes_md(r["passes"])
+        elif args.only == "overlap":
+            r["overlap"] = bench_overlap(renders + photos, args.rounds)
+            body = render_overlap_md(r["overlap"])
+        else:
+            r["draft"] = bench_draft(photos, args.rounds)
+            body = render_draft_md(r["draft"])
+    r["meta"]["load_after"] = load_avg()
+    r["notes"] = args.note
+    m = r["meta"]
+    md = "\n".join([f"# Speed: {args.only}", "",
+                    f"Measured {m['date']} at commit `{m['commit']}` (code in {m['code']}) by "
+                    f"`python bench/speed.py --only {args.only}` on {m['cpu']} ({m['cores']} "
+                    f"cores). 1-minute load average {m['load_before']} before, "
+                    f"{m['load_after']} after."] + body
+                   + (["", "## Notes", ""] + [f"- {n}" for n in r["notes"]]
+                      if r["notes"] else [])) + "\n"
+    print(md)
+    args.out.mkdir(parents=True, exist_ok=True)
+    (args.out / f"speed_{args.only}.md").write_text(md, encoding="utf-8")
+    (args.out / f"speed_{args.only}.json").write_text(json.dumps(r, indent=2) + "\n",
+                                                      encoding="utf-8")
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--rounds", type=int, default=5, help="timing rounds per photo")
@@ -766,12 +1283,22 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--no-ray", action="store_true", help="engines section without Ray")
     ap.add_argument("--engines-only", action="store_true",
                     help="only the engines section (issue 17); writes speed_engines.{md,json}")
+    ap.add_argument("--only", choices=sorted(SECTIONS),
+                    help="one section; writes speed_<section>.{md,json}")
+    ap.add_argument("--render-copies", type=int, default=40,
+                    help="--only passes: labelled renders whose benign copies are read too")
+    ap.add_argument("--retake", type=Path, default=None,
+                    help="--only passes: also the retake SEM on this folder (tools.synth retake)")
+    ap.add_argument("--retake-only", action="store_true",
+                    help="--only passes: the retake set alone (no renders, no photos)")
     args = ap.parse_args(argv)
     engine_dirs = args.engine_images or [ROOT / "samples", ROOT / "samples" / "heldout"]
     engine_images = sorted(p for d in engine_dirs for p in d.glob("*.jpg")) * max(
         1, args.engine_repeat)
     if args.engines_only:
         return engines_main(args, engine_images)
+    if args.only:
+        return section_main(args)
 
     import mediapipe as mp
 
@@ -788,6 +1315,8 @@ def main(argv: list[str] | None = None) -> int:
         groups = input_groups(tmp, phone=not args.no_phone, photos=args.photos)
         print(f"load {r['meta']['load_before']}; photo ...", file=sys.stderr)
         r["photo"] = bench_photo(groups, args.rounds)
+        print("network ...", file=sys.stderr)
+        r["network"] = bench_network(groups["renders 540x960"][:6], 4 * args.rounds, tmp)
         print("live ...", file=sys.stderr)
         r["live"] = bench_live(make_clip())
         print("batch ...", file=sys.stderr)
