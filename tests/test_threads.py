@@ -34,7 +34,11 @@ def test_worker_threads_limits_blas_and_opencv_and_restores_them():
 
 def test_limit_worker_threads_sets_the_variables_for_later_pools(monkeypatch):
     for var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
-        monkeypatch.delenv(var, raising=False)
+        # set, then removed: monkeypatch restores the variable's absence at teardown (a
+        # bare delenv of an absent variable records nothing, and the 1 written by
+        # limit_worker_threads then held for every later test and its child processes)
+        monkeypatch.setenv(var, "")
+        monkeypatch.delenv(var)
     before = cv2.getNumThreads()
     limiter = limit_worker_threads()
     try:
