@@ -7,15 +7,15 @@ the architecture: it gives the graph its input and averages what comes out.
 
 Why onnxruntime and not OpenCV's DNN module (already a dependency), measured with
 ``bench/speed.py --only network`` on the same graph, one thread each (2026-12-06, a loaded
-2-core machine): a photo's 54 passes (3 members × 9 shifts × 2 views) took 66 ms of CPU in
-onnxruntime and 85–90 ms in OpenCV DNN. onnxruntime's thread count is set per session,
-where OpenCV's ``setNumThreads`` is process-wide (it would also change the threads of every
-resize and warp, and OpenCV DNN on 2 threads took 112 ms); one session may be run from
-several threads at once (the app's analyzers share the cached estimator; an OpenCV ``Net``
-may not); and it reads the graph's metadata (the mask blur), so the ``.onnx`` file is all
-that ships. The cost: memory. onnxruntime's library and session add ~40 MB to a process
-(OpenCV DNN ~10 MB): the peak RSS of ``posture analyze`` on a 12 MP photo went from 395 to
-~435 MB.
+2-core machine, three runs): a photo's 54 passes (3 members × 9 shifts × 2 views) took
+66–76 ms of CPU in onnxruntime and 85–102 ms in OpenCV DNN. onnxruntime's thread count is
+set per session, where OpenCV's ``setNumThreads`` is process-wide (it would also change
+the threads of every resize and warp, and OpenCV DNN on 2 threads took 112 ms); one
+session may be run from several threads at once (the app's analyzers share the cached
+estimator; an OpenCV ``Net`` may not); and it reads the graph's metadata (the mask blur),
+so the ``.onnx`` file is all that ships. The cost: memory. onnxruntime's library and
+session add ~40 MB to a process (OpenCV DNN ~10 MB): the peak RSS of ``posture analyze``
+on a 12 MP photo went from 397 to 438 MB (README, Speed).
 """
 
 from __future__ import annotations
