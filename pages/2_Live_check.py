@@ -15,7 +15,12 @@ from posture_app.live import (
     processor_factory,
     status_markdown,
 )
-from posture_app.results import scroll_into_view, show_results, verdict_card
+from posture_app.results import (
+    change_since_note,
+    scroll_into_view,
+    show_results,
+    verdict_card,
+)
 from posture_app.rtc import rtc_configuration
 from posture_app.state import set_current
 from posture_app.timer import timer_camera
@@ -51,6 +56,8 @@ def _finish_capture(session) -> bool:
     if taken is None:
         return False
     agg, overlay = capture_result(taken)
+    if "live_result" in st.session_state:  # compared with the new one (change_since_note)
+        st.session_state["live_previous"] = st.session_state["live_result"][0]
     st.session_state["live_result"] = (agg, overlay)
     st.session_state["live_n"] = st.session_state.get("live_n", 0) + 1
     if overlay is not None:
@@ -104,6 +111,10 @@ if mode == "Live video" and webrtc_streamer is not None:
             # the answer beside the video, where the person looks
             verdict_card(st.session_state["live_result"][0], key="live-side",
                          retake=_retake_live)
+            since = change_since_note(st.session_state.get("live_previous") or {},
+                                      st.session_state["live_result"][0])
+            if since:
+                st.info(since, icon="↔️")
             scroll_into_view(".st-key-verdict-live-side",
                              f"live-{st.session_state.get('live_n', 0)}")
             if st.button("🔁 Check again", key="live_again", width="stretch") and \

@@ -17,6 +17,7 @@ import streamlit as st
 
 from posture.errors import PostureError
 from posture.images import UPLOAD_TYPES
+from posture.palpation import instruments, palpation_equivalent
 from posture.present.contract import from_dict
 from posture.result import Reading
 from posture.store import THOMAS_ANSWERS, Patient, StoreError, encode_jpeg
@@ -149,6 +150,16 @@ def save_form(s, p: Patient, k: str, frame, d: dict, corr: dict, actor: str) -> 
         thomas = c2.radio("Modified Thomas test", ["not done", *THOMAS_ANSWERS],
                           horizontal=True, format_func=lambda v: THOMAS_LABEL.get(v, v),
                           key=f"{DRAFT}-thomas-{k}")
+        r1, r2 = st.columns(2)
+        inst = r1.selectbox("Reference reading (optional)", ["none", *instruments()],
+                            format_func=lambda i: "none" if i == "none"
+                            else instruments()[i].label, key=f"{DRAFT}-refinst-{k}",
+                            help="Your palpation meter's or inclinometer's pelvic tilt at "
+                                 "this visit: it calibrates the palpation-equivalent of "
+                                 "later visits to your instrument.")
+        ref = r2.number_input("Its pelvic tilt, ° (+ = anterior)", min_value=-90.0,
+                              max_value=90.0, step=0.5, format="%.1f", value=None,
+                              key=f"{DRAFT}-refval-{k}")
         notes = st.text_area("Notes", max_chars=4000, key=f"{DRAFT}-notes-{k}")
         consent = st.checkbox("The patient consented to storing this photo",
                               key=f"{DRAFT}-consent-{k}")
@@ -160,12 +171,16 @@ def save_form(s, p: Patient, k: str, frame, d: dict, corr: dict, actor: str) -> 
         return
     if not go:
         return
+    if inst != "none" and ref is None:
+        st.warning("Type the reference reading in degrees, or choose 'none'.")
+        return
     try:
         rec = s.save_assessment(
             p.id, d, taken_at=datetime.combine(day, time(12), UTC),
             photo_jpeg=encode_jpeg(frame.rgb) if consent else None, photo_consent=consent,
             corrections=corr, notes=notes, actor=actor,
-            thomas_test=None if thomas == "not done" else thomas)
+            thomas_test=None if thomas == "not done" else thomas,
+            reference=None if inst == "none" else (inst, float(ref)))
     except StoreError as err:
         fail(err)
         return
@@ -184,6 +199,12 @@ def show_metrics(d: dict | Reading) -> None:
                   delta_color="off", delta_arrow="off")
         if r.severity_label:
             st.text(f"Severity: {r.severity_label}")
+        pe = palpation_equivalent(r.pelvic_tilt_deg, iv, r.interval_coverage)
+        if pe is not None:
+            st.caption(f"Palpation-equivalent (what a meter on the bone would read): "
+                       f"{fmt(pe.value_deg)}, 90% interval {fmt(pe.interval_deg[0])} to "
+                       f"{fmt(pe.interval_deg[1])}, wider because pelvis shape differs "
+                       "between people (SD 5°).")
     rows = [{"Metric": m.label, "Value": fmt(r.metric(m.name)[0]), "Convention": m.convention}
             for m in METRICS[1:]]
     st.dataframe(pd.DataFrame(rows), hide_index=True, width="stretch")

@@ -16,9 +16,11 @@ import altair as alt
 import pandas as pd
 import streamlit as st
 
+from posture.change import mdc_sentence
+from posture.palpation import WHICH_NUMBER, instruments
 from posture.plan import THOMAS_LABELS
 from posture.store import SEXES, Patient, StoreError, compare, trend_rows
-from posture.store.history import METRICS
+from posture.store.history import METRICS, palpation_by_record
 
 from .clinic_auth import Viewer, allowed_now
 
@@ -185,14 +187,47 @@ def other_metrics(recs) -> None:
             col.altair_chart(metric_chart(rows, label), width="stretch")
 
 
+def instrument_label(instrument: str) -> str:
+    inst = instruments().get(instrument)
+    return inst.label if inst else instrument
+
+
+def meter_text(rec) -> str:
+    """The reference reading entered beside an assessment, or "—"."""
+    ref = rec.reference
+    return "—" if ref is None else f"{fmt(ref[1])} ({instrument_label(ref[0])})"
+
+
+def palpation_text(view) -> str:
+    """A palpation-equivalent value with its interval, "calibrated" when it is."""
+    e = None if view is None else view.estimate
+    if e is None:
+        return "—"
+    lo, hi = e.interval_deg
+    return f"{fmt(e.value_deg)} ({fmt(lo)} to {fmt(hi)}" + \
+        (", calibrated)" if e.calibrated else ")")
+
+
+def change_words(ch) -> str:
+    """The verdict on a change for the page: the patient words with the MDC used."""
+    if ch.change is None:
+        return "—"
+    if ch.threshold is None:
+        return ch.words
+    return f"{ch.words} (retakes vary up to ±{ch.threshold:.1f}°)"
+
+
 def history_table(recs) -> pd.DataFrame:
     out = []
+    palp = palpation_by_record(recs)
     for r in reversed(recs):
         iv = r.pelvic_tilt_interval_deg
         out.append({
             "#": r.id, "Date": r.taken_at.strftime("%Y-%m-%d"),
             "Pelvic tilt": fmt(r.pelvic_tilt_deg),
             "Interval": f"{fmt(iv[0])} to {fmt(iv[1])}" if iv else "—",
+            "Palpation-equivalent": palpation_text(palp.get(r.id)),
+            "Meter reading": meter_text(r),
             "Severity": r.reading.severity_label or ("abstained" if r.abstained else "—"),
             "Lordosis": fmt(r.reading.lumbar_lordosis_deg),
             "Ear–shoulder": fmt(r.reading.head_neck_angle_deg, False),
@@ -209,6 +244,8 @@ HISTORY_COLUMNS = {"#": st.column_config.NumberColumn(width=50),
                    "Date": st.column_config.TextColumn(width=100),
                    "Pelvic tilt": st.column_config.TextColumn(width=90),
                    "Interval": st.column_config.TextColumn(width=150),
+                   "Palpation-equivalent": st.column_config.TextColumn(width=230),
+                   "Meter reading": st.column_config.TextColumn(width=190),
                    "Notes": st.column_config.TextColumn(width="large")}
 
 
@@ -252,20 +289,28 @@ def history_tab(s, p: Patient, recs, viewer: Viewer) -> None:
         return
     measured = [r for r in recs if r.pelvic_tilt_deg is not None]
     last = recs[-1]
-    c = st.columns(3)
+    c = st.columns(4)
     iv = last.pelvic_tilt_interval_deg
-    c[0].metric("Latest pelvic tilt", fmt(last.pelvic_tilt_deg),
+    c[0].metric("Latest pelvic tilt (postural)", fmt(last.pelvic_tilt_deg),
                 f"90% interval {fmt(iv[0])} to {fmt(iv[1])}" if iv else None,
-                delta_color="off", delta_arrow="off", help="Degrees; positive = anterior tilt")
-    c[1].metric("Latest severity band", last.reading.severity_label or "not graded",
+                delta_color="off", delta_arrow="off",
+                help="Degrees; positive = anterior tilt. What the photo shows through the "
+                     "skin, and what exercise changes.")
+    view = palpation_by_record(recs).get(last.id)
+    est = None if view is None else view.estimate
+    c[1].metric("Palpation-equivalent" + (" (calibrated)" if est and est.calibrated else ""),
+                fmt(est.value_deg) if est else "—",
+                f"90% interval {fmt(est.interval_deg[0])} to {fmt(est.interval_deg[1])}"
+                if est else None, delta_color="off", delta_arrow="off",
+                help="What a palpation meter on the bone would read. " + WHICH_NUMBER)
+    c[2].metric("Latest severity band", last.reading.severity_label or "not graded",
                 help="This tool's heuristic bands, not a diagnosis")
     if len(measured) >= 2:
         ch = compare(measured[0], measured[-1]).change("pelvic_tilt")
-        c[2].metric("Change since first", fmt(ch.change),
-                    ("beyond" if ch.exceeds_uncertainty else "within")
-                    + f" uncertainty (±{ch.threshold:.1f}°)",
+        c[3].metric("Change since first", fmt(ch.change), ch.words,
                     delta_color="normal" if ch.exceeds_uncertainty else "off",
-                    delta_arrow="off", help=f"Rule: {ch.rule} (see Before / after)")
+                    delta_arrow="off", help=mdc_sentence("pelvic_tilt"))
+    st.caption(WHICH_NUMBER + " " + calibration_note(view))
     st.markdown("**Pelvic tilt over time** (bars and shading: 90% interval of each "
                 "estimate)")
     chart = tilt_chart(recs)
@@ -282,6 +327,49 @@ def history_tab(s, p: Patient, recs, viewer: Viewer) -> None:
         one_assessment(s, p, list(reversed(recs)), viewer)
 
 
+def calibration_note(view) -> str:
+    """Whether the palpation-equivalent is calibrated to the clinic's meter, in words."""
+    if view is not None and view.calibration is not None:
+        cal = view.calibration
+        return (f"Calibrated once to your instrument, {instrument_label(cal.instrument)}: "
+                f"its reading {fmt(cal.reference_deg)} beside assessment #{cal.assessment_id} "
+                f"(the photo then read {fmt(cal.postural_deg)}) gives this patient's offset "
+                f"{fmt(cal.offset_deg)} ± {cal.offset_sem_deg:.1f}° (1 SE), added to later "
+                "photos.")
+    return ("Not calibrated: enter a palpation-meter or inclinometer reading beside an "
+            "assessment (below, under One assessment) and later visits show the "
+            "palpation-equivalent calibrated to your instrument, with a narrower interval.")
+
+
+def reference_form(s, rec, viewer: Viewer, where=st) -> None:
+    """Enter, change or remove the reference reading beside one assessment (audited)."""
+    ids = list(instruments())
+    with where.form(f"clinic_ref_{rec.id}"):
+        st.markdown("**Reference reading** (your palpation meter or inclinometer, this visit)")
+        c1, c2 = st.columns(2)
+        inst = c1.selectbox("Instrument", ids, format_func=instrument_label,
+                            index=ids.index(rec.reference_instrument)
+                            if rec.reference_instrument in ids else 0,
+                            key=f"clinic_ref_inst_{rec.id}")
+        value = c2.number_input("Pelvic tilt, ° (+ = anterior)", min_value=-90.0,
+                                max_value=90.0, step=0.5, format="%.1f",
+                                value=rec.reference_deg, key=f"clinic_ref_val_{rec.id}")
+        go = st.form_submit_button("Save reading", icon="📏")
+        drop = rec.reference is not None and st.form_submit_button("Remove reading")
+    if not (go or drop):
+        return
+    if go and value is None:
+        where.warning("Type the reading in degrees first.")
+        return
+    try:
+        s.set_reference(rec.id, None if drop else inst, None if drop else float(value),
+                        actor=viewer.name)
+    except StoreError as err:
+        fail(err)
+        return
+    st.rerun()
+
+
 def one_assessment(s, p: Patient, recs, viewer: Viewer) -> None:
     rec = pick("Assessment", recs, 0, st, "clinic_detail")
     col1, col2 = st.columns([1, 2])
@@ -293,6 +381,8 @@ def one_assessment(s, p: Patient, recs, viewer: Viewer) -> None:
     col2.text(f"Notes: {rec.notes or '—'}")
     if rec.corrections:
         col2.text("Corrected landmarks: " + ", ".join(rec.corrections))
+    col2.text(f"Meter reading: {meter_text(rec)}")
+    reference_form(s, rec, viewer, col2)
 
     def report() -> bytes:
         from posture.present.report_pdf import build_report
@@ -349,9 +439,10 @@ def compare_tab(s, p: Patient, recs, viewer: Viewer) -> None:
              if x.before is not None else "—",
              "After": f"{fmt(x.after)} ({method_of(after, x.metric)})"
              if x.after is not None else "—",
-             "Change": fmt(x.change), "Threshold": "—" if x.threshold is None
-             else f"±{x.threshold:.1f}°",
-             "Beyond uncertainty": {True: "yes", False: "no", None: "—"}[x.exceeds_uncertainty]}
+             "Change": fmt(x.change),
+             "Retakes vary up to": "does not apply" if x.rule == "not applicable"
+             else "—" if x.threshold is None else f"±{x.threshold:.1f}°",
+             "Real change?": change_words(x) if x.change is not None else "—"}
             for x in c.changes]
     st.dataframe(pd.DataFrame(rows), hide_index=True, width="stretch")
 
@@ -364,11 +455,9 @@ def compare_tab(s, p: Patient, recs, viewer: Viewer) -> None:
                    file_name=f"posture-progress-{p.pseudonym}-{after.taken_at:%Y%m%d}.pdf",
                    mime="application/pdf", patient_id=p.id, assessment_id=after.id,
                    detail=f"progress PDF #{before.id} to #{after.id}")
-    st.caption(f"{c.days_between:g} days apart. A change counts as beyond the measurement's "
-               "uncertainty when it exceeds √(h₁² + h₂²), the half-widths of the two 90% "
-               "intervals combined, or, where an interval is missing, the minimal detectable "
-               "change of photo posture measures (5°). Beside each value: how it was "
-               "obtained.")
+    st.caption(f"{c.days_between:g} days apart. {mdc_sentence('pelvic_tilt')} The other "
+               "findings use 5° (photo posture apps; not yet measured on this tool's "
+               "retakes). Beside each value: how it was obtained.")
 
 
 def export_tab(s, p: Patient, viewer: Viewer) -> None:

@@ -244,6 +244,7 @@ def verdict_card(res: dict | Reading, *, key: str,
         iv_txt = (f"{cov:.0%} interval {iv[0]:+.1f}° to {iv[1]:+.1f}°" if iv else
                   "no interval available")
         phrase, meaning = _band_words(res)
+        which = which_number_html(res)
         outside = _outside_typical(res)
         also = (f'<p class="pv-also">Outside the typical range: {e(", ".join(outside))} '
                 f'(see Other findings; typical is not the same as healthy).</p>'
@@ -254,11 +255,46 @@ def verdict_card(res: dict | Reading, *, key: str,
             f'<h2 class="pv-kicker" id="pv-verdict-{e(key)}" tabindex="-1">Your result</h2>'
             f'<p class="pv-tilt"><span class="pv-value">{tilt:+.1f}°</span>pelvic tilt</p>'
             f'<p class="pv-iv">{e(iv_txt)}</p>'
-            f'<p class="pv-sign">{e(TILT_SIGN)}</p>'
+            f'<p class="pv-sign">{e(TILT_SIGN)}</p>{which}'
             f'<p class="pv-band">{e(phrase)}</p>'
             f'<p class="pv-meaning">{e(meaning)}</p>{also}</div>'))
         st.button("Next: your exercise plan →", key=f"to-plan-{key}", type="primary",
                   width="stretch", on_click=_go_to_plan)
+
+
+#: Which number the card shows and why, in one sentence (issue 25).
+SHOWN_NUMBER = ("This is your postural tilt: what the photo shows, and what exercise "
+                "changes.")
+
+
+def which_number_html(res: Reading) -> str:
+    """The card's line on the two numbers: the postural tilt shown, and what a palpation
+    meter on the bone would read, with its wider interval (posture.palpation)."""
+    from posture.palpation import palpation_equivalent
+
+    p = palpation_equivalent(res.pelvic_tilt_deg, res.pelvic_tilt_interval_deg,
+                             res.interval_coverage)
+    text = SHOWN_NUMBER
+    if p is not None:
+        lo, hi = p.interval_deg
+        text += (f" A palpation meter on the bone would read about {p.value_deg:+.1f}° "
+                 f"({lo:+.1f}° to {hi:+.1f}°): a wider range, because the shape of the "
+                 "pelvis itself differs between people.")
+    return f'<p class="pv-also">{html.escape(text)}</p>'
+
+
+def change_since_note(previous: dict | Reading, current: dict | Reading) -> str | None:
+    """The change of the postural tilt since the previous check, called a likely real
+    change only beyond the retake MDC95 (posture.change), or None without two tilts."""
+    from posture.change import judge_change
+
+    a, b = _typed(previous), _typed(current)
+    if a.pelvic_tilt_deg is None or b.pelvic_tilt_deg is None:
+        return None
+    v = judge_change("pelvic_tilt", a.pelvic_tilt_deg, b.pelvic_tilt_deg, "estimated",
+                     "estimated")
+    return (f"Since your previous check: {v.change_deg + 0.0:+.1f}° "
+            f"({a.pelvic_tilt_deg:+.1f}° → {b.pelvic_tilt_deg:+.1f}°), {v.words}.")
 
 
 def overlay_alt(res: Reading) -> str:

@@ -98,15 +98,26 @@ def test_progress_pdf_has_pictures_changes_chart_and_plan(tmp_path):
             r = {**result(tilt=tilt), "pelvic_tilt_interval_deg": [tilt - 3, tilt + 3],
                  "abstained": False, "severity": "moderate"}
             s.save_assessment(p.id, r, taken_at=datetime(2026, 1, 5, tzinfo=UTC)
-                              + timedelta(days=30 * i), thomas_test="yes")
+                              + timedelta(days=30 * i), thomas_test="yes",
+                              # a meter reading at the first visit (issue 25.3)
+                              reference=("palpation_meter", 26.0) if i == 0 else None)
         recs = s.list_assessments(p.id)
     data = build_progress_report(p, recs, recs[0], recs[-1])
     pdf = PdfReader(io.BytesIO(data))
     text = "\n".join(pg.extract_text() for pg in pdf.pages)
+    flat = " ".join(text.split())
     for want in ("Posture progress report", "PR-1", "Before and after", "Change",
-                 "Pelvic tilt over time", "Exercise plan", "-13.0", "beyond uncertainty",
+                 "Pelvic tilt over time", "Exercise plan", "-13.0",
                  "2026-01-05", "2026-03-06"):
         assert want in text, want
+    # issue 25.5: the retake MDC (5.7°) and words a patient understands, not the intervals
+    for want in ("likely a real change", "±5.7°", "retaken photo", "MDC95"):
+        assert want in flat, want
+    # issue 25.2/25.3: which number is shown and why; the later visit calibrated to the
+    # first visit's meter reading (+13: 9 + (26 − 22))
+    for want in ("palpation-equivalent", "postural tilt", "SD 5°", "after: +13.0°",
+                 "calibrated to the clinic's meter"):
+        assert want in flat, want
     images = sum(len(pg.images) for pg in pdf.pages[:1])
     assert images >= 2
 

@@ -1,6 +1,8 @@
 """The progress report of one patient (PDF): before and after pictures aligned and
-annotated, the change of every tracked metric with its verdict against the measurement's
-uncertainty, the pelvic tilt over time with each 90% interval, and the current plan.
+annotated, the change of every tracked metric with its verdict against the minimal
+detectable change measured on retakes (:mod:`posture.change`), the palpation-equivalent
+tilt of both visits, the pelvic tilt over time with each 90% interval, and the current
+plan.
 
 Fonts, page set-up, headings and the plan section are the single-assessment report's
 (:mod:`posture.present.report_pdf`), so both documents look and shape text alike.
@@ -14,11 +16,12 @@ from datetime import UTC, datetime
 import numpy as np
 from fpdf.fonts import FontFace
 
+from ..change import mdc_sentence
+from ..palpation import WHICH_NUMBER
 from ..store import AssessmentRecord, Patient, compare, trend
+from ..store.history import palpation_by_record
 from .contract import from_dict
 from .report_pdf import _ACCENT, _MUTED, _auto_plan, _Doc, _fmt, _plan_section
-
-_VERDICT = {True: "beyond uncertainty", False: "within uncertainty", None: "—"}
 
 
 def build_progress_report(patient: Patient, records: Sequence[AssessmentRecord],
@@ -58,6 +61,7 @@ def build_progress_report(patient: Patient, records: Sequence[AssessmentRecord],
              f"#{after.id} ({after.taken_at:%Y-%m-%d}), {c.days_between:g} days apart", 10)
     _pictures(pdf, pictures, before, after)
     _changes(pdf, c, before, after)
+    _palpation(pdf, records, before, after)
     _tilt_chart(pdf, records)
     plan = _auto_plan(from_dict(after.result, strict=False), after.thomas_test)
     _plan_section(pdf, plan)
@@ -94,19 +98,20 @@ def _changes(pdf: _Doc, c, before, after) -> None:
     heads = FontFace(emphasis="BOLD", color=(255, 255, 255), fill_color=_ACCENT)
     pdf.set_font(pdf.family, "", 8.4)
     differ = []
-    with pdf.table(col_widths=(36, 33, 33, 18, 20, 40), width=180, align="LEFT",
+    with pdf.table(col_widths=(32, 29, 29, 16, 20, 54), width=180, align="LEFT",
                    line_height=4.4, headings_style=heads, text_align="LEFT") as table:
         r = table.row()
-        for h in ("Metric", "Before", "After", "Change", "Threshold", "Verdict"):
+        for h in ("Metric", "Before", "After", "Change", "Retakes vary", "Real change?"):
             r.cell(pdf.t(h))
         for x in c.changes:
             how = [method_of(rec, x.metric) for rec in (before, after)]
             if x.change is not None and how[0] != how[1]:
                 differ.append(f"{x.label}: {how[0]} before, {how[1]} after")
             r = table.row()
+            vary = "does not apply" if x.rule == "not applicable" else \
+                "—" if x.threshold is None else f"±{x.threshold:.1f}°"
             for v in (x.label, _with_method(x.before, how[0]), _with_method(x.after, how[1]),
-                      _fmt(x.change), "—" if x.threshold is None else f"±{x.threshold:.1f}°",
-                      _VERDICT[x.exceeds_uncertainty]):
+                      _fmt(x.change), vary, x.words or "—"):
                 r.cell(pdf.t(v))
     pdf.ln(1)
     if differ:
@@ -114,10 +119,27 @@ def _changes(pdf: _Doc, c, before, after) -> None:
                  "can be the difference between the two methods.", 8.5, bold=True)
     pdf.para("Beside each value, how it was obtained: estimated (the learned estimator "
              "from the photo, with a 90% interval), clinician-placed (ASIS and PSIS placed "
-             "by hand on the photo; no interval), from landmarks (pose key points). A change "
-             "is beyond the measurement's uncertainty when it exceeds √(h₁² + h₂²) of the "
-             "two 90% interval half-widths, or, without intervals, the minimal detectable "
-             "change of photo posture measures (5°).", 8, muted=True)
+             "by hand on the photo; no interval), from landmarks (pose key points). "
+             + mdc_sentence("pelvic_tilt") + " The other findings use 5° (photo posture "
+             "apps; not yet measured on this tool's retakes).", 8, muted=True)
+
+
+def _palpation(pdf: _Doc, records, before, after) -> None:
+    """The palpation-equivalent tilt of both visits, and which number is which."""
+    views = palpation_by_record(records)
+    parts = []
+    for name, rec in (("before", before), ("after", after)):
+        v = views.get(rec.id)
+        e = None if v is None else v.estimate
+        if e is None:
+            parts.append(f"{name}: —")
+            continue
+        lo, hi = e.interval_deg
+        parts.append(f"{name}: {_fmt(e.value_deg)} (90% interval {_fmt(lo)} to {_fmt(hi)}"
+                     + (", calibrated to the clinic's meter" if e.calibrated else "") + ")")
+    pdf.para("Pelvic tilt, palpation-equivalent: " + "; ".join(parts) + ". " + WHICH_NUMBER
+             + " Between two visits the bone shape cancels: the change of the postural tilt is "
+             "the change a meter would see.", 8.5)
 
 
 def _with_method(v: float | None, how: str) -> str:

@@ -32,6 +32,7 @@ from fpdf import FPDF
 from fpdf.enums import XPos, YPos
 from fpdf.fonts import FontFace
 
+from ..palpation import WHICH_NUMBER, PalpationEstimate, palpation_equivalent
 from ..plan import THOMAS_LABELS
 from ..result import Reading
 from ..store.history import METRICS
@@ -325,7 +326,11 @@ def _coverage_pct(r: Reading) -> str:
     return f"{round(100 * float(cov))}%"
 
 
-def _metric_rows(r: Reading) -> list[tuple[str, str, str, str]]:
+def _metric_rows(r: Reading, palpation: PalpationEstimate | None = None
+                 ) -> list[tuple[str, str, str, str]]:
+    """One row per tracked metric; after the (postural) pelvic tilt, its
+    palpation-equivalent value with the wider interval (``palpation``, e.g. calibrated to
+    the clinic's meter, or else the uncalibrated one of ``r``)."""
     rows = []
     for spec in METRICS:
         v, iv, _ = r.metric(spec.name)
@@ -337,7 +342,18 @@ def _metric_rows(r: Reading) -> list[tuple[str, str, str, str]]:
                 interval = "not estimated"
             else:
                 interval = f"{_fmt(iv[0])} to {_fmt(iv[1])}"
-        rows.append((spec.label, value, interval, spec.convention))
+        if spec.name != "pelvic_tilt":
+            rows.append((spec.label, value, interval, spec.convention))
+            continue
+        rows.append((f"{spec.label} (postural)", value, interval, spec.convention))
+        p = palpation or palpation_equivalent(v, iv, r.interval_coverage)
+        if p is not None:
+            lo, hi = p.interval_deg
+            how = "calibrated to the clinic's meter" if p.calibrated else \
+                "wider: bone shape unknown"
+            rows.append((f"{spec.label} (palpation-equivalent)", _fmt(p.value_deg),
+                         f"{_fmt(lo)} to {_fmt(hi)}", f"what a palpation meter would read; "
+                         f"{how}"))
     return rows
 
 
@@ -354,6 +370,7 @@ def build_report(
     corrections: Mapping[str, Any] | None = None,
     taken_at: datetime | None = None,
     include_name: bool = True,
+    palpation: PalpationEstimate | None = None,
 ) -> bytes:
     """The PDF report of one assessment, as bytes.
 
@@ -373,6 +390,10 @@ def build_report(
         for no plan section.
     include_name
         Print the patient's name (personal data) beside the pseudonym.
+    palpation
+        The palpation-equivalent tilt to print (e.g. calibrated to the clinic's meter,
+        :func:`posture.store.history.palpation_by_record`); by default the uncalibrated one
+        of ``result``.
     """
     result = from_dict(result, strict=False)
     if record is not None:
@@ -384,7 +405,7 @@ def build_report(
     pdf.set_creator("posture")
     pdf.add_page()
     _title(pdf, result, patient, taken_at, include_name)
-    _findings(pdf, result, photo, draw_landmarks)
+    _findings(pdf, result, photo, draw_landmarks, palpation)
     _clinical(pdf, thomas_test, notes, corrections)
     if plan == "auto":
         plan = _auto_plan(result, thomas_test)
@@ -419,7 +440,8 @@ def _title(pdf: _Doc, result, patient, taken_at, include_name) -> None:
             r.cell(pdf.t(" ".join(clean_text(v).split())))
 
 
-def _findings(pdf: _Doc, result, photo, draw_landmarks) -> None:
+def _findings(pdf: _Doc, result, photo, draw_landmarks,
+              palpation: PalpationEstimate | None = None) -> None:
     pdf.heading("Findings")
     top = pdf.get_y()
     table_x, table_w = pdf.l_margin, 180.0
@@ -443,11 +465,14 @@ def _findings(pdf: _Doc, result, photo, draw_landmarks) -> None:
         r = table.row()
         for h_ in ("Metric", "Value", f"{_coverage_pct(result)} interval", "Convention"):
             r.cell(pdf.t(h_))
-        for row in _metric_rows(result):
+        for row in _metric_rows(result, palpation):
             r = table.row()
             for c in row:
                 r.cell(pdf.t(c))
-    pdf.ln(2)
+    pdf.ln(1)
+    if result.pelvic_tilt_deg is not None:
+        pdf.para("Which pelvic tilt? " + WHICH_NUMBER, 7.8, muted=True)
+    pdf.ln(1)
     _severity(pdf, result)
     pdf.set_left_margin(15)
     pdf.set_y(max(pdf.get_y(), bottom) + 2)

@@ -213,12 +213,21 @@ class PalpationView:
     calibration: MeterCalibration | None
 
 
+def _estimated_tilt(rec: AssessmentRecord) -> bool:
+    """Whether the record's pelvic tilt is the estimator's (an older result that does not
+    record its method counts when it carries an interval; a clinician-placed tilt has
+    none)."""
+    how = record_method(rec, "pelvic_tilt")
+    return how == "estimated" or (how == "not recorded"
+                                  and rec.pelvic_tilt_interval_deg is not None)
+
+
 def _calibration_of(rec: AssessmentRecord) -> MeterCalibration | None:
     """The calibration a record's reference reading gives: needs an estimated tilt beside
     it (a clinician-placed tilt is another method) and a known instrument."""
     ref = rec.reference
     if ref is None or ref[0] not in instruments() or rec.pelvic_tilt_deg is None or \
-            record_method(rec, "pelvic_tilt") != "estimated":
+            not _estimated_tilt(rec):
         return None
     try:
         return calibrate(ref[1], rec.pelvic_tilt_deg, ref[0], assessment_id=rec.id)
@@ -240,7 +249,7 @@ def palpation_by_record(records: Iterable[AssessmentRecord]
     for r in sorted(records, key=lambda r: (r.taken_at, r.id)):
         v, iv, cov = r.reading.metric("pelvic_tilt")
         est = None
-        if v is not None and record_method(r, "pelvic_tilt") == "estimated":
+        if v is not None and _estimated_tilt(r):
             est = calibrated(v, cal, cov or 0.9) if cal is not None else \
                 palpation_equivalent(v, iv, cov)
         out[r.id] = PalpationView(est, r.reference, cal if est is not None and
