@@ -387,7 +387,9 @@ def one_assessment(s, p: Patient, recs, viewer: Viewer) -> None:
     def report() -> bytes:
         from posture.present.report_pdf import build_report
 
-        return build_report(rec.result, patient=p, record=rec, photo=img)
+        view = palpation_by_record(recs).get(rec.id)  # calibrated where a reading allows
+        return build_report(rec.result, patient=p, record=rec, photo=img,
+                            palpation=view.estimate if view else None)
 
     gated_download(s, viewer, "PDF report", report, where=col2, icon="📄",
                    file_name=f"posture-{p.pseudonym}-{rec.taken_at:%Y%m%d}.pdf",

@@ -211,3 +211,24 @@ def test_history_calibrates_later_visits_with_the_latest_earlier_reading():
     assert v[4].estimate is None  # a clinician-placed tilt is not calibrated
     assert v[5].estimate.value_deg == 4.0 + 7.0  # calibrated with #2, its own reading...
     assert v[6].estimate.value_deg == 5.0 + 2.0 and v[6].calibration.assessment_id == 5
+
+
+def test_exports_carry_the_reference_reading(tmp_path):
+    import csv
+    import io
+    import json
+
+    from posture.present.export import export_csv, export_json
+    from posture.store import open_store
+
+    with open_store(tmp_path / "e.db") as s:
+        p = s.add_patient("P-E")
+        a = s.save_assessment(p.id, _result(10.0), reference=("inclinometer", 12.5))
+        s.save_assessment(p.id, _result(9.0))
+        rows = list(csv.DictReader(io.StringIO(export_csv(s, p.id))))
+        doc = json.loads(export_json(s, p.id))
+    assert [(r["reference_instrument"], r["reference_deg"]) for r in rows] == [
+        ("inclinometer", "12.5"), ("", "")]
+    got = [x["reference"] for x in doc["patients"][0]["assessments"]]
+    assert got == [{"instrument": "inclinometer", "pelvic_tilt_deg": 12.5}, None]
+    assert doc["patients"][0]["assessments"][0]["id"] == a.id

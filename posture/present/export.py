@@ -31,7 +31,7 @@ CSV_COLUMNS = (
     "pelvic_tilt_deg", "pelvic_tilt_lo_deg", "pelvic_tilt_hi_deg", "interval_coverage",
     "severity", "abstained", "abstain_reasons", "lumbar_lordosis_deg", "head_neck_angle_deg",
     "trunk_lean_deg", "knee_angle_deg", "thomas_test", "corrections", "notes", "pose_model",
-    "estimator_version", "has_photo",
+    "estimator_version", "has_photo", "reference_instrument", "reference_deg",
 )
 
 
@@ -57,6 +57,8 @@ def csv_row(p: Patient, r: AssessmentRecord, *, include_names: bool = False) -> 
         "corrections": json.dumps(r.corrections) if r.corrections else "",
         "notes": r.notes, "pose_model": r.pose_model,
         "estimator_version": r.estimator_version, "has_photo": r.has_photo,
+        # the clinic's own instrument beside this assessment (schema 5; empty when none)
+        "reference_instrument": r.reference_instrument, "reference_deg": r.reference_deg,
     }
     if not include_names:
         del row["name"]
@@ -97,6 +99,8 @@ def export_dict(store: Store, patient_id: int | None = None, *,
              "corrections": {k: list(v) for k, v in r.corrections.items()},
              "notes": r.notes, "pose_model": r.pose_model,
              "estimator_version": r.estimator_version, "has_photo": r.has_photo,
+             "reference": None if r.reference is None else {
+                 "instrument": r.reference_instrument, "pelvic_tilt_deg": r.reference_deg},
              "result": r.result}
             for r in store.list_assessments(p.id)
         ]
