@@ -44,3 +44,15 @@ def test_live_check_change_words_follow_the_retake_mdc():
         "within what a retaken photo varies: may be measurement noise.")
     assert change_since_note({}, before) is None
     assert change_since_note(before, {"ok": False, "pelvic_tilt_deg": None}) is None
+
+
+def test_surface_lordosis_range_only_from_a_skin_surface_source():
+    """Issue 25.6 (a guard: the X-ray-derived 20-45° was removed in fc1fed4): a typical
+    range beside the surface lordosis must come from literature on a skin-surface measure;
+    shared/clinical-notes.md gives none, so none is shown."""
+    from posture.typical import typical_ranges
+
+    r = typical_ranges().get("lumbar_lordosis_deg")
+    assert r is None or any("surface" in s.lower() or "flexicurve" in s.lower()
+                            for s in r.sources)
+    assert r is None  # no skin-surface range is in clinical-notes.md today
