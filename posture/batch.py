@@ -51,6 +51,7 @@ from .engines.task import OVERLAY_ERROR, analyze_file
 from .errors import InputError, OutputError, PostureError
 from .images import IMAGE_EXTENSIONS  # one list of readable formats
 from .outputs import (
+    InputIndex,
     check_distinct,
     check_not_input,
     check_regular_or_absent,
@@ -531,10 +532,11 @@ class _Outputs:
                 if p is not None and os.path.realpath(p) == os.path.realpath(annotate_dir):
                     raise OutputError(f"{what} and --annotate are the same path",
                                       code="output_conflict")
+        index = InputIndex(inputs)
         for p, what in ((csv_path, "--out"), (jsonl_path, "--jsonl")):
             if p is not None:
                 check_regular_or_absent(p, what)
-                check_not_input(p, inputs, what)
+                check_not_input(p, index, what)
         if jsonl_path is not None and not overwrite:
             _check_jsonl_is_ours(jsonl_path)  # refused before the CSV is created
         self._open_csv(overwrite)
@@ -632,7 +634,8 @@ def check_annotations(annots: dict[str, str], annotate_dir: Path, inputs: list[s
     if annotate_dir.exists() and not annotate_dir.is_dir():
         raise OutputError(f"--annotate {annotate_dir} is not a folder",
                           code="output_not_writable")
-    inside = input_within(annotate_dir, inputs)
+    index = InputIndex(inputs)
+    inside = input_within(annotate_dir, index)
     if inside is not None:
         raise OutputError(f"--annotate {annotate_dir} holds an input ({inside}); write the "
                           "annotated images to a folder of their own",
@@ -644,7 +647,7 @@ def check_annotations(annots: dict[str, str], annotate_dir: Path, inputs: list[s
             raise not_writable(annotate_dir, exc, "--annotate folder") from None
         check_writable_dir(annotate_dir, "--annotate folder")
     for f, target in annots.items():
-        prepare_image_output(target, inputs, overwrite=overwrite, what="annotated image",
+        prepare_image_output(target, index, overwrite=overwrite, what="annotated image",
                              probe=False)
         for o in others:
             if o is not None and same_file(o, target):

@@ -583,3 +583,25 @@ def test_an_overlay_we_wrote_is_ours_on_a_rerun(tmp_path, ext):
     with pytest.raises(OutputError) as e:
         prepare_image_output(other, [], overwrite=False)
     assert e.value.code == "output_exists"
+
+
+def test_checking_every_overlay_against_every_input_is_linear(tmp_path, monkeypatch):
+    # one annotated image per photo was checked against every photo: a stat per pair,
+    # 10^8 for 10,000 photos, before the first one was analysed
+    from posture import batch, outputs
+
+    d = tmp_path / "in"
+    d.mkdir()
+    for i in range(300):
+        (d / f"p{i:03d}.png").write_bytes(b"x")
+    files = expand_inputs(str(d))
+    ann = tmp_path / "ann"
+    annots = batch.annotation_names(files, ann)
+    calls = []
+    real_key, realpath = outputs.file_key, os.path.realpath
+    monkeypatch.setattr(outputs, "file_key", lambda p: calls.append(p) or real_key(p))
+    monkeypatch.setattr(os.path, "realpath", lambda p, **kw: calls.append(p) or realpath(
+        p, **kw))
+    batch.check_annotations(annots, ann, files, [tmp_path / "o.csv"], create=True)
+    monkeypatch.undo()
+    assert len(calls) < 10 * len(files), len(calls)
