@@ -12,13 +12,21 @@ Codes
 ``file_too_large``     more bytes than ``max_bytes`` (checked before reading it all)
 ``not_an_image``       the bytes are not in any image format we read
 ``unsupported_image``  an image, but in a format, mode or array layout we do not read
-``corrupt_image``      a known format whose pixel data cannot be decoded (e.g. truncated), or a
-                       JPEG of more scans than :data:`MAX_JPEG_SCANS` (decoding would stall)
-``too_many_segments``  a JPEG of more metadata segments than :data:`MAX_JPEG_METADATA_SEGMENTS`
-                       or a PNG of more chunks than :data:`MAX_PNG_CHUNKS` /
-                       :data:`MAX_PNG_METADATA_CHUNKS`: refused from a scan of the structure,
+``corrupt_image``      a known format whose pixel data cannot be decoded (e.g. truncated), a
+                       JPEG of more scans than :data:`MAX_JPEG_SCANS` (decoding would stall),
+                       of more than :data:`MAX_JPEG_JUNK_BYTES` outside its segments, or with
+                       a table or header longer than the standard allows
+``too_many_segments``  a JPEG of more metadata segments than :data:`MAX_JPEG_METADATA_SEGMENTS`,
+                       more other segments than :data:`MAX_JPEG_TABLE_SEGMENTS` or more than
+                       :data:`MAX_JPEG_FRAME_HEADERS` frame header, or a PNG of more chunks
+                       than :data:`MAX_PNG_CHUNKS` / :data:`MAX_PNG_METADATA_CHUNKS`: refused
+                       from a walk over the structure (:mod:`posture.images_structure`),
                        before Pillow parses it (the parse would take seconds and gigabytes)
-``image_too_large``    more pixels than ``max_pixels`` (checked from the header, before decoding)
+``image_too_large``    more pixels than ``max_pixels``, or a decode that would need more than
+                       :data:`MAX_DECODE_BYTES` (both from the header, before decoding)
+
+Decoding needs at most Pillow's frame, the RGB result and one band of rows
+(:mod:`posture.images_convert`): never a float or converted copy of the whole frame.
 ``image_too_small``    short side < :data:`MIN_SIDE_PX` or long side < :data:`MIN_LONG_SIDE_PX`
 """
 
@@ -28,9 +36,6 @@ import dataclasses
 import io
 import logging
 import os
-import re
-import stat
-import struct
 import threading
 import warnings
 from dataclasses import dataclass
@@ -40,6 +45,27 @@ import numpy as np
 from PIL import Image
 
 from posture.errors import InputError
+from posture.images_convert import MAX_DECODE_BYTES, ORIENTATIONS, check_decode_budget, upright_rgb
+from posture.images_file import check_byte_count as _check_byte_count
+from posture.images_file import read_regular_file as _read_file
+from posture.images_structure import (
+    MAX_JPEG_FRAME_HEADERS,
+    MAX_JPEG_JUNK_BYTES,
+    MAX_JPEG_METADATA_SEGMENTS,
+    MAX_JPEG_SCANS,
+    MAX_JPEG_TABLE_SEGMENTS,
+    MAX_PNG_CHUNKS,
+    MAX_PNG_METADATA_CHUNKS,
+    check_structure,
+)
+
+__all__ = [
+    "DEFAULT_MAX_BYTES", "DEFAULT_MAX_PIXELS", "IMAGE_EXTENSIONS", "MAX_DECODE_BYTES",
+    "MAX_JPEG_FRAME_HEADERS", "MAX_JPEG_JUNK_BYTES", "MAX_JPEG_METADATA_SEGMENTS",
+    "MAX_JPEG_SCANS", "MAX_JPEG_TABLE_SEGMENTS", "MAX_PNG_CHUNKS", "MAX_PNG_METADATA_CHUNKS",
+    "MAX_UPLOAD_MB", "MIN_LONG_SIDE_PX", "MIN_SIDE_PX", "UPLOAD_TYPES", "Frame",
+    "check_structure", "load_image",
+]
 
 # THE size limit, in one place: the app's uploader and .streamlit/config.toml use
 # MAX_UPLOAD_MB. 50 MB: the largest phone photos (50 MP HEIC/JPEG) are 15-30 MB; a file twice
@@ -57,24 +83,6 @@ UPLOAD_TYPES = tuple(e[1:] for e in IMAGE_EXTENSIONS)
 # is 150 MB; beyond it a tiny file declaring huge dimensions (a "decompression bomb") could
 # exhaust memory. The pose model works at 256 px, so nothing is lost by refusing more.
 DEFAULT_MAX_PIXELS = 50_000_000
-# A baseline JPEG has one scan, a progressive one about ten, an MPO a few per picture. libjpeg
-# works through every scan however empty: 100,000 empty scans (a 1.7 MB file) in a 4096 x 4096
-# JPEG take ~50 s to decode, and 50 MB of them would tie up a worker for many minutes.
-MAX_JPEG_SCANS = 1000
-# APPn and COM segments (EXIF, XMP, ICC, maker notes, comments) before the end of the first
-# picture. A phone JPEG has under 20; an ICC profile is split into at most 255 APP2 segments
-# and extended XMP into 64 KB APP1 segments (about 800 in a 50 MB file). Pillow parses every
-# segment in Python and keeps each: 11.7 million empty APP2 markers (47 MB) took 18.9 s and
-# 1.8 GB in Image.open.
-MAX_JPEG_METADATA_SEGMENTS = 1000
-# Bytes that are not part of any segment (libjpeg skips them with a warning; Pillow's header
-# loop reads them one at a time in Python).
-MAX_JPEG_JUNK_BYTES = 1 << 20
-# PNG chunks up to the end of the first picture's pixel data. Encoders write IDAT chunks of
-# 8-64 KB (a 50 MB PNG: under 7,000), and a handful of metadata chunks; 3.65 million tiny
-# chunks took Pillow 5.8 s.
-MAX_PNG_CHUNKS = 100_000
-MAX_PNG_METADATA_CHUNKS = 1000
 # A standing person fills the long side of a side view and a third of the short one, so a
 # side view may be narrow: a 47x157 copy of a 93x314 real photo still reads within 0.3 deg
 # of it, while at 24x79 the reading moved by 2.7 deg (2026-12-02).
@@ -87,17 +95,8 @@ MIN_LONG_SIDE_PX = 64
 # pillow-heif is registered; AVIF only where Pillow was built with it.
 _ALLOWED_FORMATS = ("JPEG", "PNG", "WEBP", "HEIF", "AVIF", "GIF", "BMP", "TIFF")
 
-# EXIF orientation tag (0x0112) -> the transpose that makes the image upright.
+# EXIF orientation tag (0x0112): 1-8 (see images_convert for the transposes).
 _ORIENTATION_TAG = 0x0112
-_TRANSPOSE_FOR_ORIENTATION = {
-    2: Image.Transpose.FLIP_LEFT_RIGHT,
-    3: Image.Transpose.ROTATE_180,
-    4: Image.Transpose.FLIP_TOP_BOTTOM,
-    5: Image.Transpose.TRANSPOSE,
-    6: Image.Transpose.ROTATE_270,
-    7: Image.Transpose.TRANSVERSE,
-    8: Image.Transpose.ROTATE_90,
-}
 
 log = logging.getLogger(__name__)
 
@@ -187,61 +186,6 @@ def load_image(
         f"cannot load an image from a {type(src).__name__}; pass a path, bytes or an array",
         code="unsupported_image",
     )
-
-
-def _read_file(path: Path, max_bytes: int) -> bytes:
-    """Read a regular file, refusing empty, oversized and non-regular files before reading.
-
-    The file is opened without blocking (a FIFO would otherwise wait for a writer forever)
-    and checked again through the open descriptor, so a path swapped after the first check
-    is still refused.
-    """
-    try:
-        st = path.stat()
-    except FileNotFoundError:
-        if path.is_symlink():
-            raise InputError(f"{path} is a broken symbolic link", code="file_not_found") from None
-        raise InputError(f"no such file: {path}", code="file_not_found") from None
-    except OSError as exc:
-        raise InputError(f"cannot read {path}: {exc.strerror}", code="file_unreadable") from None
-    _check_regular(st, path)
-    _check_byte_count(st.st_size, max_bytes, str(path))
-    try:
-        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_CLOEXEC", 0))
-    except OSError as exc:
-        raise InputError(f"cannot read {path}: {exc.strerror}", code="file_unreadable") from None
-    try:
-        _check_regular(os.fstat(fd), path)
-        with os.fdopen(fd, "rb", closefd=False) as fh:
-            # Read at most one byte past the limit: the file may have grown since stat().
-            data = fh.read(max_bytes + 1)
-    except OSError as exc:
-        raise InputError(f"cannot read {path}: {exc.strerror}", code="file_unreadable") from None
-    finally:
-        os.close(fd)
-    _check_byte_count(len(data), max_bytes, str(path))
-    return data
-
-
-def _check_regular(st: os.stat_result, path: Path) -> None:
-    if stat.S_ISREG(st.st_mode):
-        return
-    kind = ("a folder" if stat.S_ISDIR(st.st_mode) else "a FIFO (named pipe)"
-            if stat.S_ISFIFO(st.st_mode) else "a device" if stat.S_ISCHR(st.st_mode)
-            or stat.S_ISBLK(st.st_mode) else "a socket" if stat.S_ISSOCK(st.st_mode)
-            else "not a regular file")
-    raise InputError(f"{path} is {kind}, not a photo file", code="not_a_regular_file")
-
-
-def _check_byte_count(n: int, max_bytes: int, where: str) -> None:
-    if n == 0:
-        raise InputError(f"{where} is empty (0 bytes)", code="empty_file")
-    if n > max_bytes:
-        raise InputError(
-            f"{where} is {n / 1e6:.1f} MB; the limit is {max_bytes / 1e6:.1f} MB "
-            f"({max_bytes:,} bytes)",
-            code="file_too_large",
-        )
 
 
 def _check_dimensions(width: int, height: int, max_pixels: int, where: str) -> None:
@@ -356,126 +300,18 @@ def _identify_any_format(data: bytes) -> str | None:
         return None
 
 
-def _check_jpeg_scans(data: bytes, where: str) -> None:
-    # Entropy-coded data stuffs every 0xFF byte (FF 00), so FF DA occurs only as a
-    # start-of-scan marker or inside another segment (e.g. an EXIF thumbnail): the count can
-    # only be too high, never too low.
-    scans = data.count(b"\xff\xda")
-    if scans > MAX_JPEG_SCANS:
-        raise InputError(
-            f"{where} is a JPEG of {scans} scans; at most {MAX_JPEG_SCANS} are accepted "
-            "(a photo has at most a few dozen)",
-            code="corrupt_image",
-        )
-
-
-_PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
-# markers without a length field: TEM, RSTn, SOI, EOI
-_JPEG_STANDALONE = frozenset({0x01, *range(0xD0, 0xD8), 0xD8, 0xD9})
-# inside entropy-coded data a marker is 0xFF followed by anything but 0x00 (stuffing), RSTn
-# (restart) or 0xFF (fill)
-_JPEG_FILL = re.compile(rb"\xff+")
-_JPEG_NEXT_MARKER = re.compile(rb"\xff+(?=[^\x00\xd0-\xd7\xff])")
-
-
-def check_structure(data: bytes, where: str) -> None:
-    """Refuse a JPEG or PNG whose structure would make parsing it slow or large.
-
-    A cheap walk over the segment (JPEG) or chunk (PNG) headers, jumping over their
-    contents, up to the end of the first picture; at most a few thousand steps before it
-    answers. Pillow and libjpeg/zlib see the bytes only after this passes. Other formats,
-    and damage this walk does not understand, are left to the decoder.
-
-    Raises
-    ------
-    InputError
-        ``too_many_segments`` past :data:`MAX_JPEG_METADATA_SEGMENTS`,
-        :data:`MAX_PNG_CHUNKS` or :data:`MAX_PNG_METADATA_CHUNKS`; ``corrupt_image`` past
-        :data:`MAX_JPEG_JUNK_BYTES` of bytes outside any JPEG segment.
-    """
-    if data[:3] == b"\xff\xd8\xff":
-        _walk_jpeg(data, where)
-    elif data[:8] == _PNG_SIGNATURE:
-        _walk_png(data, where)
-
-
-def _too_many(where: str, what: str, limit: int) -> InputError:
-    return InputError(f"{where} has more than {limit:,} {what}; a photo has far fewer "
-                      "(refused before decoding)", code="too_many_segments")
-
-
-def _walk_jpeg(data: bytes, where: str) -> None:
-    n, pos, meta, junk = len(data), 2, 0, 0
-    while pos < n:
-        if data[pos] != 0xFF:  # bytes outside any segment
-            nxt = data.find(b"\xff", pos)
-            nxt = n if nxt < 0 else nxt
-            junk += nxt - pos
-            if junk > MAX_JPEG_JUNK_BYTES:
-                raise InputError(f"{where} holds more than {MAX_JPEG_JUNK_BYTES:,} bytes "
-                                 "outside its JPEG segments", code="corrupt_image")
-            pos = nxt
-            continue
-        fill = _JPEG_FILL.match(data, pos).end() - 1  # 0xFF fill bytes before a marker
-        junk += fill - pos
-        pos = fill
-        if junk > MAX_JPEG_JUNK_BYTES:
-            raise InputError(f"{where} holds more than {MAX_JPEG_JUNK_BYTES:,} fill bytes",
-                             code="corrupt_image")
-        if pos + 1 >= n:
-            return
-        marker = data[pos + 1]
-        pos += 2
-        if marker == 0xD9:  # EOI: the first picture ends (an MPO's others are not decoded)
-            return
-        if marker in _JPEG_STANDALONE or marker == 0x00:
-            continue
-        if pos + 2 > n:
-            return
-        length = (data[pos] << 8) | data[pos + 1]
-        if 0xE0 <= marker <= 0xEF or marker == 0xFE:  # APPn, COM
-            meta += 1
-            if meta > MAX_JPEG_METADATA_SEGMENTS:
-                raise _too_many(where, "JPEG metadata (APP/COM) segments",
-                                MAX_JPEG_METADATA_SEGMENTS)
-        pos += max(length, 2)
-        if marker == 0xDA:  # start of scan: jump over the entropy-coded data
-            m = _JPEG_NEXT_MARKER.search(data, pos)
-            if m is None:
-                return
-            pos = m.end() - 1
-
-
-def _walk_png(data: bytes, where: str) -> None:
-    n, pos, chunks, meta, in_pixels = len(data), 8, 0, 0, False
-    while pos + 8 <= n:
-        length, kind = struct.unpack_from(">I4s", data, pos)
-        if kind in (b"IDAT", b"fdAT"):
-            in_pixels = True
-        elif in_pixels or kind == b"IEND":  # the first picture's pixel data ended
-            return
-        else:
-            meta += 1
-            if meta > MAX_PNG_METADATA_CHUNKS:
-                raise _too_many(where, "PNG metadata chunks", MAX_PNG_METADATA_CHUNKS)
-        chunks += 1
-        if chunks > MAX_PNG_CHUNKS:
-            raise _too_many(where, "PNG chunks", MAX_PNG_CHUNKS)
-        pos += 12 + length
-
-
 def _orientation(im: Image.Image) -> int:
     """The EXIF orientation tag, or 1 when absent or invalid."""
     try:
         value = im.getexif().get(_ORIENTATION_TAG, 1)
     except Exception:  # malformed EXIF must not make a readable photo unreadable
         return 1
-    return value if value in _TRANSPOSE_FOR_ORIENTATION else 1
+    return value if value in ORIENTATIONS else 1
 
 
 def _decoder_applied_orientation(info: dict) -> int:
     value = info.get("original_orientation", 1)
-    return value if value in _TRANSPOSE_FOR_ORIENTATION else 1
+    return value if value in ORIENTATIONS else 1
 
 
 def _decode(data: bytes, where: str, *, max_pixels: int) -> Frame:
@@ -501,10 +337,10 @@ def _decode_checked(data: bytes, where: str, *, max_pixels: int) -> Frame:
     im = _open(data, where)
     with im:
         fmt = im.format
-        # Header dimensions, before any pixel is decoded.
+        # Header dimensions and the memory the decode will need, before any pixel is decoded.
         _check_dimensions(im.width, im.height, max_pixels, where)
-        if fmt in ("JPEG", "MPO"):
-            _check_jpeg_scans(data, where)
+        check_decode_budget(im, where, scans=data.count(b"\xff\xda") if fmt in ("JPEG", "MPO")
+                            else 1)
         orientation = _orientation(im)
         info = dict(im.info)
         try:
@@ -512,61 +348,18 @@ def _decode_checked(data: bytes, where: str, *, max_pixels: int) -> Frame:
                 warnings.simplefilter("ignore")
                 im.seek(0)  # animations: the first frame
                 im.load()
-                rgb = _to_rgb(im)
+                # again before our RGB array is allocated: a decoder may settle on another
+                # mode than its header said (a GIF's first frame as RGBA)
+                check_decode_budget(im, where)
+                arr = upright_rgb(im, orientation)
         except InputError:
             raise
         except Exception as exc:
             raise InputError(
                 f"{where} could not be decoded ({exc})", code="corrupt_image"
             ) from None
-    if orientation != 1:
-        rgb = rgb.transpose(_TRANSPOSE_FOR_ORIENTATION[orientation])
-    else:
+    if orientation == 1:
         # libheif rotates HEIC while decoding and pillow-heif then resets the EXIF tag to 1,
         # keeping the original value here: report it, but do not rotate twice.
         orientation = _decoder_applied_orientation(info)
-    arr = np.array(rgb, dtype=np.uint8, order="C")
-    if arr.ndim != 3 or arr.shape[2] != 3:  # defensive: a plugin returned something odd
-        raise InputError(f"{where} decoded to shape {arr.shape}", code="unsupported_image")
     return Frame(rgb=arr, source=where, exif_orientation=orientation, format=fmt)
-
-
-def _to_rgb(im: Image.Image) -> Image.Image:
-    """Convert any decoded mode to 8-bit RGB; alpha is composited on white."""
-    if im.mode == "P":
-        im = im.convert("RGBA" if "transparency" in im.info else "RGB")
-    mode = im.mode
-    if mode == "RGB":
-        return im
-    if mode in ("RGBA", "LA", "PA", "RGBa", "La"):
-        return _composite_on_white(im.convert("RGBA"))
-    if mode in ("L", "1", "CMYK", "YCbCr", "LAB", "HSV"):
-        return im.convert("RGB")
-    if mode.startswith("I") or mode == "F":
-        gray = _high_depth_to_uint8(np.asarray(im))
-        return Image.fromarray(gray).convert("RGB")
-    raise InputError(f"images in mode {mode} are not supported", code="unsupported_image")
-
-
-def _composite_on_white(rgba: Image.Image) -> Image.Image:
-    white = Image.new("RGBA", rgba.size, (255, 255, 255, 255))
-    return Image.alpha_composite(white, rgba).convert("RGB")
-
-
-def _high_depth_to_uint8(values: np.ndarray) -> np.ndarray:
-    """Map 16-bit, 32-bit integer or float gray levels to 0-255.
-
-    16-bit data (the common case: 16-bit PNG/TIFF) is scaled by 255/65535 so that brightness is
-    kept; other ranges (float, negative or beyond 16 bits) are stretched min-to-max.
-    """
-    v = values.astype(np.float64)
-    if v.size == 0 or not np.all(np.isfinite(v)):
-        v = np.nan_to_num(v, nan=0.0, posinf=0.0, neginf=0.0)
-    if np.issubdtype(values.dtype, np.integer) and v.min() >= 0 and v.max() <= 65535:
-        scaled = v * (255.0 / 65535.0)
-    elif values.dtype.kind == "f" and v.min() >= 0 and v.max() <= 1:
-        scaled = v * 255.0
-    else:
-        lo, hi = float(v.min()), float(v.max())
-        scaled = (v - lo) * (255.0 / (hi - lo)) if hi > lo else np.zeros_like(v)
-    return np.clip(np.rint(scaled), 0, 255).astype(np.uint8)

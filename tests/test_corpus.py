@@ -38,6 +38,8 @@ ITEMS = (
     "rgb16.png", "gray.jpg", "rgba.png", "palette.png", "animated.gif",
     *(f"exif_{t}.jpg" for t in range(1, 9)),
     "app2_flood.jpg", "com_flood.jpg", "chunk_flood.png", "bad_exif.jpg",
+    *(f"{k}_flood.jpg" for k in corpus_tool.FLOOD_UNITS), *("gray16_50mp.png",
+    "float_tiff.jpg", "rgba_50mp.png", "progressive444_50mp.jpg", "webp_50mp.webp"),
     "no_person.jpg", "two_people.jpg", "lying_down.jpg", "cut_at_waist.jpg",
     "cut_at_knees.jpg", "front_view.jpg", "back_view.jpg",
 )
@@ -54,6 +56,7 @@ INPUT_CODES = {"empty_file", "not_an_image", "corrupt_image", "image_too_large",
 CLI_ITEMS = ("empty.jpg", "random.jpg", "text.jpg", "truncated.jpg", "bomb.png",
              "huge_20000.png", "text_bomb.png", "many_scans.jpg", "tiny_32.png",
              "app2_flood.jpg", "com_flood.jpg", "chunk_flood.png", "bad_exif.jpg",
+             *(f"{k}_flood.jpg" for k in corpus_tool.FLOOD_UNITS), "webp_50mp.webp",
              "base.jpg", "exif_6.jpg", "animated.gif", "no_person.jpg", "two_people.jpg",
              "cut_at_knees.jpg", "front_view.jpg")
 
@@ -166,7 +169,8 @@ def test_bombs_are_small_valid_pngs_of_huge_size():
 # ------------------------------------------------------------------------- bounded work
 
 _WORST = ("bomb.png", "huge_20000.png", "text_bomb.png", "many_scans.jpg", "truncated.jpg",
-          "random.jpg", "app2_flood.jpg", "com_flood.jpg", "chunk_flood.png")
+          "random.jpg", "app2_flood.jpg", "com_flood.jpg", "chunk_flood.png",
+          *(f"{k}_flood.jpg" for k in corpus_tool.FLOOD_UNITS), "webp_50mp.webp")
 _LOAD_SCRIPT = """
 import json, resource, sys, time
 from posture.errors import InputError
@@ -206,6 +210,62 @@ def test_worst_items_are_refused_fast_and_small(corpus):
         assert seconds < 15.0, f"{p} took {seconds:.1f} s"
     # the floods are 44-47 MB read whole (the byte limit is 50 MB): the rest is the parse
     assert res["peak_kb"] < 300 * 1024, f"peak memory {res['peak_kb'] // 1024} MB"
+
+
+# Tiny files that decode to 50 MP (issue 23): 16-bit and float levels were converted in
+# float64 over the whole frame (1.8 and 2.0 GB in `posture analyze`).
+_BIG = ("gray16_50mp.png", "float_tiff.jpg", "rgba_50mp.png", "progressive444_50mp.jpg")
+_DECODE_SCRIPT = """
+import json, sys
+from posture.images import load_image
+def hwm():
+    return int(next(x.split()[1] for x in open("/proc/self/status") if x.startswith("VmHWM:")))
+start = hwm()
+frame = load_image(sys.argv[1])
+print(json.dumps({"shape": frame.rgb.shape, "dtype": str(frame.rgb.dtype),
+                  "start_kb": start, "peak_kb": hwm()}))
+"""
+# `posture analyze` in a grandchild, its peak read by a small parent: a child's ru_maxrss
+# starts at the peak of the process it was forked from (Linux keeps it across exec), and
+# this test process holds the whole corpus.
+_PEAK_SCRIPT = """
+import resource, subprocess, sys
+r = subprocess.run(sys.argv[1:], capture_output=True, text=True)
+sys.stderr.write(r.stderr)
+print(r.stdout.strip())
+print(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss)
+"""
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("name", _BIG)
+def test_tiny_files_of_50_mp_decode_within_the_budget(name, corpus):
+    # one process per file, so each peak is its own: the decode needs Pillow's frame, the
+    # RGB result and one band (posture.images_convert.decode_bytes), never a float copy
+    from posture.images_convert import MAX_DECODE_BYTES
+
+    items_dir, _ = corpus
+    r = subprocess.run([sys.executable, "-c", _DECODE_SCRIPT, str(items_dir / name)],
+                       capture_output=True, text=True, timeout=300)
+    assert r.returncode == 0, r.stderr[-2000:]
+    res = json.loads(r.stdout)
+    assert res["shape"] == [6120, 8160, 3] and res["dtype"] == "uint8"
+    grown = (res["peak_kb"] - res["start_kb"]) * 1024
+    assert grown <= MAX_DECODE_BYTES, f"{name}: the decode took {grown / 1e6:.0f} MB"
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("name", ["gray16_50mp.png", "float_tiff.jpg"])
+def test_posture_analyze_on_a_50_mp_16_bit_or_float_file_peaks_under_600_mb(name, corpus):
+    # the report's two files: 1.8 GB and 2.0 GB before (docs/reliability.md, bench/hostile.py)
+    items_dir, manifest = corpus
+    item = next(i for i in manifest["items"] if i["name"] == name)
+    r = subprocess.run([sys.executable, "-c", _PEAK_SCRIPT, sys.executable, "-m",
+                        "posture.cli", "analyze", "--json", str(items_dir / name)],
+                       capture_output=True, text=True, timeout=600, cwd=ROOT)
+    out, peak_kb = r.stdout.strip().rsplit("\n", 1)
+    assert code_of(json.loads(out)) == item["expect"]["code"], r.stderr[-2000:]
+    assert int(peak_kb) < item["bound"]["peak_rss_mb"] * 1024, f"peak {int(peak_kb) // 1024} MB"
 
 
 def test_upload_limit_matches_the_library_byte_limit():
@@ -333,7 +393,7 @@ def batch_run(corpus, tmp_path_factory):
     out = tmp_path_factory.mktemp("corpus-batch")
     # a glob, not the folder: folder mode only takes photo extensions and would leave the GIF
     r = _cli("batch", str(items_dir / "*"), "--out", str(out / "out.csv"),
-             "--jsonl", str(out / "out.jsonl"), timeout=300)
+             "--jsonl", str(out / "out.jsonl"), timeout=900)
     with open(out / "out.csv", newline="", encoding="utf-8") as f:
         rows = {Path(row["file"]).name: row for row in csv.DictReader(f)}
     jsonl = {Path(x["file"]).name: x for x in map(json.loads, (out / "out.jsonl").open())}
@@ -364,3 +424,78 @@ def test_batch_row(name, corpus, batch_run, library_results):
     assert row["ok"] == str(d["ok"]) and row["facing"] == (d["facing"] or "")
     lib = library_results[name]
     assert (code_of(d), d["facing"]) == (code_of(lib), lib["facing"])
+
+
+# ------------------------------------------------------------------------- the app's engine
+
+class _NobodyAnalyzer:
+    """Stands in for the pose model: every picture holds nobody."""
+
+    def analyze(self, frame):
+        raise NoPersonError("nobody", code="no_person")
+
+    def close(self):
+        pass
+
+
+def _counting_decoder(monkeypatch, seconds: float) -> dict:
+    """Wrap posture.images.load_image: how many decodes ran at once, at most."""
+    import threading
+    import time
+
+    import posture.images as images
+
+    real, lock, seen = images.load_image, threading.Lock(), {"now": 0, "most": 0, "calls": 0}
+
+    def load(src, **kw):
+        with lock:
+            seen["now"] += 1
+            seen["calls"] += 1
+            seen["most"] = max(seen["most"], seen["now"])
+        try:
+            time.sleep(seconds)
+            return real(src, **kw)
+        finally:
+            with lock:
+                seen["now"] -= 1
+
+    monkeypatch.setattr(images, "load_image", load)
+    return seen
+
+
+def test_app_decodes_uploads_within_the_pools_limit(monkeypatch):
+    # issue 23: the upload was decoded before an analyzer was taken from the pool, so any
+    # number of decodes ran at once (three 16-bit uploads: 267 MB -> 4.8 GB)
+    import threading
+
+    from PIL import Image
+
+    from posture_app import engine
+
+    pool = engine.AnalyzerPool(_NobodyAnalyzer, size=2)
+    monkeypatch.setattr(engine, "analyzer_pool", lambda: pool)
+    seen = _counting_decoder(monkeypatch, 0.3)
+    buf = io.BytesIO()
+    Image.new("RGB", (120, 200), (90, 140, 200)).save(buf, "PNG")
+    data, results = buf.getvalue(), []
+    threads = [threading.Thread(target=lambda: results.append(engine.analyze_upload(data, "p")))
+               for _ in range(6)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(60)
+    assert seen["calls"] == 6 and [r.code for r in results] == ["no_person"] * 6
+    assert seen["most"] <= 2, f"{seen['most']} uploads decoded at once (the pool holds 2)"
+
+
+def test_app_answers_server_busy_without_decoding(monkeypatch):
+    from posture_app import engine
+
+    monkeypatch.setattr(engine, "POOL_WAIT_S", 0.1)
+    pool = engine.AnalyzerPool(_NobodyAnalyzer, size=1)
+    monkeypatch.setattr(engine, "analyzer_pool", lambda: pool)
+    seen = _counting_decoder(monkeypatch, 0.0)
+    with pool.turn():  # another upload is being decoded or analysed
+        out = engine.analyze_upload(b"\xff\xd8\xff" + bytes(100), "p.jpg")
+    assert out.code == "server_busy" and seen["calls"] == 0
+    assert engine.analyze_upload(b"not an image", "p.jpg").code == "not_an_image"

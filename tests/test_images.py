@@ -19,7 +19,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from PIL import Image, ImageOps
 
-from posture import images
+from posture import images, images_convert, images_structure
 from posture.errors import InputError
 from posture.images import DEFAULT_MAX_PIXELS, MIN_LONG_SIDE_PX, MIN_SIDE_PX, Frame, load_image
 
@@ -572,9 +572,13 @@ def _corpus_tool():
     return mod
 
 
+class _ReachedPillow(BaseException):
+    """Not an Exception: the loader's ``except Exception`` must not turn it into a code."""
+
+
 def _no_pillow(monkeypatch):
     def refuse(*a, **k):
-        raise AssertionError("the bytes reached Pillow")
+        raise _ReachedPillow("the bytes reached Pillow")
 
     monkeypatch.setattr(images.Image, "open", refuse)
 
@@ -586,7 +590,7 @@ def test_jpeg_metadata_segment_cap_is_checked_before_pillow(marker, monkeypatch)
     limit = images.MAX_JPEG_METADATA_SEGMENTS
     ok = tool.marker_flood_jpeg(jpeg, marker, limit - 1)  # plus the JFIF APP0: at the limit
     assert load_image(ok).width == 96
-    monkeypatch.setattr(images, "MAX_JPEG_METADATA_SEGMENTS", 50)
+    monkeypatch.setattr(images_structure, "MAX_JPEG_METADATA_SEGMENTS", 50)
     _no_pillow(monkeypatch)
     assert code_of(tool.marker_flood_jpeg(jpeg, marker, 50)) == "too_many_segments"
 
@@ -598,8 +602,8 @@ def test_png_chunk_caps_are_checked_before_pillow(monkeypatch):
     # many IDAT chunks are normal (encoders split pixel data): only the total is capped
     many_idat = _split_idat(png, 4000)
     assert np.array_equal(load_image(many_idat).rgb, load_image(png).rgb)
-    monkeypatch.setattr(images, "MAX_PNG_METADATA_CHUNKS", 20)
-    monkeypatch.setattr(images, "MAX_PNG_CHUNKS", 1000)
+    monkeypatch.setattr(images_structure, "MAX_PNG_METADATA_CHUNKS", 20)
+    monkeypatch.setattr(images_structure, "MAX_PNG_CHUNKS", 1000)
     _no_pillow(monkeypatch)
     assert code_of(tool.chunk_flood_png(png, 20)) == "too_many_segments"
     assert code_of(_split_idat(png, 1000)) == "too_many_segments"
@@ -646,7 +650,7 @@ def test_jpeg_junk_between_segments_is_bounded(monkeypatch):
     at = 4 + int.from_bytes(jpeg[4:6], "big")  # after the APP0 segment
     junk = jpeg[:at] + b"\x00" * 5000 + jpeg[at:]
     assert load_image(junk).width == 96  # tolerated by the decoders: allowed under the cap
-    monkeypatch.setattr(images, "MAX_JPEG_JUNK_BYTES", 4096)
+    monkeypatch.setattr(images_structure, "MAX_JPEG_JUNK_BYTES", 4096)
     assert code_of(junk) == "corrupt_image"
 
 
@@ -675,3 +679,220 @@ def test_corrupt_exif_warning_becomes_a_note_not_stderr(tmp_path):
                         "load_image(sys.argv[1])", str(path)],
                        capture_output=True, text=True, timeout=60)
     assert r.returncode == 0 and r.stderr == "", r.stderr
+
+
+# --- bounded decoding and every JPEG marker kind capped (issue 23) --------------------------
+
+
+def _png16_gray(values: np.ndarray) -> bytes:
+    raw = b"".join(b"\x00" + row.astype(">u2").tobytes() for row in values)
+    h, w = values.shape
+    ihdr = struct.pack(">IIBBBBB", w, h, 16, 0, 0, 0, 0)
+    return (b"\x89PNG\r\n\x1a\n" + png_chunk(b"IHDR", ihdr)
+            + png_chunk(b"IDAT", zlib.compress(raw, 1)) + png_chunk(b"IEND", b""))
+
+
+def _traced_peak(fn):
+    """(fn(), peak bytes Python and NumPy allocated while it ran: tracemalloc sees both,
+    not Pillow's own frame)."""
+    import tracemalloc
+
+    tracemalloc.start()
+    try:
+        tracemalloc.reset_peak()
+        out = fn()
+        return out, tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+
+
+@pytest.mark.parametrize("kind", ["gray16", "float", "rgba"])
+def test_conversion_never_copies_the_whole_frame(kind, monkeypatch):
+    # issue 23: 16-bit and float levels were mapped in float64 over the whole frame (8 bytes
+    # a pixel, several copies alive: 1.8-2.0 GB for 50 MP), RGBA composited on full-size
+    # copies. Now only the RGB result (3 bytes a pixel) and one band of rows at a time.
+    monkeypatch.setattr(images_convert, "BAND_PIXELS", 1 << 14)
+    h, w = 1200, 1000
+    y, x = np.mgrid[0:h, 0:w]
+    if kind == "gray16":
+        values = (x * 65 + y * 3).astype(np.uint16)
+        data = _png16_gray(values)
+        expected = np.rint(values / 257.0).astype(np.uint8)
+    elif kind == "float":
+        values = (x / (w - 1)).astype(np.float32)
+        data = encode(Image.fromarray(values), "TIFF", compression="tiff_adobe_deflate")
+        expected = np.rint(values.astype(np.float64) * 255).astype(np.uint8)
+    else:
+        rgba = np.dstack([pattern(w, h), np.full((h, w), 128, np.uint8)])
+        data = encode(Image.fromarray(rgba), "PNG")
+        white = Image.new("RGBA", (w, h), (255, 255, 255, 255))
+        expected = np.asarray(Image.alpha_composite(white, Image.fromarray(rgba)).convert("RGB"))
+    frame, peak = _traced_peak(lambda: load_image(data))
+    if expected.ndim == 2:
+        expected = np.repeat(expected[..., None], 3, axis=2)
+    np.testing.assert_array_equal(frame.rgb, expected)
+    # the result, the encoded bytes and a few bands' work; a float64 copy alone is 9.6 MB
+    budget = 3 * h * w + len(data) + 48 * (1 << 14) + 512_000
+    assert peak < budget, f"{peak / 1e6:.1f} MB allocated, budget {budget / 1e6:.1f} MB"
+
+
+def test_high_depth_levels_keep_their_mapping():
+    # float beyond 0..1 and negative integers are stretched min-to-max; NaN and inf count 0
+    f = np.linspace(-2.0, 6.0, 100 * 80, dtype=np.float32).reshape(80, 100)
+    f[0, 0], f[0, 1] = np.nan, np.inf
+    rgb = load_image(encode(Image.fromarray(f), "TIFF")).rgb[..., 0]
+    v = np.nan_to_num(f.astype(np.float64), nan=0.0, posinf=0.0, neginf=0.0)
+    want = np.clip(np.rint((v - v.min()) * (255.0 / (v.max() - v.min()))), 0, 255)
+    np.testing.assert_array_equal(rgb, want.astype(np.uint8))
+    i32 = (np.arange(100 * 80, dtype=np.int32).reshape(80, 100) - 4000) * 1000
+    rgb = load_image(encode(Image.fromarray(i32, mode="I"), "TIFF")).rgb[..., 0]
+    assert rgb.min() == 0 and rgb.max() == 255 and np.all(np.diff(rgb.ravel().astype(int)) >= 0)
+
+
+@pytest.mark.parametrize("tag", range(1, 9))
+def test_orientation_is_written_through_a_view_of_the_upright_array(tag):
+    # each band is written through a view that undoes the EXIF transpose: the same pixels
+    # as Pillow's transpose of the whole frame
+    upright = pattern(70, 50)
+    im = Image.fromarray(upright)
+    if STORE_FOR_TAG[tag] is not None:
+        im = im.transpose(STORE_FOR_TAG[tag])
+    out = images_convert.upright_rgb(im, tag)
+    assert out.flags.c_contiguous and out.dtype == np.uint8
+    np.testing.assert_array_equal(out, upright)
+
+
+def test_decode_budget_is_checked_from_the_header_before_decoding(monkeypatch):
+    from PIL import ImageFile
+
+    data = encode(Image.new("RGB", (400, 300), (10, 20, 30)), "PNG")
+    im = Image.open(io.BytesIO(data))
+    need = images_convert.decode_bytes(im)
+    assert need == 400 * 300 * (4 + 3) + 24 * 400 * 300  # Pillow's RGBX, ours, band work
+    monkeypatch.setattr(images_convert, "MAX_DECODE_BYTES", need - 1)
+
+    def no_decode(self):
+        raise AssertionError("the pixels were decoded")
+
+    monkeypatch.setattr(ImageFile.ImageFile, "load", no_decode)
+    assert code_of(data) == "image_too_large"
+    monkeypatch.setattr(images_convert, "MAX_DECODE_BYTES", need)
+    monkeypatch.undo()
+    assert load_image(data).width == 400
+
+
+def test_decode_estimate_counts_what_the_decoders_keep():
+    # progressive JPEG: libjpeg's whole-picture coefficients (2 bytes x 64 a block and
+    # component, fewer with chroma subsampling); WebP: libwebp's canvas and its copy
+    w, h = 800, 640
+    im = Image.new("RGB", (w, h), (1, 2, 3))
+    px = w * h
+    band = 24 * min(px, images_convert.BAND_PIXELS)
+    for subsampling, coef in ((0, 3 * 2 * px), (2, int(1.5 * 2 * px))):
+        prog = Image.open(io.BytesIO(encode(im, "JPEG", progressive=True,
+                                            subsampling=subsampling)))
+        assert images_convert.decode_bytes(prog) == 4 * px + max(coef, 3 * px + band)
+        base = Image.open(io.BytesIO(encode(im, "JPEG", subsampling=subsampling)))
+        assert images_convert.decode_bytes(base) == 4 * px + 3 * px + band
+    webp = Image.open(io.BytesIO(encode(im, "WEBP", lossless=True)))
+    assert images_convert.decode_bytes(webp) == (4 + 8 + 3) * px + band
+    gray16 = Image.open(io.BytesIO(_png16_gray(np.zeros((h, w), np.uint16))))
+    assert images_convert.decode_bytes(gray16) == (2 + 3) * px + band
+
+
+def test_default_budget_admits_phone_photos_and_refuses_what_needs_more():
+    # 50 MP as phones write it decodes; a 50 MP WebP (15 bytes a pixel) does not
+    def need(fmt, mode="RGB", **kw):
+        buf = io.BytesIO()
+        Image.new(mode, (816, 612)).save(buf, fmt, **kw)
+        im = Image.open(buf)
+        im._size = (8160, 6120)  # the header of a 50 MP picture of that kind, not decoded
+        return images_convert.decode_bytes(im)
+
+    limit = images_convert.MAX_DECODE_BYTES
+    assert need("JPEG") <= limit and need("JPEG", progressive=True) <= limit
+    assert need("JPEG", progressive=True, subsampling=0) <= limit
+    assert need("PNG", "RGBA") <= limit and need("TIFF", "F") <= limit
+    assert need("WEBP") > limit
+    assert need("JPEG", "CMYK", progressive=True) > limit
+
+
+def _flood(kind: str, count: int) -> bytes:
+    tool = _corpus_tool()
+    jpeg = encode(Image.fromarray(pattern()), "JPEG")
+    unit = tool.FLOOD_UNITS[kind](jpeg)
+    return jpeg[:2] + unit * count + jpeg[2:]
+
+
+FLOOD_KINDS = ("dri", "rst", "tem", "jpg0", "sof", "dht", "dqt")
+
+
+@pytest.mark.parametrize("kind", FLOOD_KINDS)
+def test_every_jpeg_marker_kind_is_capped_before_pillow(kind, monkeypatch):
+    # issue 23: floods of markers other than APPn/COM were walked one by one (11-15 s for
+    # 45 MB) and then parsed by Pillow in Python (8-105 s)
+    cap = images_structure.MAX_JPEG_TABLE_SEGMENTS
+    if kind == "sof":  # one frame header is the picture's own: a second is refused
+        assert images_structure.MAX_JPEG_FRAME_HEADERS == 1
+        ok, bad = _flood(kind, 0), _flood(kind, 1)
+    else:  # the picture's own tables (DQT x2, DHT x4, SOF) count against the cap
+        ok, bad = _flood(kind, cap - 10), _flood(kind, cap)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # stray RST/TEM/JPGn: libjpeg warns, we note it
+        if kind not in ("tem", "jpg0"):  # libjpeg refuses those markers however few
+            assert load_image(ok).width == 96
+    _no_pillow(monkeypatch)
+    assert code_of(bad) == "too_many_segments"
+
+
+@pytest.mark.parametrize("kind", FLOOD_KINDS)
+def test_real_size_marker_floods_are_refused_before_pillow(kind, tmp_path, monkeypatch):
+    # 45 MB each, from a file on disk, as uploaded; the refusal reads only the first
+    # segments (bench/hostile.py measures how fast: docs/reliability.md)
+    tool = _corpus_tool()
+    jpeg = encode(Image.fromarray(pattern()), "JPEG")
+    path = tmp_path / f"{kind}.jpg"
+    path.write_bytes(tool.segment_flood_jpeg(jpeg, tool.FLOOD_UNITS[kind](jpeg)))
+    assert path.stat().st_size > 40_000_000
+    _no_pillow(monkeypatch)
+    assert code_of(path) == "too_many_segments"
+
+
+def test_segments_longer_than_the_standard_allows_are_corrupt(monkeypatch):
+    jpeg = encode(Image.fromarray(pattern()), "JPEG")
+    # one DQT segment of 8 tables (the standard allows 4): Pillow parses each in Python
+    dqt = _corpus_tool().jpeg_segment(jpeg, 0xDB)
+    tables = dqt[4:] * 8
+    long_dqt = b"\xff\xdb" + struct.pack(">H", len(tables) + 2) + tables
+    _no_pillow(monkeypatch)
+    assert code_of(jpeg[:2] + long_dqt + jpeg[2:]) == "corrupt_image"
+    dri = b"\xff\xdd\x00\x06\x00\x01\x00\x00"  # DRI is 4 bytes long, always
+    assert code_of(jpeg[:2] + dri + jpeg[2:]) == "corrupt_image"
+
+
+def test_stuffed_and_fill_bytes_count_as_junk(monkeypatch):
+    jpeg = encode(Image.fromarray(pattern()), "JPEG")
+    limit = images_structure.MAX_JPEG_JUNK_BYTES
+    _no_pillow(monkeypatch)
+    at = 4 + int.from_bytes(jpeg[4:6], "big")  # after the APP0 segment
+    for junk in (b"\xff\x00", b"\xff\xff", b"\x00\x00"):  # FF 00 was skipped uncounted
+        assert code_of(jpeg[:at] + junk * (limit // 2 + 1) + jpeg[at:]) == "corrupt_image"
+
+
+def test_restart_markers_inside_scans_and_tables_per_scan_pass():
+    # a JPEG with a restart marker after every MCU row, and a progressive one (a DHT before
+    # most scans): real structures, well under every cap
+    im = Image.fromarray(np.tile(pattern(), (8, 8, 1)))
+    for data in (encode(im, "JPEG", restart_marker_rows=1),
+                 encode(im, "JPEG", progressive=True, restart_marker_blocks=1)):
+        assert sum(data.count(bytes((0xFF, 0xD0 + i))) for i in range(8)) > 50
+        images.check_structure(data, "x")
+        pillow = np.asarray(Image.open(io.BytesIO(data)).convert("RGB"))
+        np.testing.assert_array_equal(load_image(data).rgb, pillow)
+
+
+def test_scans_are_counted_by_the_walk_before_pillow(monkeypatch):
+    tool = _corpus_tool()
+    data = tool.many_scans_jpeg(side=64, copies=images.MAX_JPEG_SCANS + 1)
+    _no_pillow(monkeypatch)
+    assert code_of(data) == "corrupt_image"

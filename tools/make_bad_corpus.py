@@ -28,6 +28,11 @@ Each item has an ``expect``:
 ``{"partial": true}``
     the feet are out of the picture but the pelvis and thighs are in: measured, with the
     note ``partial_view`` (issue 12).
+
+Hostile items also carry a ``bound`` that ``bench/hostile.py`` measures:
+``{"refused_within_s": s}`` (a flood: refused that fast from disk) or ``{"peak_rss_mb": m}``
+(a tiny file that decodes to 50 MP: ``posture analyze`` peaks under ``m`` MB, accepted or
+refused). The floods and 50 MP items are large once decoded or on disk: never commit them.
 """
 
 from __future__ import annotations
@@ -89,19 +94,22 @@ def _chunk(kind: bytes, payload: bytes) -> bytes:
             + struct.pack(">I", zlib.crc32(kind + payload) & 0xFFFFFFFF))
 
 
-def solid_png(width: int, height: int, rgb: tuple[int, int, int], rows_per_unit: int = 50
-              ) -> bytes:
-    """A valid 8-bit RGB PNG of one colour, of any size, made in well under a second.
+def solid_png(width: int, height: int, rgb: tuple[int, ...], rows_per_unit: int = 50, *,
+              depth: int = 8, colour_type: int = 2) -> bytes:
+    """A valid PNG of one colour, of any size, made in well under a second.
 
-    Every row is filtered with "Sub" (filter 1): the first pixel holds the colour, the rest
-    are zero differences, so all rows are the same bytes. A unit of rows is deflated once,
-    ending with a full flush (no back-references across it), and repeated; the Adler-32 of
-    the whole stream is computed over the repeated unit. The file is ~1/1000 of the pixel
-    data, which is the point: a decoder that trusts it allocates width × height × 3 bytes.
+    ``rgb`` holds one sample value per channel of ``colour_type`` (0 grey, 2 RGB, 4 grey +
+    alpha, 6 RGBA), each ``depth`` bits (8 or 16). Every row is filtered with "Sub" (filter
+    1): the first pixel holds the colour, the rest are zero differences, so all rows are the
+    same bytes. A unit of rows is deflated once, ending with a full flush (no
+    back-references across it), and repeated; the Adler-32 of the whole stream is computed
+    over the repeated unit. The file is ~1/1000 of the pixel data, which is the point: a
+    decoder that trusts it allocates width × height × channels × depth/8 bytes.
     """
     if height % rows_per_unit:
         raise ValueError("height must be a multiple of rows_per_unit")
-    row = b"\x01" + bytes(rgb) + bytes(3 * (width - 1))
+    pixel = b"".join(v.to_bytes(depth // 8, "big") for v in rgb)
+    row = b"\x01" + pixel + bytes(len(pixel) * (width - 1))
     unit = row * rows_per_unit
     co = zlib.compressobj(9)
     first = co.compress(unit) + co.flush(zlib.Z_FULL_FLUSH)
@@ -115,9 +123,45 @@ def solid_png(width: int, height: int, rgb: tuple[int, int, int], rows_per_unit:
         adler = zlib.adler32(unit, adler)
     # final empty fixed-Huffman block (BFINAL=1, BTYPE=01, end-of-block), then Adler-32
     stream = header + body * n + b"\x03\x00" + struct.pack(">I", adler)
-    ihdr = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)
+    ihdr = struct.pack(">IIBBBBB", width, height, depth, colour_type, 0, 0, 0)
     return (b"\x89PNG\r\n\x1a\n" + _chunk(b"IHDR", ihdr) + _chunk(b"IDAT", stream)
             + _chunk(b"IEND", b""))
+
+
+def float_tiff(width: int, height: int, rows_per_strip: int = 60) -> bytes:
+    """A valid 32-bit float grey TIFF (deflate) of ramps 0..1 across, 16 KB at 50 MP.
+
+    Every strip has the same rows, so every strip offset points at one compressed strip:
+    the file stays tiny whatever its size, and a decoder that converts it in float64
+    needs 8 bytes a pixel for each copy (50 MP: 400 MB). Issue 23: a 300 KB float TIFF
+    named .jpg took ``posture analyze`` to 2.0 GB.
+    """
+    if height % rows_per_strip:
+        raise ValueError("height must be a multiple of rows_per_strip")
+    # a ramp repeated every 1,020 px: within deflate's 32 KB window, so a strip is ~2 KB
+    row = np.resize(np.linspace(0.0, 1.0, 1020, dtype="<f4"), width).astype("<f4").tobytes()
+    strip = zlib.compress(row * rows_per_strip, 9)
+    n = height // rows_per_strip
+    entries = [(256, 4, width), (257, 4, height), (258, 3, 32), (259, 3, 8), (262, 3, 1),
+               (273, 4, None), (277, 3, 1), (278, 4, rows_per_strip), (279, 4, None),
+               (339, 3, 3)]  # SampleFormat 3: IEEE float
+    ifd_size = 2 + 12 * len(entries) + 4
+    offsets_at = 8 + ifd_size
+    counts_at = offsets_at + 4 * n
+    strip_at = counts_at + 4 * n
+    ifd = struct.pack("<H", len(entries))
+    for tag, kind, value in entries:
+        if tag == 273:
+            ifd += struct.pack("<HHII", tag, 4, n, offsets_at)
+        elif tag == 279:
+            ifd += struct.pack("<HHII", tag, 4, n, counts_at)
+        elif kind == 3:
+            ifd += struct.pack("<HHIHH", tag, 3, 1, value, 0)
+        else:
+            ifd += struct.pack("<HHII", tag, 4, 1, value)
+    ifd += struct.pack("<I", 0)
+    return (b"II*\x00" + struct.pack("<I", 8) + ifd + struct.pack(f"<{n}I", *[strip_at] * n)
+            + struct.pack(f"<{n}I", *[len(strip)] * n) + strip)
 
 
 def text_chunk_bomb_png(im: Image.Image, inflated: int = 64 * 1024 * 1024) -> bytes:
@@ -164,6 +208,39 @@ def chunk_flood_png(png: bytes, count: int = 3_650_000, kind: bytes = b"tEXt") -
     valid CRC): 3.65 million took Pillow 5.8 s to parse."""
     at = png.index(b"IDAT") - 4
     return png[:at] + _chunk(kind, b"") * count + png[at:]
+
+
+def jpeg_segment(jpeg: bytes, marker: int) -> bytes:
+    """The first whole segment (marker, length, payload) of kind ``0xFF marker`` in ``jpeg``."""
+    pos = 2
+    while pos + 4 <= len(jpeg):
+        length = struct.unpack(">H", jpeg[pos + 2:pos + 4])[0]
+        if jpeg[pos + 1] == marker:
+            return jpeg[pos:pos + 2 + length]
+        pos += 2 + length
+    raise ValueError(f"no 0xFF{marker:02X} segment before the scan data")
+
+
+#: The marker floods of issue 23, each as the unit repeated after SOI: empty or minimal
+#: valid segments (DRI, JPG0), stray markers without a length (RST0, TEM), and copies of the
+#: picture's own frame header (SOF0), Huffman table (DHT) and quantisation table (DQT).
+FLOOD_UNITS = {
+    "dri": lambda jpeg: b"\xff\xdd\x00\x04\x00\x00",
+    "rst": lambda jpeg: b"\xff\xd0",
+    "tem": lambda jpeg: b"\xff\x01",
+    "jpg0": lambda jpeg: b"\xff\xf0\x00\x02",
+    "sof": lambda jpeg: jpeg_segment(jpeg, 0xC0),
+    "dht": lambda jpeg: jpeg_segment(jpeg, 0xC4),
+    "dqt": lambda jpeg: jpeg_segment(jpeg, 0xDB),
+}
+#: Size of each flood: under the 50 MB upload limit, as in the report.
+FLOOD_BYTES = 45_000_000
+
+
+def segment_flood_jpeg(jpeg: bytes, unit: bytes, size: int = FLOOD_BYTES) -> bytes:
+    """``jpeg`` with ``unit`` repeated after its SOI, to about ``size`` bytes in all. Before
+    issue 23's fix a 45 MB flood of any kind cost 8-105 s in ``load_image``."""
+    return jpeg[:2] + unit * max(1, (size - len(jpeg)) // len(unit)) + jpeg[2:]
 
 
 def bad_exif_jpeg(jpeg: bytes) -> bytes:
@@ -287,10 +364,14 @@ def build(out_dir: Path, *, base: Path | None = None, render: bool = True) -> di
     items: list[dict] = []
     skipped: list[dict] = []
 
-    def add(name: str, data: bytes, what: str, expect: dict) -> None:
+    def add(name: str, data: bytes, what: str, expect: dict, bound: dict | None = None
+            ) -> None:
         (items_dir / name).write_bytes(data)
-        items.append({"name": name, "what": what, "expect": expect, "bytes": len(data),
-                      "sha256": hashlib.sha256(data).hexdigest()})
+        item = {"name": name, "what": what, "expect": expect, "bytes": len(data),
+                "sha256": hashlib.sha256(data).hexdigest()}
+        if bound:  # measured by bench/hostile.py (peak RSS of `posture analyze`, refusal time)
+            item["bound"] = bound
+        items.append(item)
 
 
     # the base itself, so every comparison has its reference in the same run
@@ -316,12 +397,41 @@ def build(out_dir: Path, *, base: Path | None = None, render: bool = True) -> di
         {"code": "corrupt_image"})
     add("app2_flood.jpg", marker_flood_jpeg(base_bytes, 0xE2),
         "the base JPEG after 11.7 million empty APP2 segments (47 MB)",
-        {"code": "too_many_segments"})
+        {"code": "too_many_segments"}, bound={"refused_within_s": 0.5})
     add("com_flood.jpg", marker_flood_jpeg(base_bytes, 0xFE),
         "the base JPEG after 11.7 million empty COM segments (47 MB)",
-        {"code": "too_many_segments"})
+        {"code": "too_many_segments"}, bound={"refused_within_s": 0.5})
     add("chunk_flood.png", chunk_flood_png(_encode(upright.resize((120, 200)), "PNG")),
-        "a PNG with 3.65 million empty tEXt chunks (44 MB)", {"code": "too_many_segments"})
+        "a PNG with 3.65 million empty tEXt chunks (44 MB)", {"code": "too_many_segments"},
+        bound={"refused_within_s": 0.5})
+    for kind, unit in FLOOD_UNITS.items():
+        flood = segment_flood_jpeg(base_bytes, unit(base_bytes))
+        add(f"{kind}_flood.jpg", flood,
+            f"the base JPEG after {(len(flood) - len(base_bytes)) // len(unit(base_bytes)):,} "
+            f"{kind.upper()} markers ({len(flood) / 1e6:.0f} MB)",
+            {"code": "too_many_segments"}, bound={"refused_within_s": 0.5})
+
+    # -- tiny files that decode to 50 MP (issue 23): accepted, in bounded memory, or refused
+    #    from the header when their decode alone would pass the budget
+    big = {"peak_rss_mb": 600}
+    add("gray16_50mp.png", solid_png(8160, 6120, (23130,), 60, depth=16, colour_type=0),
+        "a 16-bit grey PNG of 8160x6120 px (50 MP) in ~100 KB", {"code": "no_person"},
+        bound=big)
+    add("float_tiff.jpg", float_tiff(8160, 6120),
+        "a 32-bit float TIFF of 8160x6120 px named .jpg, 16 KB", {"code": "no_person"},
+        bound=big)
+    add("rgba_50mp.png", solid_png(8160, 6120, (90, 140, 200, 128), 60, colour_type=6),
+        "an 8-bit RGBA PNG of 8160x6120 px, half transparent (composited on white)",
+        {"code": "no_person"}, bound=big)
+    add("progressive444_50mp.jpg",
+        _encode(Image.new("RGB", (8160, 6120), (120, 130, 140)), "JPEG", quality=90,
+                progressive=True, subsampling=0),
+        "a progressive 4:4:4 JPEG of 8160x6120 px: libjpeg keeps 300 MB of coefficients",
+        {"code": "no_person"}, bound=big)
+    add("webp_50mp.webp",
+        _encode(Image.new("RGBA", (8160, 6120), (90, 140, 200, 255)), "WEBP", lossless=True),
+        "a lossless WebP of 8160x6120 px: Pillow's WebP reader would need 774 MB",
+        {"code": "image_too_large"}, bound=big)
     add("tiny_32.png", _encode(upright.resize((32, 32), Image.Resampling.LANCZOS), "PNG"),
         "the person scaled to 32x32 px", {"code": "image_too_small"})
 
