@@ -46,11 +46,12 @@ PYTHON = ROOT / ".venv" / "bin" / "python"
 
 @dataclass(frozen=True)
 class Edit:
-    """Replace ``old`` (which must occur exactly once in ``path``) by ``new``."""
+    """Replace ``old`` (which must occur exactly ``count`` times in ``path``) by ``new``."""
 
     path: str
     old: str
     new: str
+    count: int = 1
 
 
 @dataclass(frozen=True)
@@ -74,6 +75,8 @@ def _e(path: str, old: str, new: str) -> tuple[Edit, ...]:
 
 
 ACC = "tests/test_accuracy_gates.py"
+DOC_NOT_INPUT = ('    """Refuse ``out`` when it is (or links to) one of ``inputs`` (paths or '
+                 'URIs)."""\n')
 FAST_SIGN = ("tests/test_sign_conventions.py", "tests/test_geometry.py")
 
 BREAKS: tuple[Break, ...] = (
@@ -139,12 +142,17 @@ BREAKS: tuple[Break, ...] = (
              "todo_files = list(files)"),
           (("tests/test_batch.py", "-k", "rerun or resume or killed"),),
           "duplicate rows and repeated work after an interrupted batch"),
-    Break("output-same-file-off", "issue 29", "output-onto-input check never matches",
+    Break("output-onto-input-off", "issue 29", "output-onto-input check never refuses",
+          _e("posture/outputs.py", DOC_NOT_INPUT, DOC_NOT_INPUT + "    return\n"),
+          (("tests/test_output_safety.py", "-k", "local and (input or photo)"),),
+          "a batch CSV or overlay can overwrite the user's photo"),
+    Break("output-same-file-off", "issue 29",
+          "same_file() never matches (--out = --jsonl, rows of the outputs themselves)",
           _e("posture/outputs.py",
              "if ra == os.path.realpath(pb) or (ka is not None and ka == file_key(pb)):",
              "if False:"),
-          (("tests/test_output_safety.py", "-k", "local and (input or photo)"),),
-          "a batch CSV or overlay can overwrite the user's photo"),
+          (("tests/test_output_safety.py", "-k", "local"), ("tests/test_batch.py",)),
+          "--out and --jsonl on one file: the JSONL is written over the CSV"),
     Break("mirror-averaging-off", "issue 29", "only the photo, not its mirror, is measured",
           _e("posture/metrics.py",
              "pred = {k: float(np.mean([p[k] for p in preds])) for k in preds[0]}",
@@ -246,10 +254,17 @@ BREAKS: tuple[Break, ...] = (
              "            if False:"),
           (("tests/test_store_audit_chain.py",),),
           "an edited audit row goes unnoticed"),
-    Break("jpeg-marker-cap-off", "new", "JPEG metadata segment cap removed",
-          _e("posture/images.py", "if meta > MAX_JPEG_METADATA_SEGMENTS:", "if False:"),
+    Break("jpeg-metadata-cap-off", "new", "JPEG metadata (APP/COM) segment cap removed",
+          _e("posture/images_structure.py", "if meta > MAX_JPEG_METADATA_SEGMENTS:",
+             "if False:"),
           (("tests/test_images.py", "-k", "cap or segment or flood"),),
-          "a crafted JPEG of millions of segments stalls the analysis for minutes"),
+          "a JPEG of millions of APP segments stalls the analysis for minutes"),
+    Break("jpeg-marker-cap-off", "new",
+          "cap on the other JPEG markers (tables, RST, fill) removed",
+          (Edit("posture/images_structure.py", "if tables > MAX_JPEG_TABLE_SEGMENTS:",
+                "if False:", count=2),),
+          (("tests/test_images.py", "-k", "cap or segment or flood or marker"),),
+          "a JPEG of millions of table or restart markers stalls the analysis for minutes"),
     Break("ort-telemetry-on", "new", "onnxruntime's usage telemetry left on",
           _e("posture/estimator_runtime.py", '    os.environ["ORT_DISABLE_TELEMETRY"] = "1"\n',
              ""),
@@ -291,9 +306,9 @@ def check_edits(tree: Path, breaks: tuple[Break, ...]) -> list[str]:
                 problems.append(f"{b.name}: {e.path} does not exist")
                 continue
             n = f.read_text(encoding="utf-8").count(e.old)
-            if n != 1:
-                problems.append(f"{b.name}: the old text occurs {n} times in {e.path}: "
-                                f"{e.old!r}")
+            if n != e.count:
+                problems.append(f"{b.name}: the old text occurs {n} times (not {e.count}) "
+                                f"in {e.path}: {e.old!r}")
     return problems
 
 
@@ -304,8 +319,8 @@ def apply(tree: Path, b: Break) -> dict[Path, str]:
         f = tree / e.path
         text = f.read_text(encoding="utf-8")
         saved.setdefault(f, text)
-        if text.count(e.old) != 1:
-            raise SystemExit(f"{b.name}: {e.old!r} no longer applies once in {e.path}")
+        if text.count(e.old) != e.count:
+            raise SystemExit(f"{b.name}: {e.old!r} is not {e.count} times in {e.path}")
         f.write_text(text.replace(e.old, e.new), encoding="utf-8")
     return saved
 
