@@ -471,7 +471,8 @@ def _findings(pdf: _Doc, result, photo, draw_landmarks,
                 r.cell(pdf.t(c))
     pdf.ln(1)
     if result.pelvic_tilt_deg is not None:
-        pdf.para("Which pelvic tilt? " + WHICH_NUMBER, 7.8, muted=True)
+        # no "?" in the report itself: a "?" in the PDF means a glyph no font had
+        pdf.para("Which pelvic tilt is shown: " + WHICH_NUMBER, 7.8, muted=True)
     pdf.ln(1)
     _severity(pdf, result)
     pdf.set_left_margin(15)

@@ -243,7 +243,7 @@ def test_4_save_cannot_be_pressed_twice(cpage, clinic, photos):
 def _delete_latest(page) -> None:
     settle(page)
     tab(page, "History")
-    page.get_by_text("One assessment").click()
+    page.get_by_text("One assessment: photo, report, delete", exact=True).click()
     box = page.get_by_test_id("stCheckbox").filter(has_text="Delete this assessment")
     for _ in range(3):  # a click that lands while the expander opens can be lost
         box.click()
