@@ -39,10 +39,10 @@ CHUNK = 3
 
 
 def _session(model: bytes | str):
-    # onnxruntime 1.31 has usage telemetry on Linux too: it leaves a device id and a
-    # database in ~/.cache/Microsoft and a .ses file in $TMPDIR, and may upload events.
-    # Analysing a photo writes and sends nothing (tests/test_privacy.py); the variable is
-    # read once, when onnxruntime starts.
+    # onnxruntime 1.29-1.32 have usage telemetry on Linux too (requirements.txt pins 1.28,
+    # which has none): a device id and a database in ~/.cache/Microsoft, a .ses file in
+    # $TMPDIR, events to upload. Analysing a photo writes and sends nothing
+    # (tests/test_privacy.py), whatever version is installed; read once, at start.
     os.environ["ORT_DISABLE_TELEMETRY"] = "1"
     import onnxruntime as ort
 
