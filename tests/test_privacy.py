@@ -274,7 +274,16 @@ def test_clinic_page_escapes_names_for_markdown(tmp_path, monkeypatch):
         s.save_assessment(p.id, _result(), notes=NOTES)
     monkeypatch.setenv("POSTURE_DB", str(db))
     at = testing.AppTest.from_file(str(ROOT / "pages" / "4_Clinic.py"), default_timeout=60)
-    at.run()
+    from streamlit import config
+
+    # the page opens without accounts only on a loopback address; set it here rather than
+    # rely on .streamlit/config.toml, which Streamlit reads from the working directory
+    old = config.get_option("server.address")
+    config.set_option("server.address", "127.0.0.1")
+    try:
+        at.run()
+    finally:
+        config.set_option("server.address", old)
     assert not at.exception, at.exception
     header = next(m.value for m in at.markdown if m.value.startswith("### "))
     # every markdown-special character of the name and pseudonym arrives escaped
