@@ -664,8 +664,7 @@ class Store:
             pid = conn.execute(sa.select(ASSESSMENTS.c.patient_id).where(
                 ASSESSMENTS.c.id == assessment_id)).scalar()
             if pid is None:
-                raise StoreError(f"no assessment with id {assessment_id}",
-                                 code="assessment_not_found")
+                raise _no_assessment(assessment_id)
             conn.execute(sa.update(ASSESSMENTS).where(ASSESSMENTS.c.id == assessment_id)
                          .values(reference_instrument=ref[0], reference_deg=ref[1]))
             self._audit(conn, actor, "reference", patient_id=pid, assessment_id=assessment_id,
@@ -677,8 +676,7 @@ class Store:
             row = conn.execute(_select_records().where(
                 ASSESSMENTS.c.id == assessment_id)).first()
         if row is None:
-            raise StoreError(f"no assessment with id {assessment_id}",
-                             code="assessment_not_found")
+            raise _no_assessment(assessment_id)
         return _record(row)
 
     def list_assessments(self, patient_id: int) -> list[AssessmentRecord]:
@@ -696,8 +694,7 @@ class Store:
             row = conn.execute(sa.select(ASSESSMENTS.c.photo_jpeg).where(
                 ASSESSMENTS.c.id == assessment_id)).first()
         if row is None:
-            raise StoreError(f"no assessment with id {assessment_id}",
-                             code="assessment_not_found")
+            raise _no_assessment(assessment_id)
         return None if row[0] is None else bytes(row[0])
 
     def delete_assessment(self, assessment_id: int, *, actor: str | None = None) -> None:
@@ -706,8 +703,7 @@ class Store:
             pid = conn.execute(sa.select(ASSESSMENTS.c.patient_id).where(
                 ASSESSMENTS.c.id == assessment_id)).scalar()
             if pid is None:
-                raise StoreError(f"no assessment with id {assessment_id}",
-                                 code="assessment_not_found")
+                raise _no_assessment(assessment_id)
             conn.execute(sa.delete(ASSESSMENTS).where(ASSESSMENTS.c.id == assessment_id))
             self._audit(conn, actor, "delete", patient_id=pid, assessment_id=assessment_id,
                         detail="assessment")
@@ -729,6 +725,10 @@ def _select_records() -> sa.Select:
     c = ASSESSMENTS.c
     cols = [col for col in ASSESSMENTS.c if col.name != "photo_jpeg"]
     return sa.select(*cols, c.photo_jpeg.is_not(None).label("has_photo"))
+
+
+def _no_assessment(assessment_id: int) -> StoreError:
+    return StoreError(f"no assessment with id {assessment_id}", code="assessment_not_found")
 
 
 def _record(row) -> AssessmentRecord:

@@ -37,7 +37,7 @@ from .generate import Sample
 from .labels import BoneOffsets, draw_bone_offsets, make_label
 from .pose import PosedBody, PoseParams, pose_body
 from .render import encode_jpeg, render
-from .scene import CameraParams, SceneParams, Sensor, sample_scene
+from .scene import CameraParams, SceneParams, Sensor, sample_camera, sample_scene
 
 RETAKE_STREAM = 0x7E7A4E  # keeps retake sessions apart from generate's (seed, index) draws
 STANCE, TAKE, BONE = 1, 2, 3  # sub-streams of a session
@@ -117,14 +117,7 @@ def sample_shot(seed: int, person: int, take: int, height_px: int = 960) -> Shot
     aspects, p = zip(*ASPECTS, strict=True)
     aspect = aspects[int(rng.choice(len(aspects), p=p))]
     shins = bool(rng.uniform() < SHINS_CUT_P)
-    camera = CameraParams(
-        focal_35mm=float(rng.uniform(24, 70)),
-        height_frac=float(rng.uniform(0.3, 0.85)),
-        fill=float(rng.uniform(0.6, 0.9)),
-        roll=float(rng.uniform(-3, 3)),
-        offset_x=float(rng.uniform(-0.12, 0.12)),
-        offset_y=float(rng.uniform(-0.04, 0.04)),
-    )
+    camera = sample_camera(rng)
     sensor = Sensor(
         exposure=float(np.exp(rng.normal(0, 0.2))),
         white_balance=tuple(float(v) for v in np.exp(rng.normal(0, 0.04, 3))),

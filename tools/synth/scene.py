@@ -245,6 +245,19 @@ def sample_appearance(rng: np.random.Generator, shape: BodyShape) -> Appearance:
     )
 
 
+def sample_camera(rng: np.random.Generator) -> CameraParams:
+    """A phone camera's placement and lens (same draws, in the same order, wherever a
+    camera is sampled, so a seed keeps giving the same picture)."""
+    return CameraParams(
+        focal_35mm=float(rng.uniform(24, 70)),
+        height_frac=float(rng.uniform(0.3, 0.85)),
+        fill=float(rng.uniform(0.6, 0.9)),
+        roll=float(rng.uniform(-3, 3)),
+        offset_x=float(rng.uniform(-0.12, 0.12)),
+        offset_y=float(rng.uniform(-0.04, 0.04)),
+    )
+
+
 def sample_scene(rng: np.random.Generator) -> SceneParams:
     """Draw every parameter of one image (see the module docstring)."""
     shape = sample_shape(rng)
@@ -253,14 +266,7 @@ def sample_scene(rng: np.random.Generator) -> SceneParams:
     target = sample_target_tilt(rng)
     pose = sample_pose(rng)
     facing = "left" if rng.uniform() < 0.5 else "right"
-    camera = CameraParams(
-        focal_35mm=float(rng.uniform(24, 70)),
-        height_frac=float(rng.uniform(0.3, 0.85)),
-        fill=float(rng.uniform(0.6, 0.9)),
-        roll=float(rng.uniform(-3, 3)),
-        offset_x=float(rng.uniform(-0.12, 0.12)),
-        offset_y=float(rng.uniform(-0.04, 0.04)),
-    )
+    camera = sample_camera(rng)
     warm = rng.uniform(-1, 1)
     key_colour = np.array([1.0 + 0.12 * warm, 1.0, 1.0 - 0.15 * warm])
     lighting = Lighting(
