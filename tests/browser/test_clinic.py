@@ -14,7 +14,7 @@ import pytest
 
 from posture.store import open_store
 
-from .harness import ARTIFACTS, SAMPLES, open_page, running_app, shot
+from .harness import ARTIFACTS, SAMPLES, open_page, running_app, settle, shot
 
 pytestmark = pytest.mark.browser
 
@@ -101,26 +101,6 @@ def choose_patient(page, text: str) -> None:
 def header_shows(page, text: str, timeout: float = 30_000) -> None:
     page.get_by_test_id("stMain").locator("h3").filter(has_text=text).first.wait_for(
         timeout=timeout)
-
-
-#: True once no script run has been in flight (no running icon, no stale element) for
-#: 400 ms in a row: a rerun triggered just before is then over and its elements drawn.
-_QUIET = """() => {
-  const busy = !!document.querySelector('[data-testid="stStatusWidgetRunningIcon"],'
-    + ' [data-testid="stStatusWidgetRunningManIcon"], [data-stale="true"]');
-  const now = performance.now();
-  if (busy || window.__postureBusyAt === undefined) window.__postureBusyAt = now;
-  if (busy) return false;
-  return now - window.__postureBusyAt > 400;
-}"""
-
-
-def settle(page, timeout: float = 60_000) -> None:
-    """Wait for the script run to end and every element to be redrawn by it (a negative
-    check on elements left over from the previous run would pass or fail by chance): the
-    page must stay idle for 400 ms, measured from this call."""
-    page.evaluate("() => { delete window.__postureBusyAt; }")
-    page.wait_for_function(_QUIET, timeout=timeout, polling=100)
 
 
 def main_shows(page, text: str, timeout: float = 30_000) -> None:
