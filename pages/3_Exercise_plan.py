@@ -8,13 +8,13 @@ import json
 
 import streamlit as st
 
+from posture.contract import from_dict
 from posture.errors import PostureError
 from posture.plan import (
     PlanInput,
     make_plan,
     thomas_test_guide,
 )
-from posture.present.contract import from_dict
 from posture_app.plan_view import (
     clinician_advice,
     plan_html,

@@ -223,7 +223,7 @@ def _cell(v: Any) -> Any:
 
 def csv_row(file: str, d: dict[str, Any] | Reading) -> dict[str, Any]:
     """The CSV row of one result (a contract dict or its typed :class:`Reading`)."""
-    from .present.contract import from_dict
+    from .contract import from_dict
 
     r = from_dict(d, strict=False)
     size = r.image_size or (None, None)
@@ -751,7 +751,7 @@ class _Pool:
             feed(pid)
 
     def _reap(self, inflight, on_result, feed, jobs) -> None:
-        from .present.contract import error_to_dict
+        from .contract import error_to_dict
 
         for pid, (p, _) in list(self.procs.items()):
             if p.is_alive() or pid not in inflight:

@@ -93,8 +93,8 @@ def cmd_analyze(args) -> int:
     from contextlib import ExitStack
 
     from .analysis import Analyzer
+    from .contract import error_reading, exit_code_for, to_dict
     from .plan import PlanInput, format_plan_text, make_plan, plan_to_dict
-    from .present.contract import error_reading, exit_code_for, to_dict
     from .safe import analyze_input
 
     source = str(args.photo)

@@ -1,7 +1,7 @@
 """The typed result of one analysis: what every consumer (plan, store, report, app) reads.
 
 :class:`Assessment` is built by :func:`posture.analysis.assess`; the JSON contract
-(:mod:`posture.present.contract`) is only its serialised form at the edge. The findings
+(:mod:`posture.contract`) is only its serialised form at the edge. The findings
 that follow from the measurements and ``thresholds.yaml`` (forward head, knee
 hyperextension) are computed here, once, so no reader re-derives them.
 
@@ -144,8 +144,8 @@ class Reading:
     """One result in portable form: exactly what the JSON contract holds, typed.
 
     An :class:`Assessment` lives in memory only (pose, mask, patch); a ``Reading`` is what
-    leaves the analysis (:func:`posture.present.contract.reading`) and what comes back from
-    a stored or exported JSON (:func:`posture.present.contract.from_dict`). Plans, the
+    leaves the analysis (:func:`posture.contract.reading`) and what comes back from
+    a stored or exported JSON (:func:`posture.contract.from_dict`). Plans, the
     clinic store, its history charts, the PDF and the app's panels all read this type,
     never the dict. Numbers are rounded as in the contract (degrees to 0.01).
 

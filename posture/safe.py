@@ -59,15 +59,15 @@ class Outcome:
 
     def reading(self):
         """The portable typed result (:class:`~posture.result.Reading`) of this outcome."""
-        from .present.contract import error_reading, reading
+        from .contract import error_reading, reading
 
         if self.assessment is not None:
             return reading(self.assessment, source=self.source)
         return error_reading(self.error, source=self.source)
 
     def to_dict(self) -> dict:
-        """The JSON contract of this outcome (see :mod:`posture.present.contract`)."""
-        from .present.contract import error_to_dict, to_dict
+        """The JSON contract of this outcome (see :mod:`posture.contract`)."""
+        from .contract import error_to_dict, to_dict
 
         if self.assessment is not None:
             return to_dict(self.assessment, source=self.source)

@@ -10,7 +10,7 @@ from collections.abc import Callable, Sequence
 from statistics import NormalDist
 
 from posture.capture import MAX_TILT_SPREAD_DEG, MIN_FRAMES, aggregate, summarize
-from posture.present.contract import from_dict, to_dict
+from posture.contract import from_dict, to_dict
 
 __all__ = ["MAX_TILT_SPREAD_DEG", "MIN_FRAMES", "Z90", "aggregate_frames", "summarize"]
 

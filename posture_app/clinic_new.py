@@ -15,10 +15,10 @@ from datetime import UTC, datetime, time
 import pandas as pd
 import streamlit as st
 
+from posture.contract import from_dict
 from posture.errors import PostureError
 from posture.images import UPLOAD_TYPES
 from posture.palpation import instruments, palpation_equivalent
-from posture.present.contract import from_dict
 from posture.result import Reading
 from posture.store import THOMAS_ANSWERS, Patient, StoreError, encode_jpeg
 from posture.store.history import METRICS
@@ -104,8 +104,8 @@ def clickable_pictures(k: str, a, overlay, corr: dict[str, tuple[float, float]])
 
 def new_assessment_tab(s, p: Patient, actor: str) -> None:
     from posture.analysis import reassess
+    from posture.contract import assessment_to_dict
     from posture.correction import drawable
-    from posture.present.contract import assessment_to_dict
     from posture.present.overlay import draw_overlay
 
     forget_drafts(p.id)

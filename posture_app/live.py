@@ -236,7 +236,7 @@ class LiveSession:
 
     def _analyse(self, rgb: np.ndarray, now: float) -> _Seen | None:
         """The frame's assessment and overlay (None once closed); raises on a failure."""
-        from posture.present.contract import assessment_to_dict
+        from posture.contract import assessment_to_dict
         from posture.present.overlay import draw_overlay
         from posture.safe import NOBODY_CODE, analyze_input
 
@@ -402,7 +402,7 @@ def combined_overlay(frame: CapturedFrame, combined: Reading) -> np.ndarray:
 def capture_result(taken: Taken) -> tuple[dict, np.ndarray | None]:
     """A finished capture as one result: the combined contract dict and the overlay of its
     representative frame, drawn with the combined reading (None without frames)."""
-    from posture.present.contract import from_dict
+    from posture.contract import from_dict
 
     agg, rep = aggregate_frames(taken.results)
     if rep is None:

@@ -10,7 +10,7 @@ from collections.abc import Callable, Sequence
 import numpy as np
 import streamlit as st
 
-from posture.present.contract import from_dict, to_dict
+from posture.contract import from_dict, to_dict
 from posture.result import ErrorInfo, Reading
 from posture.safe import INTERNAL_ERROR
 

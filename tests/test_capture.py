@@ -8,8 +8,8 @@ import numpy as np
 import pytest
 
 from posture.capture import MAX_TILT_SPREAD_DEG, aggregate, summarize
+from posture.contract import to_dict
 from posture.metrics import Measurement
-from posture.present.contract import to_dict
 from posture.result import Reading, Reason, ViewSummary
 
 

@@ -124,9 +124,9 @@ def _cli(*args: str) -> subprocess.CompletedProcess:
 @pytest.mark.parametrize("kind", list(KINDS))
 def test_library_cell(kind, captures, analyzer):
     """The library's answer for each capture, and its overlay drawn without error."""
+    from posture.contract import assessment_to_dict, error_to_dict
     from posture.errors import PostureError
     from posture.images import load_image
-    from posture.present.contract import assessment_to_dict, error_to_dict
 
     path = captures / f"{kind}.jpg"
     try:
@@ -201,9 +201,9 @@ def test_clinic_picture_and_pdf_cells(kind, captures, analyzer):
     """The clinic's surfaces for a partial view: the correction picture (placed points drawn
     through the same overlay) and the PDF report with landmarks drawn."""
     from posture.analysis import reassess
+    from posture.contract import reading
     from posture.correction import drawable, key_points
     from posture.images import load_image
-    from posture.present.contract import reading
     from posture.present.report_pdf import build_report
 
     path = captures / f"{kind}.jpg"

@@ -1,4 +1,4 @@
-"""The JSON contract as one pair, to_dict/from_dict (posture.present.contract), and the typed
+"""The JSON contract as one pair, to_dict/from_dict (posture.contract), and the typed
 Reading every consumer reads. No model needed: the dicts here are contract-shaped."""
 
 from __future__ import annotations
@@ -7,9 +7,9 @@ import json
 
 import pytest
 
+from posture.contract import error_to_dict, exit_code_for, from_dict, to_dict
 from posture.errors import InputError, NoPersonError
 from posture.palpation import PALPATION_METHOD
-from posture.present.contract import error_to_dict, exit_code_for, from_dict, to_dict
 from posture.result import Reading, Reason, forward_head, knee_hyperextension
 
 GRADED = {

@@ -84,7 +84,7 @@ def _entry(corpus, name: str) -> dict:
 
 def outcome(analyzer, path) -> dict:
     """The contract dict of one file through the library, plus the exception type raised."""
-    from posture.present.contract import assessment_to_dict, error_to_dict
+    from posture.contract import assessment_to_dict, error_to_dict
 
     try:
         d = assessment_to_dict(analyzer.analyze(path), source=str(path))

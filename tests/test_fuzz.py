@@ -201,7 +201,7 @@ corrections = st.dictionaries(st.one_of(st.sampled_from(NAMES), st.text(max_size
 @given(corrections)
 def test_reassess_with_any_corrections(corr):
     from posture.analysis import Assessment, reassess
-    from posture.present.contract import assessment_to_dict
+    from posture.contract import assessment_to_dict
 
     try:
         with warnings.catch_warnings():
@@ -289,8 +289,8 @@ def _is_number(text: str) -> bool:
 
 def _batch_csv_lines(draw_files):
     from posture.batch import CSV_COLUMNS, csv_row
+    from posture.contract import error_to_dict
     from posture.errors import NoPersonError
-    from posture.present.contract import error_to_dict
 
     buf = io.StringIO()
     w = csv.DictWriter(buf, fieldnames=CSV_COLUMNS, lineterminator="\n")

@@ -193,7 +193,7 @@ def test_the_result_overlay_shows_the_combined_reading_not_its_frames_own(monkey
     +0.6° (neutral): its overlay, drawn while capturing, said "posterior" under a Neutral
     verdict. The result's overlay is drawn with the combined reading."""
     import posture.present.overlay as overlay
-    from posture.present.contract import from_dict
+    from posture.contract import from_dict
 
     a = _assessment()
     frame = CapturedFrame(np.zeros((a.frame_size[1], a.frame_size[0], 3), np.uint8), a)

@@ -10,6 +10,7 @@ from datetime import UTC, datetime, timedelta
 import numpy as np
 import pytest
 
+from posture.contract import PALPATION_KEYS, from_dict, to_dict
 from posture.errors import InputError
 from posture.palpation import (
     PALPATION_METHOD,
@@ -20,7 +21,6 @@ from posture.palpation import (
     palpation_equivalent,
     palpation_halfwidth,
 )
-from posture.present.contract import PALPATION_KEYS, from_dict, to_dict
 
 Z90 = 1.6448536269514722
 

@@ -188,8 +188,8 @@ def real(analyzer):
     """(Assessment, its contract dict, the photo) of one sample, analysed once."""
     from conftest import SAMPLES
 
+    from posture.contract import assessment_to_dict
     from posture.images import load_image
-    from posture.present.contract import assessment_to_dict
 
     path = SAMPLES / "s2024_000054.jpg"  # true tilt +23.1°: anterior, gets a plan
     rgb = load_image(path).rgb

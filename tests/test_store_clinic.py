@@ -220,7 +220,7 @@ def test_locked_database_gives_a_coded_error(tmp_path, monkeypatch):
 
 
 def test_typed_reading_is_stored_as_its_contract(store):
-    from posture.present.contract import from_dict, to_dict
+    from posture.contract import from_dict, to_dict
 
     p = store.add_patient("TY-1")
     reading = from_dict(make_result(tilt=14.0))

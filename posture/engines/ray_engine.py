@@ -105,7 +105,7 @@ class AnalyseBatch:
     def __call__(self, batch: dict) -> dict:
         import ray
 
-        from ..present.contract import error_to_dict
+        from ..contract import error_to_dict
 
         files = [str(f) for f in batch["file"]]
         annots = [str(a) or None for a in batch["annotate_to"]]

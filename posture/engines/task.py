@@ -26,7 +26,7 @@ def analyze_file(analyzer, file: str, annotate_to: str | None = None) -> dict[st
     still the analysis, with :data:`OVERLAY_ERROR` added. On a cluster the actors write
     it, so ``--annotate`` must name a folder every node sees (as local input paths must).
     """
-    from ..present.contract import error_to_dict
+    from ..contract import error_to_dict
     from ..safe import INTERNAL_ERROR, analyze_input
 
     if is_uri(file):

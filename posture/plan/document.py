@@ -10,7 +10,7 @@ from collections.abc import Mapping
 from datetime import date
 from pathlib import Path
 
-from posture.present.contract import from_dict
+from posture.contract import from_dict
 from posture.result import Reading
 
 from .screening import red_flag_questions

@@ -125,19 +125,19 @@ class PlanInput:
     @classmethod
     def from_assessment(cls, a: Assessment) -> PlanInput:
         """The plan's view of an assessment (no JSON in between)."""
-        from posture.present.contract import reading
+        from posture.contract import reading
 
         return cls.from_reading(reading(a))
 
     @classmethod
     def from_result(cls, d: Mapping[str, Any]) -> PlanInput:
         """Build from the JSON dict printed by ``posture analyze --json``
-        (:func:`posture.present.contract.from_dict`).
+        (:func:`posture.contract.from_dict`).
 
         Absent keys and nulls become ``None`` (or the field default); NaN numbers become
         ``None``. Values of the wrong type raise ``InputError`` (code ``invalid_result``).
         """
-        from posture.present.contract import from_dict
+        from posture.contract import from_dict
 
         return cls.from_reading(from_dict(d))
 

@@ -121,7 +121,7 @@ class Body:
 
 
 def _reading(result):
-    from .contract import from_dict
+    from ..contract import from_dict
 
     return from_dict(result, strict=False) if isinstance(result, Mapping) else result
 

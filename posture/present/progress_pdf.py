@@ -17,10 +17,10 @@ import numpy as np
 from fpdf.fonts import FontFace
 
 from ..change import mdc_sentence
+from ..contract import from_dict
 from ..palpation import WHICH_NUMBER
 from ..store import AssessmentRecord, Patient, compare, trend
 from ..store.history import palpation_by_record
-from .contract import from_dict
 from .report_pdf import _ACCENT, _MUTED, _auto_plan, _Doc, _fmt, _plan_section
 
 

@@ -32,12 +32,12 @@ from fpdf import FPDF
 from fpdf.enums import XPos, YPos
 from fpdf.fonts import FontFace
 
+from ..contract import from_dict
 from ..palpation import WHICH_NUMBER, PalpationEstimate, palpation_equivalent
 from ..plan import THOMAS_LABELS
 from ..result import Reading
 from ..store.history import METRICS
 from ..store.records import AssessmentRecord, Patient
-from .contract import from_dict
 
 FONT_ENV = "POSTURE_PDF_FONT"
 FONT_DIRS_ENV = "POSTURE_PDF_FONT_DIRS"

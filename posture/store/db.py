@@ -289,10 +289,10 @@ def _reference_detail(instrument: str, value: float) -> str:
 
 
 def _check_result_fields(result: dict[str, Any]) -> Reading:
-    """The typed reading of a result (:func:`posture.present.contract.from_dict`): a
+    """The typed reading of a result (:func:`posture.contract.from_dict`): a
     field without its contract type is ``invalid_record`` (not an IndexError or a driver
     error mid-insert)."""
-    from ..present.contract import from_dict
+    from ..contract import from_dict
 
     try:
         return from_dict(result)
@@ -567,7 +567,7 @@ class Store:
         result
             The typed :class:`posture.result.Assessment` (after any landmark corrections)
             or its :class:`~posture.result.Reading`, or the JSON contract dict
-            (:func:`posture.present.contract.to_dict`); stored as the contract dict.
+            (:func:`posture.contract.to_dict`); stored as the contract dict.
         taken_at
             When the photo was taken (default now); stored in UTC.
         photo_jpeg, photo_consent
@@ -583,7 +583,7 @@ class Store:
             ``(instrument, degrees)``: a reference reading of the pelvic tilt beside this
             assessment (:meth:`set_reference`), or None.
         """
-        from ..present.contract import to_dict
+        from ..contract import to_dict
         from ..result import Assessment, Reading
 
         if isinstance(result, Assessment | Reading):  # typed: stored as its contract dict

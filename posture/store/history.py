@@ -96,7 +96,7 @@ def metric_value(result: dict[str, Any], name: str) -> tuple[float | None, tuple
                                                               float | None]:
     """(value, interval, coverage) of metric ``name`` in a contract dict
     (:meth:`posture.result.Reading.metric`)."""
-    from ..present.contract import from_dict
+    from ..contract import from_dict
 
     METRIC_BY_NAME[name]  # KeyError for a metric that is not tracked
     try:

@@ -108,9 +108,9 @@ class AssessmentRecord:
 
     @cached_property
     def reading(self) -> Reading:
-        """The saved result, typed (:func:`posture.present.contract.from_dict`); a result
+        """The saved result, typed (:func:`posture.contract.from_dict`); a result
         that no longer parses reads as an abstention with code ``invalid_result``."""
-        from ..present.contract import from_dict
+        from ..contract import from_dict
 
         return from_dict(self.result, strict=False)
 

@@ -258,8 +258,8 @@ def _results_script():
 
 
 def _error_script():
+    from posture.contract import error_to_dict
     from posture.errors import InputError
-    from posture.present.contract import error_to_dict
     from posture_app.results import show_results
 
     show_results(error_to_dict(InputError("x", code="corrupt_image")), None, key="t")

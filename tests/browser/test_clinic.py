@@ -281,8 +281,8 @@ def test_before_after_view_aligns_blends_and_offers_the_progress_pdf(cpage, clin
     from datetime import UTC, datetime, timedelta
 
     from posture.analysis import Analyzer
+    from posture.contract import assessment_to_dict
     from posture.images import load_image
-    from posture.present.contract import assessment_to_dict
     from posture.store import encode_jpeg
 
     url, db = clinic

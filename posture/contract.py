@@ -24,10 +24,10 @@ import math
 from collections.abc import Mapping
 from typing import Any
 
-from ..classify import BAND_IDS, band_phrase, bands_disclaimer
-from ..errors import InputError, PostureError
-from ..metrics import Measurement
-from ..result import Assessment, ErrorInfo, Reading, Reason, ViewSummary
+from .classify import BAND_IDS, band_phrase, bands_disclaimer
+from .errors import InputError, PostureError
+from .metrics import Measurement
+from .result import Assessment, ErrorInfo, Reading, Reason, ViewSummary
 
 SCHEMA_VERSION = 1
 #: The view gate failed: the person is there but cannot be measured (exit code 3).
@@ -209,7 +209,7 @@ PALPATION_KEYS = ("pelvic_tilt_palpation_deg", "pelvic_tilt_palpation_interval_d
 
 def palpation_keys(r: Reading) -> dict:
     """The palpation-equivalent keys of a reading (null without a postural interval)."""
-    from ..palpation import palpation_equivalent
+    from .palpation import palpation_equivalent
 
     p = palpation_equivalent(r.pelvic_tilt_deg, r.pelvic_tilt_interval_deg,
                              r.interval_coverage)
