@@ -23,7 +23,8 @@ from .horizon import LEVEL, Roll, Segments, line_segments, roll_from_segments
 from .images import Frame, load_image
 from .metrics import Measurements, measure_views
 from .pose import PoseEstimator, PoseResult
-from .result import Assessment, Reason
+from .reasons import GUIDANCE, RETAKE_GUIDANCE, Reason, ReasonCode
+from .result import SIDE, Assessment
 from .sagittal import (
     SideView,
     ViewScores,
@@ -36,13 +37,6 @@ from .sagittal import (
 RollMode = Literal["auto", "none"] | Roll
 #: In VIDEO mode, re-estimate camera roll every this many frames with a person in them.
 VIDEO_ROLL_EVERY = 15
-
-RETAKE_GUIDANCE = (
-    "Stand side-on to the camera, arms relaxed by your sides, looking straight ahead.",
-    "The whole body, head to feet, must be in the picture; only you in it.",
-    "Camera at hip height, level, 2–3 m away; fitted clothes so the outline of the lower "
-    "back and buttocks shows.",
-)
 
 
 @dataclass(frozen=True)
@@ -191,11 +185,10 @@ def assess_views(views: list[View], model: EstimatorModel | None, *,
     stature = side.frame.stature_px * first.height / max(views[0].result.height, 1)
     if stature < min_stature:
         measurable = False
-        reasons.append(Reason("person_too_small",
+        reasons.append(Reason(ReasonCode.PERSON_TOO_SMALL,
                               f"the person is about {stature:.0f} px tall in the "
                               f"picture (at least {min_stature:.0f} px are needed)"))
-        guidance.append("Use a larger photo, or step closer so that your body fills most of "
-                        "the picture's height.")
+        guidance.append(GUIDANCE[ReasonCode.PERSON_TOO_SMALL])
     patches = []
     for v, sd in zip(views, sides, strict=True):
         p = v.patch
@@ -209,7 +202,8 @@ def assess_views(views: list[View], model: EstimatorModel | None, *,
                          patches if measurable else [None] * len(sides))
     severity = None
     if model is None:
-        reasons.append(Reason("estimator_unavailable", "estimator not available in this build"))
+        reasons.append(Reason(ReasonCode.ESTIMATOR_UNAVAILABLE,
+                              "estimator not available in this build"))
     elif measurable:
         lo, hi = meas.pelvic_tilt.interval
         # a partial view's interval is widened on purpose: grade it against a limit
@@ -217,8 +211,9 @@ def assess_views(views: list[View], model: EstimatorModel | None, *,
         limit = est["max_interval_width_deg"] * (
             partial_thresholds()["interval_scale"] if side.view.partial else 1.0)
         if hi - lo > limit:
-            reasons.append(Reason("interval_too_wide", "the estimate is too uncertain to grade"))
-            guidance.append(RETAKE_GUIDANCE[2])
+            reasons.append(Reason(ReasonCode.INTERVAL_TOO_WIDE,
+                                  "the estimate is too uncertain to grade"))
+            guidance.append(GUIDANCE[ReasonCode.INTERVAL_TOO_WIDE])
         else:
             sigma = normal_sigma((hi - lo) / 2.0, coverage)
             severity = classify_tilt(meas.pelvic_tilt.value, sigma)
@@ -232,7 +227,7 @@ def assess_views(views: list[View], model: EstimatorModel | None, *,
         side = analyze_side(report, views[0].roll if report_roll is None else report_roll,
                             scores=pooled)
     return Assessment(
-        (first.width, first.height), first.primary, side, meas, severity, abstained,
+        (first.width, first.height), first.primary, {SIDE: side}, meas, severity, abstained,
         tuple(reasons), tuple(guidance), model_variant, model.meta if model else {},
         patches[0],
     )
@@ -291,19 +286,24 @@ def reassess(a: Assessment, corrections: dict[str, tuple[float, float]],
         m = Measurement("pelvic_tilt", round(tilt, 2), "deg", TILT_CONVENTION, None, None,
                         "clinician-placed ASIS and PSIS (uncertainty not estimated)")
         sev = classify_tilt(tilt, 1e-6) if new.side.view.ok else None
-        new = replace(new, measurements=replace(new.measurements, pelvic_tilt=m),
+        new = replace(new, measurements=new.measurements.replaced(m),
                       severity=sev, abstained=not new.side.view.ok,
                       reasons=tuple(r for r in new.reasons if r.code not in
-                                    ("estimator_unavailable", "interval_too_wide")))
+                                    (ReasonCode.ESTIMATOR_UNAVAILABLE,
+                                     ReasonCode.INTERVAL_TOO_WIDE)))
     return new
 
 
 def _withhold_learned(m: Measurements) -> Measurements:
+    """The measurements with the estimator's (``interval: learned`` in the registry)
+    blanked: they are withheld whenever the tilt is."""
     from dataclasses import replace
 
+    from .measures import measures
+
     blank = dict(value=None, interval=None, coverage=None)
-    return replace(m, pelvic_tilt=replace(m.pelvic_tilt, **blank),
-                   lumbar_lordosis=replace(m.lumbar_lordosis, **blank))
+    return m.replaced(*(replace(x, **blank) for s in measures() if s.interval == "learned"
+                        for x in [m.get(s.name)] if x is not None))
 
 
 class Analyzer:

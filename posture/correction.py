@@ -65,13 +65,13 @@ def drawable(a: Assessment, corrections: dict[str, tuple[float, float]] | None =
     t = a.measurements.pelvic_tilt
     if t.value is not None and t.interval is None:
         tilt = replace(t, interval=(t.value, t.value))
-        a = replace(a, measurements=replace(a.measurements, pelvic_tilt=tilt))
+        a = replace(a, measurements=a.measurements.replaced(tilt))
     if t.value is not None and corrections and {"asis", "psis"} <= set(corrections):
         f = a.side.frame
         mid = 0.5 * (f.to_body(np.asarray(corrections["asis"], float))
                      + f.to_body(np.asarray(corrections["psis"], float)))
         hip = mid - np.array([0.0, _LINE_RAISE])
-        a = replace(a, side=replace(a.side, points={**a.side.points, "hip": hip}))
+        a = a.with_view("side", replace(a.side, points={**a.side.points, "hip": hip}))
     return a
 
 

@@ -8,12 +8,14 @@ frame (``u`` forward, ``v`` up, units of stature; see :mod:`posture.sagittal`).
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Callable
+from dataclasses import dataclass, field
 
 import numpy as np
 
 from .config import partial_thresholds
 from .estimator import EstimatorModel
+from .measures import MeasureSpec, measures, spec
 from .sagittal import SideView
 
 
@@ -99,34 +101,55 @@ def plumb_offsets(points: dict[str, np.ndarray]) -> dict[str, float | None]:
 
 @dataclass(frozen=True)
 class Measurements:
-    pelvic_tilt: Measurement
-    lumbar_lordosis: Measurement
-    head_neck_angle: Measurement
-    trunk_lean: Measurement
-    knee_angle: Measurement
-    plumb: dict[str, float]
+    """The measurements of one assessment, in the registry's order
+    (:mod:`posture.measures`), and the side view's plumb-line offsets (fraction of stature).
+
+    ``m.get("pelvic_tilt")`` (or, for existing code, ``m.pelvic_tilt``) is one
+    :class:`Measurement`; :meth:`replaced` swaps some for others.
+    """
+
+    items: tuple[Measurement, ...]
+    plumb: dict[str, float | None] = field(default_factory=dict)
 
     def all(self) -> tuple[Measurement, ...]:
-        return (self.pelvic_tilt, self.lumbar_lordosis, self.head_neck_angle,
-                self.trunk_lean, self.knee_angle)
+        return self.items
+
+    def get(self, name: str) -> Measurement | None:
+        """The measurement called ``name``, or None when it was not measured here."""
+        return next((m for m in self.items if m.name == name), None)
+
+    def __getattr__(self, name: str) -> Measurement:
+        # ``m.pelvic_tilt`` for the registry's names (only called for unknown attributes)
+        if not name.startswith("_"):
+            m = self.get(name)
+            if m is not None:
+                return m
+        raise AttributeError(name)
+
+    def replaced(self, *new: Measurement) -> Measurements:
+        """A copy with ``new`` in place of the measurements of the same names."""
+        by_name = {m.name: m for m in new}
+        return Measurements(tuple(by_name.get(m.name, m) for m in self.items), self.plumb)
 
 
-TILT_CONVENTION = (
-    "angle between the horizontal and the PSIS→ASIS line in the sagittal plane; "
-    "positive = anterior tilt (ASIS lower than PSIS)"
-)
-LORDOSIS_CONVENTION = (
-    "angle between the tangents of the posterior midline skin at the S2 level (mid-PSIS "
-    "height) and at the L1 level (0.11 × stature above it); positive = lordotic. A surface "
-    "angle, not a radiographic Cobb angle"
-)
+#: The contract's sign conventions of the learned measures (``measures.yaml``).
+TILT_CONVENTION = spec("pelvic_tilt").convention
+LORDOSIS_CONVENTION = spec("lumbar_lordosis").convention
+
+#: How each landmark measure of the side view is computed from the body-frame points.
+SIDE_GEOMETRY: dict[str, Callable[[dict[str, np.ndarray]], float]] = {
+    "head_neck_angle": lambda p: head_neck_angle(p["ear_near"], p["shoulder_near"]),
+    "trunk_lean": lambda p: trunk_lean(p["hip"], p["shoulder"]),
+    "knee_angle": lambda p: knee_angle(p["hip_near"], p["knee_near"], p["ankle_near"]),
+}
 
 
-def _with_error(name, value, unit, conv, err, coverage, method) -> Measurement:
+def _with_error(s: MeasureSpec, value, err, coverage, method) -> Measurement:
     if value is None or not np.isfinite(value):  # a point it needs is not in the picture
-        return Measurement(name, None, unit, conv, None, None, method)
+        return Measurement(s.name, None, s.unit, s.convention, None, None, method)
     iv = None if err is None else (round(value - err, 2), round(value + err, 2))
-    return Measurement(name, round(value, 2), unit, conv, iv, coverage if err else None, method)
+    return Measurement(s.name, round(value, 2), s.unit, s.convention, iv,
+                       coverage if err else None, method)
 
 
 def measure(side: SideView, model: EstimatorModel | None, coverage: float = 0.9,
@@ -147,7 +170,8 @@ def measure_views(sides: list[SideView], model: EstimatorModel | None, coverage:
     Each view is measured on its own (facing-normalised, so a mirror image reads the same
     way) and the values are averaged; intervals are taken at the mean. ``sides[0]`` must
     be the photo as given. A view without feet (``side.view.partial``) gets its learned
-    intervals widened by ``thresholds.yaml``'s ``partial.interval_scale``.
+    intervals widened by ``thresholds.yaml``'s ``partial.interval_scale``. The measures
+    and their order are the registry's side-view ones (:mod:`posture.measures`).
     """
     side = sides[0]
     typical = model.typical_error if model else {}
@@ -157,33 +181,29 @@ def measure_views(sides: list[SideView], model: EstimatorModel | None, coverage:
 
     pts = {k: mean_point(k) for k in side.points}
     widen = partial_thresholds()["interval_scale"] if side.view.partial else 1.0
+    pred: dict[str, float] = {}
+    method = ""
     if model is not None:
         preds = [model.predict(sd, p) for sd, p in zip(sides, patches, strict=True)]
         pred = {k: float(np.mean([p[k] for p in preds])) for k in preds[0]}
-        patch = patches[0]
-        t = pred["pelvic_tilt_deg"]
-        method = ("learned: pelvis-patch network + outline regression" if patch is not None
-                  and model.patchnet is not None else "learned: outline regression")
+        method = ("learned: pelvis-patch network + outline regression"
+                  if patches[0] is not None and model.patchnet is not None
+                  else "learned: outline regression")
         if len(sides) > 1:
             method += f", mean of the image and its mirror ({len(sides)} views)"
-        tilt = _with_error("pelvic_tilt", t, "deg", TILT_CONVENTION,
-                           widen * model.halfwidth("pelvic_tilt_deg", t), coverage, method)
-        lord = _with_error("lumbar_lordosis", pred["lumbar_lordosis_deg"], "deg",
-                           LORDOSIS_CONVENTION,
-                           widen * model.halfwidth("lumbar_lordosis_deg", t), coverage, method)
-    else:
-        tilt = Measurement("pelvic_tilt", None, "deg", TILT_CONVENTION)
-        lord = Measurement("lumbar_lordosis", None, "deg", LORDOSIS_CONVENTION)
-    head = _with_error(
-        "head_neck_angle", head_neck_angle(pts["ear_near"], pts["shoulder_near"]), "deg",
-        "ear–shoulder line vs horizontal; smaller = head further forward (CVA proxy)",
-        typical.get("head_neck_angle_deg"), coverage, "landmarks")
-    lean = _with_error(
-        "trunk_lean", trunk_lean(pts["hip"], pts["shoulder"]), "deg",
-        "hip→shoulder line vs vertical; positive = leaning forward",
-        typical.get("trunk_lean_deg"), coverage, "landmarks")
-    knee = _with_error(
-        "knee_angle", knee_angle(pts["hip_near"], pts["knee_near"], pts["ankle_near"]), "deg",
-        "deviation from a straight leg; positive = hyperextension, negative = flexion",
-        typical.get("knee_angle_deg"), coverage, "landmarks")
-    return Measurements(tilt, lord, head, lean, knee, plumb_offsets(pts))
+    # the estimator names its outputs and halfwidths by the contract keys
+    tilt = pred.get(spec("pelvic_tilt").key)
+    out = []
+    for s in measures():
+        if s.view != "side":
+            continue
+        if s.interval == "learned":
+            if model is None:
+                out.append(Measurement(s.name, None, s.unit, s.convention))
+                continue
+            out.append(_with_error(s, pred[s.key], widen * model.halfwidth(s.key, tilt),
+                                   coverage, method))
+        else:
+            out.append(_with_error(s, SIDE_GEOMETRY[s.name](pts), typical.get(s.key),
+                                   coverage, "landmarks"))
+    return Measurements(tuple(out), plumb_offsets(pts))

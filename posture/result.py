@@ -6,15 +6,19 @@ that follow from the measurements and ``thresholds.yaml`` (forward head, knee
 hyperextension) are computed here, once, so no reader re-derives them.
 
 This module imports no other part of the pipeline at run time (only for type checking),
-so every step, :mod:`posture.sagittal` included, can create :class:`Reason` values.
+so every step, :mod:`posture.sagittal` included, can create :class:`Reason` values
+(defined in :mod:`posture.reasons`, with the words for each code; imported here for
+the readers of this module).
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from collections.abc import Mapping
+from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any
 
 from .config import thresholds
+from .reasons import Reason as Reason  # re-exported: readers of the result import it here
 
 if TYPE_CHECKING:
     import numpy as np
@@ -23,28 +27,6 @@ if TYPE_CHECKING:
     from .metrics import Measurement, Measurements
     from .pose import Pose
     from .sagittal import SideView
-
-
-@dataclass(frozen=True)
-class Reason:
-    """Why the tool declined to give (part of) a reading.
-
-    ``code`` is stable (``not_side_on``, ``body_cut_off``, ``interval_too_wide``, ...) and
-    is what code matches on; ``detail`` is the sentence for people. ``str(reason)`` is the
-    ``"code: detail"`` form the JSON contract's ``abstain_reasons`` holds.
-    """
-
-    code: str
-    detail: str
-
-    def __str__(self) -> str:
-        return f"{self.code}: {self.detail}"
-
-    @classmethod
-    def parse(cls, text: str) -> Reason:
-        """The inverse of ``str()``: ``"code: detail"`` → ``Reason`` (no colon: all code)."""
-        code, sep, detail = str(text).partition(":")
-        return cls(code.strip(), detail.strip()) if sep else cls(code.strip(), "")
 
 
 def forward_head(head_neck_angle_deg: float | None) -> bool | None:
@@ -63,19 +45,27 @@ def knee_hyperextension(knee_angle_deg: float | None) -> bool | None:
     return bool(knee_angle_deg > thresholds()["knee"]["hyperextension_above_deg"])
 
 
+#: The view every assessment has today (front and back views come with issue 28).
+SIDE = "side"
+
+
 @dataclass(frozen=True)
 class Assessment:
     """The outcome of analysing one image.
 
-    ``abstained`` is True when the tool declines to give pelvic tilt (bad view, no fitted
-    estimator, interval too wide to grade); ``reasons`` and ``guidance`` say why and what
-    to do. ``severity`` is None whenever it abstains. ``forward_head`` and
-    ``knee_hyperextension`` are the secondary findings (None when not measured).
+    ``views`` holds the geometry of each view measured, by kind (``"side"`` now; front
+    and back next), the first being the one the view gate judged; ``measurements`` holds
+    every measurement of them all (:class:`~posture.metrics.Measurements`, names from the
+    registry :mod:`posture.measures`). ``abstained`` is True when the tool declines to give
+    pelvic tilt (bad view, no fitted estimator, interval too wide to grade); ``reasons``
+    and ``guidance`` say why and what to do. ``severity`` is None whenever it abstains.
+    ``forward_head`` and ``knee_hyperextension`` are the secondary findings (None when not
+    measured).
     """
 
     frame_size: tuple[int, int]  # (width, height) px
     pose: Pose
-    side: SideView
+    views: Mapping[str, SideView]
     measurements: Measurements
     severity: Severity | None
     abstained: bool
@@ -88,13 +78,27 @@ class Assessment:
     patch: np.ndarray | None = field(default=None, repr=False)
 
     @property
+    def view(self) -> SideView:
+        """The first view's geometry (the one the gate judged)."""
+        return next(iter(self.views.values()))
+
+    @property
+    def side(self) -> SideView:
+        """The side view (existing code; new code reads ``views``)."""
+        return self.views[SIDE]
+
+    def with_view(self, kind: str, view: SideView) -> Assessment:
+        """A copy with ``view`` as its ``kind`` view."""
+        return replace(self, views={**self.views, kind: view})
+
+    @property
     def facing(self) -> str:
-        return self.side.facing
+        return self.view.facing
 
     @property
     def ok(self) -> bool:
         """The view passed the gate (the person could be measured)."""
-        return self.side.view.ok
+        return self.view.view.ok
 
     @property
     def reason_codes(self) -> tuple[str, ...]:
@@ -103,15 +107,20 @@ class Assessment:
     @property
     def notes(self) -> tuple[Reason, ...]:
         """Things to know that did not stop the measurement (e.g. ``partial_view``)."""
-        return self.side.view.notes
+        return self.view.view.notes
+
+    def value(self, name: str) -> float | None:
+        """The value of the measurement ``name`` (None when not measured)."""
+        m = self.measurements.get(name)
+        return None if m is None else m.value
 
     @property
     def forward_head(self) -> bool | None:
-        return forward_head(self.measurements.head_neck_angle.value)
+        return forward_head(self.value("head_neck_angle"))
 
     @property
     def knee_hyperextension(self) -> bool | None:
-        return knee_hyperextension(self.measurements.knee_angle.value)
+        return knee_hyperextension(self.value("knee_angle"))
 
 
 @dataclass(frozen=True)

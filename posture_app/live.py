@@ -394,8 +394,7 @@ def combined_overlay(frame: CapturedFrame, combined: Reading) -> np.ndarray:
     sev = (Severity(combined.severity, combined.severity_label or combined.severity,
                     dict(combined.severity_probabilities or {}))
            if combined.severity else None)
-    shown = replace(a, measurements=replace(m, pelvic_tilt=tilt, lumbar_lordosis=lordosis),
-                    severity=sev)
+    shown = replace(a, measurements=m.replaced(tilt, lordosis), severity=sev)
     return draw_overlay(frame.rgb, shown)
 
 

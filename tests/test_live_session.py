@@ -219,8 +219,8 @@ def test_one_frame_in_position_does_not_enable_the_manual_capture():
     from dataclasses import replace
 
     whole = _assessment()
-    partial = replace(whole, side=replace(whole.side, view=replace(whole.side.view,
-                                                                  partial=True)))
+    partial = whole.with_view("side", replace(whole.side, view=replace(whole.side.view,
+                                                                      partial=True)))
     views = iter([partial, whole, partial, whole, whole])
 
     class Scripted(Broken):
