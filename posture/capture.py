@@ -27,7 +27,8 @@ from statistics import median
 import numpy as np
 
 from .config import thresholds
-from .result import Reading, Reason
+from .reasons import Reason, ReasonCode
+from .result import Reading
 
 #: The per-frame numbers (degrees) that are combined by their median, by measurement name.
 NUMERIC = {"pelvic_tilt": "pelvic_tilt_deg", "lumbar_lordosis": "lumbar_lordosis_deg",
@@ -177,7 +178,8 @@ def aggregate(
     extra = {"frames": counts, "spread_deg": spread}
     if n == 0:
         return Reading(ok=False, abstained=True, source=SOURCE,
-                       reasons=(Reason("no_person", "nobody was seen during the capture"),),
+                       reasons=(Reason(ReasonCode.NO_PERSON,
+                                       "nobody was seen during the capture"),),
                        retake_guidance=(NOBODY_GUIDANCE,), extra=extra), None
 
     base = usable or list(frames)  # measure from good views; fall back to all for display
@@ -205,18 +207,19 @@ def aggregate(
         counted = Counter(r for f in frames for r in f.reasons)
         reasons = [r for r, _ in counted.most_common(3)]
         if not reasons or with_tilt > 0:
-            reasons.append(Reason("too_few_frames", f"{with_tilt} of {n} frames could be "
-                                  f"measured; {min_frames} are needed"))
+            reasons.append(Reason(ReasonCode.TOO_FEW_FRAMES, f"{with_tilt} of {n} frames "
+                                  f"could be measured; {min_frames} are needed"))
     elif moved is not None and moved > max_motion:
-        reasons = [Reason("unsteady_capture", f"your body moved by about {moved:.0%} of "
-                          f"your height between frames (more than {max_motion:.0%})")]
+        reasons = [Reason(ReasonCode.UNSTEADY_CAPTURE, f"your body moved by about "
+                          f"{moved:.0%} of your height between frames "
+                          f"(more than {max_motion:.0%})")]
     elif spread.get("pelvic_tilt_deg", 0.0) > max_tilt_spread:
-        reasons = [Reason("unsteady_capture", f"the frames' pelvic tilt varied by "
+        reasons = [Reason(ReasonCode.UNSTEADY_CAPTURE, f"the frames' pelvic tilt varied by "
                           f"{spread['pelvic_tilt_deg']:.1f}° (more than "
                           f"{max_tilt_spread:.0f}°)")]
     guidance = Counter(g for f in frames for g in f.retake_guidance)
     retake = [g for g, _ in guidance.most_common()] if reasons else []
-    if any(r.code == "unsteady_capture" for r in reasons):
+    if any(r.code == ReasonCode.UNSTEADY_CAPTURE for r in reasons):
         retake.insert(0, HOLD_STILL)
 
     # the interval comes from the estimator's error, which the frames of one pose share,

@@ -20,7 +20,7 @@ import numpy as np
 from .config import partial_thresholds, view_thresholds
 from .horizon import LEVEL, Roll, up_vector
 from .pose import LM, Pose, PoseResult
-from .result import Reason
+from .reasons import Reason, ReasonCode
 
 Facing = Literal["left", "right"]
 
@@ -366,11 +366,11 @@ def decide_view(s: ViewScores) -> ViewCheck:
     side_on = float(np.clip(1.0 - s.frontal_ratio / t["max_frontal_ratio"], 0.0, 1.0))
     reasons, guidance, notes = [], [], []
     if s.frontal_ratio > t["max_frontal_ratio"]:
-        reasons.append(Reason("not_side_on",
+        reasons.append(Reason(ReasonCode.NOT_SIDE_ON,
                               "the body is turned towards or away from the camera"))
         guidance.append("Turn 90° so the camera sees you exactly from the side.")
     elif s.facing_confidence < t["min_facing_confidence"]:
-        reasons.append(Reason("facing_unclear", "cannot tell which way the person faces"))
+        reasons.append(Reason(ReasonCode.FACING_UNCLEAR, "cannot tell which way the person faces"))
         guidance.append("Stand side-on with your face and feet in profile.")
 
     seen = {part: s.clearance[part] >= -t["edge_margin"]
@@ -401,25 +401,25 @@ def decide_view(s: ViewScores) -> ViewCheck:
     whole = not missing and not partial
     if missing:
         partial = False
-        reasons.append(Reason("body_cut_off", "not visible: " + ", ".join(missing)))
+        reasons.append(Reason(ReasonCode.BODY_CUT_OFF, "not visible: " + ", ".join(missing)))
         guidance.append(cut_off_guidance(missing))
     if partial:
-        notes.append(Reason("partial_view", "feet not in the picture: body size estimated "
+        notes.append(Reason(ReasonCode.PARTIAL_VIEW, "feet not in the picture: body size estimated "
                             "from the head, hips and knees, with a wider interval"))
 
     if s.axis_deg > t["max_body_axis_deg"]:
-        reasons.append(Reason("not_standing",
+        reasons.append(Reason(ReasonCode.NOT_STANDING,
                               f"the body axis is {s.axis_deg:.0f}° from vertical"))
         guidance.append("Stand upright, and keep the phone upright (portrait) when you take "
                         "the photo.")
     # A second person counts only when comparable in size (a small figure far in the
     # background does not block the analysis) and not the same person found twice.
     if s.other_people:
-        reasons.append(Reason("several_people",
+        reasons.append(Reason(ReasonCode.SEVERAL_PEOPLE,
                               f"{s.other_people + 1} people of similar size in the picture"))
         guidance.append("Make sure you are the only person in the picture.")
     if not s.has_mask:
-        reasons.append(Reason("no_mask", "the pose model gave no segmentation mask"))
+        reasons.append(Reason(ReasonCode.NO_MASK, "the pose model gave no segmentation mask"))
     return ViewCheck(not reasons, side_on, s.frontal_ratio, whole, s.other_people,
                      tuple(reasons), tuple(guidance), partial=partial,
                      knees_seen=seen["knees"], notes=tuple(notes), scores=s)

@@ -1,4 +1,7 @@
-"""Plain-language texts: what each finding means, and messages for error and reason codes.
+"""Plain-language texts: what each finding means, and the capture tips.
+
+The words for error and reason codes live in the library (:mod:`posture.reasons`); they
+are imported here for the app's pages.
 
 Numbers quoted here come from ../shared/clinical-notes.md with their sources; the sign
 conventions restate the library's (``posture.metrics``), they do not define them.
@@ -6,7 +9,8 @@ conventions restate the library's (``posture.metrics``), they do not define them
 
 from __future__ import annotations
 
-from posture.result import Reading, Reason
+from posture.reasons import error_text, reason_code, reason_text  # noqa: F401  (for the pages)
+from posture.result import Reading
 
 CAPTURE_TIPS = (
     ("Side-on", "Stand sideways to the camera, arms relaxed by your sides, looking ahead."),
@@ -15,70 +19,6 @@ CAPTURE_TIPS = (
     ("Fitted clothes", "So the outline of your lower back and buttocks shows; no long "
                        "jackets or baggy tops."),
 )
-
-#: Friendly messages for the library's input error codes (``posture.images``); the code is
-#: always shown beside them so a report can quote it.
-ERROR_MESSAGES = {
-    "not_an_image": "This file is not a picture we can read. Please choose a JPEG, PNG, "
-                    "WebP or HEIC photo.",
-    "corrupt_image": "This picture looks damaged (perhaps only partly uploaded). Please try "
-                     "the photo again.",
-    "unsupported_image": "This picture's format is not supported. Please use JPEG, PNG, "
-                         "WebP or HEIC.",
-    "empty_file": "This file is empty.",
-    "file_too_large": "This file is too large. Please use a photo under 50 MB.",
-    "image_too_large": "This picture has too many pixels (over 50 megapixels). Please use a "
-                       "smaller photo.",
-    "image_too_small": "This picture is too small to find a body in. Please use a larger photo.",
-    "no_person": "No person was found in the picture. Make sure your whole body, head to "
-                 "feet, is in view.",
-    "model_unavailable": "The pose model could not be loaded on the server. Please try again "
-                         "later.",
-    "internal_error": "Something went wrong while analysing this picture. Please try another "
-                      "photo.",
-}
-
-#: Reason codes (``"code: detail"`` strings in ``abstain_reasons``) in plain words.
-REASON_MESSAGES = {
-    "estimator_unavailable": "Pelvic tilt cannot be estimated yet: this installation has no "
-                             "fitted tilt estimator.",
-    "interval_too_wide": "The estimate was too uncertain to place in a band.",
-    "not_side_on": "You seem turned towards or away from the camera.",
-    "facing_unclear": "We could not tell which way you are facing.",
-    "body_cut_off": "Part of your body is outside the picture.",
-    "several_people": "More than one person is in the picture.",
-    "no_mask": "Your outline could not be separated from the background.",
-    "no_person": "Nobody was seen.",
-    "too_few_frames": "Too few frames of the capture could be measured.",
-    "unsteady_capture": "You moved during the capture.",
-    "not_standing": "You do not seem to be standing upright.",
-    "person_too_small": "You are too small in the picture to measure.",
-}
-
-
-def reason_text(reason: Reason | str) -> str:
-    """A reason in plain words (the library's detail kept after the message)."""
-    r = reason if isinstance(reason, Reason) else Reason.parse(reason)
-    code, detail = r.code, r.detail
-    msg = REASON_MESSAGES.get(code)
-    if msg is None:  # a code we have no words for: its detail, never the raw "code: ..."
-        text = detail or code.replace("_", " ")
-        return text[:1].upper() + text[1:] + ("" if text.endswith((".", "!", "?")) else ".")
-    # the library's detail adds facts (which parts are cut off, how many people)
-    if detail and code in ("body_cut_off", "several_people", "too_few_frames",
-                           "unsteady_capture", "not_standing", "person_too_small"):
-        return f"{msg} ({detail})"
-    return msg
-
-
-def reason_code(reason: Reason | str) -> str:
-    """The stable code of a reason (typed or ``"code: detail"``)."""
-    return (reason if isinstance(reason, Reason) else Reason.parse(reason)).code
-
-
-def error_text(code: str, message: str = "") -> str:
-    return ERROR_MESSAGES.get(code, message or ERROR_MESSAGES["internal_error"])
-
 
 #: What each finding is, what positive means, and context, for the results panel.
 EXPLAIN = {
