@@ -9,12 +9,8 @@ import time
 import streamlit as st
 
 from posture_app.engine import analyze_bytes, model_path
-from posture_app.live import (
-    CAPTURE_SECONDS,
-    capture_result,
-    processor_factory,
-    status_markdown,
-)
+from posture_app.live import CAPTURE_SECONDS, capture_result
+from posture_app.live_stream import live_markdown, processor_factory
 from posture_app.results import (
     change_since_note,
     scroll_into_view,
@@ -149,7 +145,7 @@ if mode == "Live video" and webrtc_streamer is not None:
         if proc is not None:
             session = proc.session
             status = session.status
-            status_box.markdown(status_markdown(status, time.monotonic()))
+            status_box.markdown(live_markdown(status, proc.analysis.flow(), time.monotonic()))
             last = st.session_state.get("_live_rerun_at", 0.0)
             if status.ready != ready_now and status.phase in ("waiting", "settling") and \
                     time.monotonic() - last > 2.0:  # not on every flicker of the view gate
