@@ -1,15 +1,16 @@
 """The live check's video processing: one landmarker per stream, overlay, hands-free capture.
 
 :class:`LiveSession` holds everything and knows nothing of WebRTC (so it is testable with
-plain arrays); :func:`processor_factory` wraps it in a ``streamlit-webrtc`` video processor.
+plain arrays); :func:`posture_app.live_stream.processor_factory` wraps it in a
+``streamlit-webrtc`` video processor that runs it on a thread of its own, newest frame first.
 The capture starts by itself once the person has held a measurable position for a moment,
 after a count-down (:class:`posture.autocapture.AutoCapture` decides when); the manual
 button still works.
 
-Threads: ``process`` runs on the stream's worker thread, ``close`` on aiortc's event loop
-when the stream ends, and the page's script thread reads the status and drives captures.
-One lock guards the landmarker (created lazily on the worker thread, closed once), another
-the small shared state.
+Threads: ``process`` runs on the stream's analysis thread, ``close`` on that thread after
+its last frame when the stream ends, and the page's script thread reads the status and
+drives captures. One lock guards the landmarker (created lazily on the analysis thread,
+closed once), another the small shared state.
 """
 
 from __future__ import annotations
@@ -436,29 +437,3 @@ def status_markdown(s: LiveStatus, now: float | None = None) -> str:
         return "✅ **Side-on and whole.** Keep still: the capture starts by itself."
     return "↪️ **Adjust your position:** " + " ".join(s.guidance)
 
-
-def processor_factory(model_path: str):
-    """A ``streamlit-webrtc`` video processor class bound to ``model_path``."""
-    import av
-    from streamlit_webrtc import VideoProcessorBase
-
-    class PostureVideoProcessor(VideoProcessorBase):
-        def __init__(self) -> None:
-            self.session = LiveSession(model_path)
-
-        def recv(self, frame: av.VideoFrame) -> av.VideoFrame:
-            try:
-                out = self.session.process(frame.to_ndarray(format="rgb24"))
-                return av.VideoFrame.from_ndarray(out, format="rgb24")
-            except Exception:  # the stream goes on: the frame goes back as it came
-                log.exception("live frame could not be converted")
-                return frame
-
-        async def recv_queued(self, frames: list[av.VideoFrame]) -> list[av.VideoFrame]:
-            # analyse only the newest frame: older ones are stale by now
-            return [self.recv(frames[-1])]
-
-        def on_ended(self) -> None:
-            self.session.close()
-
-    return PostureVideoProcessor
