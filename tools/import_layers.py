@@ -28,7 +28,7 @@ LAYERS: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("base", ("posture.errors", "posture.config", "posture.threads", "posture.outputs",
               "posture._tflite_metadata", "posture.models", "posture.models.*")),
     ("domain", ("posture.images*", "posture.pose", "posture.horizon", "posture.sagittal*",
-                "posture.views", "posture.views.*", "posture.frontal*",
+                "posture.views", "posture.views.*", "posture.view_gate", "posture.frontal*",
                 "posture.estimator*", "posture.metrics", "posture.measures*",
                 "posture.classify", "posture.result", "posture.result.*",
                 "posture.contract", "posture.reasons", "posture.analysis", "posture.palpation",
