@@ -33,6 +33,7 @@ from .sagittal import (
     mean_scores,
     view_scores,
 )
+from .sagittal_geometry import LANDMARK_PAIRS
 
 RollMode = Literal["auto", "none"] | Roll
 #: In VIDEO mode, re-estimate camera roll every this many frames with a person in them.
@@ -250,7 +251,6 @@ def reassess(a: Assessment, corrections: dict[str, tuple[float, float]],
 
     from .metrics import TILT_CONVENTION, Measurement
     from .pose import PoseResult
-    from .sagittal import _PAIRS
 
     unknown = set(corrections) - set(CORRECTABLE)
     if unknown:
@@ -266,7 +266,7 @@ def reassess(a: Assessment, corrections: dict[str, tuple[float, float]],
     near = 0 if a.side.near_side == "left" else 1
     for name in ("ear", "shoulder", "hip", "knee", "ankle"):
         if name in corrections:
-            pair = _PAIRS[name]
+            pair = LANDMARK_PAIRS[name]
             delta = np.asarray(corrections[name], float) - a.pose.xy[pair[near]]
             for idx in pair:
                 updates[int(idx)] = tuple(a.pose.xy[idx] + delta)

@@ -12,24 +12,20 @@ from dataclasses import replace
 import numpy as np
 
 from .analysis import CORRECTABLE, Assessment
+from .sagittal_geometry import PELVIS_RAISE, pelvis_line_px
 
 #: Offset of the default ASIS/PSIS from the hip joint without a tilt, fraction of the image
 #: height (about half the ASIS–PSIS depth, and the ASIS–PSIS midpoint's height above the
 #: hip joint: ground-truth note).
 _PELVIS_OFFSET = 0.04
-#: Height of the drawn pelvis line's centre above the hip point, fraction of stature (as
-#: ``posture.present.overlay.pelvis_line_px`` draws it).
-_LINE_RAISE = 0.04
 
 
 def key_points(a: Assessment) -> dict[str, tuple[float, float]]:
     """Every point of :data:`posture.analysis.CORRECTABLE` (image pixels, x right, y down)
     where a correction starts: detected landmarks of the near side, default ASIS/PSIS."""
-    from .present.overlay import pelvis_line_px
-
     pts = {n: (float(a.side.points_px[f"{n}_near"][0]), float(a.side.points_px[f"{n}_near"][1]))
            for n in CORRECTABLE if n not in ("asis", "psis")}
-    ends = pelvis_line_px(a)
+    ends = _pelvis_line(a)
     if ends is not None:
         pts["psis"] = (float(ends[0][0]), float(ends[0][1]))
         pts["asis"] = (float(ends[1][0]), float(ends[1][1]))
@@ -58,9 +54,9 @@ def drawable(a: Assessment, corrections: dict[str, tuple[float, float]] | None =
     * Its label expects an interval beside every tilt, which a clinician-placed ASIS/PSIS
       tilt lacks (a zero-width one is drawn).
     * ``draw_overlay`` draws the pelvis line at the tilt through a point 4% of stature
-      above the hip (``overlay.pelvis_line_px``): with ASIS and PSIS placed by hand
-      (``corrections``), that point is moved to the middle of the placed pair, so the line
-      runs through the placed points rather than parallel to them.
+      above the hip (:func:`~posture.sagittal_geometry.pelvis_line_px`): with ASIS and
+      PSIS placed by hand (``corrections``), that point is moved to the middle of the
+      placed pair, so the line runs through the placed points rather than parallel to them.
     """
     t = a.measurements.pelvic_tilt
     if t.value is not None and t.interval is None:
@@ -70,7 +66,7 @@ def drawable(a: Assessment, corrections: dict[str, tuple[float, float]] | None =
         f = a.side.frame
         mid = 0.5 * (f.to_body(np.asarray(corrections["asis"], float))
                      + f.to_body(np.asarray(corrections["psis"], float)))
-        hip = mid - np.array([0.0, _LINE_RAISE])
+        hip = mid - np.array([0.0, PELVIS_RAISE])
         a = a.with_view("side", replace(a.side, points={**a.side.points, "hip": hip}))
     return a
 
@@ -78,9 +74,12 @@ def drawable(a: Assessment, corrections: dict[str, tuple[float, float]] | None =
 def pelvis_line_through(a: Assessment, corrections: dict[str, tuple[float, float]]
                         ) -> tuple[np.ndarray, np.ndarray] | None:
     """The (PSIS, ASIS) ends in pixels of the pelvis line the correction view draws."""
-    from .present.overlay import pelvis_line_px
+    return _pelvis_line(drawable(a, corrections))
 
-    return pelvis_line_px(drawable(a, corrections))
+
+def _pelvis_line(a: Assessment) -> tuple[np.ndarray, np.ndarray] | None:
+    """The (PSIS, ASIS) ends in pixels of ``a``'s pelvis line, as the overlay draws it."""
+    return pelvis_line_px(a.side.frame, a.side.points["hip"], a.measurements.pelvic_tilt.value)
 
 
 def pelvis_window(a: Assessment) -> tuple[int, int, int, int]:

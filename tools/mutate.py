@@ -82,7 +82,7 @@ FAST_SIGN = ("tests/test_sign_conventions.py", "tests/test_geometry.py")
 BREAKS: tuple[Break, ...] = (
     # ---------------------------------------------------------------- issue 29's 22
     Break("facing-swapped", "issue 29", "facing normalisation: forward axis of the wrong side",
-          _e("posture/sagittal.py",
+          _e("posture/sagittal_geometry.py",
              'fwd = np.array([-up[1], up[0]]) if facing == "right" else',
              'fwd = np.array([-up[1], up[0]]) if facing == "left" else'),
           (FAST_SIGN,),
@@ -111,7 +111,7 @@ BREAKS: tuple[Break, ...] = (
            (ACC, "-k", "roll")),
           "a rolled photo's tilt is off by twice the roll"),
     Break("roll-correction-off", "issue 29", "declared/estimated roll not removed",
-          _e("posture/sagittal.py", "up = up_vector(roll.deg)", "up = up_vector(0.0)"),
+          _e("posture/sagittal_geometry.py", "up = up_vector(roll.deg)", "up = up_vector(0.0)"),
           (("tests/test_sign_conventions.py",), (ACC, "-k", "roll")),
           "a rolled photo's tilt is off by the roll"),
     Break("red-flag-any-to-all", "issue 29",

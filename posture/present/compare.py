@@ -21,6 +21,9 @@ from typing import TYPE_CHECKING, Any
 import cv2
 import numpy as np
 
+# the pelvis line: 4% of stature above the hips, 8.5% of stature long (ground-truth note)
+from ..sagittal_geometry import PELVIS_LENGTH, PELVIS_RAISE
+
 if TYPE_CHECKING:
     from ..result import Reading
 
@@ -33,9 +36,6 @@ CANVAS = (600, 900)  # (width, height) px of an aligned picture
 #: Winter, Biomechanics and Motor Control of Human Movement, Fig. 4.1: eye/ear 0.936,
 #: ankle 0.039): the ear–ankle height is 0.897 of stature.
 EAR_ANKLE_FRACTION = 0.936 - 0.039
-#: The ASIS–PSIS midpoint lies about 4% of stature above the hip joints, and the ASIS–PSIS
-#: depth is about 8.5% of stature (ground-truth note; as posture.present.overlay).
-PELVIS_RAISE, PELVIS_LENGTH = 0.04, 0.155 / 1.83
 _EARS, _HIPS, _ANKLES = (7, 8), (23, 24), (27, 28)
 
 

@@ -10,6 +10,7 @@ import numpy as np
 from ..analysis import Assessment
 from ..classify import band_phrase
 from ..pose import LM
+from ..sagittal_geometry import pelvis_line_px
 
 # BGR-free: we draw on RGB arrays, so colours are (R, G, B).
 SKELETON_COLOUR = (255, 255, 255)
@@ -28,9 +29,6 @@ _BONES = [
     (LM.LEFT_ANKLE, LM.LEFT_HEEL), (LM.LEFT_HEEL, LM.LEFT_FOOT_INDEX),
     (LM.RIGHT_ANKLE, LM.RIGHT_HEEL), (LM.RIGHT_HEEL, LM.RIGHT_FOOT_INDEX),
 ]
-#: Mean ASIS–PSIS distance as a fraction of stature (15.5 cm depth at 1.83 m stature, the
-#: ground-truth note's placement); only sets the drawn line's length.
-PELVIS_LENGTH = 0.155 / 1.83
 
 
 def _pt(p) -> tuple[int, int] | None:
@@ -70,22 +68,6 @@ def _hidden_landmarks(a: Assessment) -> set[int]:
     return hidden
 
 
-def pelvis_line_px(a: Assessment) -> tuple[np.ndarray, np.ndarray] | None:
-    """PSIS and ASIS ends (pixels) of the drawn pelvis line, or None when abstaining.
-
-    The line passes through the hip midpoint raised by 4% of stature (about the height of
-    the ASIS–PSIS midpoint above the hip joints, ground-truth note) at the estimated tilt.
-    """
-    tilt = a.measurements.pelvic_tilt.value
-    if tilt is None:
-        return None
-    f = a.side.frame
-    centre = a.side.points["hip"] + np.array([0.0, 0.04])
-    r = np.radians(tilt)
-    half = 0.5 * PELVIS_LENGTH * np.array([np.cos(r), -np.sin(r)])  # ASIS forward and lower
-    return f.to_image(centre - half), f.to_image(centre + half)
-
-
 def draw_overlay(rgb: np.ndarray, a: Assessment, *, contour: bool = True,
                  label: bool = True) -> np.ndarray:
     """A copy of ``rgb`` with landmarks, outline, plumb line and pelvis line drawn on.
@@ -113,7 +95,7 @@ def draw_overlay(rgb: np.ndarray, a: Assessment, *, contour: bool = True,
     f = a.side.frame
     top, bottom = f.to_image(np.array([0.0, 1.0])), f.to_image(np.array([0.0, 0.0]))
     _line(img, bottom, top, PLUMB_COLOUR, th)
-    ends = pelvis_line_px(a)
+    ends = pelvis_line_px(f, a.side.points["hip"], a.measurements.pelvic_tilt.value)
     if ends is not None:
         _line(img, ends[0], ends[1], PELVIS_COLOUR, 2 * th)
         _dot(img, ends[1], 3 * th, PELVIS_COLOUR)
