@@ -25,8 +25,9 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from functools import cache
 
-from .config import load_data_file
+from .config import read_data_file
 from .errors import DataFileError
+from .schemas import ChangeFile
 
 #: How a value was obtained, as printed beside it: the measurement's ``method`` text of the
 #: analysis contract starts with the key.
@@ -92,36 +93,17 @@ class ChangeVerdict:
 
 
 @cache
-def _data() -> dict:
-    return load_data_file("change.yaml")
+def _data() -> ChangeFile:
+    return read_data_file("change.yaml", ChangeFile,
+                          context={"methods": tuple(METHOD_WORDS.values())})
 
 
 @cache
 def retake_figures() -> dict[str, RetakeFigure]:
-    """The validated figures of ``change.yaml``, by metric name."""
-    raw = _data().get("metrics")
-    if not isinstance(raw, Mapping) or not raw:
-        raise DataFileError("change.yaml: 'metrics' must be a non-empty mapping")
-    out = {}
-    for name, m in raw.items():
-        if not isinstance(m, Mapping):
-            raise DataFileError(f"change.yaml: {name} must be a mapping")
-        mdc, sem = m.get("mdc95_deg"), m.get("sem_deg")
-        if isinstance(mdc, bool) or not isinstance(mdc, int | float) or mdc <= 0:
-            raise DataFileError(f"change.yaml: {name}.mdc95_deg must be a positive number")
-        if sem is not None and (isinstance(sem, bool) or not isinstance(sem, int | float)
-                                or sem <= 0):
-            raise DataFileError(f"change.yaml: {name}.sem_deg must be positive or null")
-        method = m.get("method")
-        if method not in METHOD_WORDS.values():
-            raise DataFileError(f"change.yaml: {name}.method must be one of "
-                                f"{sorted(METHOD_WORDS.values())}")
-        source = " ".join(str(m.get("source") or "").split())
-        if not source:
-            raise DataFileError(f"change.yaml: {name} needs a source")
-        out[str(name)] = RetakeFigure(str(name), None if sem is None else float(sem),
-                                      float(mdc), method, bool(m.get("measured")), source)
-    return out
+    """The validated figures of ``change.yaml``, by metric name (:class:`ChangeFile`)."""
+    return {name: RetakeFigure(name, m.sem_deg, m.mdc95_deg, m.method, m.measured,
+                               " ".join(m.source.split()))
+            for name, m in _data().metrics.items()}
 
 
 def retake_sem(metric: str = "pelvic_tilt") -> float:
@@ -133,11 +115,7 @@ def retake_sem(metric: str = "pelvic_tilt") -> float:
 
 
 def _words(key: str) -> str:
-    w = _data().get("words") or {}
-    text = w.get(key) if isinstance(w, Mapping) else None
-    if not isinstance(text, str) or not text.strip():
-        raise DataFileError(f"change.yaml: words.{key} must be text")
-    return " ".join(text.split())
+    return " ".join(getattr(_data().words, key).split())
 
 
 def method_kind(method_text: str | None, metric: str,

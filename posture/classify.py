@@ -12,8 +12,8 @@ import math
 from dataclasses import dataclass
 from functools import cache
 
-from .config import load_data_file
-from .errors import DataFileError
+from .config import read_data_file
+from .schemas import BandsFile
 
 BAND_IDS = ("posterior", "neutral", "mild", "moderate", "severe")
 
@@ -37,40 +37,28 @@ class Severity:
 
 
 @cache
+def _bands_file() -> BandsFile:
+    return read_data_file("bands.yaml", BandsFile, context={"band_ids": BAND_IDS})
+
+
+@cache
 def bands() -> tuple[Band, ...]:
-    """The validated bands from ``bands.yaml``, lowest first."""
-    data = load_data_file("bands.yaml")
-    raw = data.get("bands")
-    if not isinstance(raw, list) or not raw:
-        raise DataFileError("bands.yaml: 'bands' must be a non-empty list")
+    """The validated bands from ``bands.yaml``, lowest first (:class:`BandsFile`)."""
     out, lower = [], -math.inf
-    for i, b in enumerate(raw):
-        if not isinstance(b, dict) or "id" not in b:
-            raise DataFileError(f"bands.yaml: band {i} needs an 'id'")
-        upper = b.get("upper_deg")
-        last = i == len(raw) - 1
-        if last and upper is not None:
-            raise DataFileError("bands.yaml: the last band must have upper_deg: null")
-        if not last and not isinstance(upper, int | float):
-            raise DataFileError(f"bands.yaml: band {b['id']} needs a numeric upper_deg")
-        upper = math.inf if upper is None else float(upper)
-        if upper <= lower:
-            raise DataFileError(f"bands.yaml: band {b['id']} is not above the previous band")
-        out.append(Band(str(b["id"]), str(b.get("label", b["id"])), lower, upper,
-                        str(b.get("rationale", ""))))
+    for b in _bands_file().bands:
+        upper = math.inf if b.upper_deg is None else b.upper_deg
+        out.append(Band(b.id, b.label or b.id, lower, upper, b.rationale))
         lower = upper
-    if tuple(b.id for b in out) != BAND_IDS:
-        raise DataFileError(f"bands.yaml: band ids must be {BAND_IDS} in that order")
     return tuple(out)
 
 
 def bands_disclaimer() -> str:
-    return str(load_data_file("bands.yaml").get("disclaimer", ""))
+    return _bands_file().disclaimer
 
 
 def ambiguous_margin() -> float:
     """Probability gap (0–1) under which the two most probable bands are both named."""
-    return float(load_data_file("bands.yaml").get("ambiguous_within", 0.10))
+    return _bands_file().ambiguous_within
 
 
 def runner_up(severity: Severity) -> str | None:

@@ -22,15 +22,15 @@ two photos' errors within one person plus the meter's own error, so its 90% half
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping
 from dataclasses import dataclass
 from functools import cache
 from statistics import NormalDist
 
 import numpy as np
 
-from .config import load_data_file
-from .errors import DataFileError, InputError
+from .config import read_data_file
+from .errors import InputError
+from .schemas import PalpationFile
 
 #: Method text of the uncalibrated palpation-equivalent value (contract key
 #: ``pelvic_tilt_palpation_method``).
@@ -115,43 +115,22 @@ class MeterCalibration:
 
 
 @cache
-def _data() -> dict:
-    return load_data_file("palpation.yaml")
-
-
-def _positive(v, where: str) -> float:
-    if isinstance(v, bool) or not isinstance(v, int | float) or not v > 0:
-        raise DataFileError(f"palpation.yaml: {where} must be a positive number")
-    return float(v)
+def _data() -> PalpationFile:
+    return read_data_file("palpation.yaml", PalpationFile)
 
 
 @cache
 def bone_offset_law() -> tuple[float, float]:
     """(SD, clip) of the bony offset, degrees (Normal(0, SD) clipped to ±clip)."""
-    b = _data().get("bone_offset")
-    if not isinstance(b, Mapping):
-        raise DataFileError("palpation.yaml: 'bone_offset' must be a mapping")
-    return _positive(b.get("sd_deg"), "bone_offset.sd_deg"), \
-        _positive(b.get("clip_deg"), "bone_offset.clip_deg")
+    b = _data().bone_offset
+    return b.sd_deg, b.clip_deg
 
 
 @cache
 def instruments() -> dict[str, Instrument]:
-    """The reference instruments a clinic may enter, by id."""
-    raw = _data().get("instruments")
-    if not isinstance(raw, Mapping) or not raw:
-        raise DataFileError("palpation.yaml: 'instruments' must be a non-empty mapping")
-    out = {}
-    for key, m in raw.items():
-        if not isinstance(m, Mapping):
-            raise DataFileError(f"palpation.yaml: instruments.{key} must be a mapping")
-        source = " ".join(str(m.get("source") or "").split())
-        if not source:
-            raise DataFileError(f"palpation.yaml: instruments.{key} needs a source")
-        out[str(key)] = Instrument(str(key), str(m.get("label") or key),
-                                   _positive(m.get("sem_deg"), f"instruments.{key}.sem_deg"),
-                                   source)
-    return out
+    """The reference instruments a clinic may enter, by id (:class:`PalpationFile`)."""
+    return {key: Instrument(key, m.label or key, m.sem_deg, " ".join(m.source.split()))
+            for key, m in _data().instruments.items()}
 
 
 def _z(coverage: float) -> float:

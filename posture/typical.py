@@ -9,8 +9,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from functools import cache
 
-from .config import load_data_file
-from .errors import DataFileError
+from .config import read_data_file
+from .schemas import TypicalRangesFile
 
 
 @dataclass(frozen=True)
@@ -40,43 +40,21 @@ class TypicalRange:
         return f"{self.high:g}{unit} or less"
 
 
-def _bound(v, where: str) -> float | None:
-    if v is None:
-        return None
-    if isinstance(v, bool) or not isinstance(v, int | float):
-        raise DataFileError(f"typical_ranges.yaml: {where} must be a number or null")
-    return float(v)
+@cache
+def _ranges_file() -> TypicalRangesFile:
+    return read_data_file("typical_ranges.yaml", TypicalRangesFile)
 
 
 @cache
 def typical_ranges() -> dict[str, TypicalRange]:
-    """The validated ranges, by contract key."""
-    data = load_data_file("typical_ranges.yaml")
-    raw = data.get("ranges")
-    if not isinstance(raw, dict) or not raw:
-        raise DataFileError("typical_ranges.yaml: 'ranges' must be a non-empty mapping")
-    out = {}
-    for key, r in raw.items():
-        if not isinstance(r, dict):
-            raise DataFileError(f"typical_ranges.yaml: {key} must be a mapping")
-        rng = r.get("range")
-        if not isinstance(rng, list) or len(rng) != 2:
-            raise DataFileError(f"typical_ranges.yaml: {key}.range must be [low, high]")
-        low, high = _bound(rng[0], f"{key}.range[0]"), _bound(rng[1], f"{key}.range[1]")
-        if low is None and high is None or (low is not None and high is not None
-                                            and low >= high):
-            raise DataFileError(f"typical_ranges.yaml: {key}.range is empty or unbounded")
-        sources = r.get("sources")
-        if not isinstance(sources, list) or not sources or \
-                not all(isinstance(s, str) and s.strip() for s in sources):
-            raise DataFileError(f"typical_ranges.yaml: {key} needs a list of sources")
-        out[str(key)] = TypicalRange(str(key), str(r.get("label", key)), low, high,
-                                     " ".join(str(r.get("how", "")).split()), tuple(sources))
-    return out
+    """The validated ranges, by contract key (:class:`TypicalRangesFile`)."""
+    return {key: TypicalRange(key, r.label or key, r.range[0], r.range[1],
+                              " ".join(r.how.split()), tuple(r.sources))
+            for key, r in _ranges_file().ranges.items()}
 
 
 def typical_note() -> str:
-    return " ".join(str(load_data_file("typical_ranges.yaml").get("note", "")).split())
+    return " ".join(_ranges_file().note.split())
 
 
 def judge(key: str, value: float | None) -> tuple[bool, TypicalRange] | None:

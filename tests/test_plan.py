@@ -126,29 +126,35 @@ def _break(mutate) -> dict:
 @pytest.mark.parametrize(
     ("mutate", "message"),
     [
-        (lambda ex: ex[0].pop("steps"), "missing field 'steps'"),
-        (lambda ex: ex[1].__setitem__("kind", "lifting"), "unknown value 'lifting'"),
-        (lambda ex: ex[2].__setitem__("image", "nope.png"), "no PNG file"),
-        (lambda ex: ex.append(copy.deepcopy(ex[0])), "duplicate id"),
-        (lambda ex: ex[0]["dose"]["default"].__setitem__("reps", "ten"), "must be int"),
-        (lambda ex: ex[0]["dose"].__setitem__("extreme", {"sets": 9}), "dose level 'extreme'"),
-        (lambda ex: ex[3].__setitem__("addresses", ["scoliosis"]), "unknown value 'scoliosis'"),
-        (lambda ex: ex[3].__setitem__("source", "a blog"), "not listed under 'sources'"),
+        (lambda ex: ex[0].pop("steps"), "exercises[0].steps: Field required"),
+        (lambda ex: ex[1].__setitem__("kind", "lifting"), "exercises[1].kind: Input should be"),
+        (lambda ex: ex[2].__setitem__("image", "nope.png"), "exercises[2].image: no PNG file"),
+        (lambda ex: ex.append(copy.deepcopy(ex[0])), "exercises[21].id: duplicate id"),
+        (lambda ex: ex[0]["dose"]["default"].__setitem__("reps", "ten"),
+         "exercises[0].dose.default.reps: Input should be a valid integer (got 'ten')"),
+        (lambda ex: ex[0]["dose"].__setitem__("extreme", {"sets": 9}),
+         "exercises[0].dose.extreme (the key): Input should be 'default'"),
+        (lambda ex: ex[3].__setitem__("addresses", ["scoliosis"]),
+         "exercises[3].addresses[0]: Input should be 'anterior_tilt'"),
+        (lambda ex: ex[3].__setitem__("source", "a blog"),
+         "exercises[3].source: 'a blog' is not listed under 'sources'"),
     ],
 )
 def test_broken_catalogues_are_rejected_with_clear_messages(tmp_path, mutate, message):
     data = _break(mutate)
     with pytest.raises(DataFileError) as err:
         load_catalogue(_write(tmp_path, data), image_dir=IMAGE_DIR)
+    assert err.value.code == "invalid_data_file"
+    assert str(err.value).startswith("exercises.yaml: ")
     assert message in str(err.value)
-    assert "exercise '" in str(err.value) or "exercises[" in str(err.value)
 
 
 def test_error_names_the_exercise(tmp_path):
     data = _break(lambda ex: ex[4].pop("cautions"))
     name = data["exercises"][4]["id"]
-    with pytest.raises(DataFileError, match=f"exercise '{name}': missing field 'cautions'"):
+    with pytest.raises(DataFileError) as err:
         validate_catalogue(data, image_dir=IMAGE_DIR)
+    assert str(err.value) == f"exercises.yaml: exercises[4].cautions: Field required (id '{name}')"
 
 
 def _rules() -> dict:
@@ -160,18 +166,21 @@ def test_rules_reject_hip_flexor_stretch_in_posterior_profile():
     rules["profiles"]["posterior"]["items"].append(
         {"id": "couch-stretch", "priority": 1, "reason": "x"}
     )
-    with pytest.raises(DataFileError, match="never be given to profile 'posterior'"):
+    with pytest.raises(DataFileError, match=r"plan_rules.yaml: profiles\.posterior\.items\[\d+\]"
+                       r"\.id: exercise 'couch-stretch' must never be given to "
+                       "profile 'posterior'"):
         validate_rules(rules, load_catalogue())
 
 
 def test_rules_reject_unknown_exercise_and_boolean_yes_key():
     rules = _rules()
     rules["profiles"]["neutral"]["items"][0]["id"] = "handstand"
-    with pytest.raises(DataFileError, match="unknown exercise id 'handstand'"):
+    with pytest.raises(DataFileError, match=r"profiles\.neutral\.items\[0\]\.id: "
+                       "unknown exercise id 'handstand'"):
         validate_rules(rules, load_catalogue())
     rules = _rules()
     rules["thomas"][True] = rules["thomas"].pop("yes")  # what an unquoted `yes:` parses to
-    with pytest.raises(DataFileError, match="unknown answer key True"):
+    with pytest.raises(DataFileError, match="thomas: unknown answer key True"):
         validate_rules(rules, load_catalogue())
 
 

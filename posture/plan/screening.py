@@ -6,8 +6,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-from posture.config import load_data_file
-from posture.errors import DataFileError
+from .catalogue import load_safety
 
 
 @dataclass(frozen=True)
@@ -22,26 +21,17 @@ class RedFlagQuestion:
 def red_flag_questions() -> tuple[RedFlagQuestion, ...]:
     """The screening questions, one per red flag, in the file's order.
 
-    Raises :class:`~posture.errors.DataFileError` when a question is missing for a red flag
-    (or names one that is not in the list): the screen must ask about every flag.
+    ``red_flags.yaml`` is validated at load (:func:`~posture.plan.catalogue.load_safety`):
+    :class:`~posture.errors.DataFileError` when a question is missing for a red flag (or
+    names one that is not in the list), since the screen must ask about every flag.
     """
-    data = load_data_file("red_flags.yaml")
-    flags = data.get("red_flags") or []
-    raw = data.get("screening") or []
-    out = []
-    for i, q in enumerate(raw):
-        if not isinstance(q, Mapping) or not all(isinstance(q.get(k), str) and q[k].strip()
-                                                  for k in ("flag", "question", "why")):
-            raise DataFileError(f"red_flags.yaml: screening[{i}] needs flag, question, why")
-        out.append(RedFlagQuestion(q["flag"].strip(), q["question"].strip(),
-                                   " ".join(q["why"].split())))
-    if sorted(q.flag for q in out) != sorted(flags):
-        raise DataFileError("red_flags.yaml: 'screening' must ask about each red flag once")
-    return tuple(out)
+    return tuple(RedFlagQuestion(q["flag"].strip(), q["question"].strip(),
+                                 " ".join(q["why"].split()))
+                 for q in load_safety()["screening"])
 
 
 def clinician_advice() -> str:
-    return " ".join(str(load_data_file("red_flags.yaml").get("clinician_advice", "")).split())
+    return " ".join(load_safety()["clinician_advice"].split())
 
 
 def screening_outcome(answers: Mapping[str, bool | None],

@@ -1,0 +1,172 @@
+"""Schemas of the domain's data files in ``posture/data/`` (pydantic models).
+
+Each loader validates its file with :func:`posture.config.read_data_file`; a broken file
+raises :class:`~posture.errors.DataFileError` (code ``invalid_data_file``) naming the file
+and the path inside it. The loaders turn the validated models into their own dataclasses.
+Vocabularies that belong to a loader's module (the band ids of :mod:`posture.classify`,
+the method words of :mod:`posture.change`) come in through the validation context, so
+this module imports none of them.
+
+``thresholds.yaml`` is checked in :mod:`posture.config` (the base layer reads it); the
+plan's files (exercises, rules, red flags) in :mod:`posture.plan.schemas`.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Annotated, Literal
+
+from pydantic import Field, ValidationInfo, field_validator, model_validator
+
+from .config import At, DataSchema, Positive, Text
+
+PositiveInt = Annotated[int, Field(gt=0)]
+
+
+def vocabulary(info: ValidationInfo, key: str) -> tuple:
+    """The allowed values passed as ``context[key]`` (a loader that forgets it is a bug,
+    not a bad file: KeyError, not a validation error)."""
+    return tuple((info.context or {})[key])
+
+
+# --------------------------------------------------------------------------- bands.yaml
+
+
+class BandEntry(DataSchema):
+    id: Text
+    label: Text | None = None
+    upper_deg: float | None  # required; null only for the last band
+    rationale: str = ""
+
+
+class BandsFile(DataSchema):
+    """Severity bands, lowest first: contiguous (each starts where the one before ends),
+    rising, open above only in the last; ids exactly ``context["band_ids"]`` in order."""
+
+    version: int
+    quantity: Text
+    ambiguous_within: Annotated[float, Field(ge=0, lt=1)] = 0.10
+    disclaimer: str = ""
+    bands: Annotated[list[BandEntry], Field(min_length=1)]
+
+    @model_validator(mode="after")
+    def _ordered(self, info: ValidationInfo) -> BandsFile:
+        lower, last = -math.inf, len(self.bands) - 1
+        for i, b in enumerate(self.bands):
+            if i == last and b.upper_deg is not None:
+                raise At(("bands", i, "upper_deg"), "the last band must have upper_deg: null")
+            if i < last and b.upper_deg is None:
+                raise At(("bands", i, "upper_deg"), "only the last band may be open (null)")
+            upper = math.inf if b.upper_deg is None else b.upper_deg
+            if not math.isfinite(upper) and i < last or upper <= lower:
+                raise At(("bands", i, "upper_deg"),
+                         f"must be above the previous band's upper_deg ({lower:g})")
+            lower = upper
+        ids, want = tuple(b.id for b in self.bands), vocabulary(info, "band_ids")
+        if ids != want:
+            raise At(("bands",), f"band ids must be {list(want)} in that order, got {list(ids)}")
+        return self
+
+
+# --------------------------------------------------------------------------- typical_ranges.yaml
+
+
+class RangeEntry(DataSchema):
+    label: Text | None = None
+    range: Annotated[list[float | None], Field(min_length=2, max_length=2)]  # [low, high]
+    how: str = ""
+    sources: Annotated[list[Text], Field(min_length=1)]
+
+    @model_validator(mode="after")
+    def _bounded(self) -> RangeEntry:
+        low, high = self.range
+        if low is None and high is None:
+            raise At(("range",), "needs at least one bound")
+        if low is not None and high is not None and low >= high:
+            raise At(("range",), f"low ({low:g}) must be below high ({high:g})")
+        return self
+
+
+class TypicalRangesFile(DataSchema):
+    version: int
+    note: str = ""
+    ranges: Annotated[dict[str, RangeEntry], Field(min_length=1)]
+
+
+# --------------------------------------------------------------------------- palpation.yaml
+
+
+class BoneOffset(DataSchema):
+    sd_deg: Positive
+    clip_deg: Positive
+    source: Text
+
+
+class InstrumentEntry(DataSchema):
+    label: Text | None = None
+    sem_deg: Positive
+    source: Text
+
+
+class PalpationFile(DataSchema):
+    version: int
+    bone_offset: BoneOffset
+    instruments: Annotated[dict[str, InstrumentEntry], Field(min_length=1)]
+
+
+# --------------------------------------------------------------------------- change.yaml
+
+
+class ChangeWords(DataSchema):
+    real: Text
+    noise: Text
+    not_applicable: Text
+
+
+class RetakeEntry(DataSchema):
+    # Positive, not Positive | None: a null is refused by the type; None only as default
+    sem_deg: Positive | None = None
+    mdc95_deg: Positive
+    method: str  # one of context["methods"]
+    measured: bool = False
+    source: Text
+
+    @field_validator("method")
+    @classmethod
+    def _known_method(cls, v: str, info: ValidationInfo) -> str:
+        allowed = vocabulary(info, "methods")
+        if v not in allowed:
+            raise ValueError(f"must be one of {sorted(allowed)}, got {v!r}")
+        return v
+
+
+class ChangeFile(DataSchema):
+    version: int
+    words: ChangeWords
+    metrics: Annotated[dict[str, RetakeEntry], Field(min_length=1)]
+
+
+# --------------------------------------------------------------------------- accounts.yaml
+
+
+class AccountsFile(DataSchema):
+    """Clinic account rules (:mod:`posture.store.accounts`); integers as written."""
+
+    min_password_length: PositiveInt
+    max_password_length: PositiveInt
+    max_failed_logins: PositiveInt
+    lockout_minutes: PositiveInt
+    warn_attempts_left: Annotated[int, Field(ge=0)]
+    failure_memory_hours: PositiveInt
+    session_idle_minutes: PositiveInt
+    session_max_hours: PositiveInt
+    # the roles the database accepts (store.schema's CHECK constraint)
+    roles: Annotated[list[Literal["clinician", "admin"]], Field(min_length=1)]
+
+    @model_validator(mode="after")
+    def _consistent(self) -> AccountsFile:
+        if self.min_password_length > self.max_password_length:
+            raise At(("min_password_length",), "must not exceed max_password_length")
+        if self.warn_attempts_left >= self.max_failed_logins:
+            raise At(("warn_attempts_left",), "must be below max_failed_logins")
+        return self
