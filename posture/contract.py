@@ -3,7 +3,9 @@
 
 Inside, results are typed: an :class:`~posture.result.Assessment` in memory, a
 :class:`~posture.result.Reading` wherever a result travels (stored, exported, re-read).
-This module is the only place that knows the keys.
+This module is the only place that knows the keys: the measures' keys come from the
+registry (``posture/data/measures.yaml``, :mod:`posture.measures`), so a new measure
+adds its keys there, not here. :func:`flat_row` gives the one-row form (batch CSV).
 
 Other tools read these keys: keep their names and meanings stable, add new keys freely.
 Contract keys (since schema 1): ``ok``, ``facing``, ``pelvic_tilt_deg``,
@@ -20,20 +22,32 @@ postural tilt has no value or no interval. ``pelvic_tilt_deg`` stays the postura
 
 from __future__ import annotations
 
-import math
 from collections.abc import Mapping
 from typing import Any
 
 from .classify import BAND_IDS, band_phrase, bands_disclaimer
+from .contract_values import (
+    _bad,
+    _error,
+    _flag,
+    _int,
+    _measurements,
+    _num,
+    _num_map,
+    _obj,
+    _pair,
+    _text,
+    _texts,
+    _view,
+)
 from .errors import InputError, PostureError
+from .measures import MeasureSpec, measures
 from .metrics import Measurement
 from .result import Assessment, ErrorInfo, Reading, Reason, ViewSummary
 
 SCHEMA_VERSION = 1
 #: The view gate failed: the person is there but cannot be measured (exit code 3).
 VIEW_ERROR_CODE = "view_not_usable"
-#: Code of a contract dict that does not hold contract types.
-INVALID_RESULT = "invalid_result"
 
 
 def _r(x, nd=2):
@@ -46,25 +60,44 @@ def _iv(m) -> tuple[float, float] | None:
 
 # -- Assessment → Reading (the library's result in portable form) -------------------------
 
+def _fields() -> frozenset[str]:
+    return frozenset(Reading.__dataclass_fields__)
+
+
+def _learned() -> tuple[list[MeasureSpec], list[MeasureSpec]]:
+    """The measures in the contract's order: the estimator's (``interval: learned``),
+    then the others (the shared ``interval_coverage`` follows the first learned one)."""
+    specs = measures()
+    return ([s for s in specs if s.interval == "learned"],
+            [s for s in specs if s.interval != "learned"])
+
+
 def reading(a: Assessment, *, source: str | None = None) -> Reading:
     """The portable, contract-shaped form of an assessment (rounded as printed)."""
     m = a.measurements
-    view = a.side.view
+    view = a.view.view
     error = None
     if not view.ok:
         error = ErrorInfo(VIEW_ERROR_CODE, "The view cannot be measured: "
                           + "; ".join(str(r) for r in view.reasons))
     sev = a.severity
+    fields, top = _fields(), {}
+    for s in measures():  # the measures' top-level fields (those the Reading has)
+        x = m.get(s.name)
+        if s.key in fields:
+            top[s.key] = _r(x.value) if x else None
+        if s.interval_key in fields:
+            top[s.interval_key] = _iv(x) if x else None
+        if s.flag in fields:
+            top[s.flag] = getattr(a, s.flag)
+    head = m.get(_learned()[0][0].name)
     return Reading(
         ok=view.ok,
         abstained=a.abstained,
         source=source,
         facing=a.facing,
-        pelvic_tilt_deg=_r(m.pelvic_tilt.value),
-        pelvic_tilt_interval_deg=_iv(m.pelvic_tilt),
-        interval_coverage=m.pelvic_tilt.coverage,
-        lumbar_lordosis_deg=_r(m.lumbar_lordosis.value),
-        lumbar_lordosis_interval_deg=_iv(m.lumbar_lordosis),
+        **top,
+        interval_coverage=head.coverage if head else None,
         severity=sev.band if sev else None,
         severity_label=sev.label if sev else None,
         severity_phrase=band_phrase(sev) if sev else None,
@@ -73,21 +106,16 @@ def reading(a: Assessment, *, source: str | None = None) -> Reading:
         reasons=tuple(a.reasons),
         notes=tuple(a.notes),
         retake_guidance=tuple(a.guidance),
-        head_neck_angle_deg=_r(m.head_neck_angle.value),
-        forward_head=a.forward_head,
-        trunk_lean_deg=_r(m.trunk_lean.value),
-        knee_angle_deg=_r(m.knee_angle.value),
-        knee_hyperextension=a.knee_hyperextension,
         plumb_offsets_stature={k: _r(v, 4) for k, v in m.plumb.items()},
         measurements=tuple(
             Measurement(x.name, _r(x.value), x.unit, x.convention, _iv(x), x.coverage,
                         x.method) for x in m.all()),
         view=ViewSummary(view.ok, _r(view.side_on_score, 3), _r(view.frontal_ratio, 3),
                          view.whole_body, view.other_people,
-                         _r(a.side.facing_confidence, 3), a.side.near_side,
+                         _r(a.view.facing_confidence, 3), a.view.near_side,
                          view.partial),
-        roll_deg=_r(a.side.roll.deg),
-        roll_source=a.side.roll.source,
+        roll_deg=_r(a.view.roll.deg),
+        roll_source=a.view.roll.source,
         image_size=tuple(a.frame_size),
         pose_variant=a.model_variant,
         estimator_version=a.estimator_meta.get("version"),
@@ -129,38 +157,48 @@ def to_dict(r: Reading | Assessment, *, source: str | None = None) -> dict:
     return out
 
 
+def _measure_keys(r: Reading, specs, *, split: bool = False) -> dict:
+    """The top-level keys of ``specs`` (value, interval, flag) from a reading; ``split``
+    gives each interval as ``<key>_lo``/``<key>_hi`` (one-row forms)."""
+    out = {}
+    for s in specs:
+        out[s.key] = r.value(s.name)
+        if s.interval_key:
+            iv = r.interval(s.name)
+            if split:
+                lo, hi = iv or (None, None)
+                out[f"{s.interval_key}_lo"], out[f"{s.interval_key}_hi"] = lo, hi
+            else:
+                out[s.interval_key] = _list(iv)
+        if s.flag:
+            out[s.flag] = getattr(r, s.flag, None)
+    return out
+
+
+def _error_obj(e: ErrorInfo) -> dict:
+    err = {"code": e.code, "message": e.message}
+    if e.exit_code is not None:
+        err["exit_code"] = e.exit_code
+    return err
+
+
 def _error_layout(r: Reading) -> dict:
-    err = {"code": r.error.code, "message": r.error.message}
-    if r.error.exit_code is not None:
-        err["exit_code"] = r.error.exit_code
-    return {
-        "schema_version": r.schema_version,
-        "ok": False,
-        "source": r.source,
-        "error": err,
-        "facing": None,
-        "pelvic_tilt_deg": None,
-        "pelvic_tilt_interval_deg": None,
-        "lumbar_lordosis_deg": None,
-        "severity": None,
-        "abstained": True,
-        "abstain_reasons": [str(x) for x in r.reasons],
-        "landmarks_px": None,
-    }
+    out = {"schema_version": r.schema_version, "ok": False, "source": r.source,
+           "error": _error_obj(r.error), "facing": None}
+    for s in measures():  # the schema-1 keys, null
+        out.update((getattr(s, k), None) for k in s.on_error)
+    out.update(severity=None, abstained=True,
+               abstain_reasons=[str(x) for x in r.reasons], landmarks_px=None)
+    return out
 
 
 def _full_layout(r: Reading) -> dict:
     v = r.view
-    out = {
-        "schema_version": r.schema_version,
-        "ok": r.ok,
-        "source": r.source,
-        "facing": r.facing,
-        "pelvic_tilt_deg": r.pelvic_tilt_deg,
-        "pelvic_tilt_interval_deg": _list(r.pelvic_tilt_interval_deg),
-        "interval_coverage": r.interval_coverage,
-        "lumbar_lordosis_deg": r.lumbar_lordosis_deg,
-        "lumbar_lordosis_interval_deg": _list(r.lumbar_lordosis_interval_deg),
+    learned, others = _learned()
+    out = {"schema_version": r.schema_version, "ok": r.ok, "source": r.source,
+           "facing": r.facing, **_measure_keys(r, learned[:1]),
+           "interval_coverage": r.interval_coverage, **_measure_keys(r, learned[1:])}
+    out.update({
         "severity": r.severity,
         "severity_label": r.severity_label,
         "severity_phrase": r.severity_phrase,
@@ -170,11 +208,7 @@ def _full_layout(r: Reading) -> dict:
         "abstain_reasons": [str(x) for x in r.reasons],
         "notes": [str(x) for x in r.notes],
         "retake_guidance": list(r.retake_guidance),
-        "head_neck_angle_deg": r.head_neck_angle_deg,
-        "forward_head": r.forward_head,
-        "trunk_lean_deg": r.trunk_lean_deg,
-        "knee_angle_deg": r.knee_angle_deg,
-        "knee_hyperextension": r.knee_hyperextension,
+        **_measure_keys(r, others),
         "plumb_offsets_stature": r.plumb_offsets_stature,
         "measurements": [
             {"name": x.name, "value": x.value, "unit": x.unit, "convention": x.convention,
@@ -192,14 +226,37 @@ def _full_layout(r: Reading) -> dict:
         "image_size": _list(r.image_size),
         "model": {"pose_variant": r.pose_variant, "estimator_version": r.estimator_version},
         "landmarks_px": None if r.landmarks_px is None else [list(p) for p in r.landmarks_px],
-    }
+    })
     out.update(palpation_keys(r))
     if r.error is not None:
-        err = {"code": r.error.code, "message": r.error.message}
-        if r.error.exit_code is not None:
-            err["exit_code"] = r.error.exit_code
-        out["error"] = err
+        out["error"] = _error_obj(r.error)
     return out
+
+
+def flat_row(r: Reading) -> dict:
+    """One result as one row of plain cells (the batch CSV's columns after ``file``, in
+    order, :func:`flat_columns`): intervals split into ``_lo``/``_hi``, reasons joined
+    with " | ", nothing formula-escaped yet."""
+    learned, others = _learned()
+    size = r.image_size or (None, None)
+    return {"ok": r.ok, "error_code": r.error.code if r.error else None,
+            "error_message": r.error.message if r.error else None, "facing": r.facing,
+            **_measure_keys(r, learned[:1], split=True),
+            "interval_coverage": r.interval_coverage,
+            **_measure_keys(r, learned[1:], split=True),
+            "severity": r.severity, "severity_label": r.severity_label,
+            "abstained": r.abstained, "abstain_reasons": " | ".join(str(x) for x in r.reasons),
+            **_measure_keys(r, others, split=True),
+            "roll_deg": r.roll_deg, "roll_source": r.roll_source, "image_width": size[0],
+            "image_height": size[1], "pose_variant": r.pose_variant,
+            "estimator_version": r.estimator_version,
+            "side_on_score": r.view.side_on_score if r.view else None,
+            "schema_version": r.schema_version}
+
+
+def flat_columns() -> tuple[str, ...]:
+    """The columns of :func:`flat_row`, in order."""
+    return tuple(flat_row(Reading(ok=False, abstained=True)))
 
 
 #: The contract keys of the palpation-equivalent tilt (issue 25), in order.
@@ -243,112 +300,20 @@ def exit_code_for(d: Mapping | Reading) -> int:
 
 # -- dict → Reading (validated) -------------------------------------------------------------
 
-_KNOWN = frozenset((
-    "schema_version", "ok", "source", "facing", "pelvic_tilt_deg", "pelvic_tilt_interval_deg",
-    "interval_coverage", "lumbar_lordosis_deg", "lumbar_lordosis_interval_deg", "severity",
+#: Keys of the contract outside the measures' (read into the Reading's own fields).
+_BASE_KEYS = frozenset((
+    "schema_version", "ok", "source", "facing", "interval_coverage", "severity",
     "severity_label", "severity_probabilities", "severity_disclaimer", "abstained",
-    "abstain_reasons", "retake_guidance", "head_neck_angle_deg", "forward_head",
-    "trunk_lean_deg", "knee_angle_deg", "knee_hyperextension", "plumb_offsets_stature",
-    "measurements", "view", "roll_deg", "roll_source", "image_size", "model", "landmarks_px",
-    "error", "notes", "severity_phrase",
+    "abstain_reasons", "retake_guidance", "plumb_offsets_stature", "measurements", "view",
+    "roll_deg", "roll_source", "image_size", "model", "landmarks_px", "error", "notes",
+    "severity_phrase",
     # derived from the postural tilt and its interval on every output (palpation_keys)
-    "pelvic_tilt_palpation_deg", "pelvic_tilt_palpation_interval_deg",
-    "pelvic_tilt_palpation_method",
+    *PALPATION_KEYS,
 ))
-
-
-def _bad(msg: str) -> InputError:
-    return InputError(f"analysis result: {msg}", code=INVALID_RESULT)
-
-
-def _num(v: Any, key: str) -> float | None:
-    """A number or None (NaN → None); anything else is ``invalid_result``."""
-    if v is None:
-        return None
-    if isinstance(v, bool) or not isinstance(v, int | float):
-        raise _bad(f"'{key}' must be a number or null, got {v!r:.60}")
-    try:
-        f = float(v)
-    except OverflowError:  # JSON integers have no size limit
-        raise _bad(f"'{key}' is out of range: {v!r:.40}") from None
-    return None if math.isnan(f) else f
-
-
-def _int(v: Any, key: str) -> int | None:
-    f = _num(v, key)
-    if f is None:
-        return None
-    if not math.isfinite(f) or f != int(f):
-        raise _bad(f"'{key}' must be a whole number or null, got {v!r:.40}")
-    return int(f)
-
-
-def _flag(v: Any, key: str, default: bool | None) -> bool | None:
-    if v is None:
-        return default
-    if not isinstance(v, bool):
-        raise _bad(f"'{key}' must be true, false or null, got {v!r:.60}")
-    return v
-
-
-def _text(v: Any, key: str) -> str | None:
-    if v is None:
-        return None
-    if not isinstance(v, str):
-        raise _bad(f"'{key}' must be text or null, got {v!r:.60}")
-    return v
-
-
-def _texts(v: Any, key: str) -> tuple[str, ...]:
-    if v is None:
-        return ()
-    if not isinstance(v, list | tuple) or not all(isinstance(s, str) for s in v):
-        raise _bad(f"'{key}' must be a list of strings")
-    return tuple(v)
-
-
-def _pair(v: Any, key: str) -> tuple[float, float] | None:
-    if v is None:
-        return None
-    if not isinstance(v, list | tuple) or len(v) != 2:
-        raise _bad(f"'{key}' must be [lo, hi] or null")
-    lo, hi = (_num(x, key) for x in v)
-    return None if lo is None or hi is None else (lo, hi)
-
-
-def _obj(v: Any, key: str) -> Mapping | None:
-    if v is None:
-        return None
-    if not isinstance(v, Mapping):
-        raise _bad(f"'{key}' must be an object or null")
-    return v
-
-
-def _num_map(v: Any, key: str) -> dict[str, float | None] | None:
-    m = _obj(v, key)
-    if m is None:
-        return None
-    return {str(k): _num(x, f"{key}.{k}") for k, x in m.items()}
-
-
-def _measurements(v: Any) -> tuple[Measurement, ...]:
-    if v is None:
-        return ()
-    if not isinstance(v, list | tuple):
-        raise _bad("'measurements' must be a list")
-    out = []
-    for i, m in enumerate(v):
-        where = f"measurements[{i}]"
-        if not isinstance(m, Mapping):
-            raise _bad(f"'{where}' must be an object")
-        name = _text(m.get("name"), f"{where}.name")
-        if not name:
-            raise _bad(f"'{where}.name' must be given")
-        out.append(Measurement(
-            name, _num(m.get("value"), f"{where}.value"), _text(m.get("unit"), where) or "",
-            _text(m.get("convention"), where) or "", _pair(m.get("interval"), where),
-            _num(m.get("coverage"), where), _text(m.get("method"), where) or ""))
-    return tuple(out)
+#: Every key a Reading holds; a measure's key without a Reading field (a measure added
+#: later) stays in ``extra`` and comes back as it was.
+_KNOWN = _BASE_KEYS | {k for s in measures() for k in (s.key, s.interval_key, s.flag)
+                       if k in _fields()}
 
 
 def _landmarks(v: Any) -> tuple | None:
@@ -362,27 +327,6 @@ def _landmarks(v: Any) -> tuple | None:
             raise _bad("'landmarks_px' must be a list of [x, y, visibility] or null")
         out.append(tuple(_num(x, "landmarks_px") for x in p))
     return tuple(out)
-
-
-def _view(v: Any) -> ViewSummary | None:
-    m = _obj(v, "view")
-    if m is None:
-        return None
-    return ViewSummary(
-        bool(_flag(m.get("ok"), "view.ok", False)), _num(m.get("side_on_score"), "view"),
-        _num(m.get("frontal_ratio"), "view"), _flag(m.get("whole_body"), "view", None),
-        _int(m.get("other_people"), "view.other_people"),
-        _num(m.get("facing_confidence"), "view"), _text(m.get("near_side"), "view"),
-        _flag(m.get("partial"), "view.partial", None))
-
-
-def _error(v: Any) -> ErrorInfo | None:
-    m = _obj(v, "error")
-    if m is None:
-        return None
-    code = _text(m.get("code"), "error.code") or "posture_error"
-    return ErrorInfo(code, _text(m.get("message"), "error.message") or code,
-                     _int(m.get("exit_code"), "error.exit_code"))
 
 
 def from_dict(d: Any, *, strict: bool = True) -> Reading:
@@ -405,6 +349,19 @@ def from_dict(d: Any, *, strict: bool = True) -> Reading:
                        error=ErrorInfo(err.code, err.message))
 
 
+def _measure_fields(d: Mapping) -> dict:
+    """The measures' top-level keys of a contract dict, validated, as Reading fields."""
+    fields, out = _fields(), {}
+    for s in measures():
+        if s.key in fields:
+            out[s.key] = _num(d.get(s.key), s.key)
+        if s.interval_key in fields:
+            out[s.interval_key] = _pair(d.get(s.interval_key), s.interval_key)
+        if s.flag in fields:
+            out[s.flag] = _flag(d.get(s.flag), s.flag, None)
+    return out
+
+
 def _from_dict(d: Any) -> Reading:
     if not isinstance(d, Mapping):
         raise _bad(f"an analysis result must be a JSON object, got {type(d).__name__}")
@@ -424,13 +381,8 @@ def _from_dict(d: Any) -> Reading:
         abstained=bool(_flag(d.get("abstained"), "abstained", False)),
         source=_text(d.get("source"), "source"),
         facing=_text(d.get("facing"), "facing"),
-        pelvic_tilt_deg=_num(d.get("pelvic_tilt_deg"), "pelvic_tilt_deg"),
-        pelvic_tilt_interval_deg=_pair(d.get("pelvic_tilt_interval_deg"),
-                                       "pelvic_tilt_interval_deg"),
+        **_measure_fields(d),
         interval_coverage=_num(d.get("interval_coverage"), "interval_coverage"),
-        lumbar_lordosis_deg=_num(d.get("lumbar_lordosis_deg"), "lumbar_lordosis_deg"),
-        lumbar_lordosis_interval_deg=_pair(d.get("lumbar_lordosis_interval_deg"),
-                                           "lumbar_lordosis_interval_deg"),
         severity=severity,
         severity_label=_text(d.get("severity_label"), "severity_label"),
         severity_phrase=_text(d.get("severity_phrase"), "severity_phrase"),
@@ -440,11 +392,6 @@ def _from_dict(d: Any) -> Reading:
                                                        "abstain_reasons")),
         notes=tuple(Reason.parse(t) for t in _texts(d.get("notes"), "notes")),
         retake_guidance=_texts(d.get("retake_guidance"), "retake_guidance"),
-        head_neck_angle_deg=_num(d.get("head_neck_angle_deg"), "head_neck_angle_deg"),
-        forward_head=_flag(d.get("forward_head"), "forward_head", None),
-        trunk_lean_deg=_num(d.get("trunk_lean_deg"), "trunk_lean_deg"),
-        knee_angle_deg=_num(d.get("knee_angle_deg"), "knee_angle_deg"),
-        knee_hyperextension=_flag(d.get("knee_hyperextension"), "knee_hyperextension", None),
         plumb_offsets_stature=_num_map(d.get("plumb_offsets_stature"), "plumb_offsets_stature"),
         measurements=_measurements(d.get("measurements")),
         view=_view(d.get("view")),

@@ -224,13 +224,38 @@ class Reading:
         """The named measurement (``pelvic_tilt``, ``lumbar_lordosis``, ...), or None."""
         return next((m for m in self.measurements if m.name == name), None)
 
+    def value(self, name: str) -> float | None:
+        """The value of measure ``name`` (registry :mod:`posture.measures`): its top-level
+        contract field where the reading has one, else from ``measurements``."""
+        from .measures import spec
+
+        key = spec(name).key
+        if key in _FIELDS:
+            return getattr(self, key)
+        m = self.measurement(name)
+        return None if m is None else m.value
+
+    def interval(self, name: str) -> tuple[float, float] | None:
+        """The interval of measure ``name``: its top-level field where there is one, else
+        from ``measurements``."""
+        from .measures import spec
+
+        key = spec(name).interval_key
+        if key in _FIELDS:
+            return getattr(self, key)
+        m = self.measurement(name)
+        return None if m is None else m.interval
+
     def metric(self, name: str) -> tuple[float | None, tuple[float, float] | None,
                                          float | None]:
         """``(value, interval, coverage)`` of a measurement by name: from ``measurements``,
-        else from the top-level ``<name>_deg`` keys (older results)."""
+        else from the top-level contract keys (older results)."""
         m = self.measurement(name)
         if m is not None:
             return m.value, m.interval, m.coverage
-        value = getattr(self, f"{name}_deg", None)
-        iv = getattr(self, f"{name}_interval_deg", None)
+        value, iv = self.value(name), self.interval(name)
         return value, iv, (self.interval_coverage if iv is not None else None)
+
+
+#: The fields of a reading (contract keys of the measures among them).
+_FIELDS = frozenset(Reading.__dataclass_fields__)

@@ -42,3 +42,37 @@ def test_measurements_are_a_collection_by_name():
         m.trunk_lean  # noqa: B018 - not measured here
     new = Measurement("pelvic_tilt", 12.0, "deg", "c")
     assert m.replaced(new).all() == (new, b)
+
+
+def test_the_codec_lists_the_registry_keys_in_the_contract_order():
+    """The contract's top-level measure keys and the one-row columns come from the
+    registry; their order is the one printed since schema 1 (coverage after the tilt)."""
+    from posture.contract import _KNOWN, flat_columns, from_dict, to_dict
+    from posture.result import Reading
+
+    assert {s.key for s in reg.measures()} <= _KNOWN
+    cols = flat_columns()
+    assert cols[4:8] == ("pelvic_tilt_deg", "pelvic_tilt_interval_deg_lo",
+                         "pelvic_tilt_interval_deg_hi", "interval_coverage")
+    assert cols.index("knee_hyperextension") == cols.index("knee_angle_deg") + 1
+    r = Reading(ok=True, abstained=False, pelvic_tilt_deg=10.0,
+                pelvic_tilt_interval_deg=(6.0, 14.0), interval_coverage=0.9,
+                knee_angle_deg=6.0, knee_hyperextension=True)
+    d = to_dict(r)
+    keys = list(d)
+    assert keys[4:7] == ["pelvic_tilt_deg", "pelvic_tilt_interval_deg", "interval_coverage"]
+    assert d["knee_hyperextension"] is True and d["pelvic_tilt_interval_deg"] == [6.0, 14.0]
+    assert to_dict(from_dict(d)) == d
+
+
+def test_a_measure_without_a_reading_field_travels_in_measurements():
+    """A measure added to the registry later (a front-view one) has no Reading field: its
+    value is read from ``measurements`` and its top-level key survives a round trip."""
+    from posture.contract import from_dict, to_dict
+
+    d = {"ok": True, "abstained": False, "pelvic_obliquity_deg": 2.5,
+         "measurements": [{"name": "pelvic_tilt", "value": 10.0, "unit": "deg"}]}
+    r = from_dict(d)
+    assert r.value("pelvic_tilt") is None  # the top-level field wins where there is one
+    assert r.measurement("pelvic_tilt").value == 10.0
+    assert to_dict(r)["pelvic_obliquity_deg"] == 2.5

@@ -31,7 +31,7 @@ LAYERS: tuple[tuple[str, tuple[str, ...]], ...] = (
                 "posture.views", "posture.views.*", "posture.view_gate", "posture.frontal*",
                 "posture.estimator*", "posture.metrics", "posture.measures*",
                 "posture.classify", "posture.result", "posture.result.*",
-                "posture.contract", "posture.reasons", "posture.analysis", "posture.palpation",
+                "posture.contract*", "posture.reasons", "posture.analysis", "posture.palpation",
                 "posture.change", "posture.typical", "posture.capture", "posture.autocapture",
                 "posture.agreement", "posture.validate", "posture.correction",
                 "posture.csvcells", "posture.schemas", "posture.schemas.*")),
