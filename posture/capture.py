@@ -27,13 +27,16 @@ from statistics import median
 import numpy as np
 
 from .config import thresholds
+from .measures import measures, spec
 from .reasons import Reason, ReasonCode
 from .result import Reading
 
-#: The per-frame numbers (degrees) that are combined by their median, by measurement name.
-NUMERIC = {"pelvic_tilt": "pelvic_tilt_deg", "lumbar_lordosis": "lumbar_lordosis_deg",
-           "head_neck_angle": "head_neck_angle_deg", "trunk_lean": "trunk_lean_deg",
-           "knee_angle": "knee_angle_deg"}
+#: The per-frame numbers that are combined by their median: every measure in degrees
+#: (registry, :mod:`posture.measures`), by name → its contract key (``spread_deg``'s keys).
+NUMERIC = {s.name: s.key for s in measures() if s.unit == "deg"}
+#: The measure whose interval and band the capture gives, and the fallback for the frame
+#: to show (``_representative``).
+HEADLINE, FALLBACK = "pelvic_tilt", "head_neck_angle"
 #: Fewer usable frames than this and the capture abstains (too little to take a median of).
 MIN_FRAMES = 5
 #: Frames of one kind whose tilt IQR exceeds this (degrees) disagree by more than a band is
@@ -185,12 +188,12 @@ def aggregate(
     base = usable or list(frames)  # measure from good views; fall back to all for display
     kinds = _kinds(base)
     values: dict[str, float | None] = {}
-    for key in NUMERIC.values():
-        med, iqr = _balanced([[getattr(f, key) for f in kind] for kind in kinds])
-        values[key] = None if med is None else round(med, 2)
+    for name, key in NUMERIC.items():
+        med, iqr = _balanced([[f.value(name) for f in kind] for kind in kinds])
+        values[name] = None if med is None else round(med, 2)
         if iqr is not None:
             spread[key] = round(iqr, 2)
-    with_tilt = counts["with_tilt"] = sum(f.pelvic_tilt_deg is not None for f in usable)
+    with_tilt = counts["with_tilt"] = sum(f.value(HEADLINE) is not None for f in usable)
     plumb_keys = sorted({k for f in base for k in (f.plumb_offsets_stature or {})})
     plumb = {}
     for k in plumb_keys:
@@ -213,9 +216,9 @@ def aggregate(
         reasons = [Reason(ReasonCode.UNSTEADY_CAPTURE, f"your body moved by about "
                           f"{moved:.0%} of your height between frames "
                           f"(more than {max_motion:.0%})")]
-    elif spread.get("pelvic_tilt_deg", 0.0) > max_tilt_spread:
+    elif spread.get(NUMERIC[HEADLINE], 0.0) > max_tilt_spread:
         reasons = [Reason(ReasonCode.UNSTEADY_CAPTURE, f"the frames' pelvic tilt varied by "
-                          f"{spread['pelvic_tilt_deg']:.1f}° (more than "
+                          f"{spread[NUMERIC[HEADLINE]]:.1f}° (more than "
                           f"{max_tilt_spread:.0f}°)")]
     guidance = Counter(g for f in frames for g in f.retake_guidance)
     retake = [g for g, _ in guidance.most_common()] if reasons else []
@@ -224,12 +227,12 @@ def aggregate(
 
     # the interval comes from the estimator's error, which the frames of one pose share,
     # so averaging frames does not narrow it: keep the median half-width around the median
-    tilt = values["pelvic_tilt_deg"] if usable else None
-    halfwidths = [(f.pelvic_tilt_interval_deg[1] - f.pelvic_tilt_interval_deg[0]) / 2
-                  for f in usable if f.pelvic_tilt_interval_deg]
+    tilt = values[HEADLINE] if usable else None
+    halfwidths = [(iv[1] - iv[0]) / 2 for f in usable for iv in [f.interval(HEADLINE)] if iv]
     interval = coverage = sev = None
     if reasons or tilt is None or not halfwidths:
-        values.update(pelvic_tilt_deg=None, lumbar_lordosis_deg=None)
+        # the estimator's measures are withheld with the tilt, as for a photo
+        values.update({s.name: None for s in measures() if s.interval == "learned"})
     else:
         from .analysis import normal_sigma
 
@@ -242,11 +245,17 @@ def aggregate(
 
     rep = _representative(frames, usable, base, values)
     first, shown = frames[0], frames[rep]
+    fields = Reading.__dataclass_fields__
+    top: dict = {spec(HEADLINE).interval_key: interval}
+    for sp in measures():  # the measures' top-level fields (registry)
+        if sp.key in fields and sp.name in values:
+            top[sp.key] = values[sp.name]
+        if sp.flag in fields:
+            top[sp.flag] = _majority([getattr(f, sp.flag) for f in base])
     out = Reading(
         ok=bool(usable), abstained=bool(reasons), source=SOURCE,
         facing=Counter(f.facing for f in base).most_common(1)[0][0],
-        pelvic_tilt_deg=values["pelvic_tilt_deg"], pelvic_tilt_interval_deg=interval,
-        interval_coverage=coverage, lumbar_lordosis_deg=values["lumbar_lordosis_deg"],
+        **top, interval_coverage=coverage,
         severity=sev.band if sev else None, severity_label=sev.label if sev else None,
         severity_phrase=_phrase(sev),
         severity_probabilities=sev.probabilities if sev else None,
@@ -254,10 +263,6 @@ def aggregate(
         reasons=tuple(reasons), retake_guidance=tuple(retake),
         # what the measured frames noted (e.g. partial_view), each once
         notes=tuple(dict.fromkeys(n for f in (usable or base) for n in f.notes)),
-        head_neck_angle_deg=values["head_neck_angle_deg"],
-        forward_head=_majority([f.forward_head for f in base]),
-        trunk_lean_deg=values["trunk_lean_deg"], knee_angle_deg=values["knee_angle_deg"],
-        knee_hyperextension=_majority([f.knee_hyperextension for f in base]),
         plumb_offsets_stature=plumb,
         measurements=tuple(_combined(m, values) for m in shown.measurements),
         view=shown.view, image_size=first.image_size, pose_variant=first.pose_variant,
@@ -282,24 +287,23 @@ def _phrase(sev) -> str | None:
 def _representative(frames: Sequence[Reading], usable: list[Reading], base: list[Reading],
                     values: dict[str, float | None]) -> int:
     """The frame to show: closest to the median tilt, else to the median head-neck angle."""
-    key = "pelvic_tilt_deg" if values["pelvic_tilt_deg"] is not None else "head_neck_angle_deg"
-    ref = values[key]
+    name = HEADLINE if values[HEADLINE] is not None else FALLBACK
+    ref = values[name]
     usable_ids = {id(f) for f in usable}
     cands = [i for i, f in enumerate(frames)
-             if id(f) in usable_ids and getattr(f, key) is not None]
+             if id(f) in usable_ids and f.value(name) is not None]
     if ref is None or not cands:
         middle = base[len(base) // 2]
         return next(i for i, f in enumerate(frames) if f is middle)
-    return min(cands, key=lambda i: abs(getattr(frames[i], key) - ref))
+    return min(cands, key=lambda i: abs(frames[i].value(name) - ref))
 
 
 def _combined(m, values: dict[str, float | None]):
     """The representative frame's measurement with the combined value (interval shifted to
     keep its width, centred on the median)."""
-    key = NUMERIC.get(m.name)
-    if key is None:
+    if m.name not in values:
         return m
-    value = values[key]
+    value = values[m.name]
     iv = m.interval
     if value is not None and iv is not None and m.value is not None:
         shift = value - m.value
