@@ -1,18 +1,23 @@
 """Step 4a: sagittal geometry → pelvic tilt and lumbar lordosis (learned).
 
 MediaPipe gives no ASIS or PSIS, and its hip point sits centimetres off the joint, so the
-tilt cannot be read off the landmarks directly. Instead a small regression maps what *is*
-visible in a side view to the tilt: the shape of the back and front outline between the
-knees and the shoulders (depth of the lumbar curve, buttock and abdomen protrusion) and the
-positions of the key points, all in the body frame (facing-normalised, roll removed,
-divided by stature) so that mirror images and image size do not change the features.
+tilt cannot be read off the landmarks directly. Two learned parts read it from what *is*
+visible, both in the body frame (facing-normalised, roll removed, scaled by stature) so
+that mirror images and image size do not change their input:
 
-The regression was fitted on synthetic renders whose tilt is known (``tools/synth``,
-``tools/train_estimator.py``). Its parameters, the data it saw and its calibrated interval
-ship in ``posture/data/estimator.json``; the pelvis-patch networks, trained in
-``tools/train_patchnet.py``, ship as an ONNX graph run by :mod:`posture.estimator_runtime`.
+* the pelvis-patch networks: small convolutional networks that look at the grey image and
+  the person mask around the pelvis (:func:`pelvis_patch`), trained in
+  ``tools/train_patchnet.py`` (PyTorch) and shipped as one ONNX graph that
+  :mod:`posture.estimator_runtime` runs with onnxruntime;
+* the outline regression (:class:`Regressor`, fitted in ``tools/train_estimator.py``): the
+  shape of the back and front outline between the knees and the shoulders and the key
+  points' positions (:func:`features`).
+
+The answer is their blend, with the weight in ``posture/data/estimator.json`` (the shipped
+file gives the networks all of it: the regression answers only where no patch was cut).
+Both were fitted on synthetic renders whose tilt is known (``tools/synth``); the file
+also holds the calibrated interval and the data they saw.
 """
-
 from __future__ import annotations
 
 import json
@@ -24,7 +29,11 @@ from importlib import resources
 import numpy as np
 
 from .errors import DataFileError
-from .estimator_runtime import PatchNetRuntime
+from .estimator_runtime import (  # noqa: F401  (network_input, soften_mask: re-exported)
+    PatchNetRuntime,
+    network_input,
+    soften_mask,
+)
 from .sagittal import OUTLINE_LEVELS, SideView
 
 FEATURE_VERSION = 2
@@ -221,32 +230,6 @@ def pelvis_patch(rgb: np.ndarray, mask: np.ndarray, side: SideView,
         mm = cv2.warpAffine(m, warp, size, flags=cv2.INTER_LINEAR, borderValue=0)
         out.append(np.stack([g, mm]))
     return out[0] if jitter is None else np.stack(out)
-
-
-def soften_mask(x: np.ndarray, sigma_px: float) -> np.ndarray:
-    """Blur the mask channel of patches (N, 2, H, W), float, by a Gaussian of ``sigma_px``.
-
-    The pose model's person mask of two copies of one photo (re-saved, say) differs by a
-    pixel of speckle along the outline and by small blobs near the hands; a network that
-    reads the sharp edge follows that noise (issue 12: up to 3° for a re-save). A blurred
-    edge keeps the outline's shape and drops the speckle. Networks are trained on the
-    same blur (``tools/train_patchnet.py``), which ships with their weights.
-    """
-    import cv2
-
-    if sigma_px <= 0:
-        return x
-    out = x.copy()
-    for i in range(x.shape[0]):
-        out[i, 1] = cv2.GaussianBlur(x[i, 1], (0, 0), sigma_px, borderType=cv2.BORDER_CONSTANT)
-    return out
-
-
-def network_input(patch: np.ndarray, mask_blur_px: float) -> np.ndarray:
-    """uint8 patches (2, H, W) or (N, 2, H, W) → float32 (N, 2, H, W) in 0–1, mask softened:
-    the input of the exported networks (:mod:`posture.estimator_runtime`)."""
-    x = (patch[None] if patch.ndim == 3 else patch).astype(np.float32) / 255.0
-    return np.ascontiguousarray(soften_mask(x, mask_blur_px))
 
 
 def load_patchnet(source: str | os.PathLike | bytes) -> PatchNetRuntime:

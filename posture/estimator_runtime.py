@@ -1,4 +1,5 @@
-"""The pelvis-patch networks, run from their exported ONNX graph by onnxruntime.
+"""The pelvis-patch networks, run from their exported ONNX graph by onnxruntime, and the
+preparation of their input (:func:`network_input`).
 
 The architecture and the weights are defined and trained in ``tools/train_patchnet.py``
 (PyTorch), which exports one graph holding every ensemble member: input ``patches``
@@ -60,6 +61,32 @@ def _session(model: bytes | str):
     return ort.InferenceSession(model, sess_options=opts, providers=["CPUExecutionProvider"])
 
 
+def soften_mask(x: np.ndarray, sigma_px: float) -> np.ndarray:
+    """Blur the mask channel of patches (N, 2, H, W), float, by a Gaussian of ``sigma_px``.
+
+    The pose model's person mask of two copies of one photo (re-saved, say) differs by a
+    pixel of speckle along the outline and by small blobs near the hands; a network that
+    reads the sharp edge follows that noise (issue 12: up to 3° for a re-save). A blurred
+    edge keeps the outline's shape and drops the speckle. Networks are trained on the
+    same blur (``tools/train_patchnet.py``), which ships with their weights.
+    """
+    import cv2
+
+    if sigma_px <= 0:
+        return x
+    out = x.copy()
+    for i in range(x.shape[0]):
+        out[i, 1] = cv2.GaussianBlur(x[i, 1], (0, 0), sigma_px, borderType=cv2.BORDER_CONSTANT)
+    return out
+
+
+def network_input(patch: np.ndarray, mask_blur_px: float) -> np.ndarray:
+    """uint8 patches (2, H, W) or (N, 2, H, W) → float32 (N, 2, H, W) in 0–1, mask softened:
+    the input of the exported networks."""
+    x = (patch[None] if patch.ndim == 3 else patch).astype(np.float32) / 255.0
+    return np.ascontiguousarray(soften_mask(x, mask_blur_px))
+
+
 @dataclass(frozen=True, eq=False)
 class PatchNetRuntime:
     """An ensemble of pelvis-patch networks in one ONNX graph.
@@ -68,7 +95,7 @@ class PatchNetRuntime:
     ----------
     mask_blur_px : float
         Gaussian sigma (patch pixels) of the mask softening the networks were trained on
-        (:func:`posture.estimator.soften_mask`); part of their input.
+        (:func:`soften_mask`); part of their input.
     targets : tuple of str
         Names of the outputs, in order (degrees).
     n_members : int
@@ -112,7 +139,7 @@ class PatchNetRuntime:
 
     def forward(self, x: np.ndarray) -> np.ndarray:
         """Each member's targets (degrees), (N, members, targets), for network input ``x``
-        (N, 2, H, W) float32 made by :func:`posture.estimator.network_input`."""
+        (N, 2, H, W) float32 made by :func:`network_input`."""
         x = np.ascontiguousarray(x, dtype=np.float32)
         return np.concatenate([self._session.run(None, {self._input: x[i:i + CHUNK]})[0]
                                for i in range(0, max(len(x), 1), CHUNK)])
@@ -120,7 +147,5 @@ class PatchNetRuntime:
     def predict(self, patch: np.ndarray) -> np.ndarray:
         """Mean over the members: one uint8 patch (2, H, W) → (T,); a stack (N, 2, H, W) →
         (N, T)."""
-        from .estimator import network_input
-
         y = self.forward(network_input(patch, self.mask_blur_px)).mean(axis=1)
         return y[0] if patch.ndim == 3 else y

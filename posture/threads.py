@@ -2,11 +2,14 @@
 
 One analysis uses several native thread pools: MediaPipe's graph (two busy ``drishti``
 threads per inference here), the roll's line search on a helper thread, OpenCV's
-``parallel_for`` and the BLAS behind NumPy's matrix products (the pelvis-patch network).
+``parallel_for`` and the BLAS behind NumPy's matrix products (the outline regression; the
+pelvis-patch networks run in onnxruntime, on a session of their own with one thread:
+``posture.estimator_runtime``).
 Left at their defaults each pool sizes itself to every core of the machine, so N worker
 processes start N x (cores) BLAS and OpenCV threads. OpenBLAS threads spin while they wait
-for work: with two of them per process the patch network's small products cost twice the
-CPU time in one process, and two workers on two cores ran slower together than one alone.
+for work: with two of them per process the patch network's small products (it ran in
+NumPy then) cost twice the CPU time in one process, and two workers on two cores ran
+slower together than one alone.
 
 A worker therefore runs BLAS and OpenCV on one thread (:func:`worker_threads`); its
 parallelism comes from the other workers. MediaPipe's own thread count cannot be set from
