@@ -47,7 +47,7 @@ def cli_actor() -> str:
 
 def _open(args):
     from .store import open_store
-    from .store.db import refuse_memory
+    from .store.connection import refuse_memory
 
     refuse_memory(args.db, "--db")
     return open_store(args.db)

@@ -137,7 +137,7 @@ def new_rows(db, before: list[dict]) -> list[dict]:
 
 
 def expire_sessions(db) -> None:
-    from posture.store.db import _T
+    from posture.store.schema import TABLES as _T
 
     with open_store(db) as s, s.engine.begin() as conn:
         conn.execute(sa.update(_T["sessions"]).values(
@@ -230,7 +230,7 @@ def test_an_admin_made_clinician_loses_the_audit_download(clinic, deferred):
     """The role is checked at the click too: a session that is no longer an admin's."""
     db, *_ = clinic
     at = log_in(app())
-    from posture.store.db import _T
+    from posture.store.schema import TABLES as _T
 
     with open_store(db) as s, s.engine.begin() as conn:
         conn.execute(sa.update(_T["users"]).where(_T["users"].c.name == "boss")
@@ -261,7 +261,7 @@ def test_the_session_check_does_not_keep_an_idle_session_alive(clinic):
     """The page's periodic check reads the session; it must not extend it."""
     db, *_ = clinic
     at = log_in(app())
-    from posture.store.db import _T
+    from posture.store.schema import TABLES as _T
 
     with open_store(db) as s:
         with s.engine.connect() as conn:

@@ -170,9 +170,9 @@ def test_store_keeps_a_reference_reading_and_audits_it(tmp_path):
 
 def test_schema_5_migration_adds_empty_reference_columns(tmp_path):
     import sqlalchemy as sa
+    from legacy_store_schema import migrate
 
     from posture.store import SCHEMA_VERSION, open_store
-    from posture.store.schema import migrate
 
     assert SCHEMA_VERSION == 5
     db = tmp_path / "old.db"

@@ -11,6 +11,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 import sqlalchemy as sa
+from legacy_store_schema import migrate as legacy_migrate
 
 from posture.store import (
     SCHEMA_VERSION,
@@ -21,7 +22,7 @@ from posture.store import (
     open_store,
     trend,
 )
-from posture.store.schema import build_tables, migrate
+from posture.store.schema import TABLES
 
 JPEG = b"\xff\xd8\xff\xe0" + b"\x00" * 64 + "photo bytes \u00e9".encode() + b"\xff\xd9"
 
@@ -202,7 +203,7 @@ def test_migrated_database_has_the_same_columns_as_a_fresh_one(tmp_path):
     old, fresh = tmp_path / "old.db", tmp_path / "fresh.db"
     eng = sa.create_engine(f"sqlite:///{old}")
     with eng.begin() as conn:
-        migrate(conn, target=1)
+        legacy_migrate(conn, target=1)
     eng.dispose()
     open_store(old).close()
     open_store(fresh).close()
@@ -214,8 +215,7 @@ def test_migrated_database_has_the_same_columns_as_a_fresh_one(tmp_path):
         return out
 
     assert columns(old) == columns(fresh)
-    current = build_tables(sa.MetaData())
-    assert columns(fresh)["assessments"] == sorted(current["assessments"].c.keys())
+    assert columns(fresh)["assessments"] == sorted(TABLES["assessments"].c.keys())
 
 
 def test_newer_schema_is_refused(db):
@@ -233,13 +233,12 @@ def test_ddl_compiles_for_postgresql():
     from sqlalchemy.dialects import postgresql
     from sqlalchemy.schema import CreateTable
 
-    from posture.store.schema import _V2_COLUMNS
-
-    for t in build_tables(sa.MetaData(), 1).values():
+    for t in TABLES.values():
         ddl = str(CreateTable(t).compile(dialect=postgresql.dialect()))
         assert "BLOB" not in ddl
-    assert [typ.compile(dialect=postgresql.dialect()) for _, _, typ in _V2_COLUMNS] == [
-        "VARCHAR(8)", "TEXT"]
+    a = TABLES["assessments"].c
+    assert [c.type.compile(dialect=postgresql.dialect())
+            for c in (a.thomas_test, a.corrections_json)] == ["VARCHAR(8)", "TEXT"]
 
 
 # ------------------------------------------------------------------------- location, WAL

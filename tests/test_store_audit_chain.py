@@ -9,11 +9,11 @@ import sqlite3
 
 import pytest
 import sqlalchemy as sa
+from legacy_store_schema import migrate
 
 from posture.cli import main
 from posture.store import SCHEMA_VERSION, StoreError, accounts, open_store
 from posture.store.audit import verify
-from posture.store.schema import migrate
 
 
 @pytest.fixture

@@ -10,11 +10,11 @@ from datetime import timedelta
 
 import pytest
 import sqlalchemy as sa
+from legacy_store_schema import migrate
 from sqlalchemy import event
 from test_store import JPEG, make_result
 
 from posture.store import SCHEMA_VERSION, StoreError, accounts, open_store
-from posture.store.schema import migrate
 
 PASSWORD = "correct horse battery"
 

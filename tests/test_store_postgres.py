@@ -22,6 +22,7 @@ from pathlib import Path
 import pytest
 import sqlalchemy as sa
 from conftest import require_or_skip
+from legacy_store_schema import migrate
 from test_store import make_result
 from test_store_accounts import (
     check_admin_actions,
@@ -42,7 +43,6 @@ from test_store_clinic import check_accounts, check_audit_trail, check_numbers_n
 
 from posture.store import SCHEMA_VERSION, StoreError, open_store
 from posture.store.audit import verify
-from posture.store.schema import migrate
 
 
 def _bin_dir() -> Path | None:

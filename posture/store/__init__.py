@@ -11,17 +11,8 @@ Typical use::
 """
 
 from . import accounts
-from .db import (
-    ENV_VAR,
-    Store,
-    db_error,
-    default_location,
-    encode_jpeg,
-    make_engine,
-    new_pseudonym,
-    open_store,
-    to_url,
-)
+from .connection import ENV_VAR, db_error, default_location, make_engine, to_url
+from .db import Store, open_store
 from .history import (
     MDC_DEG,
     METRICS,
@@ -34,6 +25,7 @@ from .history import (
     trend_rows,
 )
 from .records import SEXES, THOMAS_ANSWERS, AssessmentRecord, Patient, StoreError
+from .rows import encode_jpeg, new_pseudonym
 from .schema import SCHEMA_VERSION
 
 __all__ = [

@@ -30,26 +30,26 @@ import secrets
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from functools import cache
-from importlib import resources
 from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
 
-from .db import _T, Store, _from_db_time
+from ..config import read_data_file
+from ..schemas import AccountsFile
+from .chain import from_db_time
+from .db import Store
 from .names import display_name, name_key, valid_name
 from .records import StoreError
-
-USERS, SESSIONS, MISSES = _T["users"], _T["sessions"], _T["login_misses"]
+from .schema import LOGIN_MISSES as MISSES
+from .schema import SESSIONS, USERS
 
 
 @cache
 def rules() -> dict[str, Any]:
-    """The account rules of ``posture/data/accounts.yaml``."""
-    import yaml
-
-    text = resources.files("posture").joinpath("data/accounts.yaml").read_text("utf-8")
-    return yaml.safe_load(text)
+    """The account rules of ``posture/data/accounts.yaml``, validated
+    (:class:`posture.schemas.AccountsFile`)."""
+    return read_data_file("accounts.yaml", AccountsFile).model_dump()
 
 
 def roles() -> tuple[str, ...]:
@@ -180,7 +180,7 @@ def list_accounts(store: Store) -> list[Account]:
         rows = conn.execute(sa.select(USERS).order_by(USERS.c.name)).all()
     out = []
     for r in rows:
-        until = _from_db_time(r.locked_until) if r.locked_until else None
+        until = from_db_time(r.locked_until) if r.locked_until else None
         out.append(Account(User(int(r.id), r.name, r.role), bool(r.disabled),
                            until if until and until > now else None))
     return out
@@ -256,10 +256,10 @@ def _locked_counter(conn: sa.Connection, key: str, now: datetime) -> tuple[Any, 
 
 def _standing(row, now: datetime, r: dict) -> tuple[int, datetime | None]:
     """(failures so far, lock end or None) of a counter row at ``now``."""
-    if row.locked_until is not None and _from_db_time(row.locked_until) > now:
-        return 0, _from_db_time(row.locked_until)
+    if row.locked_until is not None and from_db_time(row.locked_until) > now:
+        return 0, from_db_time(row.locked_until)
     last = row.last_failed_at
-    if last is not None and _from_db_time(last) < now - timedelta(
+    if last is not None and from_db_time(last) < now - timedelta(
             hours=r["failure_memory_hours"]):
         return 0, None
     return int(row.failed_logins or 0), None
@@ -361,8 +361,8 @@ def session_user(store: Store, token: str | None) -> User | None:
                            .where(SESSIONS.c.token_hash == th)).first()
         if row is None:
             return None
-        hard = _from_db_time(row.created_at) + timedelta(hours=r["session_max_hours"])
-        if row.disabled or _from_db_time(row.expires_at) <= now or hard <= now:
+        hard = from_db_time(row.created_at) + timedelta(hours=r["session_max_hours"])
+        if row.disabled or from_db_time(row.expires_at) <= now or hard <= now:
             conn.execute(sa.delete(SESSIONS).where(SESSIONS.c.token_hash == th))
             return None
         conn.execute(sa.update(SESSIONS).where(SESSIONS.c.token_hash == th).values(
@@ -479,5 +479,5 @@ def session_alive(store: Store, token: str | None) -> bool:
                            .where(SESSIONS.c.token_hash == _token_hash(token))).first()
     if row is None or row.disabled:
         return False
-    hard = _from_db_time(row.created_at) + timedelta(hours=r["session_max_hours"])
-    return _from_db_time(row.expires_at) > now and hard > now
+    hard = from_db_time(row.created_at) + timedelta(hours=r["session_max_hours"])
+    return from_db_time(row.expires_at) > now and hard > now

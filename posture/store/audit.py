@@ -10,7 +10,9 @@ from dataclasses import dataclass
 
 import sqlalchemy as sa
 
-from .db import AUDIT, GENESIS_HASH, Store, row_hash
+from .chain import GENESIS_HASH, row_hash
+from .db import Store
+from .schema import AUDIT
 
 COLUMNS = ("id", "at", "actor", "action", "patient_id", "assessment_id", "detail")
 

@@ -119,7 +119,7 @@ def test_photo_page_stays_open_without_login(lpage, app):
 
 
 def _expire(db: Path, name: str) -> None:
-    from posture.store.db import _T
+    from posture.store.schema import TABLES as _T
 
     users, sessions = _T["users"], _T["sessions"]
     with open_store(db) as s, s.engine.begin() as conn:
