@@ -124,8 +124,7 @@ class ChangeWords(DataSchema):
 
 
 class RetakeEntry(DataSchema):
-    # Positive, not Positive | None: a null is refused by the type; None only as default
-    sem_deg: Positive | None = None
+    sem_deg: Positive | None = None  # null: not measured on retakes
     mdc95_deg: Positive
     method: str  # one of context["methods"]
     measured: bool = False
