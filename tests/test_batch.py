@@ -323,11 +323,11 @@ def test_a_record_cut_inside_a_quoted_name_is_rerun(tmp_path):
 
 
 def test_a_second_run_on_the_same_output_is_refused_while_the_first_runs(tmp_path):
-    from posture.batch import _Outputs
+    from posture.batch.files import Outputs
 
     d = _folder(tmp_path, 3)
     out = tmp_path / "o.csv"
-    first = _Outputs(out, None, None, expand_inputs(str(d)))
+    first = Outputs(out, None, None, expand_inputs(str(d)))
     try:
         _refused("output_locked", str(d), out)
     finally:
@@ -415,9 +415,9 @@ def test_recursive_glob_matches_what_glob_matches_without_loops(tmp_path):
 def test_formula_cells_in_the_batch_csv(tmp_path):
     row = csv_row("=HYPERLINK(\"http://evil\")", {"ok": False, "error": {
         "code": "x", "message": "@SUM(1+1)"}})
-    from posture.batch import _row_text
+    from posture.batch.rows import row_text
 
-    text = _row_text("=HYPERLINK(\"http://evil\")", {"ok": False, "error": {
+    text = row_text("=HYPERLINK(\"http://evil\")", {"ok": False, "error": {
         "code": "x", "message": "@SUM(1+1)"}})
     cells = next(csv.reader([text]))
     assert cells[0] == "'=HYPERLINK(\"http://evil\")" and cells[3] == "'@SUM(1+1)"

@@ -329,14 +329,15 @@ def mangled_batch_output(draw) -> tuple[bytes, bytes]:
 @FUZZ
 @given(mangled_batch_output())
 def test_batch_resume_reader_survives_damaged_output(tmp_path_factory, damaged):
-    from posture.batch import _done_files, _sync_jsonl
+    from posture.batch.files import sync_jsonl
+    from posture.batch.rows import done_files
 
     d = tmp_path_factory.mktemp("resume")
     csv_path, jsonl_path = d / "out.csv", d / "out.jsonl"
     csv_path.write_bytes(damaged[0])
     jsonl_path.write_bytes(damaged[1])
     try:
-        done = _done_files(csv_path)
+        done = done_files(csv_path)
     except PostureError as err:
         assert err.code == "output_mismatch"
         return
@@ -353,7 +354,7 @@ def test_batch_resume_reader_survives_damaged_output(tmp_path_factory, damaged):
             pass
     redo = named - done  # files this run would analyse again
     try:
-        os.close(_sync_jsonl(jsonl_path, "/r/out.csv", redo))
+        os.close(sync_jsonl(jsonl_path, "/r/out.csv", redo))
     except PostureError as err:  # not ours: refused, and left as it was
         assert err.code == "output_mismatch"
         assert jsonl_path.read_bytes() == damaged[1]
@@ -372,16 +373,17 @@ def test_batch_resume_reader_survives_damaged_output(tmp_path_factory, damaged):
 
 def test_resume_reader_with_bytes_that_are_not_utf8(tmp_path):
     # the two damages the fuzzer found first, as fixed examples
-    from posture.batch import _done_files, _sync_jsonl
+    from posture.batch.files import sync_jsonl
+    from posture.batch.rows import done_files
 
     csv_path, jsonl_path = tmp_path / "out.csv", tmp_path / "out.jsonl"
     csv_path.write_bytes(b"\x80" + _batch_csv_lines(["a.jpg"]).encode()[1:])
     with pytest.raises(PostureError) as e:
-        _done_files(csv_path)
+        done_files(csv_path)
     assert e.value.code == "output_mismatch"
     a = b'{"batch_csv": "/r/o.csv", "file": "a.jpg"}\n'
     jsonl_path.write_bytes(a + b'{"batch_csv": "/r/o.csv", "file": "b\xff.jpg"}\n')
-    os.close(_sync_jsonl(jsonl_path, "/r/o.csv", {"b\udcff.jpg"}))
+    os.close(sync_jsonl(jsonl_path, "/r/o.csv", {"b\udcff.jpg"}))
     assert jsonl_path.read_bytes() == a
 
 

@@ -29,7 +29,8 @@ from conftest import IN_CI, require_or_skip
 from handmade import make_pose
 from PIL import Image
 
-from posture.batch import CSV_COLUMNS, _Outputs, expand_inputs, run_batch
+from posture.batch import CSV_COLUMNS, expand_inputs, run_batch
+from posture.batch.files import Outputs
 from posture.errors import NoPersonError, OutputError
 
 try:
@@ -489,7 +490,7 @@ def test_jsonl_held_by_one_run_is_refused_to_another(tmp_path):
     # to an unlinked file)
     d = _folder(tmp_path, 2)
     j = tmp_path / "j.jsonl"
-    first = _Outputs(tmp_path / "a.csv", j, None, expand_inputs(str(d)))
+    first = Outputs(tmp_path / "a.csv", j, None, expand_inputs(str(d)))
     try:
         with pytest.raises(OutputError) as e:
             run_batch(str(d), tmp_path / "b.csv", jsonl=j, progress=False,
