@@ -40,6 +40,11 @@ from test_store_audit_chain import (
     check_v3_upgrade,
 )
 from test_store_clinic import check_accounts, check_audit_trail, check_numbers_never_reused
+from test_store_migrations import (
+    check_fresh_database_is_at_head,
+    check_old_database_is_stamped_and_upgraded,
+    check_revision_builds_what_the_old_code_built,
+)
 
 from posture.store import SCHEMA_VERSION, StoreError, open_store
 from posture.store.audit import verify
@@ -90,15 +95,20 @@ def _url(cluster, db: str, **query) -> str:
     return f"postgresql+psycopg://{user}@/{db}?host={sock}&port={port}{extra}"
 
 
-@pytest.fixture
-def pg_url(pg_cluster):
+def _new_database(cluster) -> str:
     """A fresh, empty database of the cluster; its URL."""
     name = "t_" + uuid.uuid4().hex[:12]
-    eng = sa.create_engine(_url(pg_cluster, "postgres"), isolation_level="AUTOCOMMIT")
+    eng = sa.create_engine(_url(cluster, "postgres"), isolation_level="AUTOCOMMIT")
     with eng.connect() as conn:
         conn.execute(sa.text(f'CREATE DATABASE "{name}"'))
     eng.dispose()
-    return _url(pg_cluster, name)
+    return _url(cluster, name)
+
+
+@pytest.fixture
+def pg_url(pg_cluster):
+    """A fresh, empty database of the cluster; its URL."""
+    return _new_database(pg_cluster)
 
 
 def test_store_round_trip_and_schema(pg_url):
@@ -127,6 +137,22 @@ def test_v2_database_migrates(pg_url):
         assert (s.migrated_from, s.schema_version) == (2, SCHEMA_VERSION)
         assert s.find_patient("OLD").id == 41
         assert s.add_patient("NEW").id == 42
+
+
+def test_fresh_database_is_at_the_head_revision(pg_url):
+    check_fresh_database_is_at_head(pg_url)
+
+
+@pytest.mark.parametrize("version", range(1, SCHEMA_VERSION + 1))
+def test_old_database_is_stamped_and_upgraded(pg_cluster, version):
+    check_old_database_is_stamped_and_upgraded(
+        _new_database(pg_cluster), _new_database(pg_cluster), version)
+
+
+@pytest.mark.parametrize("version", range(1, SCHEMA_VERSION + 1))
+def test_revision_builds_what_the_old_code_built(pg_cluster, version):
+    check_revision_builds_what_the_old_code_built(
+        _new_database(pg_cluster), _new_database(pg_cluster), version)
 
 
 def test_numbers_never_reused(pg_url):
