@@ -5,7 +5,7 @@ from __future__ import annotations
 import streamlit as st
 
 from posture.images import UPLOAD_TYPES
-from posture_app.engine import analyze_bytes
+from posture_app.analyzers import analyze_bytes
 from posture_app.results import refused, retake_message, scroll_into_view, show_results
 from posture_app.state import clear_current, get_current, set_current
 from posture_app.timer import decode, timer_camera

@@ -8,7 +8,7 @@ import time
 
 import streamlit as st
 
-from posture_app.engine import analyze_bytes, model_path
+from posture_app.analyzers import analyze_bytes, model_path
 from posture_app.live import CAPTURE_SECONDS, capture_result
 from posture_app.live_stream import live_markdown, processor_factory
 from posture_app.results import (

@@ -40,7 +40,7 @@ def forget_drafts(pid: int) -> None:
 
 def analyze_upload(data: bytes, name: str | None):
     """(digest, (frame, assessment) or PostureError); one photo in memory at a time."""
-    from posture_app.engine import analyze_upload as safe_analysis
+    from posture_app.analyzers import analyze_upload as safe_analysis
 
     digest = hashlib.sha256(data).hexdigest()
     cache = st.session_state.setdefault(f"{DRAFT}_analysis", {})

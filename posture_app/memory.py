@@ -47,6 +47,7 @@ _M_ARENA_MAX, _M_MMAP_THRESHOLD = -8, -3  # glibc's mallopt parameter numbers
 _started = False
 _start_lock = threading.Lock()
 _idle_hooks: list = []
+_stats: dict = {}  # snapshot figure name → function giving it (see add_stat)
 
 
 def add_idle_hook(hook) -> None:
@@ -54,6 +55,12 @@ def add_idle_hook(hook) -> None:
     loop; it returns how many things it released (e.g. idle analyzers closed), and the C
     allocator is trimmed after any."""
     _idle_hooks.append(hook)
+
+
+def add_stat(name: str, stat) -> None:
+    """Have :func:`snapshot` report ``stat()`` as ``name`` (e.g. the analyzers the pool
+    made): the owners of the figures register them, so this module imports none of them."""
+    _stats[name] = stat
 
 
 def run_idle_hooks() -> int:
@@ -235,12 +242,11 @@ def snapshot(top: int = 25) -> dict:
         out["uploaded_files"] = sum(len(v) for v in rt.uploaded_file_mgr.file_storage.values())
     except Exception as exc:
         out["streamlit_error"] = repr(exc)
-    try:
-        from . import engine
-
-        out["pool_made"] = engine.analyzer_pool().made
-    except Exception:
-        pass
+    for name, stat in list(_stats.items()):
+        try:
+            out[name] = stat()
+        except Exception:  # a diagnosis must not fail on one figure
+            pass
     import tracemalloc
 
     if tracemalloc.is_tracing():

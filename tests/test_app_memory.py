@@ -15,7 +15,7 @@ import pytest
 
 pytest.importorskip("streamlit")
 
-from posture_app import engine, memory  # noqa: E402
+from posture_app import analyzers, memory  # noqa: E402
 
 
 class _Fake:
@@ -26,7 +26,7 @@ class _Fake:
 
 
 def test_pool_makes_at_most_its_size_and_reuses_them():
-    pool = engine.AnalyzerPool(_Fake, size=2)
+    pool = analyzers.AnalyzerPool(_Fake, size=2)
     seen = set()
     for _ in range(50):  # fifty uploads one after another: one analyzer
         loan = pool.loan()
@@ -52,8 +52,8 @@ def test_pool_makes_at_most_its_size_and_reuses_them():
 
 
 def test_pool_says_server_busy_instead_of_waiting_forever(monkeypatch):
-    monkeypatch.setattr(engine, "POOL_WAIT_S", 0.1)
-    pool = engine.AnalyzerPool(_Fake, size=1)
+    monkeypatch.setattr(analyzers, "POOL_WAIT_S", 0.1)
+    pool = analyzers.AnalyzerPool(_Fake, size=1)
     held = pool.loan()
     held.take()
     with pytest.raises(Exception) as e:
@@ -72,7 +72,7 @@ def test_a_failed_make_does_not_use_up_the_pool():
             raise RuntimeError("model missing")
         return object()
 
-    pool = engine.AnalyzerPool(make, size=1)
+    pool = analyzers.AnalyzerPool(make, size=1)
     with pytest.raises(RuntimeError):
         pool.take()
     assert pool.take() is not None and pool.made == 1
@@ -89,7 +89,7 @@ class _Closable:
 def test_idle_analyzers_beyond_the_first_are_closed():
     # two overlapping analyses made two analyzers; a quiet server keeps one (issue 15: the
     # second was kept for the process' life, ~90 MiB in the settled figure)
-    pool = engine.AnalyzerPool(_Closable, size=2, keep=1)
+    pool = analyzers.AnalyzerPool(_Closable, size=2, keep=1)
     a, b = pool.loan(), pool.loan()
     first, second = a.take(), b.take()
     assert pool.made == 2
@@ -120,20 +120,34 @@ def test_the_reaper_runs_the_pools_idle_hook(monkeypatch):
     assert memory.run_idle_hooks() == 0
 
 
+def test_the_snapshot_reports_the_figures_registered_with_it(monkeypatch):
+    # issue 27: memory imported the analyzer pool to report its size (an import cycle);
+    # the pool now registers the figure, and a failing figure does not spoil the snapshot
+    monkeypatch.setattr(memory, "_stats", {})
+    pool = analyzers.AnalyzerPool(_Fake, size=2)
+    loan = pool.loan()
+    loan.take()
+    memory.add_stat("pool_made", lambda: pool.made)
+    memory.add_stat("broken", lambda: 1 / 0)
+    out = memory.snapshot(top=1)
+    assert out["pool_made"] == 1 and "broken" not in out
+    assert "from . import analyzers" not in open(memory.__file__).read()
+
+
 def test_a_session_keeps_the_overlay_at_display_size():
     import numpy as np
 
     big = np.zeros((4160, 3120, 3), np.uint8)  # a 13 MP phone photo's overlay: 39 MB
-    small = engine.shown_size(big)
-    assert max(small.shape[:2]) == engine.SHOWN_LONG_SIDE and small.shape[2] == 3
+    small = analyzers.shown_size(big)
+    assert max(small.shape[:2]) == analyzers.SHOWN_LONG_SIDE and small.shape[2] == 3
     assert abs(small.shape[1] / small.shape[0] - 3120 / 4160) < 0.01
     little = np.zeros((960, 540, 3), np.uint8)
-    assert engine.shown_size(little) is little
+    assert analyzers.shown_size(little) is little
 
 
 def test_sessions_are_not_given_their_own_analyzer():
     # the leak of issue 15: an Analyzer per session in st.session_state, never closed
-    src = (engine.__file__ and open(engine.__file__).read())
+    src = (analyzers.__file__ and open(analyzers.__file__).read())
     assert "session_state[_SESSION_KEY]" not in src and "session_analyzer" not in src
 
 

@@ -426,7 +426,7 @@ def test_batch_row(name, corpus, batch_run, library_results):
     assert (code_of(d), d["facing"]) == (code_of(lib), lib["facing"])
 
 
-# ------------------------------------------------------------------------- the app's engine
+# ---------------------------------------------------------------------- the app's analyzers
 
 class _NobodyAnalyzer:
     """Stands in for the pose model: every picture holds nobody."""
@@ -470,15 +470,15 @@ def test_app_decodes_uploads_within_the_pools_limit(monkeypatch):
 
     from PIL import Image
 
-    from posture_app import engine
+    from posture_app import analyzers
 
-    pool = engine.AnalyzerPool(_NobodyAnalyzer, size=2)
-    monkeypatch.setattr(engine, "analyzer_pool", lambda: pool)
+    pool = analyzers.AnalyzerPool(_NobodyAnalyzer, size=2)
+    monkeypatch.setattr(analyzers, "analyzer_pool", lambda: pool)
     seen = _counting_decoder(monkeypatch, 0.3)
     buf = io.BytesIO()
     Image.new("RGB", (120, 200), (90, 140, 200)).save(buf, "PNG")
     data, results = buf.getvalue(), []
-    threads = [threading.Thread(target=lambda: results.append(engine.analyze_upload(data, "p")))
+    threads = [threading.Thread(target=lambda: results.append(analyzers.analyze_upload(data, "p")))
                for _ in range(6)]
     for t in threads:
         t.start()
@@ -489,13 +489,13 @@ def test_app_decodes_uploads_within_the_pools_limit(monkeypatch):
 
 
 def test_app_answers_server_busy_without_decoding(monkeypatch):
-    from posture_app import engine
+    from posture_app import analyzers
 
-    monkeypatch.setattr(engine, "POOL_WAIT_S", 0.1)
-    pool = engine.AnalyzerPool(_NobodyAnalyzer, size=1)
-    monkeypatch.setattr(engine, "analyzer_pool", lambda: pool)
+    monkeypatch.setattr(analyzers, "POOL_WAIT_S", 0.1)
+    pool = analyzers.AnalyzerPool(_NobodyAnalyzer, size=1)
+    monkeypatch.setattr(analyzers, "analyzer_pool", lambda: pool)
     seen = _counting_decoder(monkeypatch, 0.0)
     with pool.turn():  # another upload is being decoded or analysed
-        out = engine.analyze_upload(b"\xff\xd8\xff" + bytes(100), "p.jpg")
+        out = analyzers.analyze_upload(b"\xff\xd8\xff" + bytes(100), "p.jpg")
     assert out.code == "server_busy" and seen["calls"] == 0
-    assert engine.analyze_upload(b"not an image", "p.jpg").code == "not_an_image"
+    assert analyzers.analyze_upload(b"not an image", "p.jpg").code == "not_an_image"

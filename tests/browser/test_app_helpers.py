@@ -499,7 +499,7 @@ def test_retake_keeps_the_guidance_on_screen():
 
     from streamlit.testing.v1 import AppTest
 
-    from posture_app.engine import PhotoResult
+    from posture_app.analyzers import PhotoResult
 
     jpeg = b"a camera photo"  # never analysed: its (refused) result is in the session cache
     digest = hashlib.sha256(jpeg).hexdigest()

@@ -23,10 +23,9 @@ from dataclasses import dataclass
 import numpy as np
 import streamlit as st
 
-from . import memory  # noqa: F401  (tunes malloc before the first analysis)
+from . import memory  # tunes malloc on import, before the first analysis
 
 log = logging.getLogger("posture_app")
-
 
 
 @st.cache_resource(show_spinner="Loading the pose model…")
@@ -158,10 +157,9 @@ def analyzer_pool() -> AnalyzerPool:
     """The server process' photo analyzers (made on first need, kept for its life)."""
     from posture.analysis import Analyzer
 
-    from .memory import add_idle_hook
-
     pool = AnalyzerPool(lambda: Analyzer(model_path(), mode="image"))
-    add_idle_hook(pool.close_idle)  # the reaper closes analyzers no longer needed
+    memory.add_idle_hook(pool.close_idle)  # the reaper closes analyzers no longer needed
+    memory.add_stat("pool_made", lambda: pool.made)  # in the memory snapshots
     return pool
 
 
