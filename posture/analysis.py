@@ -10,7 +10,6 @@ from __future__ import annotations
 import os
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, replace
-from statistics import NormalDist
 from typing import Literal
 
 import numpy as np
@@ -22,6 +21,7 @@ from .estimator import PATCH_JITTER, EstimatorModel, load_estimator, pelvis_patc
 from .horizon import LEVEL, Roll, Segments, line_segments, roll_from_segments
 from .images import Frame, load_image
 from .metrics import Measurements, measure_views
+from .normal import normal_sigma
 from .pose import PoseEstimator, PoseResult
 from .reasons import GUIDANCE, RETAKE_GUIDANCE, Reason, ReasonCode
 from .result import SIDE, Assessment
@@ -91,11 +91,6 @@ def working_image(rgb: np.ndarray) -> np.ndarray:
     size = (max(1, round(w * s)), max(1, round(h * s)))
     interp = cv2.INTER_AREA if s < 1 else cv2.INTER_LINEAR
     return cv2.resize(rgb, size, interpolation=interp)
-
-
-def normal_sigma(halfwidth: float, coverage: float) -> float:
-    """One normal SD from a symmetric interval's half-width at ``coverage`` (0–1)."""
-    return halfwidth / NormalDist().inv_cdf(0.5 + coverage / 2.0)
 
 
 def assess(result: PoseResult, model: EstimatorModel | None, roll: Roll = LEVEL,

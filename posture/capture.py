@@ -28,6 +28,7 @@ import numpy as np
 
 from .config import thresholds
 from .measures import measures, spec
+from .normal import normal_sigma
 from .reasons import Reason, ReasonCode
 from .result import Reading
 
@@ -234,8 +235,6 @@ def aggregate(
         # the estimator's measures are withheld with the tilt, as for a photo
         values.update({s.name: None for s in measures() if s.interval == "learned"})
     else:
-        from .analysis import normal_sigma
-
         hw = float(median(halfwidths))
         interval = (round(tilt - hw, 2), round(tilt + hw, 2))
         coverage = usable[0].interval_coverage

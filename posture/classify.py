@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from functools import cache
 
 from .config import read_data_file
+from .normal import normal_cdf
 from .schemas import BandsFile
 
 BAND_IDS = ("posterior", "neutral", "mild", "moderate", "severe")
@@ -104,10 +105,6 @@ def band_of(tilt_deg: float) -> Band:
     return bands()[-1]
 
 
-def _phi(x: float) -> float:
-    return 0.5 * (1.0 + math.erf(x / math.sqrt(2.0)))
-
-
 def classify_tilt(tilt_deg: float, sigma_deg: float) -> Severity:
     """Band and band probabilities of a pelvic tilt estimate.
 
@@ -121,8 +118,8 @@ def classify_tilt(tilt_deg: float, sigma_deg: float) -> Severity:
     sigma = max(float(sigma_deg), 1e-6)
     probs = {}
     for b in bands():
-        hi = 1.0 if b.upper_deg == math.inf else _phi((b.upper_deg - tilt_deg) / sigma)
-        lo = 0.0 if b.lower_deg == -math.inf else _phi((b.lower_deg - tilt_deg) / sigma)
+        hi = 1.0 if b.upper_deg == math.inf else normal_cdf((b.upper_deg - tilt_deg) / sigma)
+        lo = 0.0 if b.lower_deg == -math.inf else normal_cdf((b.lower_deg - tilt_deg) / sigma)
         probs[b.id] = round(max(0.0, hi - lo), 4)
     band = band_of(tilt_deg)
     return Severity(band.id, band.label, probs)

@@ -70,9 +70,9 @@ def roll_from_vertical(p0: tuple[float, float], p1: tuple[float, float]) -> Roll
 
 
 def _weighted_median(values: np.ndarray, weights: np.ndarray) -> float:
-    order = np.argsort(values)
-    cw = np.cumsum(weights[order])
-    return float(values[order][np.searchsorted(cw, cw[-1] / 2.0)])
+    """The lowest value with at least half the total weight at or below it (no
+    interpolation: always one of ``values``)."""
+    return float(np.quantile(values, 0.5, weights=weights, method="inverted_cdf"))
 
 
 def estimate_roll(rgb: np.ndarray, person_mask: np.ndarray | None = None) -> Roll:

@@ -24,12 +24,12 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 from functools import cache
-from statistics import NormalDist
 
 import numpy as np
 
 from .config import read_data_file
 from .errors import InputError
+from .normal import coverage_z, normal_cdf
 from .schemas import PalpationFile
 
 #: Method text of the uncalibrated palpation-equivalent value (contract key
@@ -133,27 +133,13 @@ def instruments() -> dict[str, Instrument]:
             for key, m in _data().instruments.items()}
 
 
-def _z(coverage: float) -> float:
-    if not 0.0 < coverage < 1.0:
-        raise ValueError(f"coverage must be between 0 and 1, got {coverage}")
-    return NormalDist().inv_cdf(0.5 + coverage / 2.0)
-
-
-_ERFC = np.vectorize(math.erfc, otypes=[float])
-
-
-def _phi(x: np.ndarray) -> np.ndarray:
-    """Standard normal CDF."""
-    return 0.5 * _ERFC(-np.asarray(x, float) / math.sqrt(2.0))
-
-
 def _offset_points(sd: float, clip: float, n: int = 401) -> tuple[np.ndarray, np.ndarray]:
     """Support points and probabilities of Normal(0, sd) clipped to ±clip (the clipped
     tails become point masses at ±clip)."""
     edges = np.linspace(-clip, clip, n + 1)
-    cdf = _phi(edges / sd)
+    cdf = normal_cdf(edges / sd)
     mid = (edges[:-1] + edges[1:]) / 2.0
-    tail = float(_phi(np.array([-clip / sd]))[0])
+    tail = float(normal_cdf(np.array([-clip / sd]))[0])
     return np.concatenate([[-clip], mid, [clip]]), np.concatenate([[tail], np.diff(cdf),
                                                                    [tail]])
 
@@ -162,11 +148,11 @@ def coverage_of(h: float, postural_halfwidth: float, coverage: float = 0.9) -> f
     """P(|E + D| <= h) for the photo error E ~ Normal(0, postural_halfwidth / z) and the
     bony offset D of :func:`bone_offset_law` (degrees in, probability out)."""
     sd, clip = bone_offset_law()
-    s = postural_halfwidth / _z(coverage)
+    s = postural_halfwidth / coverage_z(coverage)
     d, p = _offset_points(sd, clip)
     if s <= 0:
         return float(p[np.abs(d) <= h].sum())
-    return float(np.sum(p * (_phi((h - d) / s) - _phi((-h - d) / s))))
+    return float(np.sum(p * (normal_cdf((h - d) / s) - normal_cdf((-h - d) / s))))
 
 
 @cache
@@ -248,7 +234,7 @@ def calibrated(postural_deg: float, cal: MeterCalibration,
     """
     from .change import retake_sem
 
-    h = _z(coverage) * math.hypot(cal.offset_sem_deg, retake_sem())
+    h = coverage_z(coverage) * math.hypot(cal.offset_sem_deg, retake_sem())
     v = float(postural_deg) + cal.offset_deg
     label = cal.instrument.replace("_", " ")
     return PalpationEstimate(round(v, 2), (round(v - h, 2), round(v + h, 2)), coverage,

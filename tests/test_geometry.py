@@ -185,3 +185,24 @@ def test_roll_does_not_jump_between_edge_clusters():
     assert abs(before[0] - after[0]) > 1.5  # the median jumps
     assert abs(before[1] - after[1]) < 0.3  # the estimate we report does not
     assert -1.9 < after[1] < 0.25
+
+
+def test_weighted_median_is_the_lower_half_weight_value():
+    # the first sorted value whose cumulative weight reaches half the total, exactly as
+    # the hand-written sort/cumsum/searchsorted it replaced (the roll's numbers unchanged)
+    from posture.horizon import _weighted_median
+
+    def by_hand(values, weights):
+        order = np.argsort(values)
+        cw = np.cumsum(weights[order])
+        return float(values[order][np.searchsorted(cw, cw[-1] / 2.0)])
+
+    # half the weight exactly at a value: that value, not the midpoint to the next
+    assert _weighted_median(np.array([3.0, 1.0, 2.0, 4.0]), np.ones(4)) == 2.0
+    assert _weighted_median(np.array([1.0, 5.0]), np.array([1.0, 3.0])) == 5.0
+    rng = np.random.default_rng(7)
+    for n in (1, 2, 5, 50, 400):
+        for _ in range(40):
+            v = np.round(rng.normal(0, 2, n), 1)  # ties included
+            w = rng.choice([0.5, 1.0, 2.0], n) * rng.uniform(0.1, 3.0)
+            assert _weighted_median(v, w) == by_hand(v, w)
