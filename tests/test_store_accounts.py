@@ -13,7 +13,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from posture.store import StoreError, accounts, open_store
+from posture.store import StoreError, accounts, logins, open_store, passwords
 
 PASSWORD = "correct horse battery"
 WRONG = "wrong password!"
@@ -33,10 +33,10 @@ def fast_argon(monkeypatch):
     from argon2 import PasswordHasher
 
     fast = PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1)
-    dummy = getattr(accounts, "_dummy_hash", None)
+    dummy = getattr(passwords, "dummy_hash", None)
     if dummy is not None:
         dummy.cache_clear()
-    monkeypatch.setattr(accounts, "_hasher", lambda: fast)
+    monkeypatch.setattr(passwords, "hasher", lambda: fast)
     yield
     if dummy is not None:
         dummy.cache_clear()
@@ -45,14 +45,14 @@ def fast_argon(monkeypatch):
 class ArgonCounter:
     """Counts argon2 computations; ``real`` are verifications against ``real_hash``.
 
-    ``accounts._hasher`` is replaced by a proxy (argon2's ``PasswordHasher`` has slots)."""
+    ``passwords.hasher`` is replaced by a proxy (argon2's ``PasswordHasher`` has slots)."""
 
     def __init__(self, monkeypatch, real_hash: str):
         self.real_hash, self.calls, self.real = real_hash, 0, 0
         self._lock = threading.Lock()
-        inner = accounts._hasher()
-        if hasattr(accounts, "_dummy_hash"):
-            accounts._dummy_hash()  # made once, before counting
+        inner = passwords.hasher()
+        if hasattr(passwords, "dummy_hash"):
+            passwords.dummy_hash()  # made once, before counting
         counter = self
 
         class Proxy:
@@ -71,7 +71,7 @@ class ArgonCounter:
                 return getattr(inner, name)
 
         proxy = Proxy()
-        monkeypatch.setattr(accounts, "_hasher", lambda: proxy)
+        monkeypatch.setattr(passwords, "hasher", lambda: proxy)
 
 
 def _password_hash(s, name: str) -> str:
@@ -234,8 +234,8 @@ def test_old_failures_are_forgotten(fast_argon, store, monkeypatch):
     accounts.add_user(store, "dr_old", PASSWORD)
     for _ in range(4):
         accounts.attempt_login(store, "dr_old", WRONG)
-    later = accounts._now() + timedelta(hours=accounts.rules()["failure_memory_hours"] + 1)
-    monkeypatch.setattr(accounts, "_now", lambda: later)
+    later = logins.utc_now() + timedelta(hours=accounts.rules()["failure_memory_hours"] + 1)
+    monkeypatch.setattr(logins, "utc_now", lambda: later)
     assert accounts.attempt_login(store, "dr_old", WRONG).attempts_left == 4
 
 

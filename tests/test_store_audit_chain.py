@@ -12,7 +12,7 @@ import sqlalchemy as sa
 from legacy_store_schema import migrate
 
 from posture.cli import main
-from posture.store import SCHEMA_VERSION, StoreError, accounts, open_store
+from posture.store import SCHEMA_VERSION, StoreError, accounts, open_store, passwords
 from posture.store.audit import verify
 
 
@@ -132,7 +132,7 @@ def make_v3_database(url: str, *, twins: bool = False) -> None:
                 dict(at=f"2024-05-0{i + 1} 10:00:00.123456", actor=actor, action=action,
                      pid=3 if action == "view" else None))
         if twins:
-            hashed = accounts._hasher().hash("correct horse battery")
+            hashed = passwords.hasher().hash("correct horse battery")
             for name in ("Lee", "lee"):
                 conn.execute(sa.text(
                     "INSERT INTO users (name, role, password_hash, created_at, failed_logins, "

@@ -14,7 +14,7 @@ from legacy_store_schema import migrate
 from sqlalchemy import event
 from test_store import JPEG, make_result
 
-from posture.store import SCHEMA_VERSION, StoreError, accounts, open_store
+from posture.store import SCHEMA_VERSION, StoreError, accounts, logins, open_store
 
 PASSWORD = "correct horse battery"
 
@@ -91,14 +91,14 @@ def check_accounts(s, monkeypatch) -> None:
         accounts.login(s, "dr_lee", PASSWORD)
     assert e.value.code == "account_locked"
     # ... until the lock-out time has passed
-    real_now = accounts._now
+    real_now = logins.utc_now
     later = real_now() + timedelta(minutes=accounts.rules()["lockout_minutes"] + 1)
-    monkeypatch.setattr(accounts, "_now", lambda: later)
+    monkeypatch.setattr(logins, "utc_now", lambda: later)
     token = accounts.login(s, "dr_lee", PASSWORD)
     assert accounts.session_user(s, token) == u
     # sessions expire when idle
     idle = later + timedelta(minutes=accounts.rules()["session_idle_minutes"] + 1)
-    monkeypatch.setattr(accounts, "_now", lambda: idle)
+    monkeypatch.setattr(logins, "utc_now", lambda: idle)
     assert accounts.session_user(s, token) is None
     with pytest.raises(StoreError) as e:
         accounts.login(s, "nobody", PASSWORD)
@@ -112,15 +112,15 @@ def test_accounts_hash_lock_out_and_expire(store, monkeypatch):
 def test_session_has_an_absolute_limit(store, monkeypatch):
     accounts.add_user(store, "admin1", PASSWORD, role="admin")
     token = accounts.login(store, "admin1", PASSWORD)
-    start = accounts._now()
+    start = logins.utc_now()
     step = timedelta(minutes=accounts.rules()["session_idle_minutes"] - 1)
     t = start
     limit = start + timedelta(hours=accounts.rules()["session_max_hours"])
     while t + step < limit:  # active all day: kept alive by page views
         t += step
-        monkeypatch.setattr(accounts, "_now", lambda t=t: t)
+        monkeypatch.setattr(logins, "utc_now", lambda t=t: t)
         assert accounts.session_user(store, token) is not None
-    monkeypatch.setattr(accounts, "_now", lambda: limit + timedelta(minutes=1))
+    monkeypatch.setattr(logins, "utc_now", lambda: limit + timedelta(minutes=1))
     assert accounts.session_user(store, token) is None
 
 

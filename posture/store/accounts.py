@@ -5,12 +5,9 @@ Rules (password length, failures before a lock-out, session lifetimes) are in
 account change is written to the audit trail.
 
 Names are one account whatever their case or Unicode form (:mod:`posture.store.names`).
-Every login attempt costs the same: exactly one argon2 verification, whether the name is
-unknown, the account disabled or locked, or the password wrong or right, so the time of an
-answer does not tell whether a name exists. The failure count is changed under a row lock
-(PostgreSQL ``SELECT … FOR UPDATE``; SQLite ``BEGIN IMMEDIATE``) held until the attempt is
-decided, so simultaneous attempts cannot all read the same count: at most
-``max_failed_logins`` passwords are checked before the lock-out, however many arrive at once.
+This module is the accounts' API: creating, listing and administering accounts here;
+logging in, sessions and lock-outs in :mod:`posture.store.logins`; password rules and
+hashing in :mod:`posture.store.passwords` (both re-exported here).
 
 Typical use::
 
@@ -25,72 +22,33 @@ Typical use::
 
 from __future__ import annotations
 
-import hashlib
-import secrets
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
-from functools import cache
-from typing import Any
+from datetime import datetime
 
 import sqlalchemy as sa
-from sqlalchemy.dialects import postgresql, sqlite
 
-from ..config import read_data_file
-from ..schemas import AccountsFile
+from . import logins
 from .chain import from_db_time
 from .db import Store
+from .logins import (
+    LoginError,
+    LoginResult,
+    User,
+    attempt_login,
+    login,
+    logout,
+    session_alive,
+    session_user,
+)
 from .names import display_name, name_key, valid_name
+from .passwords import check_new_password, hash_password, roles, rules
 from .records import StoreError
-from .schema import LOGIN_MISSES as MISSES
 from .schema import SESSIONS, USERS
 
-
-@cache
-def rules() -> dict[str, Any]:
-    """The account rules of ``posture/data/accounts.yaml``, validated
-    (:class:`posture.schemas.AccountsFile`)."""
-    return read_data_file("accounts.yaml", AccountsFile).model_dump()
-
-
-def roles() -> tuple[str, ...]:
-    return tuple(rules()["roles"])
-
-
-@cache
-def _hasher():
-    from argon2 import PasswordHasher
-
-    return PasswordHasher()  # argon2id with the library's RFC 9106 "low memory" profile
-
-
-@cache
-def _dummy_hash() -> str:
-    # what an attempt that must fail is checked against: the same parameters as a real hash,
-    # so it takes as long, and no password can match it
-    return _hasher().hash(secrets.token_urlsafe(32))
-
-
-def _verify(stored_hash: str, password: str) -> bool:
-    """One argon2 verification (the only place a password is checked)."""
-    from argon2.exceptions import InvalidHashError, VerificationError
-
-    try:
-        return bool(_hasher().verify(stored_hash, password))
-    except (VerificationError, InvalidHashError):
-        return False
-
-
-@dataclass(frozen=True)
-class User:
-    """A clinic account (no password material)."""
-
-    id: int
-    name: str
-    role: str
-
-    @property
-    def is_admin(self) -> bool:
-        return self.role == "admin"
+__all__ = ["Account", "LoginError", "LoginResult", "User", "add_user", "attempt_login",
+           "has_users", "list_accounts", "list_users", "login", "logout", "remove_user",
+           "reset_password", "revoke_sessions", "roles", "rules", "session_alive",
+           "session_user", "set_disabled", "unlock"]
 
 
 @dataclass(frozen=True)
@@ -101,64 +59,6 @@ class Account:
     disabled: bool
     locked_until: datetime | None  # aware (UTC) while locked, else None
 
-
-@dataclass(frozen=True)
-class LoginResult:
-    """The outcome of one login attempt (:func:`attempt_login`).
-
-    Attributes
-    ----------
-    token
-        The session token when the login succeeded (keep it secret), else None.
-    user
-        The account logged in, else None.
-    code
-        None on success, ``login_failed`` or ``account_locked``.
-    message
-        What to tell the person (the same for an unknown name and a wrong password).
-    attempts_left
-        Failed logins still allowed before the account locks: ``max_failed_logins`` after
-        a success, 0 while locked. An unknown name counts down the same way.
-    locked_until
-        While locked: when the lock ends, an aware datetime in UTC (``.astimezone()`` gives
-        the viewer's local time); else None.
-    """
-
-    token: str | None
-    user: User | None
-    code: str | None
-    message: str
-    attempts_left: int
-    locked_until: datetime | None
-
-    @property
-    def ok(self) -> bool:
-        return self.token is not None
-
-
-class LoginError(StoreError):
-    """A refused login (``login_failed`` or ``account_locked``) with its
-    :class:`LoginResult` (``attempts_left``, ``locked_until``)."""
-
-    def __init__(self, result: LoginResult):
-        super().__init__(result.message, code=result.code)
-        self.result = result
-
-    @property
-    def attempts_left(self) -> int:
-        return self.result.attempts_left
-
-    @property
-    def locked_until(self) -> datetime | None:
-        return self.result.locked_until
-
-
-def _now() -> datetime:
-    return datetime.now(UTC)
-
-
-def _token_hash(token: str) -> str:
-    return hashlib.sha256(token.encode()).hexdigest()
 
 
 def has_users(store: Store) -> bool:
@@ -175,7 +75,7 @@ def list_users(store: Store) -> list[User]:
 
 def list_accounts(store: Store) -> list[Account]:
     """Every account with whether it is disabled and until when it is locked."""
-    now = _now()
+    now = logins.utc_now()
     with store._read() as conn:
         rows = conn.execute(sa.select(USERS).order_by(USERS.c.name)).all()
     out = []
@@ -184,22 +84,6 @@ def list_accounts(store: Store) -> list[Account]:
         out.append(Account(User(int(r.id), r.name, r.role), bool(r.disabled),
                            until if until and until > now else None))
     return out
-
-
-def _check_new_password(name: str, password: object) -> str:
-    r = rules()
-    n, top = r["min_password_length"], r["max_password_length"]
-    if not isinstance(password, str) or len(password) < n:
-        raise StoreError(f"the password must have at least {n} characters",
-                         code="weak_password")
-    if len(password) > top:
-        # the login form takes at most this many: a longer password could never log in
-        raise StoreError(f"the password must have at most {top} characters (the login "
-                         "form's limit)", code="password_too_long")
-    if password.strip() != password or name_key(password) == name_key(name):
-        raise StoreError("the password must not be the user name or start or end with "
-                         "spaces", code="weak_password")
-    return password
 
 
 def add_user(store: Store, name: str, password: str, *, role: str = "clinician",
@@ -213,9 +97,9 @@ def add_user(store: Store, name: str, password: str, *, role: str = "clinician",
     if role not in roles():
         raise StoreError(f"role must be one of {', '.join(roles())}", code="invalid_user")
     name = display_name(name)
-    _check_new_password(name, password)
+    check_new_password(name, password)
     row = dict(name=name, name_key=name_key(name), role=role,
-               password_hash=_hasher().hash(password), created_at=_now(), failed_logins=0,
+               password_hash=hash_password(password), created_at=logins.utc_now(), failed_logins=0,
                locked_until=None, disabled=False)
     try:
         with store._write() as conn:
@@ -226,162 +110,6 @@ def add_user(store: Store, name: str, password: str, *, role: str = "clinician",
                          "ignoring case)", code="duplicate_user") from exc
     return User(int(uid), name, role)
 
-
-# -- logging in ---------------------------------------------------------------------------
-
-@dataclass(frozen=True)
-class _Counter:
-    """The row whose failure count an attempt changes: the account's, or for a name that is
-    no (enabled) account, its ``login_misses`` row."""
-
-    table: sa.Table
-    where: Any
-    row: Any
-
-
-def _locked_counter(conn: sa.Connection, key: str, now: datetime) -> tuple[Any, _Counter]:
-    """(the enabled account or None, its counter), the counter row locked until commit."""
-    user = conn.execute(sa.select(USERS).where(USERS.c.name_key == key)
-                        .with_for_update()).first()  # SQLite: BEGIN IMMEDIATE instead
-    if user is not None and not user.disabled:
-        return user, _Counter(USERS, USERS.c.id == user.id, user)
-    miss_key = hashlib.sha256(key.encode("utf-8", "surrogatepass")).hexdigest()
-    ins = (postgresql.insert if conn.dialect.name == "postgresql" else sqlite.insert)(MISSES)
-    conn.execute(ins.values(name_key=miss_key, failed_logins=0, last_failed_at=now)
-                 .on_conflict_do_nothing(index_elements=["name_key"]))
-    where = MISSES.c.name_key == miss_key
-    row = conn.execute(sa.select(MISSES).where(where).with_for_update()).one()
-    return user, _Counter(MISSES, where, row)
-
-
-def _standing(row, now: datetime, r: dict) -> tuple[int, datetime | None]:
-    """(failures so far, lock end or None) of a counter row at ``now``."""
-    if row.locked_until is not None and from_db_time(row.locked_until) > now:
-        return 0, from_db_time(row.locked_until)
-    last = row.last_failed_at
-    if last is not None and from_db_time(last) < now - timedelta(
-            hours=r["failure_memory_hours"]):
-        return 0, None
-    return int(row.failed_logins or 0), None
-
-
-def _purge_misses(conn: sa.Connection, now: datetime, r: dict) -> None:
-    old = sa.select(MISSES.c.name_key).where(
-        MISSES.c.last_failed_at < now - timedelta(hours=r["failure_memory_hours"]),
-        sa.or_(MISSES.c.locked_until.is_(None), MISSES.c.locked_until < now))
-    if conn.dialect.name == "postgresql":
-        old = old.with_for_update(skip_locked=True)  # never wait on (or deadlock with) a login
-    conn.execute(sa.delete(MISSES).where(MISSES.c.name_key.in_(old.scalar_subquery())))
-
-
-def _refused(code: str, left: int, until: datetime | None, r: dict) -> LoginResult:
-    if code == "account_locked":
-        msg = (f"too many failed logins: the account is locked for {r['lockout_minutes']} "
-               f"minutes, until {until:%H:%M} UTC")
-    else:
-        msg = "wrong user name or password"
-        if left <= r["warn_attempts_left"]:
-            msg += (f"; {left} more failed attempt{'s' if left != 1 else ''} will lock the "
-                    f"account for {r['lockout_minutes']} minutes")
-    return LoginResult(None, None, code, msg, left, until)
-
-
-def attempt_login(store: Store, name: str, password: str) -> LoginResult:
-    """Check a password and, when it is right, open a session.
-
-    Never raises for a wrong password, an unknown name or a locked account (see
-    :class:`LoginResult`); raises a coded :class:`StoreError` for a database failure. The
-    attempt, its count and its audit entry are one transaction, committed whatever the
-    outcome.
-    """
-    r = rules()
-    top = r["max_failed_logins"]
-    key = name_key(name) if isinstance(name, str) else ""
-    password = password if isinstance(password, str) else ""
-    shown = name if isinstance(name, str) else "?"
-    with store._write() as conn:
-        user, counter = _locked_counter(conn, key, _now())
-        now = _now()  # after the lock: a wait behind other attempts does not age the check
-        fails, until = _standing(counter.row, now, r)
-        real = counter.table is USERS
-        if until is not None:
-            _verify(_dummy_hash(), password)  # as slow as a wrong password: no name oracle
-            store._audit(conn, counter.row.name if real else shown, "login_failed",
-                         detail="account locked")
-            return _refused("account_locked", 0, until, r)
-        if _verify(counter.row.password_hash if real else _dummy_hash(), password) and real:
-            conn.execute(sa.update(USERS).where(counter.where).values(
-                failed_logins=0, locked_until=None, last_failed_at=None))
-            token = secrets.token_urlsafe(32)
-            conn.execute(sa.insert(SESSIONS).values(
-                token_hash=_token_hash(token), user_id=user.id, created_at=now,
-                expires_at=now + timedelta(minutes=r["session_idle_minutes"])))
-            store._audit(conn, user.name, "login")
-            u = User(int(user.id), user.name, user.role)
-            return LoginResult(token, u, None, "logged in", top, None)
-        fails += 1
-        lock = fails >= top
-        until = now + timedelta(minutes=r["lockout_minutes"]) if lock else None
-        conn.execute(sa.update(counter.table).where(counter.where).values(
-            failed_logins=0 if lock else fails, locked_until=until, last_failed_at=now))
-        why = ("wrong password" if real else
-               "account disabled" if user is not None else "unknown user")
-        store._audit(conn, counter.row.name if real else shown, "login_failed",
-                     detail=why + ("; account locked" if lock else ""))
-        if not real:
-            _purge_misses(conn, now, r)
-        return _refused("account_locked" if lock else "login_failed", top - fails
-                        if not lock else 0, until, r)
-
-
-def login(store: Store, name: str, password: str) -> str:
-    """Check a password and open a session; returns the session token (keep it secret).
-
-    Raises :class:`LoginError` (a :class:`StoreError`) with code ``login_failed`` (unknown
-    name or wrong password: the same message for both) or ``account_locked``; its
-    ``attempts_left`` and ``locked_until`` say how close the account is to a lock-out.
-    """
-    res = attempt_login(store, name, password)
-    if not res.ok:
-        raise LoginError(res)
-    return res.token
-
-
-def session_user(store: Store, token: str | None) -> User | None:
-    """The user of a live session, extending its idle timeout; None when the token is
-    unknown or the session expired (idle too long, or older than the working-day limit)."""
-    if not token:
-        return None
-    r = rules()
-    now = _now()
-    th = _token_hash(token)
-    with store._write() as conn:
-        row = conn.execute(sa.select(SESSIONS, USERS.c.name, USERS.c.role, USERS.c.disabled)
-                           .join(USERS, USERS.c.id == SESSIONS.c.user_id)
-                           .where(SESSIONS.c.token_hash == th)).first()
-        if row is None:
-            return None
-        hard = from_db_time(row.created_at) + timedelta(hours=r["session_max_hours"])
-        if row.disabled or from_db_time(row.expires_at) <= now or hard <= now:
-            conn.execute(sa.delete(SESSIONS).where(SESSIONS.c.token_hash == th))
-            return None
-        conn.execute(sa.update(SESSIONS).where(SESSIONS.c.token_hash == th).values(
-            expires_at=min(hard, now + timedelta(minutes=r["session_idle_minutes"]))))
-    return User(int(row.user_id), row.name, row.role)
-
-
-def logout(store: Store, token: str | None) -> None:
-    """End a session (no error when it already ended)."""
-    if not token:
-        return
-    th = _token_hash(token)
-    with store._write() as conn:
-        row = conn.execute(sa.select(USERS.c.name).join(SESSIONS, USERS.c.id ==
-                                                        SESSIONS.c.user_id)
-                           .where(SESSIONS.c.token_hash == th)).first()
-        conn.execute(sa.delete(SESSIONS).where(SESSIONS.c.token_hash == th))
-        if row is not None:
-            store._audit(conn, row.name, "logout")
 
 
 # -- administration (posture users unlock | disable | enable | reset-password | remove) -----
@@ -446,9 +174,9 @@ def reset_password(store: Store, name: str, password: str, *,
     ``user_password``). The same password rules as :func:`add_user`."""
     with store._write() as conn:
         row = _find(conn, name)
-        _check_new_password(row.name, password)
+        check_new_password(row.name, password)
         conn.execute(sa.update(USERS).where(USERS.c.id == row.id).values(
-            password_hash=_hasher().hash(password), failed_logins=0, locked_until=None,
+            password_hash=hash_password(password), failed_logins=0, locked_until=None,
             last_failed_at=None))
         store._audit(conn, actor, "user_password", detail=row.name)
         _end_sessions(store, conn, row, actor)
@@ -463,21 +191,3 @@ def remove_user(store: Store, name: str, *, actor: str | None = None) -> None:
         _end_sessions(store, conn, row, actor)
         conn.execute(sa.delete(USERS).where(USERS.c.id == row.id))
         store._audit(conn, actor, "user_remove", detail=f"{row.name} ({row.role})")
-
-
-def session_alive(store: Store, token: str | None) -> bool:
-    """Whether ``token``'s session is live, without extending it (:func:`session_user`
-    extends it): a page's periodic check must not keep an idle session open."""
-    if not token:
-        return False
-    r = rules()
-    now = _now()
-    with store._read() as conn:
-        row = conn.execute(sa.select(SESSIONS.c.created_at, SESSIONS.c.expires_at,
-                                     USERS.c.disabled)
-                           .join(USERS, USERS.c.id == SESSIONS.c.user_id)
-                           .where(SESSIONS.c.token_hash == _token_hash(token))).first()
-    if row is None or row.disabled:
-        return False
-    hard = from_db_time(row.created_at) + timedelta(hours=r["session_max_hours"])
-    return from_db_time(row.expires_at) > now and hard > now
