@@ -48,6 +48,8 @@ from .result import Assessment, ErrorInfo, Reading, Reason, ViewSummary
 SCHEMA_VERSION = 1
 #: The view gate failed: the person is there but cannot be measured (exit code 3).
 VIEW_ERROR_CODE = "view_not_usable"
+#: Keys other one-row forms (the clinic's CSV export) pick from a reading by name.
+COVERAGE_KEY, ABSTAINED_KEY, REASONS_KEY = "interval_coverage", "abstained", "abstain_reasons"
 
 
 def _r(x, nd=2):

@@ -41,6 +41,7 @@ class MeasureSpec(BaseModel):
     title: str
     panel: Literal["headline", "finding"]
     flag: str | None = None
+    flag_label: str | None = None
     on_error: tuple[Literal["key", "interval_key"], ...] = ()
     typical: str | None = None
     no_typical: str | None = None

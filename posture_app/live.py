@@ -27,7 +27,6 @@ import numpy as np
 
 from posture.autocapture import AutoCapture, AutoCaptureConfig
 from posture.capture import MIN_FRAMES, MIRRORED_KEY
-from posture_app.aggregate import aggregate_frames
 
 if TYPE_CHECKING:
     from posture.result import Assessment, Reading
@@ -87,7 +86,7 @@ class LiveStatus:
 class _Capture:
     seconds: float
     start: float | None = None
-    results: list[dict] = field(default_factory=list)
+    results: list[Reading] = field(default_factory=list)
     frames: list[CapturedFrame] = field(default_factory=list)
     empty: int = 0  # frames in which nobody was seen
     usable: int = 0  # frames in a measurable position
@@ -105,9 +104,9 @@ class CapturedFrame:
 
 
 class Taken(NamedTuple):
-    """A finished capture: per-frame contract dicts, the frames, frames with nobody."""
+    """A finished capture: per-frame readings, the frames, frames with nobody."""
 
-    results: list[dict]
+    results: list[Reading]
     frames: list[CapturedFrame]
     empty: int
 
@@ -117,7 +116,7 @@ class _Seen:
     """One analysed frame, before the capture and status are updated."""
 
     out: np.ndarray  # the frame to send back (overlay drawn when there was a person)
-    result: dict | None  # the contract dict of a frame with a person in it
+    result: Reading | None  # the reading of a frame with a person in it
     person: bool
     ready: bool
     guidance: tuple[str, ...]
@@ -237,7 +236,7 @@ class LiveSession:
 
     def _analyse(self, rgb: np.ndarray, now: float) -> _Seen | None:
         """The frame's assessment and overlay (None once closed); raises on a failure."""
-        from posture.contract import assessment_to_dict
+        from posture.contract import reading
         from posture.present.overlay import draw_overlay
         from posture.safe import NOBODY_CODE, analyze_input
 
@@ -266,8 +265,8 @@ class LiveSession:
         guidance = tuple(view.guidance)
         if view.ok and view.partial:
             guidance = (step_back_guidance(view.knees_seen), *guidance)
-        d = assessment_to_dict(a, source="live")
-        d[MIRRORED_KEY] = mirrored  # the capture compares like with like (posture.capture)
+        # the capture compares like with like (posture.capture): the frame says which kind
+        d = replace(reading(a, source="live"), extra={MIRRORED_KEY: mirrored})
         mask = a.pose.mask  # kept as 0/1 bytes, a quarter of the float mask
         kept = a if mask is None else replace(
             a, pose=replace(a.pose, mask=(mask > 0.5).astype(np.uint8)))
@@ -399,15 +398,15 @@ def combined_overlay(frame: CapturedFrame, combined: Reading) -> np.ndarray:
     return draw_overlay(frame.rgb, shown)
 
 
-def capture_result(taken: Taken) -> tuple[dict, np.ndarray | None]:
-    """A finished capture as one result: the combined contract dict and the overlay of its
-    representative frame, drawn with the combined reading (None without frames)."""
-    from posture.contract import from_dict
+def capture_result(taken: Taken) -> tuple[Reading, np.ndarray | None]:
+    """A finished capture as one result: the combined reading and the overlay of its
+    representative frame, drawn with it (None without frames)."""
+    from posture.capture import aggregate
 
-    agg, rep = aggregate_frames(taken.results)
+    agg, rep = aggregate(taken.results)
     if rep is None:
         return agg, None
-    return agg, combined_overlay(taken.frames[rep], from_dict(agg))
+    return agg, combined_overlay(taken.frames[rep], agg)
 
 
 def status_markdown(s: LiveStatus, now: float | None = None) -> str:

@@ -11,6 +11,7 @@ import numpy as np
 import streamlit as st
 
 from posture.contract import from_dict, to_dict
+from posture.measures import findings, measures
 from posture.result import ErrorInfo, Reading
 from posture.safe import INTERNAL_ERROR
 
@@ -27,6 +28,8 @@ from .text import (
 
 BAND_COLOURS = {"posterior": "#8fb3de", "neutral": "#7cc596", "mild": "#f3d36b",
                 "moderate": "#f2a553", "severe": "#e26d69"}
+#: The measure the verdict card shows (the registry's headline, the pelvic tilt).
+HEADLINE = next(s for s in measures() if s.panel == "headline")
 OVERLAY_LEGEND = ("White: skeleton · blue dots: the joints nearest the camera · green: "
                   "your outline · yellow: plumb line from the ankles · red: estimated "
                   "PSIS→ASIS line of the pelvis (dot at the front)")
@@ -147,20 +150,21 @@ def _typed(res: dict | Reading) -> Reading:
 
 
 def _band_words(res: dict | Reading) -> tuple[str, str]:
-    """The band in words and its one sentence of meaning; both name the two bands when
-    they are too close to call (``classify.band_phrase``), so heading and sentence agree."""
-    from posture.classify import Severity, band_phrase, runner_up
+    """The band in words (the reading's own ``severity_phrase``) and its one sentence of
+    meaning; both name the two bands when they are too close to call, so heading and
+    sentence agree."""
+    from posture.classify import Severity, runner_up
 
     r = _typed(res)
     band, label = r.severity, r.severity_label
     if not band:
         return "Not graded", ""
-    probs = r.severity_probabilities or {}
+    phrase = r.band_text or band
     try:
-        sev = Severity(band, label or band, dict(probs))
-        return band_phrase(sev), band_meaning(band, runner_up(sev))
+        other = runner_up(Severity(band, label or band, dict(r.severity_probabilities or {})))
     except (KeyError, ValueError, TypeError):  # a hand-edited saved result
-        return label or band, band_meaning(band)
+        return phrase, band_meaning(band)
+    return phrase, band_meaning(band, other)
 
 
 def _band_phrase(res: dict | Reading) -> str:
@@ -322,7 +326,8 @@ def _explain_tilt(res: Reading) -> None:
     tilt = res.pelvic_tilt_deg
     if tilt is None:
         return
-    st.markdown(f"**Pelvic tilt:** {EXPLAIN['pelvic_tilt_deg'][1]}")
+    title, explain = EXPLAIN[HEADLINE.key]
+    st.markdown(f"**{title}:** {explain}")
     probs = res.severity_probabilities or {}
     if probs:
         labels = {b.id: b.label for b in bands()}
@@ -334,8 +339,8 @@ def _explain_tilt(res: Reading) -> None:
     st.caption(res.severity_disclaimer or "")
 
 
-#: The secondary findings, in the order the panel shows them.
-FINDINGS = ("lumbar_lordosis_deg", "head_neck_angle_deg", "trunk_lean_deg", "knee_angle_deg")
+#: The secondary findings' contract keys, in the order the panel shows them (registry).
+FINDINGS = tuple(s.key for s in findings())
 
 
 def _outside_typical(res: Reading) -> list[str]:
@@ -346,8 +351,9 @@ def _outside_typical(res: Reading) -> list[str]:
     if res.view is not None and not res.view.ok:
         return []
     out = []
-    for key in FINDINGS:
-        j = judge(key, getattr(res, key))
+    for s in findings():
+        key = s.key
+        j = judge(key, res.value(s.name))
         if j is not None and not j[0]:
             out.append(EXPLAIN[key][0].split(" (")[0].lower())
     return out
@@ -391,13 +397,14 @@ def _show_findings(res: Reading) -> None:
     st.markdown("#### Other findings")
     spread = res.extra.get("spread_deg") or {}  # a capture's frame-to-frame spread
     cols = st.columns(2)
-    for i, key in enumerate(FINDINGS):
+    for i, s in enumerate(findings()):
+        key = s.key
         title, explain = EXPLAIN[key]
-        v = getattr(res, key)
+        v = res.value(s.name)
         with cols[i % 2].container(border=True, key=f"finding-{key}"):
             if v is None:
                 value = "not measured"
-                if key == "lumbar_lordosis_deg":
+                if s.interval == "learned":  # estimated with the tilt, withheld with it
                     value += lordosis_missing_why(res)
                 st.markdown(f"**{title}**  \n{value}")
             else:

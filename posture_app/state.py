@@ -10,18 +10,23 @@ from dataclasses import dataclass
 import numpy as np
 import streamlit as st
 
+from posture.contract import from_dict
+from posture.result import Reading
+
 _KEY = "posture_current_result"
 
 
 @dataclass(frozen=True)
 class Current:
-    result: dict  # contract dict (``posture analyze --json``)
+    result: Reading  # typed once, where it enters the session
     overlay: np.ndarray | None  # annotated RGB image
     origin: str  # "photo", "camera", "sample" or "live"
 
 
-def set_current(result: dict, overlay: np.ndarray | None, origin: str) -> None:
-    st.session_state[_KEY] = Current(result, overlay, origin)
+def set_current(result: dict | Reading, overlay: np.ndarray | None, origin: str) -> None:
+    """Keep a result for the other pages, as a typed reading (a contract dict is read once
+    here; one that does not parse is kept as its ``invalid_result`` error)."""
+    st.session_state[_KEY] = Current(from_dict(result, strict=False), overlay, origin)
 
 
 def get_current() -> Current | None:

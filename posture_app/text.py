@@ -9,6 +9,7 @@ conventions restate the library's (``posture.metrics``), they do not define them
 
 from __future__ import annotations
 
+from posture.measures import by_key, measures
 from posture.reasons import error_text, reason_code, reason_text  # noqa: F401  (for the pages)
 from posture.result import Reading
 
@@ -20,43 +21,9 @@ CAPTURE_TIPS = (
                        "jackets or baggy tops."),
 )
 
-#: What each finding is, what positive means, and context, for the results panel.
-EXPLAIN = {
-    "pelvic_tilt_deg": (
-        "Pelvic tilt",
-        "The angle of the line from the bony point at the back of your pelvis (PSIS) to the "
-        "one at the front (ASIS), against the horizontal. **Positive = anterior tilt** (front "
-        "of the pelvis lower than the back); negative = posterior tilt. Most young adults "
-        "stand in some anterior tilt (85% of men, 75% of women; Herrington 2011), and the "
-        "bony shape of the pelvis alone varies by 0–23° between people (Preece et al. 2008).",
-    ),
-    "lumbar_lordosis_deg": (
-        "Lower-back curve (lumbar lordosis)",
-        "The inward curve of your lower back, read from the outline of the skin between the "
-        "level of the low-back dimples and a point about 11% of your height above. "
-        "**Positive = curved inward.** It is a surface angle: it reads lower than an X-ray "
-        "(Cobb) angle (Greendale et al. 2011), so do not compare it with X-ray norms.",
-    ),
-    "head_neck_angle_deg": (
-        "Head position (ear–shoulder angle)",
-        "The angle of the line from shoulder to ear against the horizontal. **Smaller = head "
-        "further forward.** Below 50° is flagged as forward head: people with neck pain "
-        "averaged 44° and controls 51° on the similar craniovertebral angle (Lau et al. "
-        "2009). This version uses the shoulder joint instead of the C7 vertebra and reads "
-        "somewhat higher.",
-    ),
-    "trunk_lean_deg": (
-        "Trunk lean",
-        "How far the line from hip to shoulder leans from vertical. **Positive = leaning "
-        "forward**, negative = leaning back.",
-    ),
-    "knee_angle_deg": (
-        "Knee",
-        "How far the knee is off a straight line from hip to ankle. **Positive = pushed "
-        "backwards (hyperextended, 'locked' knees)**; negative = slightly bent. Above 5° is "
-        "flagged.",
-    ),
-}
+#: What each finding is, what positive means, and context, for the results panel: title
+#: and explanation by contract key, from the measure registry (posture/data/measures.yaml).
+EXPLAIN = {s.key: (s.title, s.explain) for s in measures()}
 
 PLUMB_EXPLAIN = (
     "How far your ear, shoulder, hip and knee sit in front of the ankle, as a percentage of "
@@ -66,12 +33,13 @@ PLUMB_EXPLAIN = (
 
 
 def flag_text(key: str, r: Reading) -> str | None:
-    """A short verdict for a finding, from the library's own flags (``posture.result``)."""
-    if key == "head_neck_angle_deg" and r.forward_head is not None:
-        return "Forward head" if r.forward_head else "Not flagged"
-    if key == "knee_angle_deg" and r.knee_hyperextension is not None:
-        return "Hyperextended" if r.knee_hyperextension else "Not flagged"
-    return None
+    """A short verdict for a finding, from the library's own flags (``posture.result``;
+    which flag and its words: the measure registry)."""
+    s = by_key(key)
+    flag = getattr(r, s.flag, None) if s is not None and s.flag else None
+    if flag is None:
+        return None
+    return s.flag_label if flag else "Not flagged"
 
 
 #: One sentence of meaning per severity band, for the verdict card (the bands are the tool's
@@ -122,17 +90,9 @@ def band_meaning(band: str, other: str | None = None) -> str:
                                        "tell apart; the chances of each are below.")
 
 
-#: Why a finding has no typical range beside it (posture/data/typical_ranges.yaml lists the
-#: ranges; the facts are from ../shared/clinical-notes.md).
-NO_TYPICAL_RANGE = {
-    "lumbar_lordosis_deg": (
-        "Published norms for the lower-back curve are X-ray (Cobb) angles, e.g. standing "
-        "T12–S1 49.8 ± 11.2° (PMC6680033). This is a skin-surface angle over a shorter "
-        "stretch of the back: surface angles read lower than Cobb angles, and how much "
-        "lower differs from person to person (SD of the differences 10–11°, Greendale et al. "
-        "2011). No published range for this surface measure was found, so none is shown."
-    ),
-}
+#: Why a finding has no typical range beside it, by contract key (the registry's
+#: ``no_typical``; posture/data/typical_ranges.yaml lists the ranges).
+NO_TYPICAL_RANGE = {s.key: s.no_typical for s in measures() if s.no_typical}
 
 #: The sign convention in words, shown under the tilt.
 TILT_SIGN = "+ = pelvis tipped forward (anterior), − = backward"

@@ -177,15 +177,15 @@ def test_a_still_person_is_captured_without_you_moved_and_with_the_lordosis():
     assert taken is not None
     frames = taken.results
     agg, overlay = capture_result(taken)
-    assert not agg["abstained"], agg.get("abstain_reasons")
-    assert {f.get("mirrored") for f in frames} == {True, False}  # both kinds were measured
-    assert agg["pelvic_tilt_deg"] is not None and agg["lumbar_lordosis_deg"] is not None
-    assert agg["severity"] is not None and overlay is not None
-    assert agg["motion_stature"] < 0.01
+    assert not agg.abstained, agg.reasons
+    assert {f.extra.get("mirrored") for f in frames} == {True, False}  # both kinds measured
+    assert agg.value("pelvic_tilt") is not None and agg.value("lumbar_lordosis") is not None
+    assert agg.severity is not None and overlay is not None
+    assert agg.extra["motion_stature"] < 0.01
     # heading and sentence of the verdict card come from the same band words
     from posture_app.results import _band_words
 
-    assert _band_words(agg)[0] == agg["severity_phrase"]
+    assert _band_words(agg)[0] == agg.severity_phrase
 
 
 def test_the_result_overlay_shows_the_combined_reading_not_its_frames_own(monkeypatch):

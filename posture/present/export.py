@@ -17,6 +17,8 @@ import json
 from datetime import UTC, datetime
 from typing import Any
 
+from ..contract import ABSTAINED_KEY, COVERAGE_KEY, REASONS_KEY
+from ..measures import measures
 from ..store import SCHEMA_VERSION, AssessmentRecord, Patient, Store
 
 # one rule for every CSV we write (the batch CSV too)
@@ -25,12 +27,15 @@ from .cells import formula_safe
 EXPORT_FORMAT = "posture-clinic-export"
 EXPORT_VERSION = 1
 
+#: The measure with its interval in the CSV (the first of the registry, the pelvic tilt)
+#: and the others, values only (``posture/data/measures.yaml``).
+_HEAD, *_OTHERS = measures()
 #: CSV columns in order; ``name`` appears only with ``include_names``.
 CSV_COLUMNS = (
     "pseudonym", "name", "birth_year", "sex", "assessment_id", "taken_at",
-    "pelvic_tilt_deg", "pelvic_tilt_lo_deg", "pelvic_tilt_hi_deg", "interval_coverage",
-    "severity", "abstained", "abstain_reasons", "lumbar_lordosis_deg", "head_neck_angle_deg",
-    "trunk_lean_deg", "knee_angle_deg", "thomas_test", "corrections", "notes", "pose_model",
+    _HEAD.key, f"{_HEAD.name}_lo_deg", f"{_HEAD.name}_hi_deg", COVERAGE_KEY,
+    "severity", ABSTAINED_KEY, REASONS_KEY, *(s.key for s in _OTHERS),
+    "thomas_test", "corrections", "notes", "pose_model",
     "estimator_version", "has_photo", "reference_instrument", "reference_deg",
 )
 
@@ -42,17 +47,15 @@ def _patients(store: Store, patient_id: int | None) -> list[Patient]:
 def csv_row(p: Patient, r: AssessmentRecord, *, include_names: bool = False) -> dict[str, Any]:
     """The CSV row of one assessment (values not yet made formula-safe)."""
     d = r.reading
-    iv = d.pelvic_tilt_interval_deg or (None, None)
+    iv = d.interval(_HEAD.name) or (None, None)
     row = {
         "pseudonym": p.pseudonym, "name": p.name or "", "birth_year": p.birth_year,
         "sex": p.sex, "assessment_id": r.id, "taken_at": r.taken_at.isoformat(),
-        "pelvic_tilt_deg": r.pelvic_tilt_deg, "pelvic_tilt_lo_deg": iv[0],
-        "pelvic_tilt_hi_deg": iv[1], "interval_coverage": d.interval_coverage,
-        "severity": r.severity, "abstained": r.abstained,
-        "abstain_reasons": " | ".join(str(x) for x in d.reasons),
-        "lumbar_lordosis_deg": d.lumbar_lordosis_deg,
-        "head_neck_angle_deg": d.head_neck_angle_deg,
-        "trunk_lean_deg": d.trunk_lean_deg, "knee_angle_deg": d.knee_angle_deg,
+        _HEAD.key: r.pelvic_tilt_deg, f"{_HEAD.name}_lo_deg": iv[0],
+        f"{_HEAD.name}_hi_deg": iv[1], COVERAGE_KEY: d.interval_coverage,
+        "severity": r.severity, ABSTAINED_KEY: r.abstained,
+        REASONS_KEY: " | ".join(str(x) for x in d.reasons),
+        **{s.key: d.value(s.name) for s in _OTHERS},
         "thomas_test": r.thomas_test,
         "corrections": json.dumps(r.corrections) if r.corrections else "",
         "notes": r.notes, "pose_model": r.pose_model,

@@ -35,6 +35,7 @@ from typing import Any
 
 from ..change import judge_change, method_kind, retake_figures
 from ..errors import InputError
+from ..measures import measures
 from ..palpation import (
     MeterCalibration,
     PalpationEstimate,
@@ -65,15 +66,11 @@ class MetricSpec:
         return retake_figures()[self.name].source
 
 
-METRICS: tuple[MetricSpec, ...] = (
-    MetricSpec("pelvic_tilt", "Pelvic tilt", "pelvic_tilt_deg", "positive = anterior"),
-    MetricSpec("lumbar_lordosis", "Lumbar lordosis (surface)", "lumbar_lordosis_deg",
-               "positive = lordotic"),
-    MetricSpec("head_neck_angle", "Ear–shoulder angle", "head_neck_angle_deg",
-               "smaller = head further forward"),
-    MetricSpec("trunk_lean", "Trunk lean", "trunk_lean_deg", "positive = leaning forward"),
-    MetricSpec("knee_angle", "Knee angle", "knee_angle_deg", "positive = hyperextension"),
-)
+#: The tracked metrics: the registry's measures in degrees (``posture/data/measures.yaml``)
+#: that have retake figures (``change.yaml``) to judge a change by.
+METRICS: tuple[MetricSpec, ...] = tuple(
+    MetricSpec(s.name, s.label, s.key, s.sign) for s in measures()
+    if s.unit == "deg" and s.name in retake_figures())
 METRIC_BY_NAME = {m.name: m for m in METRICS}
 #: Minimal detectable change (MDC95) per metric, degrees (``posture/data/change.yaml``).
 MDC_DEG = {m.name: m.mdc_deg for m in METRICS}

@@ -302,12 +302,15 @@ def test_results_panel_with_a_graded_tilt():
 
 
 def _two_band_script():
+    from posture.classify import Severity, band_phrase
     from posture_app.results import show_results
 
+    probs = {"posterior": 0.46, "neutral": 0.52, "mild": 0.02, "moderate": 0.0, "severe": 0.0}
+    # the band in words is the library's (the reading carries it; the app shows it as is)
     show_results({"ok": True, "pelvic_tilt_deg": -0.4, "pelvic_tilt_interval_deg": [-6, 5],
                   "severity": "neutral", "severity_label": "Neutral",
-                  "severity_probabilities": {"posterior": 0.46, "neutral": 0.52, "mild": 0.02,
-                                             "moderate": 0.0, "severe": 0.0},
+                  "severity_phrase": band_phrase(Severity("neutral", "Neutral", probs)),
+                  "severity_probabilities": probs,
                   "landmarks_px": [[1, 2, 1]], "abstain_reasons": []}, None, key="t")
 
 
@@ -334,13 +337,27 @@ def test_two_band_heading_has_one_sentence_for_both():
 
 
 def _close_bands_script():
+    from posture.classify import Severity, band_phrase
     from posture_app.results import show_results
 
+    probs = {"posterior": 0.0, "neutral": 0.2, "mild": 0.4, "moderate": 0.33, "severe": 0.07}
     show_results({"ok": True, "pelvic_tilt_deg": 19.6, "pelvic_tilt_interval_deg": [12, 27],
                   "severity": "mild", "severity_label": "Mild anterior tilt",
-                  "severity_probabilities": {"posterior": 0.0, "neutral": 0.2, "mild": 0.4,
-                                             "moderate": 0.33, "severe": 0.07},
+                  "severity_phrase": band_phrase(Severity("mild", "Mild anterior tilt", probs)),
+                  "severity_probabilities": probs,
                   "landmarks_px": [[1, 2, 1]], "abstain_reasons": []}, None, key="t")
+
+
+def test_the_card_shows_the_readings_band_words_without_recomputing_them():
+    """The band phrase is the reading's (posture.contract puts it there); the app used to
+    compute its own copy with classify.band_phrase."""
+    from posture.result import Reading
+    from posture_app.results import _band_words
+
+    r = Reading(ok=True, abstained=False, pelvic_tilt_deg=19.6, severity="mild",
+                severity_label="Mild anterior tilt", severity_phrase="Stored phrase",
+                severity_probabilities={"mild": 0.4, "moderate": 0.33})
+    assert _band_words(r)[0] == "Stored phrase"
 
 
 def test_close_bands_are_both_named():
