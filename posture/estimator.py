@@ -24,10 +24,10 @@ import json
 import os
 from dataclasses import dataclass
 from functools import cache
-from importlib import resources
 
 import numpy as np
 
+from .config import data_path, validate_data
 from .errors import DataFileError
 from .estimator_runtime import (  # noqa: F401  (network_input, soften_mask: re-exported)
     PatchNetRuntime,
@@ -35,6 +35,7 @@ from .estimator_runtime import (  # noqa: F401  (network_input, soften_mask: re-
     soften_mask,
 )
 from .sagittal import OUTLINE_LEVELS, SideView
+from .schemas import EstimatorFile
 
 FEATURE_VERSION = 2
 #: Key points whose body-frame (u, v) enter the features, relative to the hip midpoint.
@@ -295,36 +296,34 @@ ESTIMATOR_FILE = "estimator.json"
 
 @cache
 def load_estimator(name: str = ESTIMATOR_FILE) -> EstimatorModel | None:
-    """The packaged estimator, or None when no fitted model ships with this build."""
-    ref = resources.files("posture.data").joinpath(name)
-    if not ref.is_file():
+    """The packaged estimator, or None when no fitted model ships with this build.
+
+    The file's shape is checked by :class:`posture.schemas.EstimatorFile`; whether it fits
+    this code (feature version and count, the network's targets) is checked here."""
+    path = data_path(name)
+    if not path.is_file():
         return None
     try:
-        d = json.loads(ref.read_text(encoding="utf-8"))
-        if d.get("feature_version") != FEATURE_VERSION:
+        d = validate_data(EstimatorFile, json.loads(path.read_text(encoding="utf-8")), name)
+        if d.feature_version != FEATURE_VERSION:
             raise DataFileError(
-                f"{name} was fitted on feature version {d.get('feature_version')}, "
+                f"{name} was fitted on feature version {d.feature_version}, "
                 f"this code computes version {FEATURE_VERSION}: retrain it"
             )
-        reg = Regressor.from_dict(d["regressor"])
+        reg = Regressor.from_dict(d.regressor.model_dump())
         if reg.mean.shape[0] != len(feature_names()):
             raise DataFileError(f"{name}: expects {reg.mean.shape[0]} features")
-        net, blend = None, float(d.get("blend", 0.0))
-        if d.get("patchnet"):
-            net_ref = resources.files("posture.data").joinpath(d["patchnet"])
-            net = load_patchnet(net_ref.read_bytes())
+        net = None
+        if d.patchnet:
+            net = load_patchnet(data_path(d.patchnet).read_bytes())
             if tuple(net.targets) != reg.target_names[:len(net.targets)]:
-                raise DataFileError(f"{d['patchnet']} predicts {net.targets}, "
+                raise DataFileError(f"{d.patchnet} predicts {net.targets}, "
                                     f"the regression {reg.target_names}")
         bins = None
-        if d.get("interval_bins"):
-            ib = d["interval_bins"]
-            edges = tuple(float(e) for e in ib["edges"])
-            widths = {k: tuple(float(w) for w in v) for k, v in ib["halfwidth"].items()}
-            if any(len(w) != len(edges) + 1 for w in widths.values()):
-                raise DataFileError(f"{name}: interval_bins needs len(edges) + 1 widths")
-            bins = (edges, widths)
-        return EstimatorModel(reg, dict(d["interval_halfwidth"]), dict(d.get("typical_error", {})),
-                              dict(d.get("meta", {})), net, blend, bins)
-    except (KeyError, TypeError, ValueError) as exc:
+        if d.interval_bins is not None:
+            bins = (tuple(d.interval_bins.edges),
+                    {k: tuple(v) for k, v in d.interval_bins.halfwidth.items()})
+        return EstimatorModel(reg, dict(d.interval_halfwidth), dict(d.typical_error),
+                              dict(d.meta), net, d.blend, bins)
+    except (OSError, ValueError) as exc:  # unreadable, not JSON, a damaged network graph
         raise DataFileError(f"{name} is malformed: {exc}") from exc

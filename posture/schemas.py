@@ -169,3 +169,71 @@ class AccountsFile(DataSchema):
         if self.warn_attempts_left >= self.max_failed_logins:
             raise At(("warn_attempts_left",), "must be below max_failed_logins")
         return self
+
+
+# --------------------------------------------------------------------------- estimator.json
+
+
+class Layer(DataSchema):
+    w: Annotated[list[list[float]], Field(min_length=1)]  # (inputs, outputs)
+    b: list[float]  # (outputs,)
+
+
+class RegressorEntry(DataSchema):
+    """A standardised perceptron (:class:`posture.estimator.Regressor`): the layers chain
+    from the features to the targets."""
+
+    targets: Annotated[list[Text], Field(min_length=1)]
+    impute: list[float]
+    mean: list[float]
+    scale: list[float]
+    layers: Annotated[list[Layer], Field(min_length=1)]
+    target_mean: list[float]
+    target_scale: list[float]
+
+    @model_validator(mode="after")
+    def _shapes(self) -> RegressorEntry:
+        width = len(self.mean)
+        for key in ("impute", "scale"):
+            if len(getattr(self, key)) != width:
+                raise At((key,), f"has {len(getattr(self, key))} values, mean has {width}")
+        for i, layer in enumerate(self.layers):
+            if len(layer.w) != width:
+                raise At(("layers", i, "w"), f"has {len(layer.w)} rows, needs {width}")
+            width = len(layer.w[0])
+            if any(len(row) != width for row in layer.w) or len(layer.b) != width:
+                raise At(("layers", i), f"w rows and b must all have {width} values")
+        for key in ("target_mean", "target_scale"):
+            if len(getattr(self, key)) != len(self.targets) or width != len(self.targets):
+                raise At((key,), f"needs one value per target ({len(self.targets)}), "
+                                 f"the last layer gives {width}")
+        return self
+
+
+class IntervalBins(DataSchema):
+    edges: Annotated[list[float], Field(min_length=1)]  # predicted tilt, degrees, rising
+    halfwidth: dict[str, list[Positive]]  # per target: len(edges) + 1 half-widths
+
+    @model_validator(mode="after")
+    def _one_width_per_bin(self) -> IntervalBins:
+        if any(b <= a for a, b in zip(self.edges, self.edges[1:], strict=False)):
+            raise At(("edges",), "must rise")
+        for key, widths in self.halfwidth.items():
+            if len(widths) != len(self.edges) + 1:
+                raise At(("halfwidth", key), "needs len(edges) + 1 widths")
+        return self
+
+
+class EstimatorFile(DataSchema):
+    """``estimator.json``, written by ``tools/train_estimator.py``. Whether it fits this
+    code (feature version, feature count, the network's targets) is checked by
+    :func:`posture.estimator.load_estimator`."""
+
+    feature_version: int
+    regressor: RegressorEntry
+    interval_halfwidth: Annotated[dict[str, Positive], Field(min_length=1)]
+    typical_error: dict[str, float] = {}
+    meta: dict[str, object] = {}  # provenance, free-form
+    blend: Annotated[float, Field(ge=0, le=1)] = 0.0
+    interval_bins: IntervalBins | None = None
+    patchnet: str | None = None  # file name beside this one

@@ -10,15 +10,17 @@ KeyError / TypeError) instead, and these tests fail.
 
 from __future__ import annotations
 
+import json
 import shutil
 from collections.abc import Callable
 from pathlib import Path
 
+import numpy as np
 import pytest
 import yaml
 
 import posture.config as config
-from posture import change, classify, palpation, typical
+from posture import change, classify, estimator, palpation, typical
 from posture.errors import DataFileError
 from posture.plan import catalogue, screening
 from posture.store import accounts
@@ -33,7 +35,7 @@ CACHED = (config.thresholds, classify._bands_file, classify.bands, typical._rang
           typical.typical_ranges, palpation._data, palpation.bone_offset_law,
           palpation.instruments, palpation._halfwidth, change._data, change.retake_figures,
           accounts.rules, catalogue._default_catalogue, catalogue._default_rules,
-          catalogue.load_safety)
+          catalogue.load_safety, estimator.load_estimator)
 
 
 def _clear() -> None:
@@ -44,6 +46,7 @@ def _clear() -> None:
 def _point_at(mp: pytest.MonkeyPatch, folder: Path) -> None:
     """Make every loader read its packaged file from ``folder``."""
     mp.setattr(config, "data_path", lambda name: folder / name)
+    mp.setattr(estimator, "data_path", lambda name: folder / name)
     mp.setattr(catalogue, "CATALOGUE_PATH", folder / "exercises.yaml")
     mp.setattr(catalogue, "RULES_PATH", folder / "plan_rules.yaml")
     mp.setattr(catalogue, "SAFETY_PATH", folder / "red_flags.yaml")
@@ -57,6 +60,9 @@ def data_dir(tmp_path, monkeypatch) -> Path:
     for name in YAML_FILES:
         shutil.copy(DATA / name, tmp_path / name)
     shutil.copytree(DATA / "exercises", tmp_path / "exercises")
+    shutil.copy(DATA / "estimator.json", tmp_path / "estimator.json")
+    patchnet = json.loads((DATA / "estimator.json").read_text(encoding="utf-8"))["patchnet"]
+    (tmp_path / patchnet).symlink_to(DATA / patchnet)  # 3 MB, never edited here
     _point_at(monkeypatch, tmp_path)
     yield tmp_path
     _clear()
@@ -64,6 +70,11 @@ def data_dir(tmp_path, monkeypatch) -> Path:
 
 def _edit(folder: Path, name: str, change_it: Callable[[dict], object]) -> None:
     path = folder / name
+    if name.endswith(".json"):
+        data = json.loads(path.read_text(encoding="utf-8"))
+        change_it(data)
+        path.write_text(json.dumps(data), "utf-8")
+        return
     data = yaml.safe_load(path.read_text(encoding="utf-8"))
     change_it(data)
     path.write_text(yaml.safe_dump(data, sort_keys=False, allow_unicode=True), "utf-8")
@@ -115,6 +126,7 @@ LOADERS: dict[str, Callable[[], object]] = {
     "exercises.yaml": catalogue.load_catalogue,
     "plan_rules.yaml": catalogue.load_rules,
     "red_flags.yaml": screening.red_flag_questions,
+    "estimator.json": estimator.load_estimator,
 }
 
 
@@ -145,6 +157,20 @@ def test_valid_copies_load_with_the_packaged_values(data_dir):
                 assert ea.__dict__ | {"image_path": None} == eb.__dict__ | {"image_path": None}
         else:
             assert copied[name] == packaged[name], name
+
+
+def test_a_valid_estimator_copy_loads_the_packaged_model(data_dir):
+    copied = estimator.load_estimator()
+    with pytest.MonkeyPatch.context() as mp:
+        _point_at(mp, DATA)
+        packaged = estimator.load_estimator()
+    _clear()
+    assert copied is not packaged and copied.patchnet is not None
+    assert (copied.interval_halfwidth, copied.typical_error, copied.meta, copied.blend,
+            copied.interval_bins) == (packaged.interval_halfwidth, packaged.typical_error,
+                                      packaged.meta, packaged.blend, packaged.interval_bins)
+    x = np.linspace(-1.0, 1.0, packaged.regressor.mean.shape[0])
+    assert np.array_equal(copied.regressor.predict(x), packaged.regressor.predict(x))
 
 
 def test_yaml_edits_round_trip(data_dir):
@@ -280,6 +306,23 @@ BROKEN = [
     ("red_flags.yaml", _drop("red_flags"), "red_flags: Field required"),
     ("red_flags.yaml", _set("screening", 1, "question", 7),
      "screening[1].question: Input should be a valid string (got 7)"),
+    # estimator.json
+    ("estimator.json", _set("regressor", "mean", 3, "x"),
+     "regressor.mean[3]: Input should be a valid number (got 'x')"),
+    ("estimator.json", _drop("regressor", "scale"), "regressor.scale: Field required"),
+    ("estimator.json", lambda d: d["regressor"]["scale"].pop(),
+     "regressor.scale: has 221 values, mean has 222"),
+    ("estimator.json", lambda d: d["regressor"]["layers"][0]["b"].append(0.0),
+     "regressor.layers[0]: w rows and b must all have 2 values"),
+    ("estimator.json", _set("regressor", "target_mean", [0.0]),
+     "regressor.target_mean: needs one value per target (2), the last layer gives 2"),
+    ("estimator.json", lambda d: d["interval_bins"]["halfwidth"]["pelvic_tilt_deg"].pop(),
+     "interval_bins.halfwidth.pelvic_tilt_deg: needs len(edges) + 1 widths"),
+    ("estimator.json", lambda d: d["interval_bins"]["edges"].reverse(),
+     "interval_bins.edges: must rise"),
+    ("estimator.json", _set("interval_halfwidth", "pelvic_tilt_deg", -1.0),
+     "interval_halfwidth.pelvic_tilt_deg: Input should be greater than 0 (got -1.0)"),
+    ("estimator.json", _set("blend", 1.5), "blend: Input should be less than or equal to 1"),
 ]
 
 
@@ -293,7 +336,14 @@ def test_a_broken_file_names_the_file_and_the_path(data_dir, name, break_it, whe
 
 
 def test_every_file_has_broken_cases():
-    assert {b[0] for b in BROKEN} == set(YAML_FILES)
+    assert {b[0] for b in BROKEN} == {*YAML_FILES, "estimator.json"}
+
+
+def test_an_estimator_for_other_features_is_refused(data_dir):
+    _edit(data_dir, "estimator.json", _set("feature_version", 1))
+    err = _error("estimator.json")
+    assert err.code == "invalid_data_file"
+    assert err.message.startswith("estimator.json was fitted on feature version 1")
 
 
 def test_the_error_is_ours_alone(data_dir):
