@@ -74,6 +74,7 @@ class AutoCapture:
         """Back to ``waiting`` (e.g. the person asked to check again)."""
         self._state: State = "waiting"
         self._since: float | None = None  # when the current in-position stretch began
+        self._counting: float | None = None  # when the count-down was first shown
         self._lost: float | None = None  # when the position was last lost (grace timer)
         self._manual = False  # the running capture was started by hand
 
@@ -108,6 +109,7 @@ class AutoCapture:
     def start_now(self, now: float) -> Phase:
         """A manual start (the button): skip the settle time and the count-down."""
         self._state, self._since, self._lost, self._manual = "capturing", now, None, True
+        self._counting = None
         return Phase("capturing", event="start")
 
     def finish(self) -> None:
@@ -118,15 +120,16 @@ class AutoCapture:
         c = self.config
         held = now - (self._since if self._since is not None else now)
         if self._state == "settling" and held >= c.settle_s:
-            self._state = "countdown"
-        if self._state == "countdown" and held >= c.settle_s + c.countdown_s:
+            # the count-down runs from the frame that first shows it: on a slow server
+            # (frames seconds apart) counting from the settle time skipped it altogether
+            self._state, self._counting = "countdown", now
+        if self._state == "countdown" and now - self._counting >= c.countdown_s:
             self._state = "capturing"
             return Phase("capturing", event="start")
         return self._current(now)
 
     def _current(self, now: float) -> Phase:
-        if self._state != "countdown" or self._since is None:
+        if self._state != "countdown" or self._counting is None:
             return Phase(self._state)
-        c = self.config
-        left = c.settle_s + c.countdown_s - (now - self._since)
+        left = self.config.countdown_s - (now - self._counting)
         return Phase("countdown", seconds_left=max(0.0, left))

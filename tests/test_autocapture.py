@@ -70,3 +70,13 @@ def test_manual_start_skips_countdown_and_is_not_aborted():
 def test_config_rejects_negative_times():
     with pytest.raises(ValueError):
         AutoCaptureConfig(settle_s=-1)
+
+
+def test_a_slow_server_still_shows_the_countdown():
+    """Issue 29: frames 5 s apart (a loaded server). The count-down ran from the settle
+    time, so the second frame (held 5 s ≥ 1 + 3) started the capture with no count-down
+    ever shown; it now runs for countdown_s from the frame that first shows it."""
+    ac = AutoCapture(CFG)
+    phases = feed(ac, [True] * 4, dt=5.0)
+    assert [p.state for p in phases] == ["settling", "countdown", "capturing", "capturing"]
+    assert phases[1].seconds_left == pytest.approx(3.0) and phases[2].event == "start"
