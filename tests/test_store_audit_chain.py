@@ -218,3 +218,42 @@ def test_cli_audit_export_writes_its_own_new_row(db, monkeypatch, capsys, tmp_pa
     assert [(e["actor"], e["action"], e["patient_id"], e["detail"]) for e in new] == [
         (f"cli:{pwd.getpwuid(os.geteuid()).pw_name}", "export", p.id, "audit trail")]
     assert new[0]["id"] > before[-1]["id"]
+
+
+# -- the CSV export -------------------------------------------------------------------------
+
+#: Cell texts a spreadsheet would run (or, with the apostrophe, unquote) and what every CSV
+#: export must write for them: one rule, posture.csvcells.
+FORMULA_CELLS = {"=1+1": "'=1+1", "+1": "'+1", "-1": "'-1", "@SUM(1)": "'@SUM(1)",
+                 "\tx": "'\tx", "\rx": "'\nx", "'=x": "''=x", "plain": "plain"}
+
+
+def test_audit_csv_neutralises_formula_cells_like_the_clinic_export(db):
+    import csv
+    import io
+    from datetime import UTC, datetime
+
+    from test_store import make_result
+
+    from posture.present.export import export_csv
+    from posture.store.audit import audit_csv
+    from posture.store.schema import AUDIT
+
+    texts = list(FORMULA_CELLS)
+    with open_store(db) as s:
+        for n, text in enumerate(texts):
+            p = s.add_patient(f"F-{n}")
+            s.save_assessment(p.id, make_result(), notes=text)
+        # the store cleans control characters from what it writes; rows another writer
+        # appended need not be clean, and the export must still be safe
+        with s._write() as conn:
+            for text in texts:
+                top = conn.execute(sa.select(sa.func.max(AUDIT.c.id))).scalar()
+                conn.execute(sa.insert(AUDIT).values(id=top + 1, at=datetime.now(UTC),
+                                                     actor=text, action="view", detail=text))
+        audit = list(csv.DictReader(io.StringIO(audit_csv(s).decode("utf-8"))))
+        clinic = list(csv.DictReader(io.StringIO(export_csv(s))))
+    expected = [FORMULA_CELLS[t] for t in texts]
+    assert [r["notes"] for r in clinic] == expected
+    assert [r["actor"] for r in audit[-len(texts):]] == expected
+    assert [r["detail"] for r in audit[-len(texts):]] == expected

@@ -5,7 +5,7 @@ pseudonym identifies the patient within the clinic). Photos are never exported h
 
 CSV cells that a spreadsheet would run as a formula (text starting with ``=``, ``+``,
 ``-``, ``@``, tab or carriage return, or an apostrophe) are prefixed with an apostrophe
-(:mod:`posture.present.cells`, the rule of every CSV we write), so a note such as
+(:mod:`posture.csvcells`, the rule of every CSV we write), so a note such as
 ``=HYPERLINK(...)`` stays text (OWASP "CSV injection").
 """
 
@@ -18,11 +18,9 @@ from datetime import UTC, datetime
 from typing import Any
 
 from ..contract import ABSTAINED_KEY, COVERAGE_KEY, REASONS_KEY
+from ..csvcells import text_cell  # one rule for every CSV we write (batch, audit too)
 from ..measures import measures
 from ..store import SCHEMA_VERSION, AssessmentRecord, Patient, Store
-
-# one rule for every CSV we write (the batch CSV too)
-from .cells import formula_safe
 
 EXPORT_FORMAT = "posture-clinic-export"
 EXPORT_VERSION = 1
@@ -68,12 +66,6 @@ def csv_row(p: Patient, r: AssessmentRecord, *, include_names: bool = False) -> 
     return row
 
 
-def _lf(v: Any) -> Any:
-    # csv quotes a field only for the characters of its line terminator ("\n"): a bare CR
-    # in a note would go out unquoted and split the row in a spreadsheet
-    return v.replace("\r\n", "\n").replace("\r", "\n") if isinstance(v, str) else v
-
-
 def export_csv(store: Store, patient_id: int | None = None, *,
                include_names: bool = False) -> str:
     """CSV text, one row per assessment, of one patient (``patient_id``) or all."""
@@ -84,7 +76,7 @@ def export_csv(store: Store, patient_id: int | None = None, *,
     for p in _patients(store, patient_id):
         for r in store.list_assessments(p.id):
             row = csv_row(p, r, include_names=include_names)
-            w.writerow({k: _lf(formula_safe("" if v is None else v)) for k, v in row.items()})
+            w.writerow({k: text_cell("" if v is None else v) for k, v in row.items()})
     return buf.getvalue()
 
 

@@ -10,6 +10,7 @@ from dataclasses import dataclass
 
 import sqlalchemy as sa
 
+from ..csvcells import text_cell
 from .chain import GENESIS_HASH, row_hash
 from .db import Store
 from .schema import AUDIT
@@ -17,20 +18,17 @@ from .schema import AUDIT
 COLUMNS = ("id", "at", "actor", "action", "patient_id", "assessment_id", "detail")
 
 
-def _cell(v) -> str:
-    s = "" if v is None else str(v)
-    # a typed user name such as "=HYPERLINK(..)" must stay text in a spreadsheet
-    return "'" + s if s[:1] in ("=", "+", "-", "@") else s
-
-
 def audit_csv(store: Store, *, patient_id: int | None = None) -> bytes:
     """The whole audit trail (or one patient's) as UTF-8 CSV, oldest first; times in UTC
-    ISO 8601."""
+    ISO 8601. Cells are made spreadsheet-safe as in every export
+    (:func:`posture.csvcells.text_cell`): a typed user name such as ``=HYPERLINK(..)`` stays
+    text."""
     buf = io.StringIO()
     w = csv.writer(buf, lineterminator="\n")
     w.writerow(COLUMNS)
     for e in store.audit_trail(patient_id=patient_id):
-        w.writerow([e["at"].isoformat() if k == "at" else _cell(e[k]) for k in COLUMNS])
+        w.writerow([e["at"].isoformat() if k == "at" else text_cell("" if e[k] is None else e[k])
+                    for k in COLUMNS])
     return buf.getvalue().encode("utf-8")
 
 
