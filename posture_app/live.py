@@ -37,8 +37,12 @@ log = logging.getLogger("posture_app")
 #: at 256 px anyway, and on a small server CPU this keeps ~8-10 analysed frames per second.
 MAX_SIDE = 640
 CAPTURE_SECONDS = 3.0
-#: A capture with too few measured frames goes on for up to this many times its length.
+#: A capture with too few measured frames goes on for up to this many times its length,
+#: once it has seen 2 × MIN_FRAMES frames (a slow server's frames come seconds apart: a
+#: bound in time alone ended its capture with 3 frames, too few to combine) ...
 EXTEND = 3.0
+#: ... and never longer than this many times its length.
+EXTEND_MAX = 10.0
 #: After this many frames in a row whose processing failed, the status also says that the
 #: analysis keeps failing (a single bad frame is only guidance: the stream goes on).
 FAILURES_BEFORE_ERROR = 30
@@ -295,9 +299,11 @@ class LiveSession:
                     cap.usable += ready
                 progress = (now - cap.start) / cap.seconds
                 # a slow server may analyse too few frames in the time: while the person is
-                # measured, hold on for more (up to EXTEND times as long) rather than abstain
+                # measured, hold on for more rather than abstain (EXTEND, EXTEND_MAX)
+                seen_enough = len(cap.results) + cap.empty >= 2 * MIN_FRAMES
                 if progress >= 1 and (cap.usable == 0 or cap.usable >= MIN_FRAMES
-                                      or progress >= EXTEND):
+                                      or (progress >= EXTEND and seen_enough)
+                                      or progress >= EXTEND_MAX):
                     cap.done = True
                     if self._auto is not None:
                         self._auto.finish()

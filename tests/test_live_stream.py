@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import threading
 import time
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -25,6 +26,8 @@ from posture_app.live_stream import (
     flow_problem,
     live_markdown,
 )
+
+ROOT = Path(__file__).resolve().parents[1]
 
 
 def _frame(k: int) -> np.ndarray:
@@ -119,6 +122,37 @@ def test_no_frames_arriving_is_the_video_not_reaching_the_analysis():
     # the position's guidance stays while the analysis works, however old the status is
     assert "Turn side-on" in live_markdown(st, gone, now=10.0 + STALE_S - 1)
     assert live_markdown(st, gone, now=10.0 + STALE_S + 1) == NOT_REACHING
+
+
+def test_a_slow_server_counts_down_and_captures_enough_frames():
+    """A still person, frames analysed 5 s apart (a loaded server). The count-down was
+    skipped (it ran from the settle time) and the capture ended at 3 × its length with 3
+    frames, too few to combine: the result abstained. Now the count-down is shown and the
+    capture holds on until it has MIN_FRAMES usable frames."""
+    from posture.capture import MIN_FRAMES
+    from posture.images import load_image
+    from posture_app.live import LiveSession, capture_result, fit
+
+    samples = sorted((ROOT / "samples" / "heldout").glob("*.jpg"))
+    if not samples:
+        pytest.skip("no samples/heldout/*.jpg")
+    rgb = fit(load_image(samples[0]).rgb)
+    s = LiveSession()
+    phases, taken = [], None
+    try:
+        for k in range(14):
+            s.process(rgb, now=s._t0 + 1 + 5.0 * k)
+            phases.append(s.status.phase)
+            taken = s.take_capture()
+            if taken is not None:
+                break
+    finally:
+        s.close()
+    assert "countdown" in phases, phases
+    assert taken is not None, phases
+    agg, overlay = capture_result(taken)
+    assert len(taken.results) >= MIN_FRAMES and not agg.abstained, phases
+    assert overlay is not None
 
 
 class _SlowSession:
