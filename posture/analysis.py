@@ -173,10 +173,10 @@ def assess_views(views: list[View], model: EstimatorModel | None, *,
     side = sides[0]
     est = thresholds()["estimate"]
     coverage = coverage or est["interval_coverage"]
-    reasons = list(side.view.reasons)
-    guidance = list(side.view.guidance)
+    reasons = list(side.gate.reasons)
+    guidance = list(side.gate.guidance)
     min_stature = thresholds()["analysis"]["min_stature_px"]
-    measurable = side.view.ok
+    measurable = side.gate.ok
     # in the photo's own pixels: the views may run on an enlarged working copy
     stature = side.frame.stature_px * first.height / max(views[0].result.height, 1)
     if stature < min_stature:
@@ -205,7 +205,7 @@ def assess_views(views: list[View], model: EstimatorModel | None, *,
         # a partial view's interval is widened on purpose: grade it against a limit
         # widened by the same factor
         limit = est["max_interval_width_deg"] * (
-            partial_thresholds()["interval_scale"] if side.view.partial else 1.0)
+            partial_thresholds()["interval_scale"] if side.gate.partial else 1.0)
         if hi - lo > limit:
             reasons.append(Reason(ReasonCode.INTERVAL_TOO_WIDE,
                                   "the estimate is too uncertain to grade"))
@@ -280,9 +280,9 @@ def reassess(a: Assessment, corrections: dict[str, tuple[float, float]],
         tilt = float(np.degrees(np.arctan2(-dv, du)))  # ASIS lower = positive
         m = Measurement("pelvic_tilt", round(tilt, 2), "deg", TILT_CONVENTION, None, None,
                         "clinician-placed ASIS and PSIS (uncertainty not estimated)")
-        sev = classify_tilt(tilt, 1e-6) if new.side.view.ok else None
+        sev = classify_tilt(tilt, 1e-6) if new.side.gate.ok else None
         new = replace(new, measurements=new.measurements.replaced(m),
-                      severity=sev, abstained=not new.side.view.ok,
+                      severity=sev, abstained=not new.side.gate.ok,
                       reasons=tuple(r for r in new.reasons if r.code not in
                                     (ReasonCode.ESTIMATOR_UNAVAILABLE,
                                      ReasonCode.INTERVAL_TOO_WIDE)))

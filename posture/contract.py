@@ -77,7 +77,7 @@ def _learned() -> tuple[list[MeasureSpec], list[MeasureSpec]]:
 def reading(a: Assessment, *, source: str | None = None) -> Reading:
     """The portable, contract-shaped form of an assessment (rounded as printed)."""
     m = a.measurements
-    view = a.view.view
+    view = a.view.gate
     error = None
     if not view.ok:
         error = ErrorInfo(VIEW_ERROR_CODE, "The view cannot be measured: "

@@ -169,7 +169,7 @@ def measure_views(sides: list[SideView], model: EstimatorModel | None, coverage:
 
     Each view is measured on its own (facing-normalised, so a mirror image reads the same
     way) and the values are averaged; intervals are taken at the mean. ``sides[0]`` must
-    be the photo as given. A view without feet (``side.view.partial``) gets its learned
+    be the photo as given. A view without feet (``side.gate.partial``) gets its learned
     intervals widened by ``thresholds.yaml``'s ``partial.interval_scale``. The measures
     and their order are the registry's side-view ones (:mod:`posture.measures`).
     """
@@ -180,7 +180,7 @@ def measure_views(sides: list[SideView], model: EstimatorModel | None, coverage:
         return np.mean([sd.points[name] for sd in sides], axis=0)
 
     pts = {k: mean_point(k) for k in side.points}
-    widen = partial_thresholds()["interval_scale"] if side.view.partial else 1.0
+    widen = partial_thresholds()["interval_scale"] if side.gate.partial else 1.0
     pred: dict[str, float] = {}
     method = ""
     if model is not None:

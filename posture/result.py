@@ -98,7 +98,7 @@ class Assessment:
     @property
     def ok(self) -> bool:
         """The view passed the gate (the person could be measured)."""
-        return self.view.view.ok
+        return self.view.gate.ok
 
     @property
     def reason_codes(self) -> tuple[str, ...]:
@@ -107,7 +107,7 @@ class Assessment:
     @property
     def notes(self) -> tuple[Reason, ...]:
         """Things to know that did not stop the measurement (e.g. ``partial_view``)."""
-        return self.view.view.notes
+        return self.view.gate.notes
 
     def value(self, name: str) -> float | None:
         """The value of the measurement ``name`` (None when not measured)."""

@@ -40,12 +40,13 @@ from .view_gate import (  # noqa: F401  (re-exported)
 
 @dataclass(frozen=True)
 class SideView:
-    """The sagittal description of one person in one image."""
+    """The sagittal description of one person in one image; ``gate`` is the view gate's
+    decision on it (:class:`~posture.view_gate.GateDecision`)."""
 
     facing: Facing
     facing_confidence: float
     near_side: Facing
-    view: GateDecision
+    gate: GateDecision
     roll: Roll
     frame: BodyFrame
     points: dict[str, np.ndarray] = field(repr=False)  # body-frame (u, v) per key point
@@ -69,8 +70,8 @@ def analyze_side(result: PoseResult, roll: Roll = LEVEL, *,
     if pose is None:
         return None
     facing, conf = facing_direction(pose)
-    view = decide_view(scores if scores is not None else view_scores(pose, result, conf))
-    frame = body_frame(pose, facing, roll, partial=view.partial, knees_seen=view.knees_seen)
+    gate = decide_view(scores if scores is not None else view_scores(pose, result, conf))
+    frame = body_frame(pose, facing, roll, partial=gate.partial, knees_seen=gate.knees_seen)
     mids = midpoints(pose)
     near = facing  # facing left on screen shows the left side to the camera (and v.v.)
     points_px = dict(mids)
@@ -78,8 +79,8 @@ def analyze_side(result: PoseResult, roll: Roll = LEVEL, *,
         chosen = idx if near == "left" else 1 - idx
         for k, pair in LANDMARK_PAIRS.items():
             points_px[f"{k}_{side}"] = pose.xy[pair[chosen]]
-    if view.partial:
-        hidden = FOOT_POINTS + (() if view.knees_seen else ("knee",))
+    if gate.partial:
+        hidden = FOOT_POINTS + (() if gate.knees_seen else ("knee",))
         for k in list(points_px):
             if k.split("_")[0] in hidden:
                 points_px[k] = np.full(2, np.nan)
@@ -90,4 +91,4 @@ def analyze_side(result: PoseResult, roll: Roll = LEVEL, *,
         hip_v = points["hip"][1]
         sil = silhouette(pose.mask, frame, hip_v + OUTLINE_RANGE[0], hip_v + OUTLINE_RANGE[1],
                          OUTLINE_LEVELS)
-    return SideView(facing, conf, near, view, roll, frame, points, points_px, sil)
+    return SideView(facing, conf, near, gate, roll, frame, points, points_px, sil)

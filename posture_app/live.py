@@ -262,7 +262,7 @@ class LiveSession:
             raise RuntimeError(f"live frame analysis failed: {outcome.code}")
         if a is None:
             return _Seen(rgb.copy(), None, False, False, (NOBODY,))
-        view = a.side.view
+        view = a.side.gate
         # feet out of the picture: a photo is measured as a partial view, but here the
         # person can step back, and a whole body is measured more precisely
         ready = bool(view.ok and not view.partial)

@@ -282,7 +282,7 @@ def test_partial_view_interval_is_widened_by_the_documented_factor(analyzer):
         rgb = load_image(path).rgb
         cut = np.ascontiguousarray(rgb[: int(rgb.shape[0] * 0.85)])
         a = analyzer.analyze(cut)
-        if not a.side.view.partial or a.abstained:
+        if not a.side.gate.partial or a.abstained:
             continue
         m = a.measurements.pelvic_tilt
         hw = (m.interval[1] - m.interval[0]) / 2

@@ -46,48 +46,48 @@ def test_view_gate_flags_frontal_view_and_second_person():
     frontal[LM.LEFT_SHOULDER], frontal[LM.RIGHT_SHOULDER] = (380, 330), (580, 330)
     frontal[LM.LEFT_HIP], frontal[LM.RIGHT_HIP] = (420, 620), (540, 620)
     side = analyze_side(PoseResult((make_pose(frontal),), 1000, 1200))
-    assert not side.view.ok
-    assert any(r.code == "not_side_on" for r in side.view.reasons)
+    assert not side.gate.ok
+    assert any(r.code == "not_side_on" for r in side.gate.reasons)
 
     big = make_pose(_PROFILE_RIGHT)
     beside = make_pose({k: (v[0] + 300, v[1]) for k, v in _PROFILE_RIGHT.items()})
     ok = analyze_side(PoseResult((big,), 1000, 1200))
-    assert ok.view.ok, ok.view.reasons
+    assert ok.gate.ok, ok.gate.reasons
     two = analyze_side(PoseResult((big, beside), 1000, 1200))
-    assert any(r.code == "several_people" for r in two.view.reasons)
+    assert any(r.code == "several_people" for r in two.gate.reasons)
     # the same person found twice (MediaPipe does this on some grayscale photos) is one
     twice = analyze_side(PoseResult((big, make_pose(_PROFILE_RIGHT)), 1000, 1200))
-    assert twice.view.ok, twice.view.reasons
+    assert twice.gate.ok, twice.gate.reasons
     # a person a third of the size far behind does not count
     tiny_pts = {k: (v[0] * 0.3 + 50, v[1] * 0.3) for k, v in _PROFILE_RIGHT.items()}
     tiny = analyze_side(PoseResult((big, make_pose(tiny_pts)), 1000, 1200))
-    assert tiny.view.ok, tiny.view.reasons
+    assert tiny.gate.ok, tiny.gate.reasons
 
 
 def test_view_gate_flags_a_person_lying_down():
     lying = {k: (1100 - v[1], v[0]) for k, v in _PROFILE_RIGHT.items()}  # turned 90°
     side = analyze_side(PoseResult((make_pose(lying, width=1200, mask=False),), 1200, 1000))
-    assert any(r.code == "not_standing" for r in side.view.reasons)
+    assert any(r.code == "not_standing" for r in side.gate.reasons)
 
 
 def test_view_without_feet_is_a_partial_view_measured_with_a_note():
     pose = make_pose(_PROFILE_RIGHT)
     whole = analyze_side(PoseResult((pose,), 1000, 1200))
     side = analyze_side(PoseResult((pose,), 1000, 900))  # image ends above the ankles
-    assert side.view.ok and side.view.partial and not side.view.whole_body
-    assert [n.code for n in side.view.notes] == ["partial_view"]
+    assert side.gate.ok and side.gate.partial and not side.gate.whole_body
+    assert [n.code for n in side.gate.notes] == ["partial_view"]
     # the stature comes from ear–knee height: close to the whole view's ear–ankle one
     assert side.frame.stature_px == pytest.approx(whole.frame.stature_px, rel=0.1)
     # foot points are left out, not guessed
     assert np.isnan(side.points["ankle"]).all() and np.isfinite(side.points["knee"]).all()
-    assert not whole.view.partial and not whole.view.notes
+    assert not whole.gate.partial and not whole.gate.notes
 
 
 def test_view_cut_above_the_thighs_abstains():
     pose = make_pose(_PROFILE_RIGHT)
     side = analyze_side(PoseResult((pose,), 1000, 700))  # ends just below the hips
-    assert not side.view.ok and not side.view.partial
-    assert any(r.code == "body_cut_off" and "feet" in r.detail for r in side.view.reasons)
+    assert not side.gate.ok and not side.gate.partial
+    assert any(r.code == "body_cut_off" and "feet" in r.detail for r in side.gate.reasons)
 
 
 def test_secondary_angles_signs():

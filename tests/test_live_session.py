@@ -219,7 +219,7 @@ def test_one_frame_in_position_does_not_enable_the_manual_capture():
     from dataclasses import replace
 
     whole = _assessment()
-    partial = whole.with_view("side", replace(whole.side, view=replace(whole.side.view,
+    partial = whole.with_view("side", replace(whole.side, gate=replace(whole.side.gate,
                                                                       partial=True)))
     views = iter([partial, whole, partial, whole, whole])
 

@@ -19,8 +19,8 @@ pytestmark = pytest.mark.slow
 def test_real_photo_detected_with_manifest_facing(row, shared_photos, analyzer):
     a = analyzer.analyze(shared_photos / row["file"])
     assert a.facing == row["facing"]
-    assert a.side.view.whole_body, a.reasons
-    assert not a.side.view.other_people, a.reasons  # real_08's seated person is small
+    assert a.side.gate.whole_body, a.reasons
+    assert not a.side.gate.other_people, a.reasons  # real_08's seated person is small
 
 
 def test_real_photos_cover_both_facings_in_manifest():
@@ -76,7 +76,7 @@ def test_cut_off_at_waist_abstains(shared_photos, analyzer):
     rgb = load_image(shared_photos / "real_01.jpg").rgb
     top = np.ascontiguousarray(rgb[: rgb.shape[0] // 2])
     a = analyzer.analyze(top)
-    assert a.abstained and not a.side.view.ok
+    assert a.abstained and not a.side.gate.ok
     assert a.measurements.pelvic_tilt.value is None and a.severity is None
     assert any(str(r).startswith("body_cut_off") for r in a.reasons), a.reasons
 

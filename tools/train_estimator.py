@@ -191,8 +191,8 @@ def extract(render_dir: Path, out: Path, model: str | None = None, roll_mode: st
                         x = features(side)
                         if result.primary.mask is not None:
                             patch = pelvis_patch(img, result.primary.mask, side)
-                        meta.update(view_ok=side.view.ok,
-                                    reasons=[str(r) for r in side.view.reasons],
+                        meta.update(view_ok=side.gate.ok,
+                                    reasons=[str(r) for r in side.gate.reasons],
                                     facing_ok=(side.facing == label["facing"]) == (vi == 0),
                                     roll_est=side.roll.deg,
                                     roll_true=label["camera"]["roll_deg"])

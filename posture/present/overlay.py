@@ -58,7 +58,7 @@ def _dot(img: np.ndarray, p, radius: int, colour) -> None:
 def _hidden_landmarks(a: Assessment) -> set[int]:
     """Landmarks of body parts a partial view left out: MediaPipe's guesses for them are
     not drawn (they would show feet where the picture has none)."""
-    view = a.side.view
+    view = a.side.gate
     if not view.partial:
         return set()
     hidden = {LM.LEFT_ANKLE, LM.RIGHT_ANKLE, LM.LEFT_HEEL, LM.RIGHT_HEEL,

@@ -130,7 +130,7 @@ def sample_photo() -> Path | None:
 
     with Analyzer() as a:
         for p in candidates:
-            if a.analyze(p).side.view.ok:
+            if a.analyze(p).side.gate.ok:
                 return p
     return candidates[0]
 
