@@ -192,3 +192,105 @@ def test_opengl_rasteriser_agrees_with_numpy_on_a_body(model):
         ia, ib = np.searchsorted(a.pixel, same), np.searchsorted(b.pixel, same)
         assert np.abs(a.bary[ia] - b.bary[ib]).max() < 0.02
         assert np.abs(a.depth[ia] - b.depth[ib]).max() < 1e-3 * z.max()
+
+
+def test_side_view_label_unchanged_by_the_front_view_generator(model):
+    """Generator 0.5.0 added front/back views; a side image of a seed is the same as
+    before (values of s11_000000 from 0.4.0, the same to the printed digits)."""
+    from tools.synth.generate import make_sample
+
+    label = make_sample(model, 11, 0, (270, 480)).label
+    assert label["pelvic_tilt_deg"] == pytest.approx(15.4729, abs=2e-4)
+    assert label["lumbar_lordosis_deg"]["surface_deg"] == pytest.approx(22.5448, abs=2e-4)
+    assert label["pelvic_tilt_image_deg"]["with_roll"]["mid"] == pytest.approx(12.7419,
+                                                                               abs=2e-4)
+    assert label["points"]["ASIS_L"]["px"] == pytest.approx([120.23, 208.99], abs=0.02)
+    assert label["points"]["ear_R"]["px"] == pytest.approx([117.63, 114.65], abs=0.02)
+
+
+def test_zero_frontal_posture_poses_as_the_side_view(model):
+    """The frontal hook is neutral at zero: the vertices of no frontal posture, but for
+    the heel raise that puts both feet on the floor (a step leaves them < 1 mm apart)."""
+    import numpy as np
+
+    from tools.synth.body import BodyShape
+    from tools.synth.frontal_pose import FrontalPose
+    from tools.synth.pose import PoseParams, pose_body
+
+    body = model.build(BodyShape(gender=0.8, weight=0.6))
+    params = PoseParams(pelvic_tilt_change=6.0, knee_flexion=4.0, step=2.0)
+    plain = pose_body(body, params)
+    zero = pose_body(body, params, frontal=FrontalPose())
+    assert np.abs(plain.vertices - zero.vertices).max() < 1e-3
+    assert plain.sway == zero.sway
+
+
+@pytest.mark.parametrize("obliquity", [-4.0, 2.5])
+def test_obliquity_label_follows_the_pelvis_one_to_one_with_feet_on_the_floor(model,
+                                                                              obliquity):
+    """The ASIS, PSIS and hip-joint lines tilt by the applied pelvis rotation (+ = the
+    subject's left up), and the raised heel keeps both feet on the floor."""
+    import numpy as np
+
+    from tools.synth.body import BodyShape, landmark_points
+    from tools.synth.frontal import frontal_angle_3d
+    from tools.synth.frontal_pose import FrontalPose, foot_vertices
+    from tools.synth.pose import PoseParams, pose_body
+
+    body = model.build(BodyShape(gender=0.2, weight=0.4))
+    fp = FrontalPose(pelvic_obliquity=obliquity, trunk_lean=1.5, leg_lean=-1.0)
+    posed = pose_body(body, PoseParams(pelvic_tilt_change=3.0), frontal=fp)
+    lm = landmark_points(posed.vertices, body.faces)
+    lat = np.array([1.0, 0.0, 0.0])
+    for name in ("ASIS", "PSIS"):
+        assert frontal_angle_3d(lm[f"{name}_L"], lm[f"{name}_R"], lat) == \
+            pytest.approx(obliquity, abs=0.05)
+    hips = posed.joints[[body.bone("upperleg01.L"), body.bone("upperleg01.R")]]
+    assert frontal_angle_3d(hips[0], hips[1], lat) == pytest.approx(obliquity, abs=0.02)
+    left, right = foot_vertices(body)
+    assert abs(posed.vertices[left, 2].min() - posed.vertices[right, 2].min()) < 5e-4
+    assert min(posed.vertices[left, 2].min(), posed.vertices[right, 2].min()) == 0.0
+
+
+def test_front_and_back_views_put_the_subject_left_where_the_convention_says(model):
+    """Front: the subject's left on the image's right; back: on its left. The roll turns
+    the content clockwise, so it lowers the image's right end: the subject's left in a
+    front view (the image angle falls by the roll), the right in a back view."""
+    from tools.synth.frontal import make_front_sample
+
+    front = make_front_sample(model, 7, 0, "front", (270, 480)).label
+    back = make_front_sample(model, 7, 0, "back", (270, 480)).label
+    assert front["view"] == "front" and back["view"] == "back"
+    assert front["points"]["ASIS_L"]["px"][0] > front["points"]["ASIS_R"]["px"][0]
+    assert back["points"]["ASIS_L"]["px"][0] < back["points"]["ASIS_R"]["px"][0]
+    # the same person and posture from both sides: the same 3D labels
+    for key, value in front["frontal"]["pelvic_obliquity_3d_deg"].items():
+        assert back["frontal"]["pelvic_obliquity_3d_deg"][key] == pytest.approx(value, abs=2e-3)
+    roll = front["camera"]["roll_deg"]
+    assert abs(roll) > 0.5
+    for label, sign in ((front, -1.0), (back, 1.0)):
+        img = label["frontal"]["image_deg"]
+        assert img["with_roll"]["asis"] - img["without_roll"]["asis"] == \
+            pytest.approx(sign * roll, abs=0.01)
+        assert label["frontal"]["pelvic_obliquity_3d_deg"]["asis"] == pytest.approx(
+            label["frontal"]["pose"]["pelvic_obliquity"], abs=0.05)
+        for key in ("acromion_L", "acromion_R", "ear_L", "PSIS_R", "knee_L", "ankle_R"):
+            assert len(label["points"][key]["px"]) == 2
+    assert "pelvic_tilt_image_deg" not in front  # a sagittal image angle means nothing here
+    assert front["generator_version"] == "0.5.0"
+
+
+def test_front_view_is_reproducible_and_apart_from_the_side_images(model):
+    import json
+
+    import numpy as np
+
+    from tools.synth.frontal import make_front_sample
+    from tools.synth.generate import make_sample
+
+    a = make_front_sample(model, 9, 1, "front", (270, 480))
+    b = make_front_sample(model, 9, 1, "front", (270, 480))
+    assert json.dumps(a.label, sort_keys=True) == json.dumps(b.label, sort_keys=True)
+    assert np.abs(a.image.astype(int) - b.image.astype(int)).max() <= 1
+    side = make_sample(model, 9, 1, (270, 480)).label
+    assert side["params"]["shape"] != a.label["params"]["shape"]

@@ -46,6 +46,17 @@ def main(argv: list[str] | None = None) -> int:
     ret.add_argument("--raster", choices=("numpy", "moderngl", "auto"), default="numpy",
                      help="G-buffer rasteriser (see generate --raster)")
 
+    front = sub.add_parser("front", help="front or back views with known pelvic obliquity, "
+                           "shoulder level and head tilt (resumable)")
+    front.add_argument("--n", type=int, required=True, help="number of images")
+    front.add_argument("--seed", type=int, required=True, help="data set seed")
+    front.add_argument("--view", choices=("front", "back"), default="front")
+    front.add_argument("--out", type=Path, required=True, help="output folder (under data/)")
+    front.add_argument("--size", type=_size, default=(540, 960), help="WIDTHxHEIGHT")
+    front.add_argument("--start", type=int, default=0, help="first index to make")
+    front.add_argument("--raster", choices=("numpy", "moderngl", "auto"), default="numpy",
+                       help="G-buffer rasteriser (see generate --raster)")
+
     sub.add_parser("selftest", help="check landmarks, 1:1 tilt and reproducibility")
 
     det = sub.add_parser("detect", help="MediaPipe detection rate on a folder of renders")
@@ -74,6 +85,12 @@ def main(argv: list[str] | None = None) -> int:
         made = generate(args.n, args.seed, args.out, workers=args.workers, size=args.size,
                         start=args.start)
         print(f"made {made} images in {args.out}")
+        return 0
+    if args.command == "front":
+        from .frontal import generate_front
+
+        made = generate_front(args.n, args.seed, args.out, args.view, args.size, args.start)
+        print(f"made {made} {args.view} views in {args.out}")
         return 0
     if args.command == "retake":
         from .retake import generate_sessions

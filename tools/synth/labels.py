@@ -29,15 +29,19 @@ def image_tilt_deg(asis_px: np.ndarray, psis_px: np.ndarray, facing: str) -> flo
     return float(np.degrees(np.arctan2(d[1], forward * d[0])))
 
 
-def surface_lordosis_deg(vertices: np.ndarray, stature: float, s2_z: float) -> float:
+def surface_lordosis_deg(vertices: np.ndarray, stature: float, s2_z: float,
+                         midline: np.ndarray | None = None) -> float:
     """Lordosis (b): angle between the posterior midline tangents at S2 and L1, degrees.
 
     ``vertices`` are in the body frame (facing -y, z up); anny's midline vertices lie on
     x = 0. At each level the posterior midline points within +-6 cm are fitted with a
     quadratic y(z) and its slope gives the tangent. Positive = lordotic (concave
     backwards: the back surface slopes backwards going down at S2, going up at L1).
+    ``midline`` (vertex indices) names the midline of a body posed out of x = 0 (a
+    frontal-plane posture); by default the vertices on x = 0 are taken.
     """
-    midline = vertices[np.abs(vertices[:, 0]) < 1e-6]
+    midline = vertices[np.abs(vertices[:, 0]) < 1e-6] if midline is None \
+        else vertices[midline]
     l1_z = s2_z + LORDOSIS_L1_ABOVE_S2 * stature
 
     def slope(z0: float) -> float:
@@ -105,7 +109,8 @@ def _point(p3: np.ndarray, camera: Camera) -> dict:
 
 def make_label(*, seed: int, index: int, params, dT: float, rest_tilt: float, body: Body,
                posed, world: np.ndarray, camera: Camera, facing: str,
-               bone_offsets: BoneOffsets | None = None) -> dict:
+               bone_offsets: BoneOffsets | None = None,
+               midline: np.ndarray | None = None) -> dict:
     """The label of one image (a JSON-ready dict; see ``samples/README.md`` for the keys).
 
     Parameters
@@ -124,6 +129,8 @@ def make_label(*, seed: int, index: int, params, dT: float, rest_tilt: float, bo
     bone_offsets : BoneOffsets, optional
         The body's bony offsets; with them the label also carries the palpation-equivalent
         tilt (``pelvic_tilt_palpation_deg``). ``pelvic_tilt_deg`` stays the postural tilt.
+    midline : ndarray, optional
+        Midline vertex indices for the surface lordosis (see :func:`surface_lordosis_deg`).
     """
     rot, shift = world[:3, :3], world[:3, 3]
     verts_w = posed.vertices @ rot.T + shift
@@ -150,7 +157,7 @@ def make_label(*, seed: int, index: int, params, dT: float, rest_tilt: float, bo
     s2_z = float(mid_p_body_z(lm_body))
     lordosis = {
         "l1_rotation_deg": posed.lumbar_rotation,
-        "surface_deg": surface_lordosis_deg(posed.vertices, body.stature, s2_z),
+        "surface_deg": surface_lordosis_deg(posed.vertices, body.stature, s2_z, midline),
     }
     joints_w = posed.joints @ rot.T + shift
     points = {name: _point(p, camera) for name, p in lm.items()}

@@ -21,6 +21,7 @@ from .body import Body
 # lumbar bone as a fraction of dT (pelvis 1, L1 = spine03 gets 1 - compensation).
 LUMBAR_SHARE = {"spine05": 0.62, "spine04": 0.28}
 SAGITTAL_AXIS = np.array([1.0, 0.0, 0.0])  # the subject's left: pitch axis
+FORWARD_AXIS = np.array([0.0, -1.0, 0.0])  # the subject's forward: frontal-plane axis
 
 
 @dataclass(frozen=True)
@@ -213,7 +214,13 @@ def _arm_aims(body: Body, params: PoseParams, thorax: np.ndarray) -> dict:
     return aims
 
 
-def pose_body(body: Body, params: PoseParams, balance: bool = True) -> PosedBody:
+def lateral(degrees: float) -> np.ndarray:
+    """Rotation about the forward axis: positive raises the subject's left side."""
+    return rotation(FORWARD_AXIS, degrees)
+
+
+def pose_body(body: Body, params: PoseParams, balance: bool = True,
+              frontal=None) -> PosedBody:
     """Pose ``body`` in a standing posture with the pelvis compensations.
 
     Parameters
@@ -223,6 +230,9 @@ def pose_body(body: Body, params: PoseParams, balance: bool = True) -> PosedBody
     balance : bool
         Sway about the ankles so that the centre of mass lies over the feet. The self-test
         turns it off to see the pelvis rotation alone.
+    frontal : tools.synth.frontal_pose.FrontalPose, optional
+        Frontal-plane posture (pelvic obliquity, trunk lean, shoulder, head, legs). None
+        (side views) leaves every computation as it was, so side renders do not change.
 
     Returns
     -------
@@ -256,10 +266,16 @@ def pose_body(body: Body, params: PoseParams, balance: bool = True) -> PosedBody
     thorax = pitch(pitches["spine01"])
     aims = _arm_aims(body, params, thorax)
 
+    heel = [0.0]  # frontal only: plantarflexion of the higher foot (+ left, - right)
+
     def solve(sway: float) -> np.ndarray:
         rots = {k: pitch(v) for k, v in pitches.items()}
         # the feet stay flat whatever the sway: their world pitch cancels it
         rots["foot.L"] = rots["foot.R"] = pitch(-sway)
+        if frontal is not None:
+            from .frontal_pose import add_frontal
+
+            rots = add_frontal(rots, frontal, sway, heel[0])
         tf = forward_kinematics(body, rots, aims, pivot_root=(hip_l + hip_r) / 2)
         ankle = (_apply(tf[body.bone("foot.L")], heads[body.bone("foot.L")])
                  + _apply(tf[body.bone("foot.R")], heads[body.bone("foot.R")])) / 2
@@ -284,6 +300,10 @@ def pose_body(body: Body, params: PoseParams, balance: bool = True) -> PosedBody
             ahead = target_y - com[1]  # metres the COM must move along +y
             sway += np.degrees(np.arctan2(-ahead, com[2] - ankle[2]))
             tf = solve(sway)
+    if frontal is not None:
+        from .frontal_pose import feet_on_floor
+
+        tf = feet_on_floor(body, tf, solve, sway, heel)
     verts = skin(body, tf)
     floor = verts[:, 2].min()
     tf[:, 2, 3] -= floor

@@ -162,7 +162,7 @@ def _normalised_blur(values: np.ndarray, weight: np.ndarray, sigma: float) -> np
 
 def render(camera: Camera, vertices: np.ndarray, faces: np.ndarray, albedo: np.ndarray,
            material: np.ndarray, lighting: Lighting, room: Room, sensor: Sensor,
-           gloss: float, noise_seed: int | None = None) -> Rendered:
+           gloss: float, noise_seed: int | None = None, cull_sign: float = 1.0) -> Rendered:
     """Render the person (world-frame mesh with per-vertex albedo) in the room.
 
     Parameters
@@ -182,6 +182,13 @@ def render(camera: Camera, vertices: np.ndarray, faces: np.ndarray, albedo: np.n
     noise_seed : int, optional
         Seed of the fabric grain and sensor noise. By default they continue the room's
         texture stream (so one room always gets the same noise); a retake passes its own.
+    cull_sign : float
+        Signed screen area of the triangles kept. The default +1.0 keeps the triangles that
+        face *away* from the camera (anny's winding is counter-clockwise seen from outside,
+        and the image's y points down), so the near surface is culled and the inside of the
+        far one is seen; in profile the outline is the same, and side renders keep it so
+        that existing data sets regenerate identically. Front and back views pass -1.0
+        (the near surface; with +1.0 a front view shows the inside of the back).
 
     Returns
     -------
@@ -196,7 +203,7 @@ def render(camera: Camera, vertices: np.ndarray, faces: np.ndarray, albedo: np.n
 
     # --- person G-buffer
     uv, z = camera.project(vertices)
-    frags = rasterize(uv, z, faces, w, h, cull_sign=1.0)
+    frags = rasterize(uv, z, faces, w, h, cull_sign=cull_sign)
     tri = faces[frags.face]
     bary = frags.bary[..., None]
     pos = (vertices[tri] * bary).sum(1)
