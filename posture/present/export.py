@@ -95,7 +95,7 @@ def export_dict(store: Store, patient_id: int | None = None, *,
              "notes": r.notes, "pose_model": r.pose_model,
              "estimator_version": r.estimator_version, "has_photo": r.has_photo,
              "reference": None if r.reference is None else {
-                 "instrument": r.reference_instrument, "pelvic_tilt_deg": r.reference_deg},
+                 "instrument": r.reference_instrument, _HEAD.key: r.reference_deg},
              "result": r.result}
             for r in store.list_assessments(p.id)
         ]
