@@ -20,7 +20,7 @@ import logging
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 
@@ -89,7 +89,7 @@ class LatestFrameAnalysis:
             f = self._flow
             dropped = f.dropped + (self._pending is not None)
             self._pending = rgb
-            self._flow = _replace(f, received=f.received + 1, dropped=dropped,
+            self._flow = replace(f, received=f.received + 1, dropped=dropped,
                                   last_received=self._clock())
             if self._thread is None:
                 self._thread = threading.Thread(target=self._run, daemon=True,
@@ -105,7 +105,7 @@ class LatestFrameAnalysis:
     def flow(self) -> Flow:
         with self._cv:
             alive = not self._closed and (self._thread is None or self._thread.is_alive())
-            return _replace(self._flow, alive=alive)
+            return replace(self._flow, alive=alive)
 
     def close(self) -> None:
         """Stop after the frame in hand (idempotent); never waits for it."""
@@ -141,7 +141,7 @@ class LatestFrameAnalysis:
                         return
                     rgb, self._pending = self._pending, None
                     t0 = self._clock()
-                    self._flow = _replace(self._flow, busy_since=t0)
+                    self._flow = replace(self._flow, busy_since=t0)
                 try:
                     out = self._process(rgb)
                 except Exception:  # LiveSession.process does not raise; keep going if it did
@@ -156,14 +156,14 @@ class LatestFrameAnalysis:
                     dt = t1 - t0
                     mean = dt if f.per_frame_s is None else (1 - EWMA) * f.per_frame_s + EWMA * dt
                     self._out, self._version = out, self._version + 1
-                    self._flow = _replace(f, analysed=f.analysed + 1, last_analysed=t1,
+                    self._flow = replace(f, analysed=f.analysed + 1, last_analysed=t1,
                                           busy_since=None, per_frame_s=mean)
         finally:
+            f = self._flow
+            if f.per_frame_s is not None and f.per_frame_s > 1.0:  # a slow server: say so
+                log.warning("live stream ended: %d frames received, %d analysed, %.1f s a "
+                            "frame", f.received, f.analysed, f.per_frame_s)
             self._closing()
-
-
-def _replace(f: Flow, **kw) -> Flow:
-    return Flow(**{**f.__dict__, **kw})
 
 
 def flow_problem(flow: Flow, now: float) -> str | None:
@@ -191,8 +191,16 @@ def flow_problem(flow: Flow, now: float) -> str | None:
 
 
 def live_markdown(status: LiveStatus, flow: Flow, now: float) -> str:
-    """The page's text beside the video: a transport problem first, else the position."""
-    return flow_problem(flow, now) or status_markdown(status)
+    """The page's text beside the video: a transport problem first, else the position.
+
+    The count-down's seconds run on between frames (a slow server's frames may be seconds
+    apart, and the number would stand still until the next one)."""
+    problem = flow_problem(flow, now)
+    if problem:
+        return problem
+    if status.countdown is not None and status.updated is not None:
+        status = replace(status, countdown=max(0.0, status.countdown - (now - status.updated)))
+    return status_markdown(status)
 
 
 def processor_factory(model_path: str | None):

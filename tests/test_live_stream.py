@@ -122,6 +122,11 @@ def test_no_frames_arriving_is_the_video_not_reaching_the_analysis():
     # the position's guidance stays while the analysis works, however old the status is
     assert "Turn side-on" in live_markdown(st, gone, now=10.0 + STALE_S - 1)
     assert live_markdown(st, gone, now=10.0 + STALE_S + 1) == NOT_REACHING
+    # the count-down runs on between frames 5 s apart
+    counting = LiveStatus(frames=9, person=True, ready=True, phase="countdown",
+                          countdown=3.0, updated=10.0)
+    assert "# ⏱️ 3" in live_markdown(counting, gone, now=10.0)
+    assert "# ⏱️ 1" in live_markdown(counting, gone, now=12.5)
 
 
 def test_a_slow_server_counts_down_and_captures_enough_frames():

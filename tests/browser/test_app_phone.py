@@ -138,7 +138,12 @@ def test_phone_live_check_captures_hands_free(phone_camera, app_url):
     frame.get_by_role("button", name=re.compile("start", re.I)).click()
     frame.locator("video").wait_for()
     countdown = page.get_by_text(re.compile("capture starts in"))
-    countdown.first.wait_for(timeout=90_000)
+    try:
+        countdown.first.wait_for(timeout=90_000)
+    except Exception:  # what the page said instead, for the log and the artifacts
+        page.screenshot(path=str(ARTIFACTS / "phone_live_no_countdown.png"))
+        raise AssertionError("no count-down within 90 s; the page said: "
+                             + page.get_by_test_id("stMain").inner_text()[:1500]) from None
     page.screenshot(path=str(ARTIFACTS / "phone_live_countdown.png"))
     side = page.locator(".st-key-verdict-live-side")
     side.wait_for(timeout=90_000)  # no click on "Hold still"
