@@ -19,6 +19,7 @@ import streamlit as st
 from posture.change import mdc_sentence
 from posture.palpation import WHICH_NUMBER, instruments
 from posture.plan import THOMAS_LABELS
+from posture.present.format import deg as fmt  # the PDFs' formatter too: one way to show °
 from posture.store import SEXES, Patient, StoreError, compare, trend_rows
 from posture.store.history import METRICS, palpation_by_record
 
@@ -34,13 +35,6 @@ log = logging.getLogger(__name__)
 def esc(text: object) -> str:
     """User text made inert for Streamlit markdown (names and notes are not markup)."""
     return _MD_SPECIAL.sub(r"\\\1", str(text))
-
-
-def fmt(v: float | None, signed: bool = True) -> str:
-    if v is None:
-        return "—"
-    v = round(v, 1) + 0.0  # no "-0.0°"
-    return f"{v:+.1f}°" if signed else f"{v:.1f}°"
 
 
 def fail(err: StoreError) -> None:
@@ -385,10 +379,12 @@ def one_assessment(s, p: Patient, recs, viewer: Viewer) -> None:
     reference_form(s, rec, viewer, col2)
 
     def report() -> bytes:
+        from posture.present.pdf_plan import plan_or_error
         from posture.present.report_pdf import build_report
 
         view = palpation_by_record(recs).get(rec.id)  # calibrated where a reading allows
         return build_report(rec.result, patient=p, record=rec, photo=img,
+                            plan=plan_or_error(rec.reading, rec.thomas_test),
                             palpation=view.estimate if view else None)
 
     gated_download(s, viewer, "PDF report", report, where=col2, icon="📄",

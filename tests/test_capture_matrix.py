@@ -204,6 +204,7 @@ def test_clinic_picture_and_pdf_cells(kind, captures, analyzer):
     from posture.contract import reading
     from posture.correction import drawable, key_points
     from posture.images import load_image
+    from posture.present.pdf_plan import plan_or_error
     from posture.present.report_pdf import build_report
 
     path = captures / f"{kind}.jpg"
@@ -215,5 +216,6 @@ def test_clinic_picture_and_pdf_cells(kind, captures, analyzer):
     moved = reassess(a, {"asis": (pts["asis"][0], pts["asis"][1] + 3.0),
                          "psis": pts["psis"]})
     draw_overlay(frame.rgb, drawable(moved, {"asis": pts["asis"], "psis": pts["psis"]}))
-    pdf = build_report(reading(a, source=str(path)), photo=frame.rgb, draw_landmarks=True)
+    r = reading(a, source=str(path))
+    pdf = build_report(r, photo=frame.rgb, draw_landmarks=True, plan=plan_or_error(r, None))
     assert pdf.startswith(b"%PDF")

@@ -429,7 +429,7 @@ def test_secondary_charts_take_their_column_width(clinic):
 def test_interval_column_is_wide_enough_for_its_text():
     from PIL import ImageFont
 
-    from posture.present.report_pdf import find_unicode_font
+    from posture.present.pdf_base import find_unicode_font
     from posture_app.clinic_views import HISTORY_COLUMNS
 
     font = find_unicode_font()

@@ -325,18 +325,18 @@ def _squash(text: str) -> str:
 
 def test_pdf_keeps_names_in_every_script():
     pypdf = pytest.importorskip("pypdf")
-    from posture.present import report_pdf
+    from posture.present import pdf_base, report_pdf
     from posture.store import Patient
 
     missing = sorted({f[2] for ch in "".join(WORLD_NAMES.values())
-                      if (f := next((s for s in report_pdf.SCRIPT_FONTS if any(
+                      if (f := next((s for s in pdf_base.SCRIPT_FONTS if any(
                           lo <= ord(ch) <= hi for lo, hi in s[1])), None))
-                      and report_pdf.script_font(ch) is None})
+                      and pdf_base.script_font(ch) is None})
     if missing:
         pytest.skip(f"Noto/Symbola fonts not installed ({', '.join(missing)}): apt-get "
                     "install fonts-noto-core fonts-noto-cjk fonts-symbola (run-tests.sh "
                     "does, as root)")
-    assert report_pdf.shaping_available(), "uharfbuzz (requirements.txt) is missing"
+    assert pdf_base.shaping_available(), "uharfbuzz (requirements.txt) is missing"
     rtl = ("arabic", "persian", "hebrew")  # one report each: a mixed line reorders
     groups = [[s] for s in rtl] + [[s for s in WORLD_NAMES if s not in rtl]]
     for group in groups:
@@ -354,11 +354,11 @@ def test_pdf_keeps_names_in_every_script():
 
 
 def test_pdf_without_fallback_fonts_shows_a_question_mark_not_nothing(monkeypatch):
-    from posture.present import report_pdf
+    from posture.present import pdf_base
 
-    monkeypatch.setattr(report_pdf, "_DEBIAN_NOTO", ())
-    monkeypatch.delenv(report_pdf.FONT_DIRS_ENV, raising=False)
-    doc = report_pdf._Doc("x")
+    monkeypatch.setattr(pdf_base, "_DEBIAN_NOTO", ())
+    monkeypatch.delenv(pdf_base.FONT_DIRS_ENV, raising=False)
+    doc = pdf_base.Doc("x")
     if not doc.unicode:
         pytest.skip("no Unicode font at all")
     assert doc.t("王 abc") == "? abc"

@@ -11,9 +11,13 @@ import numpy as np
 import pytest
 from conftest import require_or_skip
 
-from posture.present import report_pdf
+from posture.contract import from_dict
+from posture.errors import PostureError
+from posture.present import pdf_base
 from posture.present.export import export_csv, export_dict, export_json
-from posture.present.report_pdf import build_report, to_latin1
+from posture.present.pdf_base import to_latin1
+from posture.present.pdf_plan import plan_or_error
+from posture.present.report_pdf import build_report
 from posture.store import Patient, open_store
 
 pypdf = pytest.importorskip("pypdf")
@@ -65,7 +69,8 @@ def test_report_holds_metrics_intervals_severity_plan_and_safety(patient):
     data = build_report(result, patient=patient, photo=photo, draw_landmarks=True,
                         thomas_test="yes", notes="Knee pain\x07 since May\n=SUM(A1)",
                         corrections={"hip": (101.0, 230.0)},
-                        taken_at=datetime(2024, 5, 2, 9, 0, tzinfo=UTC))
+                        taken_at=datetime(2024, 5, 2, 9, 0, tzinfo=UTC),
+                        plan=plan_or_error(from_dict(result), "yes"))
     text = squash(pdf_text(data))
     for expected in ("P-0042", NAME, "1980 / female", "2024-05-02 09:00 UTC",
                      "Pelvic tilt", "+12.3°", "+8.3° to +16.3°", "90% interval",
@@ -103,24 +108,43 @@ def test_name_can_be_left_out(patient):
 
 
 def test_glyphs_missing_from_the_font_show_as_question_marks(patient, monkeypatch):
-    require_or_skip(report_pdf.find_unicode_font() is not None,
+    require_or_skip(pdf_base.find_unicode_font() is not None,
                     "no Unicode font installed (run-tests.sh installs fonts-dejavu-core)")
     # without the per-script fallback fonts (tests/test_privacy.py has the names that use
     # them), a glyph the main font lacks shows as "?", never as nothing
-    monkeypatch.setattr(report_pdf, "_DEBIAN_NOTO", ())
-    monkeypatch.delenv(report_pdf.FONT_DIRS_ENV, raising=False)
+    monkeypatch.setattr(pdf_base, "_DEBIAN_NOTO", ())
+    monkeypatch.delenv(pdf_base.FONT_DIRS_ENV, raising=False)
     p = Patient(1, "P-1", "王小明 Zoë", None, None, datetime.now(UTC))
     text = pdf_text(build_report(make_result(), patient=p, plan=None))
     assert "??? Zoë" in text
 
 
 def test_core_font_fallback_transliterates(monkeypatch, patient):
-    monkeypatch.setattr(report_pdf, "find_unicode_font", lambda: None)
+    monkeypatch.setattr(pdf_base, "find_unicode_font", lambda: None)
     text = squash(pdf_text(build_report(make_result(), patient=patient, plan=None,
                                         notes="≥ 5° – ok ✓ 王")))
     assert "+12.3 deg" in text and "Zoë" in text
     assert ">= 5 deg - ok v ?" in text
     assert to_latin1("Ørsted 45°") == "Ørsted 45 deg"
+
+
+def test_the_report_prints_only_the_plan_it_is_given(patient):
+    # issue 27: the report made its own plan from the result when given none
+    text = squash(pdf_text(build_report(make_result(), patient=patient)))
+    assert "Exercise plan" not in text and "Safety" not in text
+    err = PostureError("plan data broken", code="plan_data_invalid")
+    text = squash(pdf_text(build_report(make_result(), patient=patient, plan=err)))
+    assert "The exercise plan is unavailable (plan_data_invalid)." in text
+
+
+def test_a_value_that_rounds_to_zero_has_no_minus_sign(patient):
+    # issue 27: one degree formatter for the app and the PDFs (present/format.deg); the
+    # PDF's own copy printed -0.0°
+    from posture.present.format import deg
+
+    text = squash(pdf_text(build_report(make_result(tilt=-0.04, half=0.01), patient=patient)))
+    assert "+0.0°" in text and "-0.0°" not in text
+    assert deg(-0.04) == "+0.0°" and deg(-0.04, False) == "0.0°" and deg(None) == "—"
 
 
 def test_stored_photo_bytes_are_embedded(tmp_path, patient):
@@ -259,7 +283,8 @@ def test_pdf_report_of_a_real_result(real, patient):
 
     a, d, rgb = real
     m = a.measurements
-    text = squash(pdf_text(build_report(d, patient=patient, photo=rgb, draw_landmarks=True)))
+    text = squash(pdf_text(build_report(d, patient=patient, photo=rgb, draw_landmarks=True,
+                                        plan=plan_or_error(from_dict(d), None))))
     lo, hi = m.pelvic_tilt.interval
     for expected in (_fmt(m.pelvic_tilt.value), f"{_fmt(lo)} to {_fmt(hi)}",
                      _fmt(m.lumbar_lordosis.value), _fmt(m.head_neck_angle.value),
@@ -324,7 +349,7 @@ def _deep(depth: int, fn):
 
 @pytest.mark.parametrize("notes", HOSTILE_NOTES, ids=lambda s: f"{s[:3]!r}x{len(s)}")
 def test_notes_of_long_neutral_runs_render(patient, notes):
-    require_or_skip(report_pdf.shaping_available(), "uharfbuzz (requirements.txt) is missing")
+    require_or_skip(pdf_base.shaping_available(), "uharfbuzz (requirements.txt) is missing")
     data = _deep(150, lambda: build_report(make_result(), patient=patient, notes=notes,
                                            plan=None))
     text = pdf_text(data)
@@ -335,7 +360,7 @@ def test_notes_of_long_neutral_runs_render(patient, notes):
 
 
 def test_direction_marks_keep_graphemes_whole():
-    s = report_pdf.break_neutral_runs("👨‍👩‍👧" * 100 + "🇫🇷" * 100 + "e\u0301" * 300)
+    s = pdf_base.break_neutral_runs("👨‍👩‍👧" * 100 + "🇫🇷" * 100 + "e\u0301" * 300)
     parts = s.split("\u200e")
     assert len(parts) > 5
     for a, b in zip(parts, parts[1:], strict=False):
@@ -348,7 +373,7 @@ def test_fuzzed_notes_and_names_render(patient):
     from hypothesis import given, settings
     from hypothesis import strategies as st
 
-    require_or_skip(report_pdf.shaping_available(), "uharfbuzz (requirements.txt) is missing")
+    require_or_skip(pdf_base.shaping_available(), "uharfbuzz (requirements.txt) is missing")
     neutral = st.sampled_from(list("-!.,;:?*/ \\()[]{}\"'…—–•\n") + ["😀", "👍🏽", "🇫🇷",
                                                                     "\u200d", "\u0301"])
     runs = st.builds(lambda c, n: c * n, neutral, st.integers(100, 1500))

@@ -190,7 +190,7 @@ def _moved(b: Body, s: float, tx: float, ty: float) -> Body:
 
 
 def _skeleton(result, s: float, tx: float, ty: float, size) -> np.ndarray:
-    from .report_pdf import mark_landmarks
+    from .overlay import mark_landmarks
 
     lm = [[s * p[0] + tx, s * p[1] + ty, *p[2:]] for p in _reading(result).landmarks_px]
     return mark_landmarks(np.full((size[1], size[0], 3), 245, np.uint8), lm)
@@ -280,7 +280,7 @@ def annotated(rgb: np.ndarray | None, result: dict[str, Any], label: str = "",
 def in_place(rgb: np.ndarray, result: dict[str, Any]) -> np.ndarray:
     """The photo at its own size with landmarks, plumb line, grid and pelvis line (for the
     single-assessment view and report)."""
-    from .report_pdf import mark_landmarks
+    from .overlay import mark_landmarks
 
     r = _reading(result)
     return annotate(mark_landmarks(rgb, r.landmarks_px), body(r))

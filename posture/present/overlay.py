@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import os
-
 import cv2
 import numpy as np
 
@@ -145,10 +143,19 @@ def _label(img: np.ndarray, a: Assessment, th: int) -> None:
                     cv2.LINE_AA)
 
 
-def save_image(rgb: np.ndarray, path: str | os.PathLike) -> None:
-    """Write an RGB image (PNG or JPEG by extension); the user asked for this file."""
-    ok = cv2.imwrite(str(path), cv2.cvtColor(rgb, cv2.COLOR_RGB2BGR))
-    if not ok:
-        from ..errors import PostureError
-
-        raise PostureError(f"could not write {path}", code="write_failed")
+def mark_landmarks(rgb: np.ndarray, landmarks_px) -> np.ndarray:
+    """A copy of ``rgb`` with the stored landmarks drawn: the ear–shoulder–hip–knee–ankle
+    chain of both sides (for saved assessments, whose pose object is not kept)."""
+    img = np.ascontiguousarray(rgb.copy())
+    if not landmarks_px:
+        return img
+    th = max(2, round(max(img.shape[:2]) / 300))
+    chains = [(LM.LEFT_EAR, LM.LEFT_SHOULDER, LM.LEFT_HIP, LM.LEFT_KNEE, LM.LEFT_ANKLE),
+              (LM.RIGHT_EAR, LM.RIGHT_SHOULDER, LM.RIGHT_HIP, LM.RIGHT_KNEE, LM.RIGHT_ANKLE)]
+    for chain in chains:
+        pts = [tuple(int(round(v)) for v in landmarks_px[int(i)][:2]) for i in chain]
+        for a, b in zip(pts, pts[1:], strict=False):
+            cv2.line(img, a, b, (255, 255, 255), th, cv2.LINE_AA)
+        for p in pts:
+            cv2.circle(img, p, 2 * th, (0, 200, 255), -1, cv2.LINE_AA)
+    return img

@@ -4,8 +4,9 @@ detectable change measured on retakes (:mod:`posture.change`), the palpation-equ
 tilt of both visits, the pelvic tilt over time with each 90% interval, and the current
 plan.
 
-Fonts, page set-up, headings and the plan section are the single-assessment report's
-(:mod:`posture.present.report_pdf`), so both documents look and shape text alike.
+Fonts, page set-up, headings and the plan section are shared with the single-assessment
+report (:mod:`posture.present.pdf_base`, :mod:`posture.present.pdf_plan`), so both
+documents look and shape text alike.
 """
 
 from __future__ import annotations
@@ -21,7 +22,9 @@ from ..contract import from_dict
 from ..palpation import WHICH_NUMBER
 from ..store import AssessmentRecord, Patient, compare, trend
 from ..store.history import palpation_by_record
-from .report_pdf import _ACCENT, _MUTED, _auto_plan, _Doc, _fmt, _plan_section
+from .format import deg
+from .pdf_base import ACCENT, MUTED, Doc
+from .pdf_plan import plan_or_error, plan_section
 
 
 def build_progress_report(patient: Patient, records: Sequence[AssessmentRecord],
@@ -46,13 +49,13 @@ def build_progress_report(patient: Patient, records: Sequence[AssessmentRecord],
     if pictures is None:
         pictures = [annotated(None, r.result, f"{r.taken_at:%Y-%m-%d}") for r in
                     (before, after)]
-    pdf = _Doc("posture · progress report · screening aid, not a diagnosis · generated "
-               + datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"))
+    pdf = Doc("posture · progress report · screening aid, not a diagnosis · generated "
+              + datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"))
     pdf.set_title("Posture progress report")
     pdf.set_creator("posture")
     pdf.add_page()
     pdf.set_font(pdf.family, "B", 17)
-    pdf.set_text_color(*_ACCENT)
+    pdf.set_text_color(*ACCENT)
     pdf.cell(0, 9, pdf.t("Posture progress report"), new_x="LMARGIN", new_y="NEXT")
     pdf.set_text_color(0, 0, 0)
     who = patient.pseudonym + (f" · {patient.name}" if include_name and patient.name else "")
@@ -63,12 +66,12 @@ def build_progress_report(patient: Patient, records: Sequence[AssessmentRecord],
     _changes(pdf, c, before, after)
     _palpation(pdf, records, before, after)
     _tilt_chart(pdf, records)
-    plan = _auto_plan(from_dict(after.result, strict=False), after.thomas_test)
-    _plan_section(pdf, plan)
+    plan = plan_or_error(from_dict(after.result, strict=False), after.thomas_test)
+    plan_section(pdf, plan)
     return bytes(pdf.output())
 
 
-def _pictures(pdf: _Doc, pictures, before, after) -> None:
+def _pictures(pdf: Doc, pictures, before, after) -> None:
     from PIL import Image
 
     from .compare import method_of
@@ -84,18 +87,18 @@ def _pictures(pdf: _Doc, pictures, before, after) -> None:
         pdf.set_font(pdf.family, "", 8)
         how = method_of(rec, "pelvic_tilt")
         pdf.cell(w, 4, pdf.t(f"{'Before' if i == 0 else 'After'}: {rec.taken_at:%Y-%m-%d}, "
-                             f"tilt {_fmt(rec.pelvic_tilt_deg)} ({how})"), align="C")
+                             f"tilt {deg(rec.pelvic_tilt_deg)} ({how})"), align="C")
     pdf.set_xy(pdf.l_margin, top + w * pictures[0].shape[0] / pictures[0].shape[1] + 6)
     pdf.para("Aligned at the ankle and scaled to stature. Yellow: plumb line through the "
              "ankle; blue: grid every 10% of stature; red: pelvis line at the recorded "
              "tilt.", 8, muted=True)
 
 
-def _changes(pdf: _Doc, c, before, after) -> None:
+def _changes(pdf: Doc, c, before, after) -> None:
     from .compare import method_of
 
     pdf.heading("Change")
-    heads = FontFace(emphasis="BOLD", color=(255, 255, 255), fill_color=_ACCENT)
+    heads = FontFace(emphasis="BOLD", color=(255, 255, 255), fill_color=ACCENT)
     pdf.set_font(pdf.family, "", 8.4)
     differ = []
     with pdf.table(col_widths=(32, 29, 29, 16, 20, 54), width=180, align="LEFT",
@@ -111,7 +114,7 @@ def _changes(pdf: _Doc, c, before, after) -> None:
             vary = "does not apply" if x.rule == "not applicable" else \
                 "—" if x.threshold is None else f"±{x.threshold:.1f}°"
             for v in (x.label, _with_method(x.before, how[0]), _with_method(x.after, how[1]),
-                      _fmt(x.change), vary, x.words or "—"):
+                      deg(x.change), vary, x.words or "—"):
                 r.cell(pdf.t(v))
     pdf.ln(1)
     if differ:
@@ -124,7 +127,7 @@ def _changes(pdf: _Doc, c, before, after) -> None:
              "apps; not yet measured on this tool's retakes).", 8, muted=True)
 
 
-def _palpation(pdf: _Doc, records, before, after) -> None:
+def _palpation(pdf: Doc, records, before, after) -> None:
     """The palpation-equivalent tilt of both visits, and which number is which."""
     views = palpation_by_record(records)
     parts = []
@@ -135,7 +138,7 @@ def _palpation(pdf: _Doc, records, before, after) -> None:
             parts.append(f"{name}: —")
             continue
         lo, hi = e.interval_deg
-        parts.append(f"{name}: {_fmt(e.value_deg)} (90% interval {_fmt(lo)} to {_fmt(hi)}"
+        parts.append(f"{name}: {deg(e.value_deg)} (90% interval {deg(lo)} to {deg(hi)}"
                      + (", calibrated to the clinic's meter" if e.calibrated else "") + ")")
     pdf.para("Pelvic tilt, palpation-equivalent: " + "; ".join(parts) + ". " + WHICH_NUMBER
              + " Between two visits the bone shape cancels: the change of the postural tilt is "
@@ -143,10 +146,10 @@ def _palpation(pdf: _Doc, records, before, after) -> None:
 
 
 def _with_method(v: float | None, how: str) -> str:
-    return "—" if v is None else f"{_fmt(v)}\n{how}"
+    return "—" if v is None else f"{deg(v)}\n{how}"
 
 
-def _tilt_chart(pdf: _Doc, records) -> None:
+def _tilt_chart(pdf: Doc, records) -> None:
     pts = [p for p in trend(records, ["pelvic_tilt"])["pelvic_tilt"] if p.value is not None]
     if pdf.will_page_break(80):  # heading and chart on one page
         pdf.add_page()
@@ -166,7 +169,7 @@ def _tilt_chart(pdf: _Doc, records) -> None:
     def Y(v):  # noqa: N802
         return y0 + h - (v - lo) / (hi - lo) * h
 
-    pdf.set_draw_color(*_MUTED)
+    pdf.set_draw_color(*MUTED)
     pdf.set_line_width(0.2)
     pdf.rect(x0, y0, w, h)
     pdf.set_font(pdf.family, "", 7)
@@ -176,8 +179,8 @@ def _tilt_chart(pdf: _Doc, records) -> None:
     pdf.set_dash_pattern(dash=1, gap=1)
     pdf.line(x0, Y(0), x0 + w, Y(0))
     pdf.set_dash_pattern()
-    pdf.set_draw_color(*_ACCENT)
-    pdf.set_fill_color(*_ACCENT)
+    pdf.set_draw_color(*ACCENT)
+    pdf.set_fill_color(*ACCENT)
     for p in pts:
         if p.lo is not None:
             pdf.line(X(p.taken_at), Y(p.lo), X(p.taken_at), Y(p.hi))
