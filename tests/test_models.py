@@ -29,6 +29,7 @@ from posture.models import (
     list_models,
     resolve_model,
 )
+from posture.models.offline import _landmark_model_with_metadata, _write_bundle_temp
 
 # Decided before any fixture redirects the cache: the machine's real cache, where the
 # project's setup step puts the real bundle (and the source wheel).
@@ -404,7 +405,7 @@ def test_pip_command_never_installs(tmp_path):
 
 def test_bundle_members_are_stored_and_aligned(isolated):
     members = {DETECTOR_MEMBER: b"a" * 1001, LANDMARKS_MEMBER: b"b" * 77}
-    tmp = models._write_bundle_temp(isolated / "x.task", members)
+    tmp = _write_bundle_temp(isolated / "x.task", members)
     data = tmp.read_bytes()
     with zipfile.ZipFile(tmp) as zf:
         assert zf.testzip() is None
@@ -443,7 +444,7 @@ def test_metadata_round_trip_on_the_real_landmark_model():
         original = zf.read(models.WHEEL_LANDMARKS["full"])
     assert tm.read_model_metadata(schemas, original) is None  # why the build exists
 
-    built = models._landmark_model_with_metadata(tm, schemas, original, "full")
+    built = _landmark_model_with_metadata(tm, schemas, original, "full")
     meta = tm.read_model_metadata(schemas, built)
     assert meta is not None
     assert meta.minParserVersion.decode() == tm.MIN_PARSER_VERSION

@@ -65,15 +65,9 @@ from .bundle import (
     provenance_path,
 )
 from .download import _download
-from .offline import (
-    _build_offline,
-    _landmark_model_with_metadata,
-    _pip_download,
-    _write_bundle_temp,
-    pip_download_command,
-)
+from .offline import _build_offline, pip_download_command
 
-# the public API, and internals the tests reach through ``posture.models``
+# the public API (tests reach internals in the submodules that own them)
 __all__ = [
     "BUNDLE_MEMBERS",
     "DEFAULT_VARIANT",
@@ -102,9 +96,6 @@ __all__ = [
     "pip_download_command",
     "provenance_path",
     "resolve_model",
-    "_landmark_model_with_metadata",
-    "_pip_download",
-    "_write_bundle_temp",
 ]
 
 
