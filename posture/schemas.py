@@ -145,6 +145,29 @@ class ChangeFile(DataSchema):
     metrics: Annotated[dict[str, RetakeEntry], Field(min_length=1)]
 
 
+# --------------------------------------------------------------------------- view_kind.yaml
+
+
+class ViewKindThresholds(DataSchema):
+    max_side_width: float
+    min_square_width: float
+    min_order: float
+    min_face_depth: float
+    max_axis_deg: Positive
+    min_visibility: Annotated[float, Field(ge=0, le=1)]
+
+    @model_validator(mode="after")
+    def _gap(self) -> ViewKindThresholds:
+        if not self.max_side_width < self.min_square_width:
+            raise At(("max_side_width",), "must be below min_square_width")
+        return self
+
+
+class ViewKindFile(DataSchema):
+    version: int
+    view_kind: ViewKindThresholds
+
+
 # --------------------------------------------------------------------------- accounts.yaml
 
 

@@ -23,26 +23,17 @@ from functools import cache
 
 import numpy as np
 
-from .config import load_data_file
-from .errors import DataFileError
+from .config import read_data_file
 from .pose import LM, Pose
+from .schemas import ViewKindFile
 
 KINDS = ("side", "front", "back", "unclear")
-_KEYS = ("max_side_width", "min_square_width", "min_order", "min_face_depth",
-         "max_axis_deg", "min_visibility")
 
 
 @cache
 def view_kind_thresholds() -> dict[str, float]:
-    """The thresholds of ``view_kind.yaml``, checked."""
-    data = load_data_file("view_kind.yaml").get("view_kind")
-    if not isinstance(data, dict) or any(not isinstance(data.get(k), int | float)
-                                         for k in _KEYS):
-        raise DataFileError(f"view_kind.yaml: 'view_kind' needs numbers for {', '.join(_KEYS)}")
-    t = {k: float(data[k]) for k in _KEYS}
-    if not t["max_side_width"] < t["min_square_width"]:
-        raise DataFileError("view_kind.yaml: max_side_width must be below min_square_width")
-    return t
+    """The thresholds of ``view_kind.yaml``, validated (:class:`ViewKindFile`)."""
+    return read_data_file("view_kind.yaml", ViewKindFile).view_kind.model_dump()
 
 
 @dataclass(frozen=True)

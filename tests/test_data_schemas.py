@@ -20,7 +20,7 @@ import pytest
 import yaml
 
 import posture.config as config
-from posture import change, classify, estimator, palpation, typical
+from posture import change, classify, estimator, palpation, typical, view_kind
 from posture.errors import DataFileError
 from posture.plan import catalogue, screening
 from posture.store import accounts
@@ -28,14 +28,14 @@ from posture.store import accounts
 DATA = Path(config.__file__).resolve().parent / "data"
 YAML_FILES = ("thresholds.yaml", "bands.yaml", "typical_ranges.yaml", "palpation.yaml",
               "change.yaml", "accounts.yaml", "exercises.yaml", "plan_rules.yaml",
-              "red_flags.yaml")
+              "red_flags.yaml", "view_kind.yaml")
 
 #: Every cached loader of a data file (cleared so each test reads its own copy).
 CACHED = (config.thresholds, classify._bands_file, classify.bands, typical._ranges_file,
           typical.typical_ranges, palpation._data, palpation.bone_offset_law,
           palpation.instruments, palpation._halfwidth, change._data, change.retake_figures,
           accounts.rules, catalogue._default_catalogue, catalogue._default_rules,
-          catalogue.load_safety, estimator.load_estimator)
+          catalogue.load_safety, estimator.load_estimator, view_kind.view_kind_thresholds)
 
 
 def _clear() -> None:
@@ -113,6 +113,7 @@ def _load_all() -> dict[str, object]:
         "exercises.yaml": catalogue.load_catalogue(),
         "plan_rules.yaml": catalogue.load_rules(),
         "red_flags.yaml": (catalogue.load_safety(), screening.red_flag_questions()),
+        "view_kind.yaml": view_kind.view_kind_thresholds(),
     }
 
 
@@ -127,6 +128,7 @@ LOADERS: dict[str, Callable[[], object]] = {
     "plan_rules.yaml": catalogue.load_rules,
     "red_flags.yaml": screening.red_flag_questions,
     "estimator.json": estimator.load_estimator,
+    "view_kind.yaml": view_kind.view_kind_thresholds,
 }
 
 
@@ -306,6 +308,13 @@ BROKEN = [
     ("red_flags.yaml", _drop("red_flags"), "red_flags: Field required"),
     ("red_flags.yaml", _set("screening", 1, "question", 7),
      "screening[1].question: Input should be a valid string (got 7)"),
+    # view_kind.yaml
+    ("view_kind.yaml", _set("view_kind", "min_order", True),
+     "view_kind.min_order: Input should be a valid number (got True)"),
+    ("view_kind.yaml", _set("view_kind", "min_square_width", 0.40),
+     "view_kind.max_side_width: must be below min_square_width"),
+    ("view_kind.yaml", _drop("view_kind", "max_axis_deg"),
+     "view_kind.max_axis_deg: Field required"),
     # estimator.json
     ("estimator.json", _set("regressor", "mean", 3, "x"),
      "regressor.mean[3]: Input should be a valid number (got 'x')"),
