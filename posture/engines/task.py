@@ -1,6 +1,6 @@
 """The work on one file that every batch engine runs: analyse it, draw its overlay.
 
-The local engine's workers (:mod:`posture.batch`) and the Ray actors
+The local engine's workers (:mod:`posture.batch.pool`) and the Ray actors
 (:mod:`posture.engines.ray_engine`) both call :func:`analyze_file`, so that both give the
 same row for the same file; it lives apart from both so that neither imports the other.
 """
