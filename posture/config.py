@@ -62,7 +62,7 @@ class DataSchema(BaseModel):
     written (no ``"1.5"`` read as 1.5, no ``true`` as 1); unknown keys are refused, since
     a misspelt optional key would otherwise be silently ignored."""
 
-    model_config = ConfigDict(strict=True, extra="forbid", frozen=True)
+    model_config = ConfigDict(strict=True, extra="forbid", frozen=True, defer_build=True)
 
 
 class At(ValueError):
