@@ -21,6 +21,7 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, replace
+from typing import Any
 
 import numpy as np
 
@@ -74,28 +75,30 @@ class LatestFrameAnalysis:
     (or at once if it never started), so a close never waits for a frame in hand.
     """
 
-    def __init__(self, process: Callable[[np.ndarray], np.ndarray], *,
+    def __init__(self, process: Callable[[Any], np.ndarray], *,
                  on_close: Callable[[], None] | None = None,
                  clock: Callable[[], float] = time.monotonic):
         self._process = process
         self._on_close = on_close
         self._clock = clock
         self._cv = threading.Condition()
-        self._pending: np.ndarray | None = None
+        self._pending: Any = None  # the newest frame, not yet begun (None: none)
         self._out: np.ndarray | None = None
         self._version = 0  # bumped with each analysed picture
         self._flow = Flow(started=clock())
         self._closed = False
         self._thread: threading.Thread | None = None
 
-    def submit(self, rgb: np.ndarray) -> None:
-        """Hand in the newest frame; one waiting since the last hand-in is dropped."""
+    def submit(self, frame: Any) -> None:
+        """Hand in the newest frame (whatever ``process`` takes: the stream hands in its
+        undecoded ``av.VideoFrame``, converted only if analysed); one waiting since the
+        last hand-in is dropped."""
         with self._cv:
             if self._closed:
                 return
             f = self._flow
             dropped = f.dropped + (self._pending is not None)
-            self._pending = rgb
+            self._pending = frame
             self._flow = replace(f, received=f.received + 1, dropped=dropped,
                                   last_received=self._clock())
             if self._thread is None:
@@ -146,14 +149,14 @@ class LatestFrameAnalysis:
                         self._cv.wait()
                     if self._closed:
                         return
-                    rgb, self._pending = self._pending, None
+                    frame, self._pending = self._pending, None
                     t0 = self._clock()
                     self._flow = replace(self._flow, busy_since=t0)
                 try:
-                    out = self._process(rgb)
+                    out = self._process(frame)
                 except Exception:  # LiveSession.process does not raise; keep going if it did
                     log.exception("live frame analysis raised")
-                    out = rgb
+                    out = None  # the last picture stays
                 t1 = self._clock()
                 if t1 - t0 > SLOW_FRAME_S:
                     log.warning("live frame took %.1f s to analyse (newer frames replace "
@@ -163,9 +166,10 @@ class LatestFrameAnalysis:
                     dt = t1 - t0
                     mean = (None if f.analysed == 0 else dt if f.per_frame_s is None
                             else (1 - EWMA) * f.per_frame_s + EWMA * dt)
-                    self._out, self._version = out, self._version + 1
+                    if out is not None:
+                        self._out, self._version = out, self._version + 1
                     self._flow = replace(f, analysed=f.analysed + 1, last_analysed=t1,
-                                          busy_since=None, per_frame_s=mean)
+                                         busy_since=None, per_frame_s=mean)
         finally:
             f = self._flow
             if f.per_frame_s is not None and f.per_frame_s > 1.0:  # a slow server: say so
@@ -224,15 +228,18 @@ def processor_factory(model_path: str | None):
     class PostureVideoProcessor(VideoProcessorBase):
         def __init__(self) -> None:
             self.session = LiveSession(model_path)
-            self.analysis = LatestFrameAnalysis(self.session.process,
-                                                on_close=self.session.close)
+            # converted to RGB on the analysis thread, and only the frames analysed: the
+            # stream's own thread does no per-frame work (it keeps up on a loaded server)
+            self.analysis = LatestFrameAnalysis(
+                lambda f: self.session.process(f.to_ndarray(format="rgb24")),
+                on_close=self.session.close)
             self._sent: tuple[int, av.VideoFrame | None] = (0, None)
 
         def recv(self, frame: av.VideoFrame) -> av.VideoFrame:
             """Hand the frame to the analysis; return the last analysed picture at once
             (the frame itself until the first is ready)."""
             try:
-                self.analysis.submit(frame.to_ndarray(format="rgb24"))
+                self.analysis.submit(frame)
                 version, out = self.analysis.latest()
                 if out is None:
                     return frame

@@ -248,3 +248,24 @@ def test_the_stream_survives_a_frame_slower_than_streamlit_webrtcs_limit(monkeyp
     sent, analysed, done = asyncio.run(run())
     assert sent >= 200  # ~30 a second for 13.5 s, none held up by the analysis
     assert done >= 5 and analysed >= 10  # the analysed pictures came back after the slow one
+
+
+def test_a_frame_whose_analysis_raises_keeps_the_last_picture():
+    calls = []
+
+    def process(rgb):
+        calls.append(1)
+        if len(calls) == 2:
+            raise RuntimeError("boom")
+        return rgb + 1
+
+    a = LatestFrameAnalysis(process)
+    for k in range(3):
+        a.submit(_frame(10 * k))
+        deadline = time.monotonic() + 10
+        while a.flow().analysed <= k and time.monotonic() < deadline:
+            time.sleep(0.005)
+    version, out = a.latest()
+    assert a.flow().analysed == 3 and a.flow().alive  # the thread goes on
+    assert version == 2 and int(out[0, 0, 0]) == 21
+    a.close()
