@@ -19,11 +19,15 @@ import os
 import threading
 import time
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
 import streamlit as st
 
 from . import memory  # tunes malloc on import, before the first analysis
+
+if TYPE_CHECKING:
+    from posture.result import Reading
 
 log = logging.getLogger("posture_app")
 
@@ -211,9 +215,10 @@ def shown_size(rgb: np.ndarray) -> np.ndarray:
 
 @dataclass(frozen=True)
 class PhotoResult:
-    """One analysed picture: the contract dict and the annotated image (None on errors)."""
+    """One analysed picture: its typed reading (kept typed in the session, never re-parsed)
+    and the annotated image (None on errors)."""
 
-    result: dict
+    result: Reading
     overlay: np.ndarray | None
     digest: str
 
@@ -230,7 +235,7 @@ def analyze_bytes(data: bytes, source: str | None) -> PhotoResult:
         return cache[digest]
     outcome = analyze_upload(data, source)
     overlay = outcome.overlay(label=False)  # the numbers are page text, not pixels
-    out = PhotoResult(outcome.to_dict(), None if overlay is None else shown_size(overlay),
+    out = PhotoResult(outcome.reading(), None if overlay is None else shown_size(overlay),
                       digest)
     del outcome, overlay  # the full-size photo and overlay go now, not with the session
     cache.clear()  # keep one picture's result per session: images are not kept around
