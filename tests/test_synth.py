@@ -210,7 +210,8 @@ def test_side_view_label_unchanged_by_the_front_view_generator(model):
 
 def test_zero_frontal_posture_poses_as_the_side_view(model):
     """The frontal hook is neutral at zero: the vertices of no frontal posture, but for
-    the heel raise that puts both feet on the floor (a step leaves them < 1 mm apart)."""
+    the heel raise that puts both feet on the floor (a step leaves them < 1 mm apart).
+    Crossed arms: hanging arms are abducted outward in front/back views only (below)."""
     import numpy as np
 
     from tools.synth.body import BodyShape
@@ -218,7 +219,7 @@ def test_zero_frontal_posture_poses_as_the_side_view(model):
     from tools.synth.pose import PoseParams, pose_body
 
     body = model.build(BodyShape(gender=0.8, weight=0.6))
-    params = PoseParams(pelvic_tilt_change=6.0, knee_flexion=4.0, step=2.0)
+    params = PoseParams(pelvic_tilt_change=6.0, knee_flexion=4.0, step=2.0, arms="crossed")
     plain = pose_body(body, params)
     zero = pose_body(body, params, frontal=FrontalPose())
     assert np.abs(plain.vertices - zero.vertices).max() < 1e-3
@@ -294,3 +295,22 @@ def test_front_view_is_reproducible_and_apart_from_the_side_images(model):
     assert np.abs(a.image.astype(int) - b.image.astype(int)).max() <= 1
     side = make_sample(model, 9, 1, (270, 480)).label
     assert side["params"]["shape"] != a.label["params"]["shape"]
+
+
+def test_front_view_arms_hang_outside_the_hips(model):
+    """Hanging arms are abducted away from the body in front/back views (the side view's
+    legacy rotation turns them inward, in front of the hips, where they would hide the
+    pelvis from the front)."""
+    from tools.synth.body import BodyShape
+    from tools.synth.frontal_pose import FrontalPose
+    from tools.synth.pose import PoseParams, pose_body
+
+    body = model.build(BodyShape())
+    for abduction in (4.0, 14.0):
+        posed = pose_body(body, PoseParams(arm_abduction=abduction, elbow_flexion=0.0),
+                          frontal=FrontalPose())
+        j = posed.joints
+        for side, sign in (("L", 1.0), ("R", -1.0)):
+            shoulder = sign * j[body.bone(f"upperarm01.{side}")][0]
+            wrist = sign * j[body.bone(f"wrist.{side}")][0]
+            assert wrist > shoulder > sign * j[body.bone(f"upperleg01.{side}")][0]

@@ -193,16 +193,25 @@ def centre_of_mass(vertices: np.ndarray, faces: np.ndarray) -> np.ndarray:
     return (centres * vol[:, None]).sum(0) / vol.sum()
 
 
-def _arm_aims(body: Body, params: PoseParams, thorax: np.ndarray) -> dict:
-    """Aim directions for the arms (world frame, before the balancing sway)."""
+def _arm_aims(body: Body, params: PoseParams, thorax: np.ndarray,
+              abduction_sign: float = 1.0) -> dict:
+    """Aim directions for the arms (world frame, before the balancing sway).
+
+    With ``abduction_sign`` +1 (side views, kept so that their images do not change) a
+    rotation of ``arm_abduction`` about +y turns the left arm toward the midline, not away
+    from it: the hands hang in front of the hips (14 degrees put the left wrist 3 cm inside
+    the hip joint), which a profile hardly shows. Front and back views pass -1, so that the
+    arms hang out to the sides.
+    """
     aims = {}
     for side, sign in (("L", 1.0), ("R", -1.0)):
         if params.arms == "hanging":
-            upper = rotation([0, 1, 0], sign * params.arm_abduction) @ [0, 0, -1.0]
+            turn = abduction_sign * sign
+            upper = rotation([0, 1, 0], turn * params.arm_abduction) @ [0, 0, -1.0]
             upper = pitch(params.arm_swing) @ upper
             # forearm bends forward at the elbow, in the arm's swing plane
             fore = pitch(params.arm_swing - params.elbow_flexion) @ \
-                (rotation([0, 1, 0], sign * (params.arm_abduction * 0.5)) @ [0, 0, -1.0])
+                (rotation([0, 1, 0], turn * (params.arm_abduction * 0.5)) @ [0, 0, -1.0])
         else:
             # arms folded across the chest: upper arms down and slightly forward/out,
             # forearms across the body, the left one higher and in front
@@ -264,7 +273,7 @@ def pose_body(body: Body, params: PoseParams, balance: bool = True,
         "lowerleg01.R": knee_r / 2 + params.step,
     }
     thorax = pitch(pitches["spine01"])
-    aims = _arm_aims(body, params, thorax)
+    aims = _arm_aims(body, params, thorax, 1.0 if frontal is None else -1.0)
 
     heel = [0.0]  # frontal only: plantarflexion of the higher foot (+ left, - right)
 
