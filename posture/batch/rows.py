@@ -11,21 +11,15 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from ..contract import flat_columns, flat_row, from_dict
 from ..errors import PostureError
 from ..present.cells import formula_safe, formula_unsafe
 from ..result import Reading
 from .inputs import resume_key
 
-#: Columns of the CSV, in order. Two-number intervals are split into ``_lo``/``_hi``.
-CSV_COLUMNS = (
-    "file", "ok", "error_code", "error_message", "facing",
-    "pelvic_tilt_deg", "pelvic_tilt_interval_deg_lo", "pelvic_tilt_interval_deg_hi",
-    "interval_coverage", "lumbar_lordosis_deg", "lumbar_lordosis_interval_deg_lo",
-    "lumbar_lordosis_interval_deg_hi", "severity", "severity_label", "abstained",
-    "abstain_reasons", "head_neck_angle_deg", "forward_head", "trunk_lean_deg",
-    "knee_angle_deg", "knee_hyperextension", "roll_deg", "roll_source", "image_width",
-    "image_height", "pose_variant", "estimator_version", "side_on_score", "schema_version",
-)
+#: Columns of the CSV, in order: the file, then the contract's one-row form
+#: (:func:`posture.contract.flat_columns`; two-number intervals split into ``_lo``/``_hi``).
+CSV_COLUMNS = ("file", *flat_columns())
 
 ENC = {"encoding": "utf-8", "errors": "surrogateescape"}  # file names need not be UTF-8
 
@@ -73,22 +67,10 @@ def _cell(v: Any) -> Any:
 
 def csv_row(file: str, d: dict[str, Any] | Reading) -> dict[str, Any]:
     """The CSV row of one result (a contract dict or its typed :class:`Reading`)."""
-    from ..contract import from_dict
-
-    r = from_dict(d, strict=False)
-    size = r.image_size or (None, None)
-    row = {k: getattr(r, k, None) for k in CSV_COLUMNS}  # columns named as Reading fields
-    for key in ("pelvic_tilt_interval_deg", "lumbar_lordosis_interval_deg"):
-        iv = getattr(r, key) or (None, None)
-        row[f"{key}_lo"], row[f"{key}_hi"] = iv[0], iv[1]
-    row.update(file=file, error_code=r.error.code if r.error else None,
-               error_message=r.error.message if r.error else None,
-               abstain_reasons=" | ".join(str(x) for x in r.reasons),
-               image_width=size[0], image_height=size[1],
-               side_on_score=r.view.side_on_score if r.view else None)
-    out = {k: _cell(row[k]) for k in CSV_COLUMNS}
-    out["file"] = file  # exactly: it is the resume key (names may hold newlines, two spaces)
-    return out
+    row = flat_row(from_dict(d, strict=False))
+    # the file exactly, not through _cell: it is the resume key (names may hold newlines,
+    # two spaces)
+    return {"file": file, **{k: _cell(v) for k, v in row.items()}}
 
 
 def header_text() -> str:
