@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from ..contract import flat_columns, flat_row, from_dict
+from ..contract import ABSTAINED_KEY, flat_columns, flat_row, from_dict
 from ..errors import PostureError
 from ..present.cells import formula_safe, formula_unsafe
 from ..result import Reading
@@ -153,7 +153,7 @@ def summarize(csv_path: str | os.PathLike, *, processed: int = 0,
             rows += 1
             if r["error_code"]:
                 errors[r["error_code"]] += 1
-            elif r["abstained"] == "True":
+            elif r[ABSTAINED_KEY] == "True":
                 abstained += 1
             else:
                 measured += 1
