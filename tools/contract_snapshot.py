@@ -16,6 +16,7 @@ images and a cut-off copy (made in a scratch folder, never next to the inputs).
 from __future__ import annotations
 
 import csv
+import io
 import json
 import shutil
 import subprocess
@@ -24,6 +25,13 @@ import tempfile
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
+SCRATCH = "SCRATCH"
+#: the scratch path of the first snapshots (a fixed folder), read as SCRATCH
+_OLD_SCRATCH = str(Path(tempfile.gettempdir()) / "posture-contract-snapshot")
+
+
+def _read(path: Path) -> str:
+    return path.read_text().replace(_OLD_SCRATCH, SCRATCH)
 
 
 def _default_inputs(scratch: Path) -> list[Path]:
@@ -52,10 +60,9 @@ def _run(args: list[str]) -> subprocess.CompletedProcess:
 
 def write(out: Path, inputs: list[Path]) -> None:
     out.mkdir(parents=True, exist_ok=True)
-    # a fixed scratch path, so the paths inside the outputs match between two snapshots
-    scratch = Path(tempfile.gettempdir()) / "posture-contract-snapshot"
-    shutil.rmtree(scratch, ignore_errors=True)
-    scratch.mkdir()
+    # a private scratch folder (two snapshots may run at once); its path is replaced by
+    # SCRATCH in the outputs so that two snapshots compare equal
+    scratch = Path(tempfile.mkdtemp(prefix="posture-contract-snapshot-"))
     try:
         if not inputs:
             inputs = _default_inputs(scratch)
@@ -78,6 +85,8 @@ def write(out: Path, inputs: list[Path]) -> None:
         (out / "batch.rc").write_text(f"{res.returncode}\n{res.stderr[-2000:]}")
         shutil.copy(scratch / "rows.csv", out / "batch.csv")
         shutil.copy(scratch / "rows.jsonl", out / "batch.jsonl")
+        for written in out.iterdir():
+            written.write_text(written.read_text().replace(str(scratch), SCRATCH))
         print(f"wrote {len(inputs)} inputs to {out}")
     finally:
         shutil.rmtree(scratch, ignore_errors=True)
@@ -107,15 +116,15 @@ def compare(before: Path, after: Path) -> int:
             diffs.append(f"{old.name}: missing")
             continue
         if old.suffix == ".json" or old.suffix == ".jsonl":
-            lines_a = [json.loads(x) for x in old.read_text().splitlines() if x.strip()]
-            lines_b = [json.loads(x) for x in new.read_text().splitlines() if x.strip()]
+            lines_a = [json.loads(x) for x in _read(old).splitlines() if x.strip()]
+            lines_b = [json.loads(x) for x in _read(new).splitlines() if x.strip()]
             if len(lines_a) != len(lines_b):
                 diffs.append(f"{old.name}: {len(lines_a)} -> {len(lines_b)} records")
             for a, b in zip(lines_a, lines_b, strict=False):
                 _compare_value(a, b, old.name, diffs, added)
         elif old.suffix == ".csv":
-            ra = list(csv.DictReader(old.open()))
-            rb = list(csv.DictReader(new.open()))
+            ra = list(csv.DictReader(io.StringIO(_read(old))))
+            rb = list(csv.DictReader(io.StringIO(_read(new))))
             for a, b in zip(sorted(ra, key=lambda r: r.get("file", "")),
                             sorted(rb, key=lambda r: r.get("file", "")), strict=False):
                 _compare_value(a, b, old.name, diffs, added)
