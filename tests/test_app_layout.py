@@ -38,11 +38,14 @@ def test_pages_are_short_and_draw_nothing_themselves():
         assert not re.search(r"^\s*(import cv2|from cv2)", text, re.M), p.name
 
 
+CODEC = ("posture/contract.py", "posture/contract_values.py")
+
+
 def test_no_result_dict_is_taken_apart_outside_the_contract():
     offenders = []
     for folder in ("posture", "posture_app", "pages"):
         for p in sorted((ROOT / folder).rglob("*.py")):
-            if p.name == "contract.py" and p.parent.name == "present":
+            if p.relative_to(ROOT).as_posix() in CODEC:
                 continue
             for n, line in enumerate(p.read_text(encoding="utf-8").splitlines(), 1):
                 if DICT_READ.search(line) and not any(s in line for s in NOT_A_RESULT):
