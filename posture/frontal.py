@@ -209,7 +209,7 @@ def with_mirror(a: FrontalMeasures, mirror: FrontalMeasures) -> FrontalMeasures:
     have the other sign and its knees trade places; the combination ``(a - mirror) / 2``
     (knees: the mean of a leg and its mirror twin) is antisymmetric by construction, and
     the pose model's left/right habits cancel (on 60 front renders a single reading and its
-    mirror's differed by 2.1° of obliquity on average; bench/results/frontal.md).
+    mirror's differed by 1.6° of obliquity on average; bench/results/frontal.md).
     """
     if a.view != mirror.view:
         raise ValueError("a photo and its mirror are the same view")
