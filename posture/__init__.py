@@ -1,18 +1,22 @@
 """posture: pelvic tilt and lumbar lordosis from a side-view photo.
 
-The data flows one way, one module per step::
+The data flows one way, one module per step (docs/ARCHITECTURE.md has the layers)::
 
-    images    load, orient, validate           -> Frame
-    pose      MediaPipe PoseLandmarker          -> PoseResult (landmarks px, mask)
-    horizon   camera roll                       -> Roll
-    sagittal  facing, view gate, outline        -> SideView
-    estimator learned tilt/lordosis             -> (used by metrics)
-    metrics   every number with unit/interval   -> Measurements
-    classify  severity bands (our heuristic)    -> Severity
-    analysis  the steps above in one call       -> Assessment (posture.result)
-    safe      one input, never raises           -> Outcome (assessment or coded error)
-    plan      exercises matched to findings     -> Plan
-    present/  overlay, JSON contract (Reading <-> dict), reports
+    images     load, orient, validate             -> Frame
+    pose       MediaPipe PoseLandmarker            -> PoseResult (landmarks px, mask)
+    view_kind  side, front, back or unclear        -> ViewKind
+    horizon    camera roll                         -> Roll
+    sagittal   facing, body frame, outline         -> SideView (its view_gate: GateDecision)
+    frontal    front/back levels, shifts, knees    -> frontal measures
+    estimator  learned tilt/lordosis               -> (used by metrics)
+    metrics    every number of the registry        -> Measurements (measures.yaml)
+    classify   severity bands (our heuristic)      -> Severity
+    analysis   the steps above in one call         -> Assessment (posture.result)
+    contract   the JSON codec                      -> Reading <-> dict
+    safe       one input, never raises             -> Outcome (assessment or coded error)
+    plan       exercises matched to findings       -> Plan
+    store/     the clinic database
+    present/   overlay, reports, exports
 
 Typical use::
 
