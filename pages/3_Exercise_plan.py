@@ -62,10 +62,17 @@ except PostureError as err:
              f"\n\nError code: `{err.code}`", icon="🚫")
     st.stop()
 
+def refer(plan) -> None:  # measured signs for a clinician (a pelvis not level): first
+    for n, note in enumerate(plan.clinician_notes):
+        st.container(key=f"clinician-note-{n}").warning(f"**{note.title}**\n\n{note.why}",
+                                                         icon="🩺")
+
+
 if not inp.usable:
     # no tilt, no plan: say why in plain words (retake only helps when the view was bad)
     plan = make_plan(inp)
     st.markdown("### No exercise plan yet")
+    refer(plan)
     reasons = inp.abstain_reasons or ("the analysis did not produce a measurement",)
     st.info("\n".join(f"- {reason_text(r)}" for r in reasons), icon="ℹ️")
     if not all(reason_code(r) == "estimator_unavailable" for r in reasons):
@@ -153,6 +160,7 @@ with head, st.container(key="plan-head"):
         st.caption(f"Based on pelvic tilt {tilt:+.1f}° ({shown.band_text}), "
                    f"from your {current.origin if current else 'saved'} check.")
     st.markdown(f"### {plan.headline}")
+    refer(plan)
 if current is not None and current.overlay is not None and result is current.result:
     st.html("<style>.st-key-plan-photo{padding-top:2rem}"
             ".st-key-plan-photo img{max-height:50vh;width:auto!important;"

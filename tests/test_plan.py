@@ -443,3 +443,63 @@ def test_anatomy_check_catches_a_backwards_knee():
     fig = ill.standing()
     fig.leg("near", -90, -60)  # shin swung forward of the thigh: knee bent backwards
     assert any("knee" in p for p in ill.anatomy_problems(fig, "bad"))
+
+
+# --------------------------------------------------------------------------- front view (28)
+
+OBLIQUE = dict(pelvic_tilt_deg=14.0, severity="moderate", pelvic_obliquity_deg=-3.24)
+
+
+def test_flagged_obliquity_adds_a_see_a_clinician_note_beside_the_exercises():
+    plan = make_plan(PlanInput(**OBLIQUE, obliquity_flag=True))
+    assert plan.profile == "anterior" and plan.items  # the tilt's plan, not alone
+    (note,) = plan.clinician_notes
+    assert note.flag == "obliquity_flag"
+    assert note.title.startswith("See a clinician") and "right side higher" in note.title
+    assert "3.2°" in note.title and "leg length" in note.why
+    text = format_plan_text(plan)
+    assert text.index(note.title) < text.index("1. ")  # above the exercises
+    assert plan_to_dict(plan)["clinician_notes"][0]["title"] == note.title
+    json.dumps(plan_to_dict(plan))
+    left = make_plan(PlanInput(**{**OBLIQUE, "pelvic_obliquity_deg": 2.0}, obliquity_flag=True))
+    assert "left side higher" in left.clinician_notes[0].title
+
+
+@pytest.mark.parametrize("flag", [False, None])
+def test_obliquity_not_flagged_gives_no_note(flag):
+    plan = make_plan(PlanInput(**OBLIQUE, obliquity_flag=flag))
+    assert plan.clinician_notes == ()
+    assert "not level" not in format_plan_text(plan)
+
+
+def test_front_photo_alone_flagged_gets_the_note_without_exercises():
+    inp = PlanInput(ok=True, abstained=True, abstain_reasons=("no_side_view",),
+                    pelvic_obliquity_deg=4.0, obliquity_flag=True)
+    plan = make_plan(inp)
+    assert plan.items == () and plan.clinician_notes
+    assert "left side higher" in plan.clinician_notes[0].title
+
+
+def test_plan_documents_show_the_note():
+    from posture.plan.document import plan_html, plan_text
+
+    plan = make_plan(PlanInput(**OBLIQUE, obliquity_flag=True))
+    title = plan.clinician_notes[0].title
+    assert title in plan_text(plan)
+    assert "your pelvis is not level" in plan_html(plan)
+
+
+def test_rules_need_a_note_for_every_sign_the_library_flags():
+    rules = _rules()
+    del rules["refer"]["pelvic_obliquity"]
+    with pytest.raises(DataFileError, match=r"refer: needs a rule for each of "
+                       r"\['obliquity_flag'\]"):
+        validate_rules(rules, load_catalogue())
+    rules = _rules()
+    rules["refer"]["pelvic_obliquity"]["when"] = "forward_head"
+    with pytest.raises(DataFileError, match=r"refer\.pelvic_obliquity\.when"):
+        validate_rules(rules, load_catalogue())
+    rules = _rules()
+    rules["refer"]["pelvic_obliquity"]["sources"] = []
+    with pytest.raises(DataFileError, match=r"refer\.pelvic_obliquity\.sources"):
+        validate_rules(rules, load_catalogue())

@@ -29,7 +29,7 @@ from .catalogue import (
     validate_catalogue,
     validate_rules,
 )
-from .match import choose_profile, dose_text, make_plan, render
+from .match import choose_profile, clinician_notes, dose_text, make_plan, render
 from .model import (
     ADDON_FLAGS,
     CATALOGUE_PATH,
@@ -46,6 +46,7 @@ from .model import (
     THOMAS_ANSWERS,
     THOMAS_LABELS,
     Catalogue,
+    ClinicianNote,
     Exercise,
     Plan,
     PlanInput,
@@ -57,8 +58,9 @@ from .render import format_plan_text, plan_to_dict
 __all__ = [
     "ADDON_FLAGS", "CATALOGUE_PATH", "DATA_DIR", "DOSE_FIELDS", "DOSE_LEVELS", "FINDINGS",
     "IMAGE_DIR", "KINDS", "PROFILES", "RULES_PATH", "SAFETY_PATH", "SEVERITIES",
-    "THOMAS_ANSWERS", "THOMAS_LABELS", "Catalogue", "Exercise", "Plan", "PlanInput",
-    "PlanItem", "ThomasGuide", "choose_profile", "dose_text", "format_plan_text",
+    "THOMAS_ANSWERS", "THOMAS_LABELS", "Catalogue", "ClinicianNote", "Exercise", "Plan",
+    "PlanInput", "PlanItem", "ThomasGuide", "choose_profile", "clinician_notes", "dose_text",
+    "format_plan_text",
     "load_catalogue", "load_rules", "load_safety", "make_plan", "plan_to_dict", "render",
     "thomas_test_guide", "validate_catalogue", "validate_rules",
 ]

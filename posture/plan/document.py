@@ -85,6 +85,8 @@ def plan_text(plan, result: dict | None = None,
         out += [wrap(s, "  - ", "    ") for s in lines]
         out.append("")
     out += [wrap(plan.headline), ""]
+    for note in plan.clinician_notes:  # before the exercises: they are not the only advice
+        out += [wrap(note.title), wrap(note.why, "  "), ""]
     if plan.retake_guidance:
         out.append("How to retake the photo:")
         out += [wrap(g, "  - ", "    ") for g in plan.retake_guidance]
@@ -130,6 +132,9 @@ def plan_html(plan, result: dict | None = None,
         out.append(f"<h2>Safety questions (your answers)</h2><ul class='small'>{_li(lines)}"
                    "</ul>")
     out.append(f"<p><b>{e(plan.headline)}</b></p>")
+    for note in plan.clinician_notes:
+        out.append(f"<div class='flags'><p><b>{e(note.title)}</b></p>"
+                   f"<p class='small'>{e(note.why)}</p></div>")
     if plan.retake_guidance:
         out.append(f"<h2>How to retake the photo</h2><ul>{_li(plan.retake_guidance)}</ul>")
     for n, it in enumerate(plan.items, 1):

@@ -12,8 +12,10 @@ from posture.errors import InputError
 
 from .catalogue import load_catalogue, load_rules, load_safety, thomas_test_guide
 from .model import (
+    REFER_FLAGS,
     THOMAS_ANSWERS,
     Catalogue,
+    ClinicianNote,
     Exercise,
     Plan,
     PlanInput,
@@ -47,7 +49,20 @@ def _template_values(inp: PlanInput) -> _Blank:
     )
     if inp.pelvic_tilt_interval_deg is not None:
         vals["lo"], vals["hi"] = (_deg(v) for v in inp.pelvic_tilt_interval_deg)
+    ob = inp.pelvic_obliquity_deg
+    if ob is not None:  # + = the subject's left side higher
+        vals["obliquity_abs"] = f"{abs(ob):.1f}°"
+        vals["obliquity_high"] = "left" if ob > 0 else "right" if ob < 0 else ""
     return vals
+
+
+def clinician_notes(inp: PlanInput, rules: Mapping[str, Any]) -> tuple[ClinicianNote, ...]:
+    """The "see a clinician" notes of the measured signs flagged in ``inp`` (``refer`` in
+    plan_rules.yaml), in the file's order; none when nothing is flagged."""
+    values = _template_values(inp)
+    return tuple(ClinicianNote(r["when"], render(r["title"], values), render(r["why"], values))
+                 for r in rules["refer"].values()
+                 if r["when"] in REFER_FLAGS and getattr(inp, r["when"]) is True)
 
 
 def render(template: str, values: Mapping[str, str]) -> str:
@@ -158,6 +173,7 @@ def _abstained_plan(
         profile=None,
         red_flags_intro=safety["red_flags_intro"],
         catalogue_version=cat.version,
+        clinician_notes=clinician_notes(inp, rules),
     )
 
 
@@ -235,6 +251,7 @@ def make_plan(
         thomas_test=thomas_test,
         red_flags_intro=safety["red_flags_intro"],
         catalogue_version=cat.version,
+        clinician_notes=clinician_notes(inp, rules),
     )
 
 

@@ -46,6 +46,11 @@ THOMAS_ANSWERS = ("yes", "no", "unsure")
 THOMAS_LABELS = {None: "not done", "yes": "yes (hip flexors tight)", "no": "no",
                  "unsure": "unsure"}
 ADDON_FLAGS = ("forward_head", "knee_hyperextension")
+#: Measured signs that call for a clinician in person (plan_rules.yaml ``refer``): a
+#: :class:`PlanInput` flag each. A leg-length difference shows in a standing photo as an
+#: obliquity of the pelvis, so its note is the obliquity's (the library measures no
+#: separate leg-length sign).
+REFER_FLAGS = ("obliquity_flag",)
 _ID_RE = re.compile(r"^[a-z0-9]+(-[a-z0-9]+)*$")
 
 
@@ -108,6 +113,10 @@ class PlanInput:
     knee_hyperextension: bool | None = None
     knee_angle_deg: float | None = None
     trunk_lean_deg: float | None = None
+    #: front/back view (issue 28): degrees, + = the subject's left side higher
+    pelvic_obliquity_deg: float | None = None
+    #: |obliquity| beyond thresholds.yaml ``frontal.obliquity_flag_deg``: see a clinician
+    obliquity_flag: bool | None = None
 
     @classmethod
     def from_reading(cls, r: Reading) -> PlanInput:
@@ -120,6 +129,8 @@ class PlanInput:
             head_neck_angle_deg=r.head_neck_angle_deg,
             knee_hyperextension=r.knee_hyperextension, knee_angle_deg=r.knee_angle_deg,
             trunk_lean_deg=r.trunk_lean_deg,
+            pelvic_obliquity_deg=_value(r, "pelvic_obliquity"),
+            obliquity_flag=getattr(r, "obliquity_flag", None),
         )
 
     @classmethod
@@ -145,6 +156,22 @@ class PlanInput:
     def usable(self) -> bool:
         """True when the analysis can carry a plan (ok and not abstained)."""
         return self.ok and not self.abstained
+
+
+def _value(r: Reading, name: str) -> float | None:
+    """A measurement's value by name (None where the reading has none)."""
+    m = r.measurement(name)
+    return None if m is None else m.value
+
+
+@dataclass(frozen=True)
+class ClinicianNote:
+    """A measured sign a clinician should check in person, shown above the exercises:
+    ``title`` (what was seen) and ``why`` (in plain words)."""
+
+    flag: str
+    title: str
+    why: str
 
 
 @dataclass(frozen=True)
@@ -180,5 +207,7 @@ class Plan:
     thomas_test: str | None = None
     red_flags_intro: str = ""
     catalogue_version: int | None = None
+    #: "see a clinician" notes from measured signs (e.g. a pelvis not level), shown first
+    clinician_notes: tuple[ClinicianNote, ...] = ()
 
 

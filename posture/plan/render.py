@@ -5,7 +5,7 @@ from __future__ import annotations
 import textwrap
 from typing import Any
 
-from .model import Plan, PlanItem, ThomasGuide
+from .model import ClinicianNote, Plan, PlanItem, ThomasGuide
 
 # --------------------------------------------------------------------------- output
 
@@ -23,6 +23,8 @@ def _wrap(text: str, indent: str = "", first: str | None = None, width: int = 88
 def format_plan_text(plan: Plan) -> str:
     """Render a plan for the terminal (plain text, 88 columns)."""
     out = ["EXERCISE PLAN", "=============", _wrap(plan.headline), ""]
+    for note in plan.clinician_notes:  # before the exercises: they are not the only advice
+        out += [_wrap(note.title), _wrap(note.why, "  ", "  "), ""]
     if plan.retake_guidance:
         out.append("How to retake the photo:")
         out += [_wrap(g, "    ", "  - ") for g in plan.retake_guidance]
@@ -58,7 +60,7 @@ def format_plan_text(plan: Plan) -> str:
 
 
 def _plain(obj: Any) -> Any:
-    if isinstance(obj, ThomasGuide | PlanItem | Plan):
+    if isinstance(obj, ThomasGuide | PlanItem | Plan | ClinicianNote):
         return {k: _plain(v) for k, v in vars(obj).items()}
     if isinstance(obj, tuple | list):
         return [_plain(v) for v in obj]

@@ -24,6 +24,7 @@ from .model import (
     FINDINGS,
     KINDS,
     PROFILES,
+    REFER_FLAGS,
     SEVERITIES,
     THOMAS_ANSWERS,
 )
@@ -160,6 +161,16 @@ class AddonRule(DataSchema):
     items: list[RuleItem]
 
 
+class ReferRule(DataSchema):
+    """A measured sign that sends the person to a clinician: the plan's note when the
+    input's flag ``when`` is true (``title``/``why`` are templates), with its sources."""
+
+    when: Literal[REFER_FLAGS]
+    title: Text
+    why: Text
+    sources: Texts
+
+
 class ThomasRule(DataSchema):
     add: list[RuleItem] = []
     emphasis: list[str] = []
@@ -208,6 +219,7 @@ class RulesFile(DataSchema):
     kind_order: list[Kind]
     profiles: dict[Profile, ProfileRule]
     addons: dict[str, AddonRule]
+    refer: dict[str, ReferRule]
     thomas: ThomasRules
     thomas_guide_for: list[Profile]
     notes: Notes
@@ -221,6 +233,9 @@ class RulesFile(DataSchema):
             raise At(("profiles",), f"must define exactly {list(PROFILES)}")
         if self.min_items > self.max_items:
             raise At(("min_items",), "must not exceed max_items")
+        missing = sorted(set(REFER_FLAGS) - {r.when for r in self.refer.values()})
+        if missing:  # a sign the library flags must never pass without its note
+            raise At(("refer",), f"needs a rule for each of {missing}")
         exercises = _context(info, "catalogue").exercises
         groups = [(("profiles", n, "items"), n, p.items) for n, p in self.profiles.items()]
         for answer in THOMAS_ANSWERS:
