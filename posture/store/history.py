@@ -49,31 +49,57 @@ from .records import AssessmentRecord
 
 @dataclass(frozen=True)
 class MetricSpec:
-    """A metric of the contract that is tracked over time (unit: degrees)."""
+    """A metric of the contract that is tracked over time (unit: degrees).
+
+    ``convention`` is the registry's sign in a few words (``sign``); ``view`` the view
+    that measures it (side, front). A metric without retake figures in ``change.yaml``
+    (``judged`` False) is charted and compared, but its change is not judged."""
 
     name: str  # as in the contract's ``measurements[].name``
     label: str
     key: str  # top-level contract key of the value
     convention: str
+    view: str = "side"
 
     @property
-    def mdc_deg(self) -> float:
-        """Minimal detectable change, degrees (``posture/data/change.yaml``)."""
-        return retake_figures()[self.name].mdc95_deg
+    def judged(self) -> bool:
+        """Whether a retake figure exists to judge a change by."""
+        return self.name in retake_figures()
+
+    @property
+    def mdc_deg(self) -> float | None:
+        """Minimal detectable change, degrees (``posture/data/change.yaml``); None where
+        no retake figure exists yet."""
+        fig = retake_figures().get(self.name)
+        return None if fig is None else fig.mdc95_deg
 
     @property
     def mdc_source(self) -> str:
-        return retake_figures()[self.name].source
+        fig = retake_figures().get(self.name)
+        return NO_RETAKE_FIGURE if fig is None else fig.source
 
 
-#: The tracked metrics: the registry's measures in degrees (``posture/data/measures.yaml``)
-#: that have retake figures (``change.yaml``) to judge a change by.
-METRICS: tuple[MetricSpec, ...] = tuple(
-    MetricSpec(s.name, s.label, s.key, s.sign) for s in measures()
-    if s.unit == "deg" and s.name in retake_figures())
+#: What a change of a metric without retake figures says instead of a verdict.
+NO_RETAKE_FIGURE = "no retake figure yet: the change is not judged"
+
+
+def tracked() -> tuple[MetricSpec, ...]:
+    """The tracked metrics: the registry's measures in degrees
+    (``posture/data/measures.yaml``), in its order; those without retake figures in
+    ``change.yaml`` too (their changes are shown, not judged)."""
+    return tuple(MetricSpec(s.name, s.label, s.key, s.sign, s.view) for s in measures()
+                 if s.unit == "deg")
+
+
+def _by_name() -> dict[str, MetricSpec]:
+    return {m.name: m for m in tracked()}
+
+
+#: The tracked metrics when the package was loaded (:func:`tracked`).
+METRICS: tuple[MetricSpec, ...] = tracked()
 METRIC_BY_NAME = {m.name: m for m in METRICS}
-#: Minimal detectable change (MDC95) per metric, degrees (``posture/data/change.yaml``).
-MDC_DEG = {m.name: m.mdc_deg for m in METRICS}
+#: Minimal detectable change (MDC95) per judged metric, degrees (``change.yaml``).
+MDC_DEG = {m.name: m.mdc_deg for m in METRICS if m.judged}
 
 
 @dataclass(frozen=True)
@@ -95,7 +121,7 @@ def metric_value(result: dict[str, Any], name: str) -> tuple[float | None, tuple
     (:meth:`posture.result.Reading.metric`)."""
     from ..contract import from_dict
 
-    METRIC_BY_NAME[name]  # KeyError for a metric that is not tracked
+    _by_name()[name]  # KeyError for a metric that is not tracked
     try:
         return from_dict(result).metric(name)
     except InputError:
@@ -103,11 +129,12 @@ def metric_value(result: dict[str, Any], name: str) -> tuple[float | None, tuple
 
 
 def trend(records: Iterable[AssessmentRecord],
-          metrics: Sequence[str] = tuple(METRIC_BY_NAME)) -> dict[str, tuple[TrendPoint, ...]]:
-    """Time series per metric, oldest first; abstentions appear with value None."""
+          metrics: Sequence[str] | None = None) -> dict[str, tuple[TrendPoint, ...]]:
+    """Time series per metric (default: every tracked one), oldest first; abstentions
+    appear with value None."""
     recs = sorted(records, key=lambda r: (r.taken_at, r.id))
     out: dict[str, tuple[TrendPoint, ...]] = {}
-    for name in metrics:
+    for name in (tuple(_by_name()) if metrics is None else metrics):
         pts = []
         for r in recs:
             v, iv, cov = r.reading.metric(name)
@@ -118,13 +145,14 @@ def trend(records: Iterable[AssessmentRecord],
 
 
 def trend_rows(records: Iterable[AssessmentRecord]) -> list[dict[str, Any]]:
-    """Long-form rows (one per assessment and metric with a value) for charts."""
-    rows = []
+    """Long-form rows (one per assessment and metric with a value) for charts: a metric
+    no record holds (a front-view measure of side-only records) has none."""
+    rows, by_name = [], _by_name()
     for name, pts in trend(records).items():
         for p in pts:
             if p.value is not None:
                 rows.append({"assessment_id": p.assessment_id, "taken_at": p.taken_at,
-                             "metric": METRIC_BY_NAME[name].label, "value": p.value,
+                             "metric": by_name[name].label, "value": p.value,
                              "lo": p.lo, "hi": p.hi})
     return rows
 
@@ -140,9 +168,13 @@ class MetricChange:
     """The change of one metric between two assessments (degrees).
 
     ``threshold`` is the MDC95 used (None where it does not apply or a value is missing);
-    ``rule`` is "mdc" or "not applicable" (None without a change); ``exceeds_uncertainty``
-    is True when the change is larger than the MDC95 (a likely real change), False when
-    within it, None when it cannot be said; ``words`` say so for a patient.
+    ``rule`` is "mdc", "not applicable" (two methods) or "no retake figure" (the metric
+    has none in ``change.yaml`` yet; not judged), None without a change;
+    ``exceeds_uncertainty`` is True when the change is larger than the MDC95 (a likely
+    real change), False when within it, None when it cannot be said; ``words`` say so
+    for a patient. ``sign`` is the registry's sign convention in words, ``view`` the
+    view that measures the metric and ``intervals`` the two values' intervals (degrees,
+    None where there is none).
     """
 
     metric: str
@@ -155,6 +187,9 @@ class MetricChange:
     exceeds_uncertainty: bool | None
     words: str = ""
     methods: tuple[str, str] = ("", "")
+    sign: str = ""
+    view: str = "side"
+    intervals: tuple[tuple[float, float] | None, tuple[float, float] | None] = (None, None)
 
 
 @dataclass(frozen=True)
@@ -174,16 +209,28 @@ class Comparison:
 
 def compare(before: AssessmentRecord, after: AssessmentRecord) -> Comparison:
     """Differences ``after − before`` for every tracked metric, each judged against the
-    metric's MDC95 (rule in the module docstring)."""
+    metric's MDC95 (rule in the module docstring). A metric of another view than the side
+    (front) is listed only when either assessment holds it; one without retake figures
+    gets its change and no verdict (rule "no retake figure")."""
     changes = []
-    for spec in METRICS:
-        va, _, _ = before.reading.metric(spec.name)
-        vb, _, _ = after.reading.metric(spec.name)
+    for spec in tracked():
+        va, iva, _ = before.reading.metric(spec.name)
+        vb, ivb, _ = after.reading.metric(spec.name)
+        if spec.view != "side" and va is None and vb is None:
+            continue  # side-only records compare as before
         how = (record_method(before, spec.name), record_method(after, spec.name))
+        extra = {"sign": spec.convention, "view": spec.view, "intervals": (iva, ivb)}
+        if not spec.judged:
+            change = None if va is None or vb is None else round(float(vb) - float(va), 2)
+            changes.append(MetricChange(
+                spec.name, spec.label, va, vb, change, None,
+                None if change is None else "no retake figure", None,
+                "" if change is None else NO_RETAKE_FIGURE, how, **extra))
+            continue
         v = judge_change(spec.name, va, vb, *how)
         rule = None if v.change_deg is None else ("mdc" if v.applies else "not applicable")
         changes.append(MetricChange(spec.name, spec.label, va, vb, v.change_deg,
-                                    v.mdc95_deg, rule, v.real, v.words, how))
+                                    v.mdc95_deg, rule, v.real, v.words, how, **extra))
     days = (after.taken_at - before.taken_at).total_seconds() / 86400.0
     return Comparison(before.id, after.id, round(days, 1), before.severity, after.severity,
                       tuple(changes))
