@@ -411,7 +411,15 @@ def compare_tab(s, p: Patient, recs, viewer: Viewer) -> None:
     if len(recs) < 2:
         st.info("Two saved assessments are needed for a comparison.", icon="⚖️")
         return
-    from posture.present.compare import annotated, blend, method_of, with_header
+    from posture.present.compare import (
+        annotated,
+        blend,
+        change_interval,
+        change_label,
+        change_vary,
+        method_of,
+        with_header,
+    )
 
     c1, c2 = st.columns(2)
     before = pick("Before", recs, 0, c1, "cmp_a")
@@ -432,14 +440,15 @@ def compare_tab(s, p: Patient, recs, viewer: Viewer) -> None:
                "pelvis line at the recorded tilt. Records without a photo show their "
                "landmarks.")
     c = compare(before, after)
-    rows = [{"Metric": x.label,
-             "Before": f"{fmt(x.before)} ({method_of(before, x.metric)})"
+    rows = [{"Metric": change_label(x),
+             "Before": _with_interval(f"{fmt(x.before)} ({method_of(before, x.metric)})",
+                                      change_interval(x, 0))
              if x.before is not None else "—",
-             "After": f"{fmt(x.after)} ({method_of(after, x.metric)})"
+             "After": _with_interval(f"{fmt(x.after)} ({method_of(after, x.metric)})",
+                                     change_interval(x, 1))
              if x.after is not None else "—",
              "Change": fmt(x.change),
-             "Retakes vary up to": "does not apply" if x.rule == "not applicable"
-             else "—" if x.threshold is None else f"±{x.threshold:.1f}°",
+             "Retakes vary up to": change_vary(x),
              "Real change?": change_words(x) if x.change is not None else "—"}
             for x in c.changes]
     st.dataframe(pd.DataFrame(rows), hide_index=True, width="stretch")
@@ -455,7 +464,13 @@ def compare_tab(s, p: Patient, recs, viewer: Viewer) -> None:
                    detail=f"progress PDF #{before.id} to #{after.id}")
     st.caption(f"{c.days_between:g} days apart. {mdc_sentence('pelvic_tilt')} The other "
                "findings use 5° (photo posture apps; not yet measured on this tool's "
-               "retakes). Beside each value: how it was obtained.")
+               "retakes). Beside each value: how it was obtained."
+               + (" Front-view measures: no retake figure yet, so their change is shown "
+                  "and not judged." if any(x.view != "side" for x in c.changes) else ""))
+
+
+def _with_interval(value: str, interval: str) -> str:
+    return f"{value}, {interval}" if interval else value
 
 
 def export_tab(s, p: Patient, viewer: Viewer) -> None:

@@ -17,16 +17,16 @@ from posture.measures import MeasureSpec
 #: The front view's measures as the agreed API names them (unit, key, interval key, flag).
 FRONT = (
     ("pelvic_obliquity", "deg", "pelvic_obliquity_deg", "pelvic_obliquity_interval_deg",
-     "Pelvic obliquity", "positive = subject's left side higher"),
+     "Pelvic obliquity", "positive = left side higher"),
     ("shoulder_level", "deg", "shoulder_level_deg", None, "Shoulder level",
-     "positive = subject's left side higher"),
+     "positive = left side higher"),
     ("head_tilt", "deg", "head_tilt_deg", None, "Head tilt",
-     "positive = subject's left side higher"),
+     "positive = left side higher"),
     ("trunk_shift", "stature", "trunk_shift_stature", None, "Trunk shift",
-     "positive = toward the subject's left"),
-    ("knee_frontal_left", "deg", "knee_frontal_left_deg", None, "Left knee (front)",
+     "positive = toward the left"),
+    ("knee_frontal_left", "deg", "knee_frontal_left_deg", None, "Left knee alignment",
      "positive = valgus"),
-    ("knee_frontal_right", "deg", "knee_frontal_right_deg", None, "Right knee (front)",
+    ("knee_frontal_right", "deg", "knee_frontal_right_deg", None, "Right knee alignment",
      "positive = valgus"),
 )
 FRONT_KEYS = tuple(k for f in FRONT for k in (f[2], f[3]) if k)
@@ -49,9 +49,11 @@ def frontal_registry(monkeypatch) -> None:
     full = specs + tuple(_spec(*f) for f in FRONT)
     import posture.contract
     import posture.present.export
+    import posture.present.report_pdf
     import posture.store.history
 
-    for mod in (reg, posture.contract, posture.present.export, posture.store.history):
+    for mod in (reg, posture.contract, posture.present.export, posture.store.history,
+                posture.present.report_pdf):
         monkeypatch.setattr(mod, "measures", lambda: full)
 
 

@@ -308,3 +308,33 @@ def method_of(record, metric: str) -> str:
     from ..store.history import record_method
 
     return record_method(record, metric)
+
+
+# -- the before/after table's cells (the clinic page and the progress PDF) ------------------
+
+def change_label(x) -> str:
+    """A compared metric's name (:class:`posture.store.history.MetricChange`); a front-view
+    measure with its sign in words, e.g. "Pelvic obliquity (positive = left side higher)"
+    (the side view's rows read as before issue 28)."""
+    return x.label if x.view == "side" else f"{x.label} ({x.sign})"
+
+
+def change_interval(x, which: int) -> str:
+    """The interval of the before (``which`` 0) or after (1) value of a front-view measure,
+    "interval a to b" (degrees); "" for a side-view row or a value without one."""
+    from .format import deg
+
+    iv = x.intervals[which]
+    if x.view == "side" or iv is None or (x.before, x.after)[which] is None:
+        return ""
+    return f"interval {deg(iv[0])} to {deg(iv[1])}"
+
+
+def change_vary(x) -> str:
+    """How much retakes vary, for the table: ±MDC95, "does not apply" (two methods), "no
+    retake figure yet" (a measure without retake figures: its change is not judged)."""
+    if x.rule == "not applicable":
+        return "does not apply"
+    if x.rule == "no retake figure" or (x.change is None and x.view != "side"):
+        return "no retake figure yet"
+    return "—" if x.threshold is None else f"±{x.threshold:.1f}°"

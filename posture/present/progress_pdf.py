@@ -95,7 +95,7 @@ def _pictures(pdf: Doc, pictures, before, after) -> None:
 
 
 def _changes(pdf: Doc, c, before, after) -> None:
-    from .compare import method_of
+    from .compare import change_interval, change_label, change_vary, method_of
 
     pdf.heading("Change")
     heads = FontFace(emphasis="BOLD", color=(255, 255, 255), fill_color=ACCENT)
@@ -111,10 +111,11 @@ def _changes(pdf: Doc, c, before, after) -> None:
             if x.change is not None and how[0] != how[1]:
                 differ.append(f"{x.label}: {how[0]} before, {how[1]} after")
             r = table.row()
-            vary = "does not apply" if x.rule == "not applicable" else \
-                "—" if x.threshold is None else f"±{x.threshold:.1f}°"
-            for v in (x.label, _with_method(x.before, how[0]), _with_method(x.after, how[1]),
-                      deg(x.change), vary, x.words or "—"):
+            values = [_with_method(v, h) + (f"\n{change_interval(x, i)}"
+                                            if change_interval(x, i) else "")
+                      for i, (v, h) in enumerate(((x.before, how[0]), (x.after, how[1])))]
+            for v in (change_label(x), *values, deg(x.change), change_vary(x),
+                      x.words or "—"):
                 r.cell(pdf.t(v))
     pdf.ln(1)
     if differ:
@@ -124,7 +125,10 @@ def _changes(pdf: Doc, c, before, after) -> None:
              "from the photo, with a 90% interval), clinician-placed (ASIS and PSIS placed "
              "by hand on the photo; no interval), from landmarks (pose key points). "
              + mdc_sentence("pelvic_tilt") + " The other findings use 5° (photo posture "
-             "apps; not yet measured on this tool's retakes).", 8, muted=True)
+             "apps; not yet measured on this tool's retakes)."
+             + (" Front-view measures (from a front or back photo, sides the person's "
+                "own): no retake figure yet, so their change is shown and not judged."
+                if any(x.view != "side" for x in c.changes) else ""), 8, muted=True)
 
 
 def _palpation(pdf: Doc, records, before, after) -> None:

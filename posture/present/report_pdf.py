@@ -17,10 +17,11 @@ from fpdf.fonts import FontFace
 
 from ..contract import from_dict
 from ..errors import PostureError
+from ..measures import MeasureSpec, measures
 from ..palpation import WHICH_NUMBER, PalpationEstimate, palpation_equivalent
 from ..plan import THOMAS_LABELS, Plan
 from ..result import Reading
-from ..store.history import METRICS
+from ..store.history import tracked
 from ..store.records import AssessmentRecord, Patient
 from .format import deg
 from .overlay import mark_landmarks
@@ -51,7 +52,7 @@ def _metric_rows(r: Reading, palpation: PalpationEstimate | None = None
     palpation-equivalent value with the wider interval (``palpation``, e.g. calibrated to
     the clinic's meter, or else the uncalibrated one of ``r``)."""
     rows = []
-    for spec in METRICS:
+    for spec in (m for m in tracked() if m.view == "side"):  # the front view: _frontal
         v, iv, _ = r.metric(spec.name)
         if v is None:
             value, interval = "not measured", ""
@@ -126,6 +127,8 @@ def build_report(
     pdf.add_page()
     _title(pdf, result, patient, taken_at, include_name)
     _findings(pdf, result, photo, draw_landmarks, palpation)
+    if front_kinds(result):
+        _frontal(pdf, result)
     _clinical(pdf, thomas_test, notes, corrections)
     if plan is not None:
         plan_section(pdf, plan)
@@ -195,6 +198,67 @@ def _findings(pdf: Doc, result, photo, draw_landmarks,
     _severity(pdf, result)
     pdf.set_left_margin(15)
     pdf.set_y(max(pdf.get_y(), bottom) + 2)
+
+
+def front_kinds(r: Reading) -> tuple[str, ...]:
+    """The views other than the side one that ``r`` was measured from ("front", "back";
+    issue 28), in order; () for a side-only result (every result before issue 28)."""
+    views = getattr(r, "views", None) or r.extra.get("views") or ()
+    return tuple(v for v in views if v != "side")
+
+
+def obliquity_flagged(r: Reading) -> bool:
+    """Whether the pelvic obliquity is flagged (``obliquity_flag``: beyond
+    ``thresholds.yaml`` frontal.obliquity_flag_deg)."""
+    flag = getattr(r, "obliquity_flag", None)
+    return (r.extra.get("obliquity_flag") if flag is None else flag) is True
+
+
+def frontal_value(spec: MeasureSpec, v: float | None) -> str:
+    """A frontal measure's value with its unit: degrees, or percent of stature."""
+    if v is None:
+        return "not measured"
+    return deg(v) if spec.unit == "deg" else f"{100 * v + 0.0:+.1f}% of height"
+
+
+def _frontal(pdf: Doc, result: Reading) -> None:
+    """The front (or back) photo's measures, each with its unit, sign in words and
+    interval, and the "see a clinician" note when the pelvic obliquity is flagged."""
+    kinds = front_kinds(result)
+    pdf.heading("Front view" if kinds == ("front",) else
+                f"{' and '.join(k.capitalize() for k in kinds)} view")
+    if obliquity_flagged(result):
+        for note in _clinician_notes(result):
+            pdf.para(note.title, 10, bold=True)
+            pdf.para(note.why, 8.5)
+    heads = FontFace(emphasis="BOLD", color=(255, 255, 255), fill_color=ACCENT)
+    pdf.set_font(pdf.family, "", 8.8)
+    with pdf.table(col_widths=(40, 30, 40, 70), width=180, align="LEFT", line_height=4.6,
+                   headings_style=heads, text_align="LEFT") as table:
+        r = table.row()
+        for h_ in ("Measure", "Value", "Interval", "Sign"):
+            r.cell(pdf.t(h_))
+        for spec in (m for m in measures() if m.view != "side"):
+            v, iv, _ = result.metric(spec.name)
+            r = table.row()
+            for c in (spec.label, frontal_value(spec, v),
+                      "" if v is None else "not estimated" if iv is None else
+                      f"{frontal_value(spec, iv[0])} to {frontal_value(spec, iv[1])}",
+                      spec.sign):
+                r.cell(pdf.t(c))
+    pdf.para("Sides are the person's own (in a front photo their left is on the image's "
+             "right). Severity and the plan's tilt come from the side view.", 7.8, muted=True)
+
+
+def _clinician_notes(result: Reading):
+    """The plan's "see a clinician" notes for ``result`` (plan_rules.yaml ``refer``), the
+    obliquity flag taken from wherever the result holds it."""
+    from dataclasses import replace
+
+    from ..plan import PlanInput, clinician_notes, load_rules
+
+    inp = replace(PlanInput.from_reading(result), obliquity_flag=True)
+    return clinician_notes(inp, load_rules())
 
 
 def _severity(pdf: Doc, result: Reading) -> None:
