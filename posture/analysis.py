@@ -1,4 +1,4 @@
-"""The whole flow in one place: image → pose → sagittal → metrics → severity.
+"""The whole flow in one place: image → pose → view kind → side/front view → metrics.
 
 ``Analyzer`` holds one pose landmarker (load once, reuse, close); ``analyze`` is the
 one-shot convenience. The result is an :class:`Assessment`: everything the presentation
@@ -18,6 +18,7 @@ from .classify import classify_tilt
 from .config import partial_thresholds, thresholds
 from .errors import InputError, NoPersonError, PostureError
 from .estimator import PATCH_JITTER, EstimatorModel, load_estimator, pelvis_patch
+from .front_view import FRONTAL_KINDS, assess_front, combine
 from .horizon import LEVEL, Roll, Segments, line_segments, roll_from_segments
 from .images import Frame, load_image
 from .metrics import Measurements, measure_views
@@ -34,6 +35,7 @@ from .sagittal import (
     view_scores,
 )
 from .sagittal_geometry import LANDMARK_PAIRS
+from .view_kind import classify_view
 
 RollMode = Literal["auto", "none"] | Roll
 #: In VIDEO mode, re-estimate camera roll every this many frames with a person in them.
@@ -169,6 +171,13 @@ def assess_views(views: list[View], model: EstimatorModel | None, *,
     if views[0].result.primary is None:
         raise no_person_error(first.width, first.height)
     views = [v for v in views if v.result.primary is not None]
+    kind = classify_view(views[0].result.primary)
+    if kind.kind in FRONTAL_KINDS:  # a front or back photo (issue 28); a side one as before
+        rep_roll = views[0].roll if report_roll is None else report_roll
+        dets = ([(v.result.primary, v.roll) for v in views[:2]] if len(views) > 1 or
+                report is None else [(report.primary, rep_roll)])  # a stream's mirror frame
+        return assess_front(kind, dets, first, rep_roll, model_variant=model_variant,
+                            estimator_meta=model.meta if model else {})
     pooled, sides = judge_views(views)
     side = sides[0]
     est = thresholds()["estimate"]
@@ -242,8 +251,6 @@ def reassess(a: Assessment, corrections: dict[str, tuple[float, float]],
     twin by the same offset, so the midpoints follow). Placing both ``asis`` and ``psis``
     replaces the learned pelvic tilt with the angle of the placed line (roll removed).
     """
-    from dataclasses import replace
-
     from .metrics import TILT_CONVENTION, Measurement
     from .pose import PoseResult
 
@@ -292,8 +299,6 @@ def reassess(a: Assessment, corrections: dict[str, tuple[float, float]],
 def _withhold_learned(m: Measurements) -> Measurements:
     """The measurements with the estimator's (``interval: learned`` in the registry)
     blanked: they are withheld whenever the tilt is."""
-    from dataclasses import replace
-
     from .measures import measures
 
     blank = dict(value=None, interval=None, coverage=None)
@@ -374,6 +379,12 @@ class Analyzer:
         result = self.landmarker.detect(frame)
         return assess(result, self.estimator, self._roll(rgb, result, segments),
                       model_variant=self.landmarker.bundle.variant, rgb=rgb)
+
+    def analyze_views(self, side: str | os.PathLike | bytes | np.ndarray | Frame,
+                      front: str | os.PathLike | bytes | np.ndarray | Frame) -> Assessment:
+        """One assessment of a side and a front (or back) photo of one person (ValueError
+        for a wrong view; :func:`posture.front_view.combine`)."""
+        return combine(self.analyze(side), self.analyze(front))
 
     def balanced_views(self, rgb: np.ndarray) -> list[View]:
         """The photo at working size and its mirror image, detected, with one camera roll

@@ -43,9 +43,36 @@ def _roll_arg(args):
     return "none" if args.no_roll else "auto"
 
 
+def _frontal_lines(r) -> list[str]:
+    """The front view's measures of a reading (registry order), one line each."""
+    from .measures import measures
+
+    lines = []
+    for s in measures():
+        value = r.value(s.name) if s.view == "front" else None
+        if value is None:
+            continue
+        iv = r.interval(s.name)
+        if s.unit == "stature":
+            text = f"{s.label}: {100 * value:+.1f}% of height ({s.sign}"
+            text += f"; 90% interval {100 * iv[0]:+.1f}% to {100 * iv[1]:+.1f}%)" if iv else ")"
+        else:
+            text = f"{s.label}: {value:+.1f}° ({s.sign}"
+            text += f"; 90% interval {iv[0]:+.1f}° to {iv[1]:+.1f}°)" if iv else ")"
+        if s.flag and getattr(r, s.flag, None):
+            text += f" — {s.flag_label}: see a clinician"
+        lines.append(text)
+    return lines
+
+
 def _human_summary(r) -> str:
-    """The terminal summary of a :class:`~posture.result.Reading`."""
-    lines = [f"{r.source or 'image'}: facing {r.facing}"]
+    """The terminal summary of a :class:`~posture.result.Reading` (a side view, a front or
+    back view, or both)."""
+    kind = r.view_kind or "side"
+    first = (f"facing {r.facing}" if kind == "side" else f"{kind} view")
+    if len(r.views) > 1:
+        first += " + " + ", ".join(f"{v} view" for v in r.views[1:])
+    lines = [f"{r.source or 'image'}: {first}"]
     if r.abstained:
         lines.append("Pelvic tilt: not measured (abstained)")
         lines += [f"  - {x}" for x in r.reasons]
@@ -67,6 +94,7 @@ def _human_summary(r) -> str:
     if r.knee_angle_deg is not None:
         flag = " (hyperextended)" if r.knee_hyperextension else ""
         lines.append(f"Knee: {r.knee_angle_deg:+.1f}° (+ = hyperextension){flag}")
+    lines += _frontal_lines(r)
     if r.roll_source != "none":
         lines.append(f"Camera roll corrected: {r.roll_deg:+.1f}° ({r.roll_source})")
     return "\n".join(lines)
@@ -80,13 +108,33 @@ def _annotate_target(args) -> bool | None:
 
     if not args.annotate:
         return None
-    return prepare_image_output(args.annotate, [args.photo], overwrite=args.overwrite)
+    inputs = [args.photo] + ([args.front] if getattr(args, "front", None) else [])
+    return prepare_image_output(args.annotate, inputs, overwrite=args.overwrite)
 
 
 def _save_annotation(args, rgb, replace: bool) -> None:
     from .outputs import save_overlay
 
     save_overlay(rgb, args.annotate, replace=replace)
+
+
+def _with_front(side, front):
+    """The side photo's outcome with the ``--front`` photo's view combined into it
+    (:func:`posture.analysis.combine`); the front photo's error, or ``invalid_input`` for
+    photos of the wrong views, otherwise."""
+    from dataclasses import replace
+
+    from .analysis import combine
+    from .errors import InputError
+
+    if front.assessment is None:
+        return front
+    try:
+        return replace(side, assessment=combine(side.assessment, front.assessment))
+    except ValueError as exc:
+        return type(side).failure(InputError(
+            f"--front needs a side photo first and a front or back photo after it: {exc}"),
+            side.source)
 
 
 def cmd_analyze(args) -> int:
@@ -102,9 +150,17 @@ def cmd_analyze(args) -> int:
     try:
         roll = _roll_arg(args)
         with ExitStack() as stack:  # the model is loaded only for a readable photo
-            outcome = analyze_input(
-                lambda: stack.enter_context(Analyzer(args.model, roll=roll)), args.photo,
-                name=source)
+            loaded: list = []
+
+            def analyzer():
+                if not loaded:
+                    loaded.append(stack.enter_context(Analyzer(args.model, roll=roll)))
+                return loaded[0]
+
+            outcome = analyze_input(analyzer, args.photo, name=source)
+            if args.front is not None and outcome.assessment is not None:
+                outcome = _with_front(outcome, analyze_input(analyzer, args.front,
+                                                             name=str(args.front)))
         r = outcome.reading()
         if args.annotate and outcome.assessment is not None:
             _save_annotation(args, outcome.overlay(), bool(replace))
@@ -195,9 +251,13 @@ def build_parser() -> argparse.ArgumentParser:
     )
     sub = p.add_subparsers(dest="command", required=True)
 
-    a = sub.add_parser("analyze", help="analyse one side-view photo")
-    a.add_argument("photo", help="JPEG, PNG, WebP or HEIC photo of a person standing side-on")
+    a = sub.add_parser("analyze", help="analyse one photo (side, front or back view)")
+    a.add_argument("photo", help="JPEG, PNG, WebP or HEIC photo of a person standing "
+                                 "side-on (or facing toward or away from the camera)")
     a.add_argument("--json", action="store_true", help="print the JSON contract")
+    a.add_argument("--front", metavar="FRONT.jpg", default=None,
+                   help="a front (or back) photo of the same person: one result with both "
+                        "views")
     a.add_argument("--annotate", metavar="OUT.png",
                    help="write the annotated image here (never over the photo)")
     a.add_argument("--overwrite", action="store_true",

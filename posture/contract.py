@@ -13,6 +13,10 @@ Contract keys (since schema 1): ``ok``, ``facing``, ``pelvic_tilt_deg``,
 ``abstain_reasons``, ``landmarks_px``; on failure ``ok`` is false and ``error`` holds a
 stable ``code`` and a ``message``.
 
+Added with issue 28 (the front view): ``view_kind`` ("side", "front" or "back": the
+first view), ``views`` (every view measured, e.g. ``["side", "front"]``), the frontal
+measures' keys of the registry (null when not measured) and ``obliquity_flag``.
+
 Added with issue 25 (two numbers for one pelvis): ``pelvic_tilt_palpation_deg``,
 ``pelvic_tilt_palpation_interval_deg`` and ``pelvic_tilt_palpation_method``, the
 palpation-equivalent tilt (what a palpation meter on the bone would read,
@@ -56,8 +60,15 @@ def _r(x, nd=2):
     return None if x is None else round(float(x), nd)
 
 
+def _nd(m) -> int:
+    """Decimals kept: degrees to 0.01, fractions of stature to 0.0001 (as the plumb
+    offsets)."""
+    return 4 if m.unit == "stature" else 2
+
+
 def _iv(m) -> tuple[float, float] | None:
-    return None if m.interval is None else (_r(m.interval[0]), _r(m.interval[1]))
+    nd = _nd(m)
+    return None if m.interval is None else (_r(m.interval[0], nd), _r(m.interval[1], nd))
 
 
 # -- Assessment → Reading (the library's result in portable form) -------------------------
@@ -87,7 +98,7 @@ def reading(a: Assessment, *, source: str | None = None) -> Reading:
     for s in measures():  # the measures' top-level fields (those the Reading has)
         x = m.get(s.name)
         if s.key in fields:
-            top[s.key] = _r(x.value) if x else None
+            top[s.key] = _r(x.value, _nd(x)) if x else None
         if s.interval_key in fields:
             top[s.interval_key] = _iv(x) if x else None
         if s.flag in fields:
@@ -98,6 +109,8 @@ def reading(a: Assessment, *, source: str | None = None) -> Reading:
         abstained=a.abstained,
         source=source,
         facing=a.facing,
+        view_kind=a.view_kind,
+        views=tuple(a.views),
         **top,
         interval_coverage=head.coverage if head else None,
         severity=sev.band if sev else None,
@@ -110,7 +123,7 @@ def reading(a: Assessment, *, source: str | None = None) -> Reading:
         retake_guidance=tuple(a.guidance),
         plumb_offsets_stature={k: _r(v, 4) for k, v in m.plumb.items()},
         measurements=tuple(
-            Measurement(x.name, _r(x.value), x.unit, x.convention, _iv(x), x.coverage,
+            Measurement(x.name, _r(x.value, _nd(x)), x.unit, x.convention, _iv(x), x.coverage,
                         x.method) for x in m.all()),
         view=ViewSummary(view.ok, _r(view.side_on_score, 3), _r(view.frontal_ratio, 3),
                          view.whole_body, view.other_people,
@@ -172,8 +185,8 @@ def _measure_keys(r: Reading, specs, *, split: bool = False) -> dict:
                 out[f"{s.interval_key}_lo"], out[f"{s.interval_key}_hi"] = lo, hi
             else:
                 out[s.interval_key] = _list(iv)
-        if s.flag:
-            out[s.flag] = getattr(r, s.flag, None)
+        if s.flag:  # a flag without a Reading field travels in ``extra``
+            out[s.flag] = getattr(r, s.flag) if s.flag in _fields() else r.extra.get(s.flag)
     return out
 
 
@@ -223,6 +236,8 @@ def _full_layout(r: Reading) -> dict:
             "facing_confidence": v.facing_confidence, "near_side": v.near_side,
             "partial": v.partial,
         },
+        "view_kind": r.view_kind,
+        "views": list(r.views),
         "roll_deg": r.roll_deg,
         "roll_source": r.roll_source,
         "image_size": _list(r.image_size),
@@ -238,8 +253,13 @@ def _full_layout(r: Reading) -> dict:
 def flat_row(r: Reading) -> dict:
     """One result as one row of plain cells (the batch CSV's columns after ``file``, in
     order, :func:`flat_columns`): intervals split into ``_lo``/``_hi``, reasons joined
-    with " | ", nothing formula-escaped yet."""
+    with " | ", nothing formula-escaped yet. The side view's columns keep their schema-1
+    order; the other views' measures and ``view_kind`` follow them (issue 28)."""
     learned, others = _learned()
+    # the side view's columns keep their places; other views' (issue 28) come last, so
+    # a reader of the older columns by position still finds them
+    later = [s for s in others if s.view != "side"]
+    others = [s for s in others if s.view == "side"]
     size = r.image_size or (None, None)
     return {"ok": r.ok, "error_code": r.error.code if r.error else None,
             "error_message": r.error.message if r.error else None, "facing": r.facing,
@@ -253,7 +273,8 @@ def flat_row(r: Reading) -> dict:
             "image_height": size[1], "pose_variant": r.pose_variant,
             "estimator_version": r.estimator_version,
             "side_on_score": r.view.side_on_score if r.view else None,
-            "schema_version": r.schema_version}
+            "schema_version": r.schema_version, **_measure_keys(r, later, split=True),
+            "view_kind": r.view_kind}
 
 
 def flat_columns() -> tuple[str, ...]:
@@ -308,7 +329,7 @@ _BASE_KEYS = frozenset((
     "severity_label", "severity_probabilities", "severity_disclaimer", "abstained",
     "abstain_reasons", "retake_guidance", "plumb_offsets_stature", "measurements", "view",
     "roll_deg", "roll_source", "image_size", "model", "landmarks_px", "error", "notes",
-    "severity_phrase",
+    "severity_phrase", "view_kind", "views",
     # derived from the postural tilt and its interval on every output (palpation_keys)
     *PALPATION_KEYS,
 ))
@@ -383,6 +404,8 @@ def _from_dict(d: Any) -> Reading:
         abstained=bool(_flag(d.get("abstained"), "abstained", False)),
         source=_text(d.get("source"), "source"),
         facing=_text(d.get("facing"), "facing"),
+        view_kind=_text(d.get("view_kind"), "view_kind"),
+        views=_texts(d.get("views"), "views"),
         **_measure_fields(d),
         interval_coverage=_num(d.get("interval_coverage"), "interval_coverage"),
         severity=severity,

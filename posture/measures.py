@@ -25,7 +25,8 @@ class MeasureSpec(BaseModel):
     """One measure as ``measures.yaml`` declares it (the file's comment explains each
     field). ``unit`` is "deg" or "stature"; ``interval`` says how the interval is obtained
     ("learned": the estimator's half-width at the tilt; "typical_error": the estimator
-    file's typical landmark error; "none")."""
+    file's typical landmark error; "bench": the 90% half-width measured on labelled renders,
+    ``frontal_intervals.yaml``; "none")."""
 
     model_config = ConfigDict(frozen=True, extra="forbid")
 
@@ -34,7 +35,7 @@ class MeasureSpec(BaseModel):
     unit: Literal["deg", "stature"]
     key: str
     interval_key: str | None = None
-    interval: Literal["learned", "typical_error", "none"]
+    interval: Literal["learned", "typical_error", "bench", "none"]
     convention: str
     sign: str
     label: str

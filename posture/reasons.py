@@ -35,6 +35,7 @@ class ReasonCode(StrEnum):
     PERSON_TOO_SMALL = "person_too_small"
     ESTIMATOR_UNAVAILABLE = "estimator_unavailable"
     INTERVAL_TOO_WIDE = "interval_too_wide"
+    NO_SIDE_VIEW = "no_side_view"  # a front/back photo: frontal measures only (issue 28)
     # a live capture (posture.capture)
     NO_PERSON = "no_person"
     TOO_FEW_FRAMES = "too_few_frames"
@@ -97,6 +98,9 @@ REASON_TEXT: dict[ReasonCode, ReasonText] = {
     ReasonCode.INTERVAL_TOO_WIDE: ReasonText(
         "The estimate was too uncertain to place in a band."),
     ReasonCode.NOT_SIDE_ON: ReasonText("You seem turned towards or away from the camera."),
+    ReasonCode.NO_SIDE_VIEW: ReasonText(
+        "This photo shows you from the front or the back: it gives the side-to-side "
+        "measures, but the forward or backward pelvic tilt needs a side photo."),
     ReasonCode.FACING_UNCLEAR: ReasonText("We could not tell which way you are facing."),
     ReasonCode.BODY_CUT_OFF: ReasonText("Part of your body is outside the picture.", True),
     ReasonCode.PARTIAL_VIEW: ReasonText(
@@ -132,6 +136,7 @@ GUIDANCE: dict[ReasonCode, str] = {
     ReasonCode.PERSON_TOO_SMALL: "Use a larger photo, or step closer so that your body "
                                  "fills most of the picture's height.",
     ReasonCode.INTERVAL_TOO_WIDE: RETAKE_GUIDANCE[2],
+    ReasonCode.NO_SIDE_VIEW: "For the pelvic tilt, add a photo taken exactly from the side.",
 }
 
 

@@ -15,15 +15,18 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
+from functools import cache
 from typing import TYPE_CHECKING, Any
 
-from .config import thresholds
+from .config import load_data_file, thresholds
+from .errors import DataFileError
 from .reasons import Reason as Reason  # re-exported: readers of the result import it here
 
 if TYPE_CHECKING:
     import numpy as np
 
     from .classify import Severity
+    from .front_view import FrontView
     from .metrics import Measurement, Measurements
     from .pose import Pose
     from .sagittal import SideView
@@ -45,7 +48,28 @@ def knee_hyperextension(knee_angle_deg: float | None) -> bool | None:
     return bool(knee_angle_deg > thresholds()["knee"]["hyperextension_above_deg"])
 
 
-#: The view every assessment has today (front and back views come with issue 28).
+@cache
+def obliquity_flag_deg() -> float:
+    """``thresholds.yaml`` ``frontal.obliquity_flag_deg``: |obliquity| beyond it is flagged."""
+    try:
+        v = float(load_data_file("thresholds.yaml")["frontal"]["obliquity_flag_deg"])
+    except (KeyError, TypeError, ValueError) as exc:
+        raise DataFileError("thresholds.yaml: frontal.obliquity_flag_deg must be a number "
+                            f"({exc})") from None
+    if not v > 0:
+        raise DataFileError("thresholds.yaml: frontal.obliquity_flag_deg must be positive")
+    return v
+
+
+def obliquity_flag(obliquity_deg: float | None) -> bool | None:
+    """Pelvic obliquity (deg) beyond ``obliquity_flag_deg`` (a "see a clinician" note, never
+    the anterior-tilt plan alone); None when not measured."""
+    if obliquity_deg is None:
+        return None
+    return bool(abs(obliquity_deg) > obliquity_flag_deg())
+
+
+#: The side view's kind; a front or back photo's view is "front" or "back" (issue 28).
 SIDE = "side"
 
 
@@ -65,7 +89,7 @@ class Assessment:
 
     frame_size: tuple[int, int]  # (width, height) px
     pose: Pose
-    views: Mapping[str, SideView]
+    views: Mapping[str, SideView | FrontView]
     measurements: Measurements
     severity: Severity | None
     abstained: bool
@@ -78,16 +102,21 @@ class Assessment:
     patch: np.ndarray | None = field(default=None, repr=False)
 
     @property
-    def view(self) -> SideView:
+    def view(self) -> SideView | FrontView:
         """The first view's geometry (the one the gate judged)."""
         return next(iter(self.views.values()))
+
+    @property
+    def view_kind(self) -> str:
+        """The first view's kind: "side", "front" or "back"."""
+        return next(iter(self.views))
 
     @property
     def side(self) -> SideView:
         """The side view (existing code; new code reads ``views``)."""
         return self.views[SIDE]
 
-    def with_view(self, kind: str, view: SideView) -> Assessment:
+    def with_view(self, kind: str, view: SideView | FrontView) -> Assessment:
         """A copy with ``view`` as its ``kind`` view."""
         return replace(self, views={**self.views, kind: view})
 
@@ -121,6 +150,12 @@ class Assessment:
     @property
     def knee_hyperextension(self) -> bool | None:
         return knee_hyperextension(self.value("knee_angle"))
+
+    @property
+    def obliquity_flag(self) -> bool | None:
+        """|pelvic obliquity| beyond ``thresholds.yaml`` ``frontal.obliquity_flag_deg``
+        (a "see a clinician" note); None without a front or back view."""
+        return obliquity_flag(self.value("pelvic_obliquity"))
 
 
 @dataclass(frozen=True)
@@ -199,6 +234,11 @@ class Reading:
     notes: tuple[Reason, ...] = ()
     #: the band in words, both bands when the two most probable are within 10 points
     severity_phrase: str | None = None
+    #: the first (primary) view's kind ("side", "front", "back") and every view measured
+    view_kind: str | None = None
+    views: tuple[str, ...] = ()
+    #: |pelvic obliquity| beyond thresholds.yaml frontal.obliquity_flag_deg (issue 28)
+    obliquity_flag: bool | None = None
 
     @property
     def band_text(self) -> str | None:
@@ -233,7 +273,10 @@ class Reading:
         if key in _FIELDS:
             return getattr(self, key)
         m = self.measurement(name)
-        return None if m is None else m.value
+        if m is not None:
+            return m.value
+        v = self.extra.get(key)  # a stored top-level key without its measurement entry
+        return float(v) if isinstance(v, int | float) and not isinstance(v, bool) else None
 
     def interval(self, name: str) -> tuple[float, float] | None:
         """The interval of measure ``name``: its top-level field where there is one, else
@@ -244,7 +287,13 @@ class Reading:
         if key in _FIELDS:
             return getattr(self, key)
         m = self.measurement(name)
-        return None if m is None else m.interval
+        if m is not None:
+            return m.interval
+        v = self.extra.get(key) if key else None
+        if isinstance(v, list | tuple) and len(v) == 2 and all(
+                isinstance(x, int | float) and not isinstance(x, bool) for x in v):
+            return float(v[0]), float(v[1])
+        return None
 
     def metric(self, name: str) -> tuple[float | None, tuple[float, float] | None,
                                          float | None]:

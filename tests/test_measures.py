@@ -10,15 +10,36 @@ from posture.metrics import Measurement, Measurements
 
 
 def test_every_side_measure_is_declared_once_with_unit_key_and_explanation():
-    specs = reg.measures()
+    specs = [s for s in reg.measures() if s.view == "side"]
     assert [s.name for s in specs] == ["pelvic_tilt", "lumbar_lordosis", "head_neck_angle",
                                        "trunk_lean", "knee_angle"]
-    assert all(s.view == "side" and s.unit == "deg" and s.explain and s.convention
-               for s in specs)
+    assert all(s.unit == "deg" and s.explain and s.convention for s in specs)
+    assert reg.names("side") == tuple(s.name for s in specs)
     assert reg.by_key("knee_angle_deg").name == "knee_angle"
     assert reg.by_key("no_such_key") is None
-    assert [s.name for s in reg.findings()] == ["lumbar_lordosis", "head_neck_angle",
-                                                "trunk_lean", "knee_angle"]
+    assert [s.name for s in reg.findings()][:4] == ["lumbar_lordosis", "head_neck_angle",
+                                                    "trunk_lean", "knee_angle"]
+
+
+def test_the_front_view_measures_are_declared_with_intervals_and_why_no_range():
+    """Issue 28: the frontal measures, after the side view's, each with its unit, sign
+    convention (+ = the subject's left / valgus), a 90% half-width measured on the bench
+    and why there is no typical range."""
+    from posture.front_view import FRONTAL_FIELDS, interval_halfwidths
+
+    front = [s for s in reg.measures() if s.view == "front"]
+    assert [s.name for s in front] == list(FRONTAL_FIELDS)
+    assert [s.key for s in front] == [
+        "pelvic_obliquity_deg", "shoulder_level_deg", "head_tilt_deg", "trunk_shift_stature",
+        "knee_frontal_left_deg", "knee_frontal_right_deg"]
+    assert reg.spec("pelvic_obliquity").interval_key == "pelvic_obliquity_interval_deg"
+    assert reg.spec("pelvic_obliquity").flag == "obliquity_flag"
+    assert reg.spec("trunk_shift").unit == "stature"
+    assert all(s.interval == "bench" and s.no_typical and "positive" in s.convention
+               for s in front)
+    coverage, hw = interval_halfwidths()
+    assert coverage == 0.9 and set(hw) == set(FRONTAL_FIELDS)
+    assert 2.0 < hw["pelvic_obliquity"] < 5.0 and 0.005 < hw["trunk_shift"] < 0.03
 
 
 def test_a_bad_registry_names_the_file_and_the_path(monkeypatch):
@@ -50,7 +71,7 @@ def test_the_codec_lists_the_registry_keys_in_the_contract_order():
     from posture.contract import _KNOWN, flat_columns, from_dict, to_dict
     from posture.result import Reading
 
-    assert {s.key for s in reg.measures()} <= _KNOWN
+    assert {s.key for s in reg.measures() if s.view == "side"} <= _KNOWN
     cols = flat_columns()
     assert cols[4:8] == ("pelvic_tilt_deg", "pelvic_tilt_interval_deg_lo",
                          "pelvic_tilt_interval_deg_hi", "interval_coverage")

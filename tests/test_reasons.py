@@ -27,6 +27,7 @@ CONTRACT_CODES = {
     "not_side_on", "facing_unclear", "body_cut_off", "partial_view", "not_standing",
     "several_people", "no_mask", "person_too_small", "estimator_unavailable",
     "interval_too_wide", "no_person", "too_few_frames", "unsteady_capture",
+    "no_side_view",  # issue 28: a front or back photo alone
 }
 
 

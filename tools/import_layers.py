@@ -29,7 +29,7 @@ LAYERS: tuple[tuple[str, tuple[str, ...]], ...] = (
               "posture._tflite_metadata", "posture.models", "posture.models.*")),
     ("domain", ("posture.images*", "posture.pose", "posture.horizon", "posture.sagittal*",
                 "posture.views", "posture.views.*", "posture.view_gate", "posture.normal",
-                "posture.frontal*", "posture.view_kind",
+                "posture.frontal*", "posture.view_kind", "posture.front_view",
                 "posture.estimator*", "posture.metrics", "posture.measures*",
                 "posture.classify", "posture.result", "posture.result.*",
                 "posture.contract*", "posture.reasons", "posture.analysis", "posture.palpation",

@@ -77,6 +77,8 @@ def draw_overlay(rgb: np.ndarray, a: Assessment, *, contour: bool = True,
     img = np.ascontiguousarray(rgb.copy())
     h, w = img.shape[:2]
     th = max(1, round(max(h, w) / 400))
+    if a.view_kind != "side":  # a front or back photo (issue 28)
+        return _draw_front(img, a, th, label=label)
     if contour and a.pose.mask is not None:
         m = (a.pose.mask > 0.5).astype(np.uint8)
         cs, _ = cv2.findContours(m, cv2.RETR_EXTERNAL, cv2.CHAIN_APPROX_SIMPLE)
@@ -102,9 +104,44 @@ def draw_overlay(rgb: np.ndarray, a: Assessment, *, contour: bool = True,
     return img
 
 
+def _through(p: np.ndarray, q: np.ndarray, scale: float) -> tuple[np.ndarray, np.ndarray]:
+    """The segment p–q lengthened ``scale`` times about its midpoint (lines stand out
+    beyond the joints)."""
+    mid, half = (p + q) / 2, (q - p) / 2 * scale
+    return mid - half, mid + half
+
+
+def _draw_front(img: np.ndarray, a: Assessment, th: int, *, label: bool) -> np.ndarray:
+    """A front or back view: skeleton, the pelvis (hip-joint) and shoulder lines and the
+    plumb line through the ankle midpoint along the true vertical (roll taken out)."""
+    view = a.view
+    xy = view.pose.xy
+    for i, j in _BONES:
+        _line(img, xy[i], xy[j], SKELETON_COLOUR, th)
+    hips = _through(xy[LM.LEFT_HIP], xy[LM.RIGHT_HIP], 1.6)
+    shoulders = _through(xy[LM.LEFT_SHOULDER], xy[LM.RIGHT_SHOULDER], 1.3)
+    _line(img, *shoulders, NEAR_COLOUR, 2 * th)
+    _line(img, *hips, PELVIS_COLOUR, 2 * th)
+    if view.gate.whole_body:
+        r = np.radians(view.roll.deg)
+        up = np.array([np.sin(r), -np.cos(r)])  # the true vertical (posture.horizon)
+        base = (xy[LM.LEFT_ANKLE] + xy[LM.RIGHT_ANKLE]) / 2
+        height = np.linalg.norm(base - (xy[LM.LEFT_EAR] + xy[LM.RIGHT_EAR]) / 2) * 1.1
+        _line(img, base, base + up * height, PLUMB_COLOUR, th)
+    if label:
+        _label(img, a, th)
+    return img
+
+
 def label_text(a: Assessment) -> str:
     """The label's words: tilt (degrees, + = anterior), its 90% interval and the band in
-    words, both bands when they are too close to call (as every other output says)."""
+    words, both bands when they are too close to call (as every other output says); for a
+    front or back photo, the pelvic obliquity (degrees, + = the subject's left higher)."""
+    if getattr(a, "view_kind", "side") != "side":
+        m = a.measurements.get("pelvic_obliquity")
+        if m is None or m.value is None:
+            return f"{a.view_kind} view: pelvic obliquity not measured"
+        return f"pelvic obliquity {m.value:+.1f} deg (+ = left side higher)"
     m = a.measurements.pelvic_tilt
     if m.value is None:
         return "pelvic tilt: not measured (see reasons)"
