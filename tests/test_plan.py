@@ -503,3 +503,17 @@ def test_rules_need_a_note_for_every_sign_the_library_flags():
     rules["refer"]["pelvic_obliquity"]["sources"] = []
     with pytest.raises(DataFileError, match=r"refer\.pelvic_obliquity\.sources"):
         validate_rules(rules, load_catalogue())
+
+
+def test_a_combined_reading_carries_the_obliquity_into_the_plan():
+    side = {**SEVERE, "views": ["side", "front"], "view_kind": "side",
+            "pelvic_obliquity_deg": -6.1, "pelvic_obliquity_interval_deg": [-9.5, -2.7],
+            "obliquity_flag": True,
+            "measurements": [{"name": "pelvic_obliquity", "value": -6.1, "unit": "deg",
+                              "interval": [-9.5, -2.7], "coverage": 0.9}]}
+    inp = PlanInput.from_result(side)
+    assert inp.pelvic_obliquity_deg == -6.1 and inp.obliquity_flag is True
+    plan = make_plan(inp)
+    assert plan.profile == "anterior" and plan.items
+    assert "right side higher, 6.1° off level" in plan.clinician_notes[0].title
+    assert make_plan(PlanInput.from_result(SEVERE)).clinician_notes == ()

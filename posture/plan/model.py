@@ -129,8 +129,8 @@ class PlanInput:
             head_neck_angle_deg=r.head_neck_angle_deg,
             knee_hyperextension=r.knee_hyperextension, knee_angle_deg=r.knee_angle_deg,
             trunk_lean_deg=r.trunk_lean_deg,
-            pelvic_obliquity_deg=_value(r, "pelvic_obliquity"),
-            obliquity_flag=getattr(r, "obliquity_flag", None),
+            pelvic_obliquity_deg=r.value("pelvic_obliquity"),
+            obliquity_flag=r.obliquity_flag,
         )
 
     @classmethod
@@ -156,12 +156,6 @@ class PlanInput:
     def usable(self) -> bool:
         """True when the analysis can carry a plan (ok and not abstained)."""
         return self.ok and not self.abstained
-
-
-def _value(r: Reading, name: str) -> float | None:
-    """A measurement's value by name (None where the reading has none)."""
-    m = r.measurement(name)
-    return None if m is None else m.value
 
 
 @dataclass(frozen=True)
