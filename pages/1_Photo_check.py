@@ -1,11 +1,12 @@
-"""Photo check: upload, take or pick a side-view photo and see its results, answer first."""
+"""Photo check: upload, take or pick a side-view photo (and, optionally, a front or back
+photo) and see its results, answer first."""
 
 from __future__ import annotations
 
 import streamlit as st
 
 from posture.images import UPLOAD_TYPES
-from posture_app.analyzers import analyze_bytes
+from posture_app.analyzers import analyze_bytes, analyze_views
 from posture_app.results import refused, retake_message, scroll_into_view, show_results
 from posture_app.state import clear_current, get_current, set_current
 from posture_app.timer import decode, timer_camera
@@ -22,6 +23,7 @@ if st.session_state.pop("photo_retake", False):
     st.session_state["photo_keep"] = retake_message(last.result) if last else None
 nonce = st.session_state.setdefault("photo_nonce", 0)
 UPLOAD_KEY, CAMERA_KEY = f"photo_upload_{nonce}", f"photo_camera_{nonce}"
+FRONT_KEY = f"photo_front_{nonce}"  # the optional front (or back) photo (issue 28)
 
 
 def retake() -> None:
@@ -67,16 +69,20 @@ def picker():
         (None, None, None)
 
 
-def show(data: bytes, name: str, origin: str) -> bool:
-    """Analyse and show the picture at the top; True when it was refused."""
+def show(data: bytes, name: str, origin: str, second=None) -> bool:
+    """Analyse and show the picture (with the optional ``(bytes, name)`` of a second view)
+    at the top; True when it was refused."""
     with top:
         with st.spinner("Analysing…"):
-            res = analyze_bytes(data, name)
+            res = analyze_views((data, name), second) if second else analyze_bytes(data, name)
         if res.overlay is not None:
             set_current(res.result, res.overlay, origin)  # the plan page reads it
         st.session_state.pop("photo_keep", None)  # a new picture: its own guidance now
         st.session_state["photo_guidance"] = retake_message(res.result)
-        show_results(res.result, res.overlay, key="photo", retake=retake)
+        show_results(res.result, res.overlay, key="photo", retake=retake,
+                     front_overlay=res.front_overlay)
+        if res.second_problem:
+            st.warning(f"**Your second photo was not used.** {res.second_problem}", icon="📷")
         # the verdict (or the message) at the top of the screen, with keyboard focus
         scroll_into_view(".st-key-verdict-photo" if res.overlay is not None
                          else ".st-key-photo-top", res.digest)
@@ -98,7 +104,11 @@ def chosen_picture():
 # The controls keep one place on the page (an expander under the results), so the picture
 # widgets are never re-created between runs; only whether they are folded changes.
 picture = chosen_picture() if had_picture else (None, None, None)
-was_refused = show(*picture) if picture[0] is not None else False
+up2 = st.session_state.get(FRONT_KEY)
+second = (up2.getvalue(), up2.name) if up2 is not None else None
+if picture[0] is None and second is not None:  # a front (or back) photo alone
+    picture, second = (*second, "photo"), None
+was_refused = show(*picture, second) if picture[0] is not None else False
 if picture[0] is None:
     with top:
         kept = st.session_state.get("photo_keep")
@@ -106,12 +116,16 @@ if picture[0] is None:
             with st.container(key="photo-keep"):
                 st.warning(f"**Your last picture could not be measured.**\n\n{kept}",
                            icon="📷")
-        st.markdown("One photo of you standing **side-on**, head to feet. Your result "
+        st.markdown("One photo of you standing **side-on**, head to feet; add one from the "
+                    "**front** (or back) for the side-to-side measures. Your result "
                     "appears at the top.")
         capture_tips(expanded=not kept)
 with st.expander("📷 Your photo: upload, take or pick one",
                  expanded=picture[0] is None or was_refused):
     data, name, origin = picker()
+    st.file_uploader("Front or back photo (optional): adds the side-to-side measures, such "
+                     "as whether your pelvis is level", type=list(UPLOAD_TYPES),
+                     max_upload_size=MAX_UPLOAD_MB, key=FRONT_KEY)
 if picture[0] is None:
     if data is None:
         st.info("Choose a picture above to see your results.", icon="👆")

@@ -177,6 +177,10 @@ def aggregate(
         from .classify import classify_tilt as classify
     n = len(frames)
     usable = [f for f in frames if _usable(f)]
+    # one view per capture (issue 28): a person turning gives frames of two views, whose
+    # measures differ; the view most usable frames show is the capture's
+    view_kind = Counter(f.view_kind for f in usable).most_common(1)[0][0] if usable else None
+    usable = [f for f in usable if f.view_kind == view_kind]
     counts: dict = {"captured": n, "usable": len(usable)}
     spread: dict[str, float] = {}
     extra = {"frames": counts, "spread_deg": spread}
@@ -267,6 +271,7 @@ def aggregate(
         view=shown.view, image_size=first.image_size, pose_variant=first.pose_variant,
         estimator_version=first.estimator_version, landmarks_px=shown.landmarks_px,
         schema_version=first.schema_version, extra=extra,
+        view_kind=shown.view_kind, views=shown.views,
     )
     return out, rep
 

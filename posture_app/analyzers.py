@@ -215,12 +215,23 @@ def shown_size(rgb: np.ndarray) -> np.ndarray:
 
 @dataclass(frozen=True)
 class PhotoResult:
-    """One analysed picture: its typed reading (kept typed in the session, never re-parsed)
-    and the annotated image (None on errors)."""
+    """One analysed picture (or a side and a front photo in one result): its typed
+    reading (kept typed in the session, never re-parsed) and the annotated image (None on
+    errors); with two photos the front (or back) one too, and why a second photo was not
+    used (Markdown) when it was not."""
 
     result: Reading
     overlay: np.ndarray | None
     digest: str
+    front_overlay: np.ndarray | None = None
+    second_problem: str | None = None
+
+
+def _picture(outcome) -> np.ndarray | None:
+    """The annotated picture of an outcome at the size kept (:func:`shown_size`), None
+    on errors."""
+    overlay = outcome.overlay(label=False)  # the numbers are page text, not pixels
+    return None if overlay is None else shown_size(overlay)
 
 
 def analyze_bytes(data: bytes, source: str | None) -> PhotoResult:
@@ -234,10 +245,63 @@ def analyze_bytes(data: bytes, source: str | None) -> PhotoResult:
     if digest in cache:
         return cache[digest]
     outcome = analyze_upload(data, source)
-    overlay = outcome.overlay(label=False)  # the numbers are page text, not pixels
-    out = PhotoResult(outcome.reading(), None if overlay is None else shown_size(overlay),
-                      digest)
-    del outcome, overlay  # the full-size photo and overlay go now, not with the session
+    out = PhotoResult(outcome.reading(), _picture(outcome), digest)
+    del outcome  # the full-size photo and overlay go now, not with the session
     cache.clear()  # keep one picture's result per session: images are not kept around
+    cache[digest] = out
+    return out
+
+
+def _kind(outcome) -> str | None:
+    """The view an outcome measured ("side", "front", "back"), None when refused."""
+    a = outcome.assessment
+    return a.view_kind if a is not None and a.view.gate.ok else None
+
+
+def second_photo_problem(first, second) -> str | None:
+    """Why two outcomes cannot make one assessment (Markdown), None when they can: one
+    side view and one front or back view, both measured."""
+    from .results import retake_message
+
+    kinds = (_kind(first), _kind(second))
+    if kinds[1] is None:
+        return retake_message(second.reading()) or "It could not be measured."
+    if kinds[0] is None:
+        return "The first photo could not be measured."
+    if (kinds[0] == "side") != (kinds[1] == "side"):
+        return None  # one side view, one front or back view
+    want = "a front or back" if kinds[0] == "side" else "a side"
+    return f"Both photos are {kinds[1]} views; the second one needs to be {want} view."
+
+
+def analyze_views(first: tuple[bytes, str | None], second: tuple[bytes, str | None]
+                  ) -> PhotoResult:
+    """A side photo and a front (or back) photo, in either order, as one assessment
+    (:func:`posture.analysis.combine`: the side view's tilt and grade, the front view's
+    side-to-side measures); never raises. When the two cannot be combined (a photo not
+    measured, two of one view) the result is the first photo's, with
+    ``second_problem`` saying why the second was not used. Cached per session like
+    :func:`analyze_bytes`."""
+    from posture.analysis import combine
+    from posture.safe import Outcome
+
+    digest = "+".join(hashlib.sha256(d).hexdigest() for d, _ in (first, second))
+    cache = st.session_state.setdefault("_posture_photo_cache", {})
+    if digest in cache:
+        return cache[digest]
+    a, b = analyze_upload(*first), analyze_upload(*second)
+    # a first photo not measured is shown as it is (its own message says why)
+    problem = second_photo_problem(a, b) if _kind(a) is not None else None
+    if _kind(a) is None or problem is not None:
+        out = PhotoResult(a.reading(), _picture(a), digest, second_problem=problem)
+    else:
+        side, front = (a, b) if _kind(a) == "side" else (b, a)
+        both = Outcome(side.source, combine(side.assessment, front.assessment),
+                       frame=side.frame)
+        out = PhotoResult(both.reading(), _picture(both), digest,
+                          front_overlay=_picture(front))
+        del both, side, front
+    del a, b  # the full-size photos go now, not with the session
+    cache.clear()
     cache[digest] = out
     return out

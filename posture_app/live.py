@@ -52,7 +52,7 @@ FAILURES_BEFORE_ERROR = 30
 #: advice that helps is the one for a cut-off body.
 STEP_BACK = "Step back so your whole body, head to feet, is in the picture, side-on."
 NOBODY = "Step into the picture: whole body, side-on to the camera."
-READY = "Good: side-on and whole. Keep still: the capture starts by itself."
+READY = "Good: whole body in view. Keep still: the capture starts by itself."
 FAILING = ("The analysis keeps failing on this video. Try stepping back, or use "
            "Snapshots above.")
 
@@ -262,11 +262,12 @@ class LiveSession:
             raise RuntimeError(f"live frame analysis failed: {outcome.code}")
         if a is None:
             return _Seen(rgb.copy(), None, False, False, (NOBODY,))
-        view = a.side.gate
+        view = a.view.gate  # the side view's, or a front (back) view's (issue 28)
         # feet out of the picture: a photo is measured as a partial view, but here the
         # person can step back, and a whole body is measured more precisely
         ready = bool(view.ok and not view.partial)
-        guidance = tuple(view.guidance)
+        # a front view's only guidance is "add a side photo": not what to change here
+        guidance = tuple(view.guidance) if a.view_kind == "side" else ()
         if view.ok and view.partial:
             guidance = (step_back_guidance(view.knees_seen), *guidance)
         # the capture compares like with like (posture.capture): the frame says which kind
@@ -319,11 +320,11 @@ class LiveSession:
             _banner(out, f"Hold still... {min(progress, 1):.0%}", (255, 255, 255), progress)
         elif left is not None:
             _countdown(out, left)
-            _banner(out, "Stay side-on: capture starts in a moment", (120, 230, 140))
+            _banner(out, "Stay like this: capture starts in a moment", (120, 230, 140))
         elif state == "done":
             _banner(out, "Captured: see your result on the page", (120, 230, 140))
         elif ready:
-            _banner(out, "Side-on and whole: ready", (120, 230, 140))
+            _banner(out, "Whole body in view: ready", (120, 230, 140))
         else:
             _banner(out, guidance[0], (255, 210, 90))
         return out
@@ -392,6 +393,8 @@ def combined_overlay(frame: CapturedFrame, combined: Reading) -> np.ndarray:
     from posture.present.overlay import draw_overlay
 
     a = frame.assessment
+    if a.view_kind != "side":  # a front or back view draws no tilt: its own drawing
+        return draw_overlay(frame.rgb, a)
     m = a.measurements
     tilt = replace(m.pelvic_tilt, value=combined.pelvic_tilt_deg,
                    interval=combined.pelvic_tilt_interval_deg,
@@ -429,7 +432,7 @@ def status_markdown(s: LiveStatus, now: float | None = None) -> str:
     if s.error:
         return f"⚠️ {s.error} " + " ".join(s.guidance)
     if s.phase == "countdown" and s.countdown is not None:
-        return f"✅ **Side-on and whole.** Keep still: capture starts in\n\n" \
+        return f"✅ **Whole body in view.** Keep still: capture starts in\n\n" \
                f"# ⏱️ {max(1, math.ceil(s.countdown))}"
     if s.phase == "capturing":
         return "📸 **Hold still…** combining a few seconds of frames."
@@ -439,6 +442,6 @@ def status_markdown(s: LiveStatus, now: float | None = None) -> str:
     if not s.person:
         return "🔍 **Looking for you…** " + " ".join(s.guidance)
     if s.ready:
-        return "✅ **Side-on and whole.** Keep still: the capture starts by itself."
+        return "✅ **Whole body in view.** Keep still: the capture starts by itself."
     return "↪️ **Adjust your position:** " + " ".join(s.guidance)
 

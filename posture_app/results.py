@@ -15,6 +15,15 @@ from posture.measures import findings, measures
 from posture.result import ErrorInfo, Reading
 from posture.safe import INTERNAL_ERROR
 
+from .front_panel import (
+    card_line_html,
+    detail_text,
+    front_card_html,
+    front_only,
+    frontal_view,
+    shown_findings,
+    value_text,
+)
 from .text import (
     EXPLAIN,
     NO_TYPICAL_RANGE,
@@ -33,6 +42,10 @@ HEADLINE = next(s for s in measures() if s.panel == "headline")
 OVERLAY_LEGEND = ("White: skeleton · blue dots: the joints nearest the camera · green: "
                   "your outline · yellow: plumb line from the ankles · red: estimated "
                   "PSIS→ASIS line of the pelvis (dot at the front)")
+#: The legend of a front or back photo's drawing (posture.present.overlay).
+FRONT_LEGEND = ("White: skeleton · red: the line through your hip joints (is the pelvis "
+                "level?) · blue: your shoulder line · yellow: plumb line up from the middle "
+                "of your ankles")
 
 
 def _svg_label(value: float | None, interval: Sequence[float] | None,
@@ -178,8 +191,9 @@ def refused(res: dict | Reading) -> bool:
     r = _typed(res)
     if r.error is not None and r.landmarks_px is None:
         return True
+    # a front or back photo alone is measured (no_side_view: no sagittal tilt from it)
     return r.pelvic_tilt_deg is None and any(
-        code != "estimator_unavailable" for code in r.reason_codes)
+        code not in ("estimator_unavailable", "no_side_view") for code in r.reason_codes)
 
 
 def retake_message(res: dict | Reading) -> str | None:
@@ -229,6 +243,12 @@ def verdict_card(res: dict | Reading, *, key: str,
     res = _typed(res)
     tilt = res.pelvic_tilt_deg
     with st.container(key=f"verdict-{key}"):
+        if front_only(res) and not refused(res):  # the side-to-side measures, no grade
+            st.html(_CARD_CSS + front_card_html(res, key))
+            if res.obliquity_flag:
+                st.button("Next: what to do about it →", key=f"to-plan-{key}",
+                          type="primary", width="stretch", on_click=_go_to_plan)
+            return
         if tilt is None:
             reasons = res.reasons
             only_estimator = reasons and all(r.code == "estimator_unavailable"
@@ -261,7 +281,7 @@ def verdict_card(res: dict | Reading, *, key: str,
             f'<p class="pv-iv">{e(iv_txt)}</p>'
             f'<p class="pv-sign">{e(TILT_SIGN)}</p>{which}'
             f'<p class="pv-band">{e(phrase)}</p>'
-            f'<p class="pv-meaning">{e(meaning)}</p>{also}</div>'))
+            f'<p class="pv-meaning">{e(meaning)}</p>{also}{card_line_html(res)}</div>'))
         st.button("Next: your exercise plan →", key=f"to-plan-{key}", type="primary",
                   width="stretch", on_click=_go_to_plan)
 
@@ -304,6 +324,8 @@ def change_since_note(previous: dict | Reading, current: dict | Reading) -> str 
 def overlay_alt(res: Reading) -> str:
     """Alternative text of the annotated picture: what is drawn, with the numbers (the
     picture's own label is too small to read at 200% zoom or with a screen reader)."""
+    if front_only(res):
+        return front_alt(res)
     parts = ["Your picture with the measurements drawn on it: skeleton, outline and a "
              "plumb line from the ankles"]
     if res.pelvic_tilt_deg is not None:
@@ -313,6 +335,18 @@ def overlay_alt(res: Reading) -> str:
     else:
         parts.append("; no pelvic tilt measured")
     return "".join(parts) + "."
+
+
+def front_alt(res: Reading) -> str:
+    """Alternative text of a front (or back) photo's drawing, with the pelvis level."""
+    from posture.measures import spec
+
+    s = spec("pelvic_obliquity")
+    v = res.value(s.name)
+    level = (f" at {value_text(s, v)} ({detail_text(s, res).split(' · ')[0]})"
+             if v is not None else " (not measured)")
+    return (f"Your photo from the {frontal_view(res)} with the skeleton, the shoulder line, "
+            f"a plumb line from the ankles and a red line through the hip joints{level}.")
 
 
 def _fmt(v: float | None, unit: str = "°") -> str:
@@ -351,7 +385,7 @@ def _outside_typical(res: Reading) -> list[str]:
     if res.view is not None and not res.view.ok:
         return []
     out = []
-    for s in findings():
+    for s in shown_findings(res):
         key = s.key
         j = judge(key, res.value(s.name))
         if j is not None and not j[0]:
@@ -394,10 +428,32 @@ def lordosis_missing_why(res: Reading) -> str:
 
 
 def _show_findings(res: Reading) -> None:
-    st.markdown("#### Other findings")
+    side = shown_findings(res, "side")
+    if side:
+        st.markdown("#### Other findings")
+        _finding_tiles(res, side)
+    view = frontal_view(res)
+    if view is not None:
+        st.markdown(f"#### Seen from the {view} (side to side)")
+        _finding_tiles(res, shown_findings(res, "front"), detail=True)
+    if not side:
+        return
+    plumb = res.plumb_offsets_stature or {}
+    if plumb:
+        with st.container(border=True, key="finding-plumb"):
+            # a partial view has no ankle point: its offsets are None, said so, not summed
+            txt = " · ".join(f"{k} {v * 100:+.1f}%" if v is not None else f"{k} not measured"
+                             for k, v in plumb.items())
+            st.markdown(f"**Plumb line, offset in front of the ankle:** {txt}")
+            st.caption(PLUMB_EXPLAIN)
+
+
+def _finding_tiles(res: Reading, specs: Sequence, *, detail: bool = False) -> None:
+    """Two columns of finding tiles; ``detail``: each value's sign in words and interval
+    under it (the front view's measures)."""
     spread = res.extra.get("spread_deg") or {}  # a capture's frame-to-frame spread
     cols = st.columns(2)
-    for i, s in enumerate(findings()):
+    for i, s in enumerate(specs):
         key = s.key
         title, explain = EXPLAIN[key]
         v = res.value(s.name)
@@ -410,19 +466,14 @@ def _show_findings(res: Reading) -> None:
             else:
                 flag = flag_text(key, res)
                 badge = f" :orange-badge[{flag}]" if flag and flag != "Not flagged" else ""
-                st.markdown(f"**{title}**  \n### {_fmt(v)}{_typical_badge(key, v)}{badge}")
+                shown = value_text(s, v) if detail else _fmt(v)
+                st.markdown(f"**{title}**  \n### {shown}{_typical_badge(key, v)}{badge}")
+                if detail:
+                    st.caption(detail_text(s, res))
             if v is not None and key in spread:
                 st.caption(f"Steadiness: frames differed by {spread[key]:.1f}° "
                            "(interquartile range)")
             _explain_finding(key, explain)
-    plumb = res.plumb_offsets_stature or {}
-    if plumb:
-        with st.container(border=True, key="finding-plumb"):
-            # a partial view has no ankle point: its offsets are None, said so, not summed
-            txt = " · ".join(f"{k} {v * 100:+.1f}%" if v is not None else f"{k} not measured"
-                             for k, v in plumb.items())
-            st.markdown(f"**Plumb line, offset in front of the ankle:** {txt}")
-            st.caption(PLUMB_EXPLAIN)
 
 
 #: Scrolls ``SEL`` to the top of the screen (below Streamlit's header) and moves keyboard
@@ -458,10 +509,12 @@ def scroll_into_view(selector: str, token: str) -> None:
 
 
 def show_results(res: dict, overlay: np.ndarray | None, *, key: str,
-                 retake: Callable[[], None] | None = None, card: bool = True) -> None:
+                 retake: Callable[[], None] | None = None, card: bool = True,
+                 front_overlay: np.ndarray | None = None) -> None:
     """The whole results panel for one contract dict (photo or aggregated capture): the
     verdict card first (``card=False`` where the page shows it elsewhere, e.g. beside the
-    live video), then the picture and the findings, details folded away."""
+    live video), then the picture(s) and the findings, details folded away.
+    ``front_overlay``: the front (or back) photo of a reading that combines two."""
     res = _typed(res)
     frames = res.extra.get("frames")  # a capture's frame counts
     if res.landmarks_px is None and res.error is not None and not frames:
@@ -478,7 +531,10 @@ def show_results(res: dict, overlay: np.ndarray | None, *, key: str,
         with left:
             if overlay is not None:
                 st.image(overlay, width="stretch", alt=overlay_alt(res))
-                st.caption(OVERLAY_LEGEND)
+                st.caption(FRONT_LEGEND if front_only(res) else OVERLAY_LEGEND)
+            if front_overlay is not None:
+                st.image(front_overlay, width="stretch", alt=front_alt(res))
+                st.caption(FRONT_LEGEND)
             if frames:
                 st.caption(f"Combined from {frames.get('usable', 0)} usable of "
                            f"{frames.get('captured', 0)} frames (the median of the plain and "

@@ -96,3 +96,33 @@ NO_TYPICAL_RANGE = {s.key: s.no_typical for s in measures() if s.no_typical}
 
 #: The sign convention in words, shown under the tilt.
 TILT_SIGN = "+ = pelvis tipped forward (anterior), − = backward"
+
+#: A front-view measure's sign in words, by measure name: (positive, negative, zero). The
+#: signs restate the registry's conventions (measures.yaml: + = the subject's left side
+#: higher, + = shifted toward the left, + = valgus); "your" is the subject's own side.
+SIGN_WORDS = {
+    "pelvic_obliquity": ("left side higher", "right side higher", "level"),
+    "shoulder_level": ("left shoulder higher", "right shoulder higher", "level"),
+    "head_tilt": ("left ear higher", "right ear higher", "level"),
+    "trunk_shift": ("shifted to your left", "shifted to your right", "centred"),
+    "knee_frontal_left": ("knee inward (knock-knee)", "knee outward (bow-leg)", "straight"),
+    "knee_frontal_right": ("knee inward (knock-knee)", "knee outward (bow-leg)", "straight"),
+}
+
+
+def sign_words(name: str, value: float) -> str:
+    """``value``'s sign in words for a front-view measure (zero: as shown, to 0.1° or
+    0.1% of height); the registry's short sign for a measure without words here."""
+    from posture.measures import spec
+
+    s = spec(name)
+    words = SIGN_WORDS.get(name)
+    if words is None:
+        return s.sign
+    shown = round(value * (100 if s.unit == "stature" else 1), 1)
+    return words[0] if shown > 0 else words[1] if shown < 0 else words[2]
+
+
+#: The front-only card: why there is no tilt and no grade (reasons.py no_side_view).
+FRONT_ONLY_TILT = ("The forward or backward pelvic tilt, and its grade, need a side photo: "
+                   "add one above for the full check.")
