@@ -17,13 +17,14 @@ import streamlit as st
 
 from posture.contract import from_dict
 from posture.errors import PostureError
+from posture.front_view import FRONTAL_KINDS
 from posture.images import UPLOAD_TYPES
 from posture.palpation import instruments, palpation_equivalent
 from posture.result import Reading
 from posture.store import THOMAS_ANSWERS, Patient, StoreError, encode_jpeg
 from posture.store.history import METRICS
 
-from .clinic_views import THOMAS_LABEL, esc, fail, fmt
+from .clinic_views import THOMAS_LABEL, esc, fail, fmt, frontal_rows
 
 DRAFT = "clinic_draft"  # session-state prefix of everything that belongs to a draft
 SAVED = "clinic_saved"  # {(patient id, photo digest): assessment id}
@@ -38,12 +39,14 @@ def forget_drafts(pid: int) -> None:
     st.session_state[f"{DRAFT}_pid"] = pid
 
 
-def analyze_upload(data: bytes, name: str | None):
-    """(digest, (frame, assessment) or PostureError); one photo in memory at a time."""
+def analyze_upload(data: bytes, name: str | None, slot: str = "side"):
+    """(digest, (frame, assessment) or PostureError); one photo per ``slot`` (the side
+    photo, the optional front photo) in memory at a time."""
     from posture_app.analyzers import analyze_upload as safe_analysis
 
     digest = hashlib.sha256(data).hexdigest()
-    cache = st.session_state.setdefault(f"{DRAFT}_analysis", {})
+    cache = st.session_state.setdefault(f"{DRAFT}_analysis" + ("" if slot == "side" else
+                                                               f"_{slot}"), {})
     if digest not in cache:
         cache.clear()
         out = safe_analysis(data, name)
@@ -130,13 +133,49 @@ def new_assessment_tab(s, p: Patient, actor: str) -> None:
         except ValueError as exc:
             st.warning(f"Correction not applied: {exc}")
             shown, corr = a, {}
-        d = assessment_to_dict(shown, source=up.name)
+        front, fk = front_upload(p)
+        if front is not None and shown.view_kind != "side":
+            st.warning("The first photo is not a side view: the front or back photo is "
+                       "left out (upload a side photo first).")
+            front, fk = None, ""
+        d = assessment_to_dict(shown if front is None else combine(shown, front),
+                               source=up.name)
         show_metrics(d)
     with left:
         clickable_pictures(k, a, draw_overlay(frame.rgb, drawable(shown, corr)), corr)
         st.caption("landmarks used" + (" (corrected: " + ", ".join(corr) + ")"
                                        if corr else ""))
-    save_form(s, p, k, frame, d, corr, actor)
+    # a new front photo is a new draft to save (the side photo's corrections stay)
+    save_form(s, p, k + fk, frame, d, corr, actor)
+
+
+def front_upload(p: Patient):
+    """The optional front (or back) photo of the same visit: (its assessment or None, a
+    key part naming it). It is measured and saved in the same assessment as the side
+    photo; only the side photo is kept as the stored photo."""
+    up = st.file_uploader("Front or back photo (optional: pelvis and shoulder level)",
+                          type=list(UPLOAD_TYPES), key=f"{DRAFT}-front-{p.id}")
+    if up is None:
+        return None, ""
+    digest, got = analyze_upload(up.getvalue(), up.name, slot="front")
+    if isinstance(got, PostureError):
+        st.error(f"Front photo: {got.message} (code: {got.code})")
+        return None, ""
+    a = got[1]
+    if a.view_kind not in FRONTAL_KINDS:
+        st.warning("The second photo shows the person from the side: upload a photo "
+                   "taken from the front or the back, or remove it.")
+        return None, ""
+    st.caption(f"{a.view_kind.capitalize()} photo measured: saved in this assessment "
+               "beside the side view (the photo itself is not stored).")
+    return a, f"-{a.view_kind}-{digest[:8]}"
+
+
+def combine(side, frontal):
+    """One assessment of both views (:func:`posture.analysis.combine`)."""
+    from posture.analysis import combine as both
+
+    return both(side, frontal)
 
 
 def save_form(s, p: Patient, k: str, frame, d: dict, corr: dict, actor: str) -> None:
@@ -206,5 +245,21 @@ def show_metrics(d: dict | Reading) -> None:
                        f"{fmt(pe.interval_deg[1])}, wider because pelvis shape differs "
                        "between people (SD 5°).")
     rows = [{"Metric": m.label, "Value": fmt(r.metric(m.name)[0]), "Convention": m.convention}
-            for m in METRICS[1:]]
+            for m in METRICS[1:] if m.view == "side"]
     st.dataframe(pd.DataFrame(rows), hide_index=True, width="stretch")
+    from posture.present.report_pdf import front_kinds
+
+    if front_kinds(r):
+        show_frontal(r)
+
+
+def show_frontal(r: Reading) -> None:
+    """The front view's measures with unit, interval and sign; the "see a clinician" note
+    when the pelvic obliquity is flagged."""
+    from posture.present.report_pdf import obliquity_flagged
+
+    if obliquity_flagged(r):
+        st.warning("Pelvic obliquity beyond the flag: see a clinician (a leg-length "
+                   "difference, a hip hike or a sideways curve cannot be told apart on a "
+                   "photo).", icon="🩺")
+    st.dataframe(pd.DataFrame(frontal_rows(r)), hide_index=True, width="stretch")

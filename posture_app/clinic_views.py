@@ -364,6 +364,22 @@ def reference_form(s, rec, viewer: Viewer, where=st) -> None:
     st.rerun()
 
 
+def frontal_rows(r) -> list[dict]:
+    """The front (or back) view's measures of a reading, one row each: value with unit,
+    90% interval and sign in words (registry-driven; issue 28)."""
+    from posture.measures import measures
+    from posture.present.report_pdf import frontal_value
+
+    rows = []
+    for m in (m for m in measures() if m.view != "side"):
+        v, iv, _ = r.metric(m.name)
+        rows.append({"Front view": m.label, "Value": frontal_value(m, v),
+                     "Interval": "—" if iv is None or v is None else
+                     f"{frontal_value(m, iv[0])} to {frontal_value(m, iv[1])}",
+                     "Sign": m.sign})
+    return rows
+
+
 def one_assessment(s, p: Patient, recs, viewer: Viewer) -> None:
     rec = pick("Assessment", recs, 0, st, "clinic_detail")
     col1, col2 = st.columns([1, 2])
@@ -376,6 +392,13 @@ def one_assessment(s, p: Patient, recs, viewer: Viewer) -> None:
     if rec.corrections:
         col2.text("Corrected landmarks: " + ", ".join(rec.corrections))
     col2.text(f"Meter reading: {meter_text(rec)}")
+    from posture.present.report_pdf import front_kinds, obliquity_flagged
+
+    if front_kinds(rec.reading):
+        if obliquity_flagged(rec.reading):
+            col2.warning("Pelvic obliquity flagged: see a clinician.", icon="🩺")
+        col2.dataframe(pd.DataFrame(frontal_rows(rec.reading)), hide_index=True,
+                       width="stretch")
     reference_form(s, rec, viewer, col2)
 
     def report() -> bytes:

@@ -447,3 +447,39 @@ def test_photos_with_the_feet_cut_off_get_their_overlays(tmp_path):
     assert len(rows) == 2 and s.errors == {} and s.overlay_errors == {}, s.text()
     assert all(r["error_code"] == "" and r["facing"] for r in rows), rows
     assert sorted(p.name for p in ann.iterdir()) == sorted(f"{p.stem}.png" for p in samples)
+
+
+#: The CSV header before the front view (issue 28): these columns keep their names and
+#: their order; the front view's are appended after them.
+SIDE_COLUMNS = (
+    "file", "ok", "error_code", "error_message", "facing", "pelvic_tilt_deg",
+    "pelvic_tilt_interval_deg_lo", "pelvic_tilt_interval_deg_hi", "interval_coverage",
+    "lumbar_lordosis_deg", "lumbar_lordosis_interval_deg_lo",
+    "lumbar_lordosis_interval_deg_hi", "severity", "severity_label", "abstained",
+    "abstain_reasons", "head_neck_angle_deg", "forward_head", "trunk_lean_deg",
+    "knee_angle_deg", "knee_hyperextension", "roll_deg", "roll_source", "image_width",
+    "image_height", "pose_variant", "estimator_version", "side_on_score", "schema_version")
+
+
+def test_front_view_columns_come_after_the_side_columns_in_their_order(monkeypatch):
+    from frontal_reading import frontal_registry, with_front
+    from test_store import make_result
+
+    from posture.batch import rows
+    from posture.contract import flat_columns
+
+    frontal_registry(monkeypatch)
+    cols = ("file", *flat_columns())
+    assert cols[:len(SIDE_COLUMNS)] == SIDE_COLUMNS
+    added = cols[len(SIDE_COLUMNS):]
+    assert {"pelvic_obliquity_deg", "pelvic_obliquity_interval_deg_lo",
+            "pelvic_obliquity_interval_deg_hi", "shoulder_level_deg"} <= set(added)
+    assert rows.CSV_COLUMNS[:len(SIDE_COLUMNS)] == SIDE_COLUMNS
+    row = csv_row("f.jpg", with_front(make_result(), obliquity=6.5, shoulder=-2.25))
+    assert (row["pelvic_obliquity_deg"], row["pelvic_obliquity_interval_deg_lo"],
+            row["pelvic_obliquity_interval_deg_hi"], row["shoulder_level_deg"]) == (
+        6.5, 4.7, 8.3, -2.25)
+    if "obliquity_flag" in added:  # the registry's flag column keeps the stored flag
+        assert row["obliquity_flag"] is True
+    side = csv_row("s.jpg", make_result())
+    assert side["pelvic_obliquity_deg"] == "" and side["pelvic_tilt_deg"] == 12.3

@@ -437,3 +437,109 @@ def test_interval_column_is_wide_enough_for_its_text():
     # Streamlit's grid draws 14 px text with 8 px padding on each side
     width = ImageFont.truetype(str(font[0]), 14).getlength("-10.0° to -18.0°") + 16
     assert HISTORY_COLUMNS["Interval"]["width"] >= width
+
+
+# -- issue 28.4: records with a front view are shown, exported and audited ---------------
+
+@pytest.fixture
+def front_clinic(clinic, monkeypatch):
+    """The clinic above plus a patient whose two assessments hold a side and a front view
+    (the second with a flagged pelvic obliquity)."""
+    from frontal_reading import frontal_registry, with_front
+
+    frontal_registry(monkeypatch)
+    db, _, _ = clinic
+    with open_store(db) as s:
+        p = s.add_patient("FR-1")
+        recs = [s.save_assessment(p.id, with_front(make_result(16.0 - 5 * i),
+                                                   obliquity=(2.0, -6.5)[i]),
+                                  taken_at=datetime(2026, 2, 1, tzinfo=UTC)
+                                  + timedelta(days=30 * i)) for i in range(2)]
+    return db, p, recs
+
+
+def test_front_view_records_are_shown_and_every_file_of_them_is_audited(front_clinic,
+                                                                        deferred):
+    import csv
+    import io
+
+    pypdf = pytest.importorskip("pypdf")
+    db, p, recs = front_clinic
+    at = log_in(app())
+    at.selectbox(key="clinic_patient_select").select(p.id)
+    run(at)
+    assert [e for e in trail(db) if e["action"] == "view" and e["patient_id"] == p.id]
+    tables = [t.value for t in at.dataframe]
+    assert any("Before" in t.columns and t["Metric"].str.startswith(
+        "Pelvic obliquity (positive = left side higher)").any() for t in tables)
+    assert any("Front view" in t.columns and "-6.5°" in set(t["Value"]) for t in tables)
+    assert "see a clinician" in "\n".join(w.value for w in at.warning)
+
+    def pdf(data: bytes) -> str:
+        return " ".join("\n".join(pg.extract_text() for pg in
+                                  pypdf.PdfReader(io.BytesIO(data)).pages).split())
+
+    files = {}
+    for label, key in (("PDF report", "clinic_pdf_saved"),
+                       ("Progress report (PDF)", "cmp_pdf"),
+                       ("CSV", f"exp-CSV-{p.id}"), ("JSON", f"exp-JSON-{p.id}")):
+        before = trail(db)
+        files[label] = click(at, deferred, label, key)
+        rows = new_rows(db, before)
+        assert [(e["actor"], e["action"], e["patient_id"]) for e in rows] == [
+            ("boss", "export", p.id)], (label, rows)
+    assert "Front view" in pdf(files["PDF report"])
+    assert "See a clinician" in pdf(files["PDF report"])
+    assert "no retake figure yet" in pdf(files["Progress report (PDF)"])
+    table = list(csv.DictReader(io.StringIO(files["CSV"])))
+    cols = list(table[0])
+    later = cols[cols.index("reference_deg") + 1:]  # the older columns keep their order
+    assert later[:3] == ["pelvic_obliquity_deg", "pelvic_obliquity_lo_deg",
+                         "pelvic_obliquity_hi_deg"] and "shoulder_level_deg" in later
+    assert [(r["pelvic_obliquity_deg"], r["pelvic_obliquity_lo_deg"]) for r in table] == [
+        ("2.0", "0.2"), ("-6.5", "-8.3")]
+    assert '"views": [' in files["JSON"] and '"pelvic_obliquity_deg": -6.5' in files["JSON"]
+
+
+@pytest.fixture(scope="module")
+def front_render(tmp_path_factory):
+    """One labelled front render (tools.synth 0.5.0), made here, never shipped."""
+    import importlib.util
+
+    missing = [m for m in ("torch", "anny") if importlib.util.find_spec(m) is None]
+    require_or_skip(not missing, f"tools/synth needs {', '.join(missing)} for a front view")
+    from tools.synth.frontal import generate_front
+
+    out = tmp_path_factory.mktemp("front")
+    generate_front(1, 9101, out, "front")
+    return next(out.glob("f9101_*.jpg"))
+
+
+@pytest.mark.slow
+def test_a_side_and_a_front_photo_are_saved_as_one_assessment(clinic, front_render):
+    db, p, recs = clinic
+    side = ROOT / "samples" / "s2024_000023.jpg"
+    at = log_in(app())
+    at.file_uploader(key=f"clinic_draft-upload-{p.id}").set_value(
+        (side.name, side.read_bytes(), "image/jpeg"))
+    run(at)
+    at.file_uploader(key=f"clinic_draft-front-{p.id}").set_value(
+        (front_render.name, front_render.read_bytes(), "image/jpeg"))
+    run(at)
+    assert "Front photo measured" in text(at), text(at)
+    next(b for b in at.button if b.label == "Save assessment").click()
+    run(at)
+    with open_store(db) as s:
+        saved = s.list_assessments(p.id)
+    assert len(saved) == len(recs) + 1  # one assessment for the two photos
+    d = saved[-1].result
+    assert d["views"] == ["side", "front"] and d["view_kind"] == "side"
+    assert d["pelvic_tilt_deg"] is not None and d["pelvic_obliquity_deg"] is not None
+    assert isinstance(d["obliquity_flag"], bool)
+    assert {"pelvic_tilt", "pelvic_obliquity", "shoulder_level"} <= {
+        m["name"] for m in d["measurements"]}
+    r = saved[-1].reading
+    assert r.value("pelvic_obliquity") == d["pelvic_obliquity_deg"] and r.views == (
+        "side", "front")
+    # the page's tables show the saved front view (history's one-assessment view too)
+    assert any("Front view" in t.value.columns for t in at.dataframe)

@@ -25,17 +25,33 @@ from ..store import SCHEMA_VERSION, AssessmentRecord, Patient, Store
 EXPORT_FORMAT = "posture-clinic-export"
 EXPORT_VERSION = 1
 
-#: The measure with its interval in the CSV (the first of the registry, the pelvic tilt)
-#: and the others, values only (``posture/data/measures.yaml``).
-_HEAD, *_OTHERS = measures()
-#: CSV columns in order; ``name`` appears only with ``include_names``.
-CSV_COLUMNS = (
-    "pseudonym", "name", "birth_year", "sex", "assessment_id", "taken_at",
-    _HEAD.key, f"{_HEAD.name}_lo_deg", f"{_HEAD.name}_hi_deg", COVERAGE_KEY,
-    "severity", ABSTAINED_KEY, REASONS_KEY, *(s.key for s in _OTHERS),
-    "thomas_test", "corrections", "notes", "pose_model",
-    "estimator_version", "has_photo", "reference_instrument", "reference_deg",
-)
+def _columns() -> tuple[tuple[str, ...], Any, list, list]:
+    """(columns, head, side others, other views' measures) from the registry: the measure
+    with its interval (the first, the pelvic tilt), the side view's others (values only),
+    then the other views' (issue 28: values, intervals and flags), last so that the
+    older columns keep their order."""
+    head, *others = measures()
+    side = [s for s in others if s.view == "side"]
+    later = [s for s in others if s.view != "side"]
+    cols = (
+        "pseudonym", "name", "birth_year", "sex", "assessment_id", "taken_at",
+        head.key, f"{head.name}_lo_deg", f"{head.name}_hi_deg", COVERAGE_KEY,
+        "severity", ABSTAINED_KEY, REASONS_KEY, *(s.key for s in side),
+        "thomas_test", "corrections", "notes", "pose_model",
+        "estimator_version", "has_photo", "reference_instrument", "reference_deg",
+        *(c for s in later for c in _later_columns(s)),
+    )
+    return cols, head, side, later
+
+
+def _later_columns(s) -> tuple[str, ...]:
+    ends = (f"{s.name}_lo_{s.unit}", f"{s.name}_hi_{s.unit}") if s.interval_key else ()
+    return (s.key, *ends, *((s.flag,) if s.flag else ()))
+
+
+#: CSV columns in order (the registry's when the package was loaded); ``name`` appears
+#: only with ``include_names``.
+CSV_COLUMNS = _columns()[0]
 
 
 def _patients(store: Store, patient_id: int | None) -> list[Patient]:
@@ -45,15 +61,16 @@ def _patients(store: Store, patient_id: int | None) -> list[Patient]:
 def csv_row(p: Patient, r: AssessmentRecord, *, include_names: bool = False) -> dict[str, Any]:
     """The CSV row of one assessment (values not yet made formula-safe)."""
     d = r.reading
-    iv = d.interval(_HEAD.name) or (None, None)
+    _, head, side, later = _columns()
+    iv = d.interval(head.name) or (None, None)
     row = {
         "pseudonym": p.pseudonym, "name": p.name or "", "birth_year": p.birth_year,
         "sex": p.sex, "assessment_id": r.id, "taken_at": r.taken_at.isoformat(),
-        _HEAD.key: r.pelvic_tilt_deg, f"{_HEAD.name}_lo_deg": iv[0],
-        f"{_HEAD.name}_hi_deg": iv[1], COVERAGE_KEY: d.interval_coverage,
+        head.key: r.pelvic_tilt_deg, f"{head.name}_lo_deg": iv[0],
+        f"{head.name}_hi_deg": iv[1], COVERAGE_KEY: d.interval_coverage,
         "severity": r.severity, ABSTAINED_KEY: r.abstained,
         REASONS_KEY: " | ".join(str(x) for x in d.reasons),
-        **{s.key: d.value(s.name) for s in _OTHERS},
+        **{s.key: d.value(s.name) for s in side},
         "thomas_test": r.thomas_test,
         "corrections": json.dumps(r.corrections) if r.corrections else "",
         "notes": r.notes, "pose_model": r.pose_model,
@@ -61,6 +78,14 @@ def csv_row(p: Patient, r: AssessmentRecord, *, include_names: bool = False) -> 
         # the clinic's own instrument beside this assessment (schema 5; empty when none)
         "reference_instrument": r.reference_instrument, "reference_deg": r.reference_deg,
     }
+    for s in later:  # other views' measures (columns of _later_columns, in order)
+        row[s.key] = d.value(s.name)
+        if s.interval_key:
+            row[f"{s.name}_lo_{s.unit}"], row[f"{s.name}_hi_{s.unit}"] = \
+                d.interval(s.name) or (None, None)
+        if s.flag:  # a flag without a Reading field travels in ``extra``
+            row[s.flag] = getattr(d, s.flag, None) if s.flag in d.__dataclass_fields__ \
+                else d.extra.get(s.flag)
     if not include_names:
         del row["name"]
     return row
@@ -69,7 +94,7 @@ def csv_row(p: Patient, r: AssessmentRecord, *, include_names: bool = False) -> 
 def export_csv(store: Store, patient_id: int | None = None, *,
                include_names: bool = False) -> str:
     """CSV text, one row per assessment, of one patient (``patient_id``) or all."""
-    cols = [c for c in CSV_COLUMNS if include_names or c != "name"]
+    cols = [c for c in _columns()[0] if include_names or c != "name"]
     buf = io.StringIO()
     w = csv.DictWriter(buf, fieldnames=cols, lineterminator="\n")
     w.writeheader()
@@ -95,7 +120,7 @@ def export_dict(store: Store, patient_id: int | None = None, *,
              "notes": r.notes, "pose_model": r.pose_model,
              "estimator_version": r.estimator_version, "has_photo": r.has_photo,
              "reference": None if r.reference is None else {
-                 "instrument": r.reference_instrument, _HEAD.key: r.reference_deg},
+                 "instrument": r.reference_instrument, measures()[0].key: r.reference_deg},
              "result": r.result}
             for r in store.list_assessments(p.id)
         ]
