@@ -474,6 +474,9 @@ def test_front_view_records_are_shown_and_every_file_of_them_is_audited(front_cl
         "Pelvic obliquity (positive = left side higher)").any() for t in tables)
     assert any("Front view" in t.columns and "-6.5°" in set(t["Value"]) for t in tables)
     assert "see a clinician" in "\n".join(w.value for w in at.warning)
+    charts = " ".join(c.proto.spec for c in at.get("vega_lite_chart"))
+    for title in ("Pelvic obliquity", "Shoulder level"):  # the history charts list them
+        assert f'"title": "{title}"' in charts or f'"title":"{title}"' in charts, title
 
     def pdf(data: bytes) -> str:
         return " ".join("\n".join(pg.extract_text() for pg in
