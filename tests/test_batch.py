@@ -483,3 +483,41 @@ def test_front_view_columns_come_after_the_side_columns_in_their_order(monkeypat
         assert row["obliquity_flag"] is True
     side = csv_row("s.jpg", make_result())
     assert side["pelvic_obliquity_deg"] == "" and side["pelvic_tilt_deg"] == 12.3
+
+
+@pytest.mark.slow
+def test_batch_of_a_side_photo_and_a_front_render_writes_the_frontal_columns(tmp_path):
+    import importlib.util
+
+    from conftest import SAMPLES
+
+    missing = [m for m in ("torch", "anny") if importlib.util.find_spec(m) is None]
+    require_or_skip(not missing, f"tools/synth needs {', '.join(missing)} for a front view")
+    from tools.synth.frontal import generate_front
+
+    d, out = tmp_path / "in", tmp_path / "out.csv"
+    generate_front(1, 9101, d, "front")  # writes the render and its label
+    for extra in d.iterdir():
+        if extra.suffix != ".jpg":
+            extra.unlink()
+    shutil.copy(SAMPLES / "s2024_000023.jpg", d)
+    try:
+        s = run_batch(str(d), out, progress=False)
+    except Exception as exc:  # no pose model here
+        require_or_skip(getattr(exc, "code", None) != "model_unavailable", str(exc))
+        raise
+    with open(out, newline="", encoding="utf-8") as f:
+        header = next(csv.reader(f))
+    assert tuple(header[:len(SIDE_COLUMNS)]) == SIDE_COLUMNS
+    rows = {Path(r["file"]).name[0]: r for r in read_rows(out)}
+    assert s.errors == {} and sorted(rows) == ["f", "s"], s.text()
+    front, side = rows["f"], rows["s"]
+    assert front["pelvic_tilt_deg"] == "" and "no_side_view" in front["abstain_reasons"]
+    for key in ("pelvic_obliquity_deg", "pelvic_obliquity_interval_deg_lo",
+                "pelvic_obliquity_interval_deg_hi", "shoulder_level_deg"):
+        assert front[key] != "" and side[key] == "", key
+    lo, v, hi = (float(front[k]) for k in ("pelvic_obliquity_interval_deg_lo",
+                                            "pelvic_obliquity_deg",
+                                            "pelvic_obliquity_interval_deg_hi"))
+    assert lo < v < hi
+    assert side["pelvic_tilt_deg"] != "" and side["severity"] != ""
