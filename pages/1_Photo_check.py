@@ -83,6 +83,9 @@ def show(data: bytes, name: str, origin: str, second=None) -> bool:
                      front_overlay=res.front_overlay)
         if res.second_problem:
             st.warning(f"**Your second photo was not used.** {res.second_problem}", icon="📷")
+        elif not second and res.result.views == ("side",) and not refused(res.result):
+            st.caption("➕ Add a photo from the front (or back) under **Your photo** below "
+                       "for the side-to-side measures, such as whether your pelvis is level.")
         # the verdict (or the message) at the top of the screen, with keyboard focus
         scroll_into_view(".st-key-verdict-photo" if res.overlay is not None
                          else ".st-key-photo-top", res.digest)

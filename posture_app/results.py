@@ -432,20 +432,18 @@ def _show_findings(res: Reading) -> None:
     if side:
         st.markdown("#### Other findings")
         _finding_tiles(res, side)
-    view = frontal_view(res)
-    if view is not None:
-        st.markdown(f"#### Seen from the {view} (side to side)")
-        _finding_tiles(res, shown_findings(res, "front"), detail=True)
-    if not side:
-        return
     plumb = res.plumb_offsets_stature or {}
-    if plumb:
+    if side and plumb:
         with st.container(border=True, key="finding-plumb"):
             # a partial view has no ankle point: its offsets are None, said so, not summed
             txt = " · ".join(f"{k} {v * 100:+.1f}%" if v is not None else f"{k} not measured"
                              for k, v in plumb.items())
             st.markdown(f"**Plumb line, offset in front of the ankle:** {txt}")
             st.caption(PLUMB_EXPLAIN)
+    view = frontal_view(res)
+    if view is not None:
+        st.markdown(f"#### Seen from the {view} (side to side)")
+        _finding_tiles(res, shown_findings(res, "front"), detail=True)
 
 
 def _finding_tiles(res: Reading, specs: Sequence, *, detail: bool = False) -> None:

@@ -1,6 +1,7 @@
-"""The front view in the app (issue 28.4), without a browser (Streamlit's AppTest): the
-Photo check with a side and a front photo, a front photo alone, a side photo alone as
-before; the plan page's "see a clinician" note on a flagged pelvic obliquity.
+"""The front view in the app (issue 28.4), mostly without a browser (Streamlit's AppTest):
+the Photo check with a side and a front photo, a front photo alone, a side photo alone as
+before; the plan page's "see a clinician" note on a flagged pelvic obliquity; the live
+check on a front stance; and one real-browser check at phone size.
 
 The front photo is a render of ``tools.synth front`` made in a temporary folder (needs
 torch and anny: skipped without them); the side photo is a shipped sample.
@@ -10,6 +11,7 @@ from __future__ import annotations
 
 import copy
 import importlib.util
+import re
 
 import pytest
 
@@ -58,6 +60,7 @@ def _page():
     return AppTest.from_file(PAGE, default_timeout=180).run()
 
 
+@pytest.mark.slow
 def test_side_photo_alone_is_as_before_then_a_front_photo_joins_it(front_photo):
     at = _page()
     assert [u.label.split(" (")[0] for u in at.file_uploader] == [
@@ -93,6 +96,7 @@ def test_side_photo_alone_is_as_before_then_a_front_photo_joins_it(front_photo):
     assert len(at.image) == 2
 
 
+@pytest.mark.slow
 def test_front_photo_alone_shows_frontal_findings_and_no_grade(front_photo):
     at = _page()
     _upload(at, "photo_front_0", front_photo)
@@ -178,6 +182,7 @@ def test_plan_page_note_without_a_side_photo_and_none_unflagged():
 # --------------------------------------------------------------------------- live check
 
 
+@pytest.mark.slow
 def test_live_check_measures_a_front_stance(front_photo):
     """A person facing the camera is measured as a front view (issue 28): ready, captured,
     one front reading with the side-to-side measures (before: every frame failed, or the
@@ -204,3 +209,48 @@ def test_live_check_measures_a_front_stance(front_photo):
     assert reading.value("pelvic_obliquity") is not None
     assert reading.value("shoulder_level") is not None
     assert overlay is not None and overlay.shape == rgb.shape
+
+
+# --------------------------------------------------------------------------- phone (browser)
+
+PHONE = {"width": 390, "height": 844}
+
+
+@pytest.mark.browser
+@pytest.mark.slow
+def test_phone_side_and_front_photos_in_one_result(launch, app_url, front_photo):
+    """At phone size: a side and a front photo give one card (tilt, band and the pelvis
+    level from the front), the front findings below, nothing wider than the screen."""
+    from .harness import ACTION_TIMEOUT_MS, settle, shot
+    from .test_app_phone import TRUNCATED_JS
+
+    browser = launch()
+    ctx = browser.new_context(viewport=PHONE, device_scale_factor=2, is_mobile=True,
+                              has_touch=True)
+    page = ctx.new_page()
+    page.set_default_timeout(ACTION_TIMEOUT_MS)
+    try:
+        page.goto(f"{app_url}/Photo_check")
+        inputs = page.locator('[data-testid="stFileUploaderDropzoneInput"]')
+        inputs.nth(1).wait_for(state="attached")
+        inputs.nth(0).set_input_files(str(SIDE_PHOTO))
+        page.locator(".st-key-verdict-photo .pv-band").wait_for(timeout=120_000)
+        inputs.nth(1).set_input_files(str(front_photo))
+        card = page.locator(".st-key-verdict-photo")
+        card.locator('[data-view="front"]').wait_for(timeout=120_000)
+        settle(page)
+        text = card.inner_text()
+        assert re.search(r"[+-]\d+\.\d°\s*pelvic tilt", text), text
+        assert re.search(r"Seen from the front: pelvis level \(side to side\) [+-]\d+\.\d° "
+                         r"\((left|right) side higher\)", text), text
+        tile = page.locator(".st-key-finding-pelvic_obliquity_deg")
+        assert re.search(r"(left|right) side higher · 90% interval", tile.inner_text())
+        for el in (card, tile):
+            box = el.bounding_box()
+            assert box["x"] >= 0 and box["x"] + box["width"] <= PHONE["width"], box
+        panel = page.locator(".st-key-result-panel-photo")
+        assert panel.evaluate(TRUNCATED_JS) == []
+        assert panel.get_by_test_id("stImage").count() == 2  # both photos, drawn
+        shot(page, "phone_side_and_front")
+    finally:
+        ctx.close()
