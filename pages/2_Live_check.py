@@ -158,7 +158,8 @@ if mode == "Live video" and webrtc_streamer is not None:
                     st.rerun()
         time.sleep(0.25)
 else:
-    st.markdown("Take a snapshot with your camera, standing side-on, head to feet in view.")
+    st.markdown("Take a snapshot with your camera, standing side-on (or facing it, for the "
+                "side-to-side measures), head to feet in view.")
     # the whole camera frame (Streamlit's camera widget crops a phone's upright picture)
     shot = timer_camera(key=f"live_snapshot_{st.session_state.get('snapshot_nonce', 0)}")
     if shot is not None:
