@@ -254,3 +254,71 @@ def test_phone_side_and_front_photos_in_one_result(launch, app_url, front_photo)
         shot(page, "phone_side_and_front")
     finally:
         ctx.close()
+
+
+# --------------------------------------------------------------------------- flagged cards
+
+
+def _flagged_card_script():
+    import streamlit as st
+
+    from posture.contract import from_dict
+    from posture_app.results import verdict_card
+
+    verdict_card(from_dict(st.session_state["reading"]), key="t")
+
+
+def _card_for(result: dict):
+    from streamlit.testing.v1 import AppTest
+
+    at = AppTest.from_function(_flagged_card_script, default_timeout=30)
+    at.session_state["reading"] = result
+    return at.run()
+
+
+FRONT_ALONE = {"ok": True, "abstained": True, "landmarks_px": [[1, 2, 1]],
+               "view": {"ok": True}, "facing": "front",
+               "abstain_reasons": ["no_side_view: sagittal pelvic tilt needs a side photo"],
+               "retake_guidance": ["For the pelvic tilt, add a photo taken exactly from "
+                                   "the side."]}
+
+
+def test_front_card_of_a_flagged_obliquity_points_to_the_plan_not_a_retake():
+    flagged = with_front(FRONT_ALONE, -6.4, True)
+    flagged.update(views=["front"], view_kind="front")
+    at = _card_for(flagged)
+    assert not at.exception
+    card = _card(at)
+    assert "-6.4°" in card and "right side higher" in card
+    assert "Uneven pelvis: a clinician should check it" in card
+    assert "pv-band" in card and "need a side photo" in card
+    assert not at.warning  # no "Please retake the picture"
+    assert [b.label for b in at.button] == ["Next: what to do about it →"]
+    level = with_front(FRONT_ALONE, 1.0, False)
+    level.update(views=["front"], view_kind="front")
+    at = _card_for(level)
+    assert "clinician" not in _card(at) and not at.button
+
+
+def test_combined_card_adds_the_flag_to_the_side_views_grade():
+    at = _card_for(with_front(NEUTRAL, 6.2, True))
+    assert not at.exception
+    card = _card(at)
+    assert "+6.0°" in card and "Neutral" in card  # the side view's tilt and grade
+    assert ("Seen from the front: pelvis level (side to side) +6.2° (left side higher). "
+            "Uneven pelvis: a clinician should check it; your plan says why.") in card
+
+
+@pytest.mark.slow
+def test_two_side_photos_say_why_the_second_was_not_used():
+    other = ROOT / "samples" / "s2024_000025.jpg"
+    at = _page()
+    _upload(at, "photo_upload_0", SIDE_PHOTO)
+    _upload(at, "photo_front_0", other)
+    at.run()
+    assert not at.exception
+    (warning,) = [w.value for w in at.warning if "second photo" in w.value]
+    assert "Both photos are side views; the second one needs to be a front or back view" \
+        in warning
+    assert at.session_state["posture_current_result"].result.views == ("side",)
+    assert "pv-band" in _card(at)  # the first photo's result, as before
