@@ -23,6 +23,7 @@ from .metrics import Measurement, Measurements
 from .pose import LM, Pose, PoseResult
 from .reasons import GUIDANCE, Reason, ReasonCode
 from .result import SIDE, Assessment
+from .view_gate import other_people
 from .view_kind import ViewCues, ViewKind
 
 #: The registry's view name of the frontal measures (a front or a back photo).
@@ -50,7 +51,8 @@ class FrontGate:
     ``ok``: the photo is a front or back view whose shoulders and hips are seen (the view
     classifier decided so); ``whole_body``: the knees and ankles are seen too (otherwise
     the trunk shift and knee angles are withheld). ``frontal_ratio`` is the classifier's
-    width cue. The side view's figures (``side_on_score``, ``other_people``) are None.
+    width cue; ``other_people`` counts the others of comparable size (then not ok).
+    The side view's ``side_on_score`` is None.
     """
 
     ok: bool
@@ -126,17 +128,23 @@ def _seen(pose: Pose, idx: tuple[int, ...]) -> bool:
     return bool(np.all(pose.visibility[list(idx)] >= vis))
 
 
-def front_gate(pose: Pose, cues: ViewCues | None) -> FrontGate:
-    """The gate of a photo classified front or back: always measurable (the classifier
-    saw the shoulders and hips); ``whole_body`` when the knees and ankles are seen too."""
+def front_gate(pose: Pose, cues: ViewCues | None, others: int = 0) -> FrontGate:
+    """The gate of a photo classified front or back. The classifier saw the shoulders and
+    hips; ``whole_body`` when the knees and ankles are seen too. Refused (not ok) when
+    ``others`` people of comparable size share the picture: which one was measured cannot
+    be told, as in the side view's gate."""
     knees = _seen(pose, (LM.LEFT_KNEE, LM.RIGHT_KNEE))
     ankles = _seen(pose, (LM.LEFT_ANKLE, LM.RIGHT_ANKLE))
+    reasons = [Reason(ReasonCode.NO_SIDE_VIEW, "sagittal pelvic tilt needs a side photo")]
+    guidance = [GUIDANCE[ReasonCode.NO_SIDE_VIEW]]
+    if others:
+        reasons.insert(0, Reason(ReasonCode.SEVERAL_PEOPLE,
+                                 f"{others + 1} people of similar size in the picture"))
+        guidance.insert(0, GUIDANCE[ReasonCode.SEVERAL_PEOPLE])
     return FrontGate(
-        ok=True,
-        reasons=(Reason(ReasonCode.NO_SIDE_VIEW, "sagittal pelvic tilt needs a side photo"),),
-        guidance=(GUIDANCE[ReasonCode.NO_SIDE_VIEW],),
+        ok=not others, reasons=tuple(reasons), guidance=tuple(guidance),
         whole_body=knees and ankles, partial=not (knees and ankles), knees_seen=knees,
-        frontal_ratio=None if cues is None else cues.width)
+        frontal_ratio=None if cues is None else cues.width, other_people=others)
 
 
 def frontal_measurements(m: FrontalMeasures, gate: FrontGate, method: str
@@ -162,7 +170,8 @@ def frontal_measurements(m: FrontalMeasures, gate: FrontGate, method: str
 
 def measure_front(kind: str, detections: list[tuple[Pose, Roll]], report: Pose,
                   report_roll: Roll, frame_size: tuple[int, int],
-                  cues: ViewCues | None) -> tuple[FrontView, tuple[Measurement, ...]]:
+                  cues: ViewCues | None, others: int = 0
+                  ) -> tuple[FrontView, tuple[Measurement, ...]]:
     """A front or back view and its measurements from one photo's detections.
 
     ``detections[0]`` is the photo as given, ``detections[1]`` (optional) its mirror image
@@ -177,7 +186,7 @@ def measure_front(kind: str, detections: list[tuple[Pose, Roll]], report: Pose,
     if len(detections) > 1:
         first = with_mirror(first, measure_frontal(detections[1][0], detections[1][1], kind))
         method += ", mean of the image and its mirror"
-    gate = front_gate(report, cues)
+    gate = front_gate(report, cues, others)
     view = FrontView(kind, report_roll, gate, first, report, frame_size, cues)
     return view, frontal_measurements(first, gate, method)
 
@@ -190,7 +199,7 @@ def assess_front(kind: ViewKind, detections: list[tuple[Pose, Roll]], report: Po
     (no severity: it comes from a side view only)."""
     size = (report.width, report.height)
     view, meas = measure_front(kind.kind, detections, report.primary, report_roll, size,
-                               kind.cues)
+                               kind.cues, other_people(report, report.primary))
     return Assessment(size, report.primary, {kind.kind: view}, Measurements(meas, {}),
                       None, True, view.gate.reasons, view.gate.guidance, model_variant,
                       estimator_meta or {}, None)

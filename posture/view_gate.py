@@ -111,9 +111,19 @@ class GateDecision:
     scores: ViewScores | None = field(default=None, repr=False)
 
 
+def other_people(result: PoseResult, pose: Pose) -> int:
+    """People besides ``pose`` in the picture that count: comparable in size (a small
+    figure far in the background does not) and not the same person found twice."""
+    t = view_thresholds()
+    return sum(
+        1 for p in result.poses[1:]
+        if p.height_px >= t["other_person_size_ratio"] * pose.height_px
+        and _bbox_iou(p.bbox, pose.bbox) < t["same_person_iou"]
+    )
+
+
 def view_scores(pose: Pose, result: PoseResult, facing_conf: float) -> ViewScores:
     """Measure everything :func:`decide_view` needs from one detection."""
-    t = view_thresholds()
     xy, vis = pose.xy, pose.visibility
     mids = midpoints(pose)
     torso = float(np.linalg.norm(mids["shoulder"] - mids["hip"])) + 1e-6
@@ -151,11 +161,7 @@ def view_scores(pose: Pose, result: PoseResult, facing_conf: float) -> ViewScore
     # A standing person's ear sits above the hips; lying down (or a sideways photo with
     # no EXIF orientation) puts the body axis far from the image vertical.
     axis = mids["ear"] - mids["hip"]
-    others = sum(
-        1 for p in result.poses[1:]
-        if p.height_px >= t["other_person_size_ratio"] * pose.height_px
-        and _bbox_iou(p.bbox, pose.bbox) < t["same_person_iou"]
-    )
+    others = other_people(result, pose)
     return ViewScores(
         frontal_ratio=float(spread / torso), facing_confidence=float(facing_conf),
         clearance=clearance, visibility=visibility,

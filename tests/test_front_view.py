@@ -179,3 +179,17 @@ def test_the_overlay_draws_the_front_view(renders, front):
     patch = img[mid[1] - 2:mid[1] + 3, mid[0] - 2:mid[0] + 3].reshape(-1, 3)
     assert any((p == PELVIS_COLOUR).all() for p in patch)
     assert label_text(front).startswith("pelvic obliquity ")
+
+
+def test_two_people_in_a_front_photo_are_refused(renders, analyzer):
+    """Several people: the front view abstains as the side view does (which of them was
+    measured cannot be told), instead of reading one of them."""
+    from posture.images import load_image
+
+    rgb = load_image(renders["front"][0]).rgb
+    pair = np.ascontiguousarray(np.concatenate([rgb, rgb[:, ::-1]], axis=1))
+    a = analyzer.analyze(pair)
+    assert a.view_kind == "front"
+    assert not a.ok and "several_people" in a.reason_codes
+    d = to_dict(a)
+    assert d["ok"] is False and d["error"]["code"] == "view_not_usable"
