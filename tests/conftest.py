@@ -8,11 +8,16 @@ fails the run instead of skipping it: a green CI run must have run every test
 from __future__ import annotations
 
 import csv
+import json
 import os
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 from hypothesis import HealthCheck, settings
+
+from posture.result import Reading
+from posture.safe import Outcome, analyze_input
 
 ROOT = Path(__file__).resolve().parents[1]
 SHARED_PHOTOS = ROOT.parent / "shared" / "photos"
@@ -88,3 +93,28 @@ def analyzer():
         require_or_skip(False, f"no pose model: {exc.message}")
     yield a
     a.close()
+
+
+@dataclass(frozen=True)
+class SampleReading:
+    """One shipped sample as the analyzer read it: the typed reading, its contract dict
+    (through JSON, as stored and exported) and the outcome (assessment and decoded frame)."""
+
+    reading: Reading
+    contract: dict
+    outcome: Outcome
+
+
+@pytest.fixture(scope="session")
+def sample_readings(analyzer) -> dict[str, SampleReading]:
+    """The 12 shipped samples (``samples/*.jpg``) analysed once for the whole run, keyed by
+    file name, so that consumer tests (store, plan, PDF, export) read real analyzer output.
+    Uses the pose model: tests that take it are marked ``slow``."""
+    paths = sorted(SAMPLES.glob("*.jpg"))
+    assert len(paths) == 12, [p.name for p in paths]
+    out = {}
+    for path in paths:
+        o = analyze_input(analyzer, path, name=path.name)
+        assert not o.failed, (path.name, o.code)
+        out[path.name] = SampleReading(o.reading(), json.loads(json.dumps(o.to_dict())), o)
+    return out

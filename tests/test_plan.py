@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 import yaml
+from conftest import SAMPLES
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from PIL import Image
@@ -58,6 +59,9 @@ REQUIRED_IDS = {
 
 
 def result(**kw) -> dict:
+    """A hand-made result: the tests below need chosen values (a band at a chosen tilt,
+    missing keys, NaN, wrong types, abstentions) that the shipped samples do not give;
+    real readings: ``test_the_plan_of_each_real_reading_names_its_band``."""
     base = {"ok": True, "abstained": False, "abstain_reasons": []}
     return {**base, **kw}
 
@@ -190,6 +194,31 @@ def test_shipped_rules_validate():
 
 
 # --------------------------------------------------------------------------- canonical plans
+
+
+SAMPLE_NAMES = sorted(p.name for p in SAMPLES.glob("*.jpg"))
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("name", SAMPLE_NAMES)
+def test_the_plan_of_each_real_reading_names_its_band(sample_readings, name):
+    sr = sample_readings[name]
+    r = sr.reading
+    assert r.ok and not r.abstained and r.severity, name  # every sample is graded
+    plan = make_plan(PlanInput.from_reading(r))
+    assert_well_formed(plan)
+    head = plan.headline.lower()
+    assert r.severity in head, (r.severity, plan.headline)
+    assert f"{abs(r.pelvic_tilt_deg):.0f}°" in head, (r.pelvic_tilt_deg, plan.headline)
+    lo, hi = r.pelvic_tilt_interval_deg
+    assert f"between {lo:.0f}° and {hi:.0f}°" in plan.notes[0], plan.notes[0]
+    if r.severity == "posterior":
+        assert not set(ids(plan)) & HIP_FLEXOR_STRETCHES
+    elif r.severity != "neutral":  # an anterior band
+        assert set(ids(plan)) & HIP_FLEXOR_STRETCHES
+    # the same plan from the stored/printed JSON (`posture plan result.json`)
+    assert ids(plan_for(sr.contract)) == ids(plan)
+    assert plan_for(sr.contract).headline == plan.headline
 
 
 def test_three_canonical_cases_give_three_different_sensible_plans():

@@ -28,7 +28,11 @@ JPEG = b"\xff\xd8\xff\xe0" + b"\x00" * 64 + "photo bytes \u00e9".encode() + b"\x
 
 
 def make_result(tilt=12.3, half=4.0, *, lordosis=38.0, head=48.5, abstained=False) -> dict:
-    """A contract dict as ``posture analyze --json`` writes it (only the keys we read)."""
+    """A contract dict as ``posture analyze --json`` writes it (only the keys we read).
+
+    Hand-made where a test needs a value the samples do not give (an abstention, a chosen
+    change against the MDC, no interval) or must run without the pose model (fast group);
+    real readings: ``test_real_*`` below."""
     iv = None if tilt is None or half is None else [tilt - half, tilt + half]
     return {
         "schema_version": 1, "ok": True, "source": "x.jpg", "facing": "left",
@@ -409,3 +413,51 @@ def test_compare_says_the_mdc_does_not_apply_between_methods_and_abstains_on_gap
         -6.0, "mdc", 5.0, True)
     gone = compare(a, _rec(3, make_result(tilt=None, abstained=True), 20)).change("pelvic_tilt")
     assert gone.change is None and gone.exceeds_uncertainty is None and gone.rule is None
+
+
+# ------------------------------------------------------------- fed real analyzer output
+
+@pytest.mark.slow
+def test_real_readings_survive_reopening_whole(sample_readings, db):
+    taken = datetime(2024, 5, 1, tzinfo=UTC)
+    with open_store(db) as s:
+        p = s.add_patient("REAL-1")
+        ids = {name: s.save_assessment(p.id, sr.contract,
+                                       taken_at=taken + timedelta(days=i)).id
+               for i, (name, sr) in enumerate(sample_readings.items())}
+    with open_store(db) as s:  # reopened: read back from the file, not a cache
+        for name, sr in sample_readings.items():
+            r, rec = sr.reading, s.get_assessment(ids[name])
+            assert rec.result == sr.contract, name
+            assert rec.reading == r, name
+            assert rec.pelvic_tilt_deg == r.pelvic_tilt_deg, name
+            assert rec.pelvic_tilt_interval_deg == r.pelvic_tilt_interval_deg, name
+            assert (rec.severity, rec.abstained) == (r.severity, r.abstained), name
+            assert (rec.pose_model, rec.estimator_version) == (
+                r.pose_variant, r.estimator_version), name
+
+
+@pytest.mark.slow
+def test_real_history_is_in_time_order_and_compares_real_changes(sample_readings, db):
+    names = sorted(sample_readings)[:4]
+    days = [90, 0, 60, 30]  # saved out of time order: the history must sort by taken_at
+    with open_store(db) as s:
+        p = s.add_patient("REAL-2")
+        for name, day in zip(names, days, strict=True):
+            s.save_assessment(p.id, sample_readings[name].contract,
+                              taken_at=datetime(2024, 1, 1, tzinfo=UTC) + timedelta(days=day))
+    with open_store(db) as s:
+        recs = s.list_assessments(p.id)
+    in_time = [sample_readings[n].reading for _, n in sorted(zip(days, names, strict=True))]
+    tilt = trend(recs)["pelvic_tilt"]
+    assert [(t.value, t.lo, t.hi) for t in tilt] == [
+        (r.pelvic_tilt_deg, *r.pelvic_tilt_interval_deg) for r in in_time]
+    assert [t.value for t in trend(recs)["lumbar_lordosis"]] == [
+        r.lumbar_lordosis_deg for r in in_time]
+    by_time = sorted(recs, key=lambda rec: rec.taken_at)
+    c = compare(by_time[0], by_time[-1])
+    change = c.change("pelvic_tilt")
+    assert change.change == pytest.approx(in_time[-1].pelvic_tilt_deg
+                                          - in_time[0].pelvic_tilt_deg, abs=0.005)
+    assert change.rule == "mdc" and change.methods == ("estimated", "estimated")
+    assert change.exceeds_uncertainty == (abs(change.change) > change.threshold)
