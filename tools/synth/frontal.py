@@ -21,18 +21,16 @@ import dataclasses
 import json
 from pathlib import Path
 
-import cv2
 import numpy as np
 
-from .appearance import add_hair_volume, vertex_colours
-from .body import BodyModel, BodyShape, pelvic_tilts
-from .camera import Camera, frame_camera
+from .body import BodyModel, BodyShape
+from .camera import Camera
 from .frontal_pose import FrontalPose
-from .generate import Sample, write_sample
+from .generate import Sample, to_sample, write_sample
 from .labels import bone_rng, draw_bone_offsets, make_label
-from .pose import pose_body, rotation
-from .render import encode_jpeg, render
+from .pose import rotation
 from .scene import sample_scene
+from .scene_build import ankle_midpoint, build_body, photograph, pose_at_target
 
 FRONT_STREAM = 0xF2047  # keeps front/back scenes apart from generate's and retake's draws
 FRONTAL_SUBSTREAM = 1
@@ -188,30 +186,17 @@ def make_front_sample(model: BodyModel, seed: int, index: int, view: str = "fron
     """Generate front/back image ``index`` of set ``seed`` (depends on nothing else)."""
     params = sample_scene(front_rng(seed, index))
     frontal = sample_frontal(front_rng(seed, index, FRONTAL_SUBSTREAM))
-    slider = model.height_for_stature(params.shape, params.stature)
-    params = dataclasses.replace(params, shape=dataclasses.replace(params.shape, height=slider),
-                                 facing=view, yaw=params.yaw * FRONT_YAW_SCALE)
-    body = model.build(params.shape)
-    rest_tilt = pelvic_tilts(body.vertices, body.faces)["mid"]
-    d_t = params.target_tilt - rest_tilt
-    params = dataclasses.replace(
-        params, pose=dataclasses.replace(params.pose, pelvic_tilt_change=d_t))
-    albedo, material = vertex_colours(body, params.appearance)
-    body = add_hair_volume(body, material, params.appearance)
-    posed = pose_body(body, params.pose, frontal=frontal)
-    ankles = (posed.joints[body.bone("foot.L")] + posed.joints[body.bone("foot.R")]) / 2
-    world = view_to_world(ankles, view, params.yaw)
-    rot, shift = world[:3, :3], world[:3, 3]
-    verts = posed.vertices @ rot.T + shift
-    width, height = size
-    camera = frame_camera(verts, body.stature, params.camera, width, height)
-    out = render(camera, verts, body.faces, albedo, material, params.lighting, params.room,
-                 params.sensor, params.appearance.fabric_gloss, cull_sign=-1.0)
-    jpeg = encode_jpeg(out.image, params.sensor.jpeg_quality)
-    decoded = cv2.cvtColor(cv2.imdecode(np.frombuffer(jpeg, np.uint8), cv2.IMREAD_COLOR),
-                           cv2.COLOR_BGR2RGB)
-    label = make_label(seed=seed, index=index, params=params, dT=d_t, rest_tilt=rest_tilt,
-                       body=body, posed=posed, world=world, camera=camera, facing=view,
+    params = dataclasses.replace(params, facing=view, yaw=params.yaw * FRONT_YAW_SCALE)
+    scene = pose_at_target(build_body(model, params), frontal=frontal)
+    params, body, posed = scene.params, scene.built.body, scene.posed
+    world = view_to_world(ankle_midpoint(body, posed), view, params.yaw)
+    # front and back views keep the near surface (render's cull_sign)
+    photo = photograph(scene.built, posed, world, params.camera, params.sensor, size,
+                       cull_sign=-1.0)
+    verts, camera = photo.verts, photo.camera
+    label = make_label(seed=seed, index=index, params=params, dT=scene.tilt_change,
+                       rest_tilt=scene.built.rest_tilt, body=body, posed=posed, world=world,
+                       camera=camera, facing=view,
                        bone_offsets=draw_bone_offsets(bone_rng(FRONT_STREAM, seed, index)),
                        midline=np.nonzero(np.abs(body.vertices[:, 0]) < 1e-6)[0])
     # the image-plane sagittal tilt means nothing seen from the front or back
@@ -224,15 +209,12 @@ def make_front_sample(model: BodyModel, seed: int, index: int, view: str = "fron
                                  "px": [round(float(v), 2) for v in uv[0]]}
     pts = {k: np.asarray(v["xyz_m"], dtype=float) for k, v in label["points"].items()}
     # the labelled points are rounded to 10 um: well below what any angle here resolves
-    lat = rot @ np.array([1.0, 0.0, 0.0])
+    lat = world[:3, :3] @ np.array([1.0, 0.0, 0.0])
     label["view"] = view
     label["frontal"] = frontal_label(pts, lat, body.stature, camera)
     label["frontal"]["pose"] = {k: round(v, 4) for k, v in
                                 dataclasses.asdict(frontal).items()}
-    label["id"] = front_id(seed, index, view)
-    label["image"] = f"{label['id']}.jpg"
-    label["mask"] = f"{label['id']}_mask.png"
-    return Sample(id=label["id"], jpeg=jpeg, image=decoded, mask=out.mask, label=label)
+    return to_sample(front_id(seed, index, view), label, photo)
 
 
 def index_row(label: dict) -> dict:

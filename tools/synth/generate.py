@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import csv
-import dataclasses
 import json
 import os
 from dataclasses import dataclass
@@ -12,13 +11,11 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from .appearance import add_hair_volume, vertex_colours
-from .body import BodyModel, pelvic_tilts
-from .camera import body_to_world, frame_camera
+from .body import BodyModel
+from .camera import body_to_world
 from .labels import bone_rng, draw_bone_offsets, make_label
-from .pose import pose_body
-from .render import encode_jpeg, render
 from .scene import make_rng, sample_scene
+from .scene_build import Photo, ankle_midpoint, build_body, photograph, pose_at_target
 
 DEFAULT_SIZE = (540, 960)  # width, height
 INDEX_COLUMNS = ("id", "seed", "index", "pelvic_tilt_deg", "pelvic_tilt_palpation_deg",
@@ -46,35 +43,24 @@ def sample_id(seed: int, index: int) -> str:
 def make_sample(model: BodyModel, seed: int, index: int,
                 size: tuple[int, int] = DEFAULT_SIZE) -> Sample:
     """Generate image ``index`` of the data set ``seed`` (depends on nothing else)."""
-    params = sample_scene(make_rng(seed, index))
-    slider = model.height_for_stature(params.shape, params.stature)
-    params = dataclasses.replace(params, shape=dataclasses.replace(params.shape, height=slider))
-    body = model.build(params.shape)
-    rest_tilt = pelvic_tilts(body.vertices, body.faces)["mid"]
-    d_t = params.target_tilt - rest_tilt
-    params = dataclasses.replace(
-        params, pose=dataclasses.replace(params.pose, pelvic_tilt_change=d_t))
-    albedo, material = vertex_colours(body, params.appearance)
-    body = add_hair_volume(body, material, params.appearance)
-    posed = pose_body(body, params.pose)
-    ankles = (posed.joints[body.bone("foot.L")] + posed.joints[body.bone("foot.R")]) / 2
-    world = body_to_world(ankles, params.facing, params.yaw)
-    verts = posed.vertices @ world[:3, :3].T + world[:3, 3]
-    width, height = size
-    camera = frame_camera(verts, body.stature, params.camera, width, height)
-    out = render(camera, verts, body.faces, albedo, material, params.lighting, params.room,
-                 params.sensor, params.appearance.fabric_gloss)
-    jpeg = encode_jpeg(out.image, params.sensor.jpeg_quality)
-    decoded = cv2.cvtColor(cv2.imdecode(np.frombuffer(jpeg, np.uint8), cv2.IMREAD_COLOR),
-                           cv2.COLOR_BGR2RGB)
-    label = make_label(seed=seed, index=index, params=params, dT=d_t, rest_tilt=rest_tilt,
-                       body=body, posed=posed, world=world, camera=camera,
-                       facing=params.facing,
+    scene = pose_at_target(build_body(model, sample_scene(make_rng(seed, index))))
+    params, body, posed = scene.params, scene.built.body, scene.posed
+    world = body_to_world(ankle_midpoint(body, posed), params.facing, params.yaw)
+    photo = photograph(scene.built, posed, world, params.camera, params.sensor, size)
+    label = make_label(seed=seed, index=index, params=params, dT=scene.tilt_change,
+                       rest_tilt=scene.built.rest_tilt, body=body, posed=posed, world=world,
+                       camera=photo.camera, facing=params.facing,
                        bone_offsets=draw_bone_offsets(bone_rng(seed, index)))
-    label["id"] = sample_id(seed, index)
-    label["image"] = f"{label['id']}.jpg"
-    label["mask"] = f"{label['id']}_mask.png"
-    return Sample(id=label["id"], jpeg=jpeg, image=decoded, mask=out.mask, label=label)
+    return to_sample(sample_id(seed, index), label, photo)
+
+
+def to_sample(stem: str, label: dict, photo: Photo) -> Sample:
+    """The :class:`Sample` of ``photo``; names ``label``'s id, image and mask after ``stem``."""
+    label["id"] = stem
+    label["image"] = f"{stem}.jpg"
+    label["mask"] = f"{stem}_mask.png"
+    return Sample(id=stem, jpeg=photo.jpeg, image=photo.decoded, mask=photo.rendered.mask,
+                  label=label)
 
 
 def write_sample(sample: Sample, out_dir: Path, mask: bool = True) -> None:

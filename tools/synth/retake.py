@@ -30,14 +30,14 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from .appearance import add_hair_volume, vertex_colours
-from .body import Body, BodyModel, pelvic_tilts
-from .camera import body_to_world, frame_camera
-from .generate import Sample
+from .body import BodyModel
+from .camera import body_to_world
+from .generate import Sample, to_sample
 from .labels import BoneOffsets, draw_bone_offsets, make_label
 from .pose import PosedBody, PoseParams, pose_body
-from .render import encode_jpeg, render
 from .scene import CameraParams, SceneParams, Sensor, sample_camera, sample_scene
+from .scene_build import BuiltBody, ankle_midpoint, build_body
+from .scene_build import photograph as render_view
 
 RETAKE_STREAM = 0x7E7A4E  # keeps retake sessions apart from generate's (seed, index) draws
 STANCE, TAKE, BONE = 1, 2, 3  # sub-streams of a session
@@ -133,29 +133,18 @@ def sample_shot(seed: int, person: int, take: int, height_px: int = 960) -> Shot
                 noise_seed=int(rng.integers(2**31)))
 
 
-@dataclass
+@dataclass(frozen=True)
 class SessionBody:
-    """A session's body, built once and reused by every stance."""
+    """A session's body, built once and reused by every stance, and its bony offsets."""
 
-    params: SceneParams
+    built: BuiltBody
     bone: BoneOffsets
-    body: Body
-    albedo: np.ndarray
-    material: np.ndarray
-    rest_tilt: float
 
 
 def build_session(model: BodyModel, seed: int, person: int) -> SessionBody:
     """Build the session's body (rest pose, colours, hair) once."""
     params, bone = sample_session(seed, person)
-    slider = model.height_for_stature(params.shape, params.stature)
-    params = dataclasses.replace(params, shape=dataclasses.replace(params.shape, height=slider))
-    body = model.build(params.shape)
-    rest_tilt = pelvic_tilts(body.vertices, body.faces)["mid"]
-    albedo, material = vertex_colours(body, params.appearance)
-    body = add_hair_volume(body, material, params.appearance)
-    return SessionBody(params=params, bone=bone, body=body, albedo=albedo, material=material,
-                       rest_tilt=rest_tilt)
+    return SessionBody(built=build_body(model, params), bone=bone)
 
 
 def pose_stance(sb: SessionBody, stance: Stance) -> tuple[PosedBody, float]:
@@ -170,46 +159,41 @@ def pose_stance(sb: SessionBody, stance: Stance) -> tuple[PosedBody, float]:
     d_t : float
         The pelvis rotation applied, degrees.
     """
-    target = sb.params.target_tilt
-    d_t = target - sb.rest_tilt
+    built = sb.built
+    target = built.params.target_tilt
+    d_t = target - built.rest_tilt
     posed = None
     for _ in range(TILT_SOLVE_STEPS):
-        posed = pose_body(sb.body, dataclasses.replace(stance.pose, pelvic_tilt_change=d_t))
-        d_t = target - sb.rest_tilt - posed.sway
-    posed = pose_body(sb.body, dataclasses.replace(stance.pose, pelvic_tilt_change=d_t))
+        posed = pose_body(built.body, dataclasses.replace(stance.pose, pelvic_tilt_change=d_t))
+        d_t = target - built.rest_tilt - posed.sway
+    posed = pose_body(built.body, dataclasses.replace(stance.pose, pelvic_tilt_change=d_t))
     return posed, d_t
 
 
 def photograph(sb: SessionBody, stance: Stance, posed: PosedBody, d_t: float, shot: Shot,
                seed: int, person: int, take: int, stance_index: int) -> Sample:
     """Render one take of a posed stance with its own camera and sensor."""
-    body, params = sb.body, sb.params
-    ankles = (posed.joints[body.bone("foot.L")] + posed.joints[body.bone("foot.R")]) / 2
-    world = body_to_world(ankles, params.facing, stance.yaw)
-    verts = posed.vertices @ world[:3, :3].T + world[:3, 3]
+    built = sb.built
+    body, params = built.body, built.params
+    world = body_to_world(ankle_midpoint(body, posed), params.facing, stance.yaw)
     cut_z = shot.cut_frac * body.stature if shot.framing == "shins" else None
-    camera = frame_camera(verts, body.stature, shot.camera, shot.width, shot.height, cut_z)
-    out = render(camera, verts, body.faces, sb.albedo, sb.material, params.lighting,
-                 params.room, shot.sensor, params.appearance.fabric_gloss,
-                 noise_seed=shot.noise_seed)
-    jpeg = encode_jpeg(out.image, shot.sensor.jpeg_quality)
-    decoded = cv2.cvtColor(cv2.imdecode(np.frombuffer(jpeg, np.uint8), cv2.IMREAD_COLOR),
-                           cv2.COLOR_BGR2RGB)
+    # the take's own camera, sensor and noise, not the session scene's
+    photo = render_view(built, posed, world, shot.camera, shot.sensor,
+                        (shot.width, shot.height), cut_z=cut_z, noise_seed=shot.noise_seed)
     take_params = dataclasses.replace(
         params, yaw=stance.yaw, camera=shot.camera, sensor=shot.sensor,
         pose=dataclasses.replace(stance.pose, pelvic_tilt_change=d_t))
     label = make_label(seed=seed, index=person, params=take_params, dT=d_t,
-                       rest_tilt=sb.rest_tilt, body=body, posed=posed, world=world,
-                       camera=camera, facing=params.facing, bone_offsets=sb.bone)
-    label["id"] = take_id(seed, person, take)
-    label["image"] = f"{label['id']}.jpg"
-    label["mask"] = f"{label['id']}_mask.png"
+                       rest_tilt=built.rest_tilt, body=body, posed=posed, world=world,
+                       camera=photo.camera, facing=params.facing, bone_offsets=sb.bone)
+    sample = to_sample(take_id(seed, person, take), label, photo)
+    # added after the id, image and mask names: the written label keeps its key order
     label["session"] = {
         "seed": seed, "person": person, "take": take, "stance": stance_index,
         "target_tilt_deg": round(params.target_tilt, 4), "framing": shot.framing,
         "cut_frac": round(shot.cut_frac, 4), "noise_seed": shot.noise_seed,
     }
-    return Sample(id=label["id"], jpeg=jpeg, image=decoded, mask=out.mask, label=label)
+    return sample
 
 
 @dataclass
@@ -267,7 +251,7 @@ def make_session(model: BodyModel, seed: int, person: int, takes: int,
         s = take // max(1, cameras_per_stance)
         if s not in posed_cache:
             t0 = time.process_time()
-            stance = sample_stance(sb.params, seed, person, s)
+            stance = sample_stance(sb.built.params, seed, person, s)
             posed_cache[s] = (stance, *pose_stance(sb, stance))
             timing.pose += time.process_time() - t0
         stance, posed, d_t = posed_cache[s]
