@@ -299,7 +299,7 @@ def test_names_with_newlines_and_double_spaces_resume_exactly(tmp_path):
         s = run_batch(str(d), out, jsonl=jl, progress=False, analyzer_factory=FakeAnalyzer)
         counts.append((s.rows, s.processed))
     assert counts == [(9, 9), (9, 0), (9, 0)]
-    from posture.present.cells import formula_unsafe
+    from posture.csvcells import formula_unsafe
 
     rows = read_rows(out)
     assert sorted(formula_unsafe(r["file"]) for r in rows) == sorted(

@@ -12,6 +12,7 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
+from ..csvcells import formula_unsafe
 from ..errors import OutputError, PostureError
 from ..outputs import (
     InputIndex,
@@ -25,7 +26,6 @@ from ..outputs import (
     same_file,
     write_atomic,
 )
-from ..present.cells import formula_unsafe
 from .inputs import resume_key
 from .jsonl import JSONL_TAG, check_jsonl_is_ours, jsonl_mismatch, jsonl_repair, scan_jsonl
 from .rows import CSV_COLUMNS, ENC, header_text, parse_csv, row_text

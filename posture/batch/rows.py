@@ -12,8 +12,8 @@ from pathlib import Path
 from typing import Any
 
 from ..contract import ABSTAINED_KEY, flat_columns, flat_row, from_dict
+from ..csvcells import formula_safe, formula_unsafe
 from ..errors import PostureError
-from ..present.cells import formula_safe, formula_unsafe
 from ..result import Reading
 from .inputs import resume_key
 
