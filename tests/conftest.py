@@ -118,3 +118,13 @@ def sample_readings(analyzer) -> dict[str, SampleReading]:
         assert not o.failed, (path.name, o.code)
         out[path.name] = SampleReading(o.reading(), json.loads(json.dumps(o.to_dict())), o)
     return out
+
+
+def pytest_collection_modifyitems(config, items):
+    """A test fed the samples' real readings runs the pose model: it must be ``slow``, or
+    the fast group would load the model."""
+    unmarked = [i.nodeid for i in items if "sample_readings" in getattr(i, "fixturenames", ())
+                and i.get_closest_marker("slow") is None]
+    if unmarked:
+        raise pytest.UsageError("tests using sample_readings must be marked slow: "
+                                + ", ".join(unmarked))
