@@ -41,12 +41,18 @@ ITEMS = (
     *(f"{k}_flood.jpg" for k in corpus_tool.FLOOD_UNITS), *("gray16_50mp.png",
     "float_tiff.jpg", "rgba_50mp.png", "progressive444_50mp.jpg", "webp_50mp.webp"),
     "no_person.jpg", "two_people.jpg", "lying_down.jpg", "cut_at_waist.jpg",
-    "cut_at_knees.jpg", "front_view.jpg", "back_view.jpg",
+    "cut_at_knees.jpg", "front_view.jpg", "back_view.jpg", "half_turned.jpg",
 )
-RENDERED = ("front_view.jpg", "back_view.jpg")  # need tools.synth (torch, anny)
+RENDERED = ("front_view.jpg", "back_view.jpg", "half_turned.jpg")  # need tools.synth
 # Outcomes the library gets wrong today: reported, not fixed here (see docs/reliability.md).
 # strict: when the view gate is fixed these pass, and the mark must go.
-KNOWN_WRONG: dict[str, str] = {}
+KNOWN_WRONG: dict[str, str] = {
+    # A three-quarter view passes the side gate: frontal_ratio 0.38-0.39 at 45 degrees, under
+    # thresholds.yaml's max_frontal_ratio 0.45 (real side photos: at most 0.12, samples 0.15);
+    # it is measured as a side view instead of refused. Found 2026-12-06, not fixed yet:
+    # lowering the limit moves the view_kind side limit and the renders' gates with it.
+    "half_turned.jpg": "a body turned 45 degrees from profile passes the side gate",
+}
 # The errors a user's file can cause before any model runs (CLI exit code 2).
 INPUT_CODES = {"empty_file", "not_an_image", "corrupt_image", "image_too_large",
                "image_too_small", "unsupported_image", "file_too_large", "too_many_segments",
@@ -58,7 +64,7 @@ CLI_ITEMS = ("empty.jpg", "random.jpg", "text.jpg", "truncated.jpg", "bomb.png",
              "app2_flood.jpg", "com_flood.jpg", "chunk_flood.png", "bad_exif.jpg",
              *(f"{k}_flood.jpg" for k in corpus_tool.FLOOD_UNITS), "webp_50mp.webp",
              "base.jpg", "exif_6.jpg", "animated.gif", "no_person.jpg", "two_people.jpg",
-             "cut_at_knees.jpg", "front_view.jpg")
+             "cut_at_knees.jpg", "front_view.jpg", "half_turned.jpg")
 
 
 def _items(names):
@@ -122,6 +128,13 @@ def check_expected(d: dict, expect: dict, base: dict | None) -> None:
         # must not pass as "the same as the base"
         assert None not in tilts, (tilts, d.get("abstain_reasons"))
         assert abs(tilts[0] - tilts[1]) <= expect["tilt_tol_deg"], tilts
+        return
+    if "view" in expect:
+        # a front or back photo (issue 28): measured side to side, no sagittal tilt or band
+        assert d["ok"] is True and d["view_kind"] == expect["view"], d.get("abstain_reasons")
+        assert d["pelvic_tilt_deg"] is None and d["severity"] is None and d["abstained"]
+        assert "no_side_view" in families(d), d["abstain_reasons"]
+        assert d["pelvic_obliquity_deg"] is not None and d["shoulder_level_deg"] is not None
         return
     if expect.get("partial"):
         # cut off at the shins or knees, pelvis and thighs in view: measured, with a note

@@ -10,6 +10,7 @@ frame only, and the stream never waits for it.
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
 import threading
 import time
 from pathlib import Path
@@ -245,7 +246,10 @@ def test_the_stream_survives_a_frame_slower_than_streamlit_webrtcs_limit(monkeyp
             track.stop()
         return sent, analysed, proc.analysis.flow().analysed
 
-    sent, analysed, done = asyncio.run(run())
+    # on a thread of its own: in a full run the browser tests' Playwright keeps an event
+    # loop running on this thread, where asyncio.run() refuses to start
+    with concurrent.futures.ThreadPoolExecutor(1) as pool:
+        sent, analysed, done = pool.submit(asyncio.run, run()).result()
     assert sent >= 200  # ~30 a second for 13.5 s, none held up by the analysis
     assert done >= 5 and analysed >= 10  # the analysed pictures came back after the slow one
 

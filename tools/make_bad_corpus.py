@@ -308,6 +308,26 @@ def render_turned(label: dict, yaw: float) -> tuple[bytes | None, str]:
         gen.sample_scene = orig
 
 
+def render_front(label: dict, view: str) -> tuple[bytes | None, str]:
+    """The base's seed and index rendered by the front/back generator (``view`` "front" or
+    "back"), or None and why not."""
+    try:
+        seed, index = int(label["seed"]), int(label["index"])
+        w, h = label["camera"]["width"], label["camera"]["height"]
+    except (KeyError, TypeError, ValueError):
+        return None, "the base sample has no seed/index label to re-render it from"
+    try:
+        sys.path.insert(0, str(ROOT))
+        from tools.synth.body import BodyModel
+        from tools.synth.frontal import make_front_sample
+    except Exception as exc:  # torch/anny missing, or the generator changed
+        return None, f"tools.synth is unavailable ({type(exc).__name__}: {exc})"
+    try:
+        return make_front_sample(_body_model(BodyModel), seed, index, view, (w, h)).jpeg, ""
+    except Exception as exc:
+        return None, f"tools.synth could not render it ({type(exc).__name__}: {exc})"
+
+
 _MODEL = None
 
 
@@ -479,16 +499,28 @@ def build(out_dir: Path, *, base: Path | None = None, render: bool = True) -> di
     add("cut_at_knees.jpg", _encode(upright.crop((0, 0, w, knees)), "JPEG", quality=92),
         f"the base cropped at the knees (rows 0-{knees})",
         {"partial": True})
-    for name, yaw, what in (("front_view.jpg", 90.0, "front view (rendered, yaw +90)"),
-                            ("back_view.jpg", -90.0, "back view (rendered, yaw -90)")):
+    # Front and back photos are measured (issue 28): the same person rendered by the
+    # front/back generator; a body turned halfway is neither view and is refused.
+    renders = (
+        ("front_view.jpg", lambda: render_front(label, "front"),
+         "front view (tools.synth front generator, the base's seed and index)",
+         {"view": "front"}),
+        ("back_view.jpg", lambda: render_front(label, "back"),
+         "back view (tools.synth front generator, the base's seed and index)",
+         {"view": "back"}),
+        ("half_turned.jpg", lambda: render_turned(label, 45.0),
+         "the base's person turned 45 degrees off profile (neither side nor front)",
+         {"code": "view_not_usable", "reasons": ["not_side_on"]}),
+    )
+    for name, make, what, expect in renders:
         if not render:
             skipped.append({"name": name, "why": "--no-render"})
             continue
-        jpeg, why = render_turned(label, yaw)
+        jpeg, why = make()
         if jpeg is None:
             skipped.append({"name": name, "why": why})
             continue
-        add(name, jpeg, what, {"code": "view_not_usable", "reasons": ["not_side_on"]})
+        add(name, jpeg, what, expect)
 
     manifest = {"format": "posture-bad-corpus", "version": 1, "seed": SEED,
                 "base": base.name, "items": items, "skipped": skipped}

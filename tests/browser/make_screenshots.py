@@ -78,7 +78,7 @@ def phone(browser, url: str, photo: Path, out: Path) -> list[Path]:
         paths.append(out / f"{name}.png")
 
     page.goto(f"{url}/Photo_check")
-    page.get_by_test_id("stFileUploaderDropzone").scroll_into_view_if_needed()
+    page.get_by_test_id("stFileUploaderDropzone").first.scroll_into_view_if_needed()
     snap("app_phone_upload")  # the person scrolled down to the uploader
     page.set_input_files(UPLOAD, str(photo))
     page.locator(".st-key-verdict-photo").get_by_role("button").first.wait_for()

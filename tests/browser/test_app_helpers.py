@@ -516,6 +516,7 @@ def test_retake_keeps_the_guidance_on_screen():
 
     from streamlit.testing.v1 import AppTest
 
+    from posture.contract import from_dict
     from posture_app.analyzers import PhotoResult
 
     jpeg = b"a camera photo"  # never analysed: its (refused) result is in the session cache
@@ -529,7 +530,8 @@ def test_retake_keeps_the_guidance_on_screen():
     at.session_state["photo_camera_0"] = {"jpeg": base64.b64encode(jpeg).decode(),
                                           "taken": "1"}
     at.session_state["_posture_photo_cache"] = {
-        digest: PhotoResult(refused, np.zeros((8, 6, 3), np.uint8), digest)}
+        # the cache holds typed Readings since issue 27 (no dict re-parsed on every run)
+        digest: PhotoResult(from_dict(refused), np.zeros((8, 6, 3), np.uint8), digest)}
     at.run()
     assert not at.exception
     assert "Step back until your knees" in at.warning[0].value

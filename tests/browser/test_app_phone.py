@@ -86,8 +86,9 @@ def test_phone_verdict_card_in_view_after_upload(phone, app_url, photo):
     # on a phone the sidebar is collapsed: go to the page by its URL path
     page.goto(f"{app_url}/Photo_check")
     page.get_by_role("heading", name=re.compile("Photo check")).first.wait_for()
-    # the uploader is below the fold: the person scrolls down to it, then uploads
-    zone = page.get_by_test_id("stFileUploaderDropzone")
+    # the uploader is below the fold: the person scrolls down to it, then uploads (the
+    # side photo's uploader is the first; the optional front photo's comes second)
+    zone = page.get_by_test_id("stFileUploaderDropzone").first
     zone.scroll_into_view_if_needed()
     next_frames(page)
     assert in_viewport(page, zone)["y"] > PHONE["height"] / 3  # scrolled: it was below
