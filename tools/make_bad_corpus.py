@@ -283,49 +283,50 @@ def _label(jpg: Path) -> dict:
         return {}
 
 
-def render_turned(label: dict, yaw: float) -> tuple[bytes | None, str]:
-    """The base's synthetic person re-rendered ``yaw`` degrees off profile (+90 = facing
-    the camera, -90 = back to it), or None and why not."""
+def _rerender(label: dict, draw) -> tuple[bytes | None, str]:
+    """``draw(model, seed, index, (width, height))`` for the base's synthetic person: its
+    JPEG, or None and why not (no label to re-render from, tools.synth missing or failing)."""
     try:
         seed, index = int(label["seed"]), int(label["index"])
-        w, h = label["camera"]["width"], label["camera"]["height"]
+        size = (label["camera"]["width"], label["camera"]["height"])
     except (KeyError, TypeError, ValueError):
         return None, "the base sample has no seed/index label to re-render it from"
     try:
         sys.path.insert(0, str(ROOT))
-        from tools.synth import generate as gen
         from tools.synth.body import BodyModel
     except Exception as exc:  # torch/anny missing, or the generator changed
         return None, f"tools.synth is unavailable ({type(exc).__name__}: {exc})"
-    orig = gen.sample_scene
     try:
-        model = _body_model(BodyModel)
-        gen.sample_scene = lambda rng: dataclasses.replace(orig(rng), yaw=yaw)
-        return gen.make_sample(model, seed, index, (w, h)).jpeg, ""
+        return draw(_body_model(BodyModel), seed, index, size), ""
     except Exception as exc:
         return None, f"tools.synth could not render it ({type(exc).__name__}: {exc})"
-    finally:
-        gen.sample_scene = orig
+
+
+def render_turned(label: dict, yaw: float) -> tuple[bytes | None, str]:
+    """The base's synthetic person re-rendered ``yaw`` degrees off profile (+90 = facing
+    the camera, -90 = back to it), or None and why not."""
+    def draw(model, seed, index, size):
+        from tools.synth import generate as gen
+
+        orig = gen.sample_scene
+        gen.sample_scene = lambda rng: dataclasses.replace(orig(rng), yaw=yaw)
+        try:
+            return gen.make_sample(model, seed, index, size).jpeg
+        finally:
+            gen.sample_scene = orig
+
+    return _rerender(label, draw)
 
 
 def render_front(label: dict, view: str) -> tuple[bytes | None, str]:
     """The base's seed and index rendered by the front/back generator (``view`` "front" or
     "back"), or None and why not."""
-    try:
-        seed, index = int(label["seed"]), int(label["index"])
-        w, h = label["camera"]["width"], label["camera"]["height"]
-    except (KeyError, TypeError, ValueError):
-        return None, "the base sample has no seed/index label to re-render it from"
-    try:
-        sys.path.insert(0, str(ROOT))
-        from tools.synth.body import BodyModel
+    def draw(model, seed, index, size):
         from tools.synth.frontal import make_front_sample
-    except Exception as exc:  # torch/anny missing, or the generator changed
-        return None, f"tools.synth is unavailable ({type(exc).__name__}: {exc})"
-    try:
-        return make_front_sample(_body_model(BodyModel), seed, index, view, (w, h)).jpeg, ""
-    except Exception as exc:
-        return None, f"tools.synth could not render it ({type(exc).__name__}: {exc})"
+
+        return make_front_sample(model, seed, index, view, size).jpeg
+
+    return _rerender(label, draw)
 
 
 _MODEL = None
