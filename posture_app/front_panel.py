@@ -78,21 +78,27 @@ def _headline_frontal() -> MeasureSpec:
     return next(s for s in findings() if s.view == "front")
 
 
+def _headline(res: Reading):
+    """The headline front measure's spec, its value (None when not measured) and its raised
+    flag's words (None when the flag is not raised)."""
+    s = _headline_frontal()
+    flag = flag_text(s.key, res)
+    return s, res.value(s.name), (flag if flag and flag != "Not flagged" else None)
+
+
 def card_line_html(res: Reading) -> str:
     """The verdict card's line on the front view beside a side view's grade: the pelvis
     level in words, and the flag's meaning when it is raised. Empty without a front view."""
     view = frontal_view(res)
     if view is None:
         return ""
-    s = _headline_frontal()
-    v = res.value(s.name)
+    s, v, flag = _headline(res)
     if v is None:
         text = f"Seen from the {view}: {EXPLAIN[s.key][0].lower()} not measured."
     else:
         text = (f"Seen from the {view}: {EXPLAIN[s.key][0].lower()} {value_text(s, v)} "
                 f"({sign_words(s.name, v)}).")
-    flag = flag_text(s.key, res)
-    if flag and flag != "Not flagged":
+    if flag:
         text += f" {flag}: a clinician should check it; your plan says why."
     return f'<p class="pv-also" data-view="{html.escape(view)}">{html.escape(text)}</p>'
 
@@ -103,18 +109,15 @@ def front_card_html(res: Reading, key: str) -> str:
     side photo (no severity is shown: none was measured)."""
     e = html.escape
     view = frontal_view(res) or "front"
-    s = _headline_frontal()
-    v = res.value(s.name)
+    s, v, flag = _headline(res)
     title = EXPLAIN[s.key][0]
     if v is None:
         value = f'<p class="pv-tilt">{e(title)}: not measured</p>'
     else:
         value = (f'<p class="pv-tilt"><span class="pv-value">{e(value_text(s, v))}</span>'
                  f'{e(title.lower())}</p><p class="pv-iv">{e(detail_text(s, res))}</p>')
-    flag = flag_text(s.key, res)
-    band = "#e26d69" if flag and flag != "Not flagged" else "#999"
-    flagged = (f'<p class="pv-band">{e(flag)}: a clinician should check it</p>'
-               if flag and flag != "Not flagged" else "")
+    band = "#e26d69" if flag else "#999"
+    flagged = f'<p class="pv-band">{e(flag)}: a clinician should check it</p>' if flag else ""
     return (f'<div class="pv-card" data-view="{e(view)}" style="--pv-band:{band}">'
             f'<h2 class="pv-kicker" id="pv-verdict-{e(key)}" tabindex="-1">Your result '
             f'(from the {e(view)})</h2>{value}{flagged}'
