@@ -8,7 +8,7 @@ import time
 
 import streamlit as st
 
-from posture_app.analyzers import analyze_bytes, model_path
+from posture_app.analyzers import analyze_bytes, live_spare, model_path
 from posture_app.live import CAPTURE_SECONDS, capture_result
 from posture_app.live_stream import live_markdown, processor_factory
 from posture_app.results import (
@@ -95,6 +95,8 @@ if mode == "Live video" and webrtc_streamer is not None:
         status_box = st.empty()
         progress_box = st.empty()
         playing = ctx.state.playing
+        if not playing:  # load the pose model now, not on the first frame after START
+            live_spare.warm(model_path())
         proc = ctx.video_processor
         ready_now = bool(proc is not None and proc.session.status.ready)
         # hands-free by default; the button is for someone helping, and only in position

@@ -305,3 +305,94 @@ def analyze_views(first: tuple[bytes, str | None], second: tuple[bytes, str | No
     cache.clear()
     cache[digest] = out
     return out
+
+
+#: A warmed live analyzer unused for this long is closed by the reaper, s (it holds a
+#: landmarker and the estimator, ~100 MB; the next Live check page makes another).
+LIVE_SPARE_IDLE_S = 600.0
+
+
+class LiveSpare:
+    """At most one VIDEO-mode analyzer per server, made before a stream needs it.
+
+    Under load (``stress-ng --cpu 2`` on the shared 2-core machine) making the landmarker
+    and estimator on the stream's first frame took 49–71 s and the browser dropped the
+    WebRTC connection meanwhile. :meth:`warm` starts making one on a thread of its own
+    when the Live check page shows START; the stream's :class:`~posture_app.live.
+    LiveSession` takes it (:meth:`take`, waiting for it if still loading), so its first
+    frame pays only the analysis. One spare at most: memory does not grow with visitors.
+    """
+
+    def __init__(self, make, clock=time.monotonic):
+        self._make = make  # model path -> analyzer
+        self._clock = clock
+        self._lock = threading.Lock()
+        self._spare = None  # (model path, Future, when made or None)
+        self.made = 0
+
+    def warm(self, model: str | None) -> bool:
+        """Start making a spare for ``model`` unless one is ready or loading; True if started."""
+        from concurrent.futures import Future
+
+        with self._lock:
+            if self._spare is not None:
+                return False
+            fut: Future = Future()
+            self._spare = [model, fut, None]
+            self.made += 1
+        threading.Thread(target=self._build, args=(model, fut), daemon=True,
+                         name="posture-live-warmup").start()
+        return True
+
+    def _build(self, model, fut) -> None:
+        try:
+            fut.set_result(self._make(model))
+        except Exception as exc:  # the stream then makes its own (and logs why)
+            log.warning("live analyzer warm-up failed: %s", exc)
+            fut.set_exception(exc)
+        with self._lock:
+            if self._spare is not None and self._spare[1] is fut:
+                self._spare[2] = self._clock()
+
+    def take(self, model: str | None):
+        """The spare for ``model`` (waiting for it to load), else None."""
+        with self._lock:
+            spare, self._spare = self._spare, None
+        if spare is None:
+            return None
+        try:
+            analyzer = spare[1].result()
+        except Exception:
+            return None
+        if spare[0] != model:
+            analyzer.close()
+            return None
+        return analyzer
+
+    def close_idle(self, idle_s: float = LIVE_SPARE_IDLE_S) -> int:
+        """Close a loaded spare nobody took for ``idle_s`` seconds (reaper hook)."""
+        with self._lock:
+            spare = self._spare
+            if spare is None or spare[2] is None or self._clock() - spare[2] < idle_s:
+                return 0
+            self._spare = None
+        try:
+            spare[1].result().close()
+        except Exception:
+            return 0
+        return 1
+
+
+def _video_analyzer(model: str | None):
+    from posture.analysis import Analyzer
+
+    return Analyzer(model, mode="video")
+
+
+live_spare = LiveSpare(_video_analyzer)
+memory.add_idle_hook(live_spare.close_idle)
+
+
+def live_analyzer(model: str | None):
+    """A VIDEO-mode analyzer for one stream: the warmed spare if there is one, else new."""
+    return live_spare.take(model) or _video_analyzer(model)

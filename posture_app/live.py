@@ -9,8 +9,8 @@ button still works.
 
 Threads: ``process`` runs on the stream's analysis thread, ``close`` on that thread after
 its last frame when the stream ends, and the page's script thread reads the status and
-drives captures. One lock guards the landmarker (created lazily on the analysis thread,
-closed once), another the small shared state.
+drives captures. One lock guards the landmarker (warmed when the page shows START, else made
+on the first frame; closed once), another the small shared state.
 """
 
 from __future__ import annotations
@@ -193,9 +193,9 @@ class LiveSession:
     def _new_analyzer(self):
         if self._factory is not None:
             return self._factory()
-        from posture.analysis import Analyzer
+        from posture_app.analyzers import live_analyzer
 
-        return Analyzer(self._model_path, mode="video")
+        return live_analyzer(self._model_path)  # warmed before START if the page could
 
     def _get_analyzer(self):
         if self._analyzer is None:
