@@ -345,8 +345,11 @@ class LiveSpare:
         return True
 
     def _build(self, model, fut) -> None:
+        t0 = time.monotonic()
         try:
             fut.set_result(self._make(model))
+            log.warning("live analyzer warmed up in %.1f s (before START)",
+                        time.monotonic() - t0)
         except Exception as exc:  # the stream then makes its own (and logs why)
             log.warning("live analyzer warm-up failed: %s", exc)
             fut.set_exception(exc)
