@@ -97,7 +97,8 @@ REASON_TEXT: dict[ReasonCode, ReasonText] = {
         "estimator."),
     ReasonCode.INTERVAL_TOO_WIDE: ReasonText(
         "The estimate was too uncertain to place in a band."),
-    ReasonCode.NOT_SIDE_ON: ReasonText("You seem turned towards or away from the camera."),
+    ReasonCode.NOT_SIDE_ON: ReasonText("You seem turned partway towards or away from the "
+                                       "camera: neither side-on nor facing it."),
     ReasonCode.NO_SIDE_VIEW: ReasonText(
         "This photo shows you from the front or the back: it gives the side-to-side "
         "measures, but the forward or backward pelvic tilt needs a side photo."),
@@ -128,7 +129,9 @@ RETAKE_GUIDANCE = (
 #: What to change for a retake, per reason with one piece of advice for every case
 #: (``body_cut_off`` depends on the missing parts: :func:`cut_off_guidance`).
 GUIDANCE: dict[ReasonCode, str] = {
-    ReasonCode.NOT_SIDE_ON: "Turn 90° so the camera sees you exactly from the side.",
+    # a front or back photo is measured (issue 28): only a part-turned body gets here
+    ReasonCode.NOT_SIDE_ON: ("Turn until the camera sees you exactly from the side (or face "
+                             "it squarely for the side-to-side measures)."),
     ReasonCode.FACING_UNCLEAR: "Stand side-on with your face and feet in profile.",
     ReasonCode.NOT_STANDING: "Stand upright, and keep the phone upright (portrait) when you "
                              "take the photo.",

@@ -80,7 +80,8 @@ def test_str_and_parse_keep_the_contract_form():
 
 
 @pytest.mark.parametrize("text, expected", [
-    ("not_side_on: the body is turned", "You seem turned towards or away from the camera."),
+    ("not_side_on: the body is turned",
+     "You seem turned partway towards or away from the camera: neither side-on nor facing it."),
     ("body_cut_off: not visible: hips, feet",
      "Part of your body is outside the picture. (not visible: hips, feet)"),
     ("something_new: a detail", "A detail."),
